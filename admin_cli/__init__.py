@@ -1,0 +1,1 @@
+"""The marketers' and operator's command-line interface (`admin-cli`)."""
