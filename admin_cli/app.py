@@ -12,6 +12,9 @@ app = typer.Typer(
 )
 
 # Command groups (one module each) register themselves below.
+from admin_cli.db import db_app  # noqa: E402
+
+app.add_typer(db_app, name="db")
 
 
 def main() -> None:

@@ -1,0 +1,76 @@
+"""The aiohttp application factory: every resource is opened and closed in `cleanup_ctx`."""
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from bot import metrics as metrics_module
+from bot.appkeys import CONFIG, DATABASE, EVENT_ISOLATION, METRICS, STATE_STORAGE
+from bot.config import Config
+from bot.health import handle_healthz
+from bot.sandbox import handle_sandbox_index
+from bot.state.base import KeyBuilder
+from bot.state.memory import SimpleEventIsolation
+from bot.storage import migrate
+from bot.storage.database import Database
+
+log = logging.getLogger(__name__)
+MAX_BODY = 1024 * 1024  # LINE webhook bodies are small; images are fetched, never posted to us
+
+
+async def database_ctx(app: web.Application) -> AsyncIterator[None]:
+    config = app[CONFIG]
+    db = Database(config.database_url)
+    try:
+        if config.run_migrations:
+            await migrate.upgrade(db)
+        app[DATABASE] = db
+        yield
+    finally:
+        await db.close()
+
+
+async def state_ctx(app: web.Application) -> AsyncIterator[None]:
+    config = app[CONFIG]
+    if config.redis_url:
+        from bot.state.redis import RedisEventIsolation, RedisStorage
+
+        storage = RedisStorage.from_url(config.redis_url, KeyBuilder(prefix=config.state_prefix))
+        isolation = RedisEventIsolation(storage.redis, storage.key_builder)
+        try:
+            await storage.ping()
+        except Exception as exc:  # degrade, don't crash: /healthz reports it
+            log.warning("state store unreachable at start", extra={"fields": {"error": type(exc).__name__}})
+    else:
+        from bot.state.sql import SqlStorage
+
+        storage = SqlStorage(app[DATABASE], KeyBuilder(prefix=config.state_prefix))
+        isolation = SimpleEventIsolation()
+    app[STATE_STORAGE] = storage
+    app[EVENT_ISOLATION] = isolation
+    try:
+        yield
+    finally:
+        await isolation.close()
+        await storage.close()
+
+
+def create_app(config: Config) -> web.Application:
+    metrics = metrics_module.Metrics()
+    app = web.Application(client_max_size=MAX_BODY, middlewares=[metrics_module.middleware(metrics)])
+    app[CONFIG] = config
+    app[METRICS] = metrics
+    app.cleanup_ctx.append(database_ctx)
+    app.cleanup_ctx.append(state_ctx)
+    app.router.add_get("/healthz", handle_healthz)
+    app.router.add_get("/metrics", metrics_module.handle_metrics)
+    if config.sandbox:
+        app.router.add_get("/sandbox", handle_sandbox_index)
+        app.router.add_get("/", _to_sandbox)
+    return app
+
+
+async def _to_sandbox(_request: web.Request) -> web.Response:
+    raise web.HTTPFound("/sandbox")

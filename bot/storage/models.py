@@ -1,0 +1,357 @@
+"""SQLAlchemy 2 ORM models: the core tables every part of the service shares."""
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# Primary keys are BIGINT on PostgreSQL; SQLite only auto-increments INTEGER PRIMARY KEY.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """Timezone-aware datetimes stored as UTC on every backend (SQLite keeps no zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTCDateTime column")
+        value = value.astimezone(dt.timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.timezone.utc)
+        return value.astimezone(dt.timezone.utc)
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {dt.datetime: UTCDateTime, dict[str, Any]: JSON}
+
+
+class Channel(Base):
+    """A LINE official account (Messaging API channel) of the team."""
+
+    __tablename__ = "channels"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    # The bot's user ID, sent as `destination` in webhooks; identifies the channel.
+    line_destination: Mapped[str | None] = mapped_column(String(64), unique=True)
+    channel_secret: Mapped[str | None] = mapped_column(String(200))
+    access_token: Mapped[str | None] = mapped_column(Text)
+    liff_id: Mapped[str | None] = mapped_column(String(100))
+    basic_id: Mapped[str | None] = mapped_column(String(50))  # "@123abcde", for keyword links
+    linked: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class AdminUser(Base):
+    """A marketer or operator using the admin CLI, with one of the seven roles."""
+
+    __tablename__ = "admin_users"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    role: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class AuditEntry(Base):
+    """Who did what: every mutating admin action names its actor."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("admin_users.id"))
+    action: Mapped[str] = mapped_column(String(50))
+    target: Mapped[str] = mapped_column(String(100))
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Campaign(Base):
+    """An invoice-registration campaign; its conditions are the domain's settings as JSON."""
+
+    __tablename__ = "campaigns"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id"))
+    name: Mapped[str] = mapped_column(String(200))
+    start_at: Mapped[dt.datetime]
+    end_at: Mapped[dt.datetime]
+    rules_url: Mapped[str] = mapped_column(Text)
+    image_url: Mapped[str | None] = mapped_column(Text)
+    # Step-2 conditions and reward, serialised by flows.campaigns (validated there).
+    settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Per-person cap duplicated as a column so the database can enforce it (None = unlimited).
+    cap: Mapped[int | None] = mapped_column(Integer)
+    published_at: Mapped[dt.datetime | None]
+    paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("admin_users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    channel: Mapped[Channel] = relationship(lazy="raise")
+
+
+class MessageTemplate(Base):
+    """A marketer-edited custom message of one campaign (Jinja2 source rendering flex JSON)."""
+
+    __tablename__ = "message_templates"
+    __table_args__ = (UniqueConstraint("campaign_id", "kind"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(30))
+    source: Mapped[str] = mapped_column(Text)
+    updated_by: Mapped[int | None] = mapped_column(ForeignKey("admin_users.id"))
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Trigger(Base):
+    """What sends a campaign's invoice card: a postback, keyword or bot-module trigger."""
+
+    __tablename__ = "triggers"
+    __table_args__ = (UniqueConstraint("channel_id", "kind", "value"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id"))
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(20))  # postback | keyword_exact | keyword_contains | module
+    value: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Customer(Base):
+    """A LINE user of one channel (shopper or donor)."""
+
+    __tablename__ = "customers"
+    __table_args__ = (UniqueConstraint("channel_id", "line_user_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id"))
+    line_user_id: Mapped[str] = mapped_column(String(64))
+    display_name: Mapped[str | None] = mapped_column(String(200))
+    phone: Mapped[str | None] = mapped_column(String(30))
+    phone_consent_at: Mapped[dt.datetime | None]
+    blocked_at: Mapped[dt.datetime | None]  # LINE refused pushes: the user blocked the account
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Participation(Base):
+    """One customer in one campaign; its row is the lock that makes the cap exact."""
+
+    __tablename__ = "participations"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "customer_id"),
+        CheckConstraint("passed_count >= 0", name="passed_count_non_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    passed_count: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Upload(Base):
+    """One invoice registered by a customer to a campaign, and where its verification stands."""
+
+    __tablename__ = "uploads"
+    __table_args__ = (
+        Index("ix_uploads_campaign_status", "campaign_id", "status"),
+        Index("ix_uploads_customer", "customer_id"),
+        # The team-wide "same invoice once" rule, enforced by the database.
+        Index(
+            "uq_uploads_passed_invoice",
+            "invoice_number",
+            "period",
+            unique=True,
+            sqlite_where=text("status = 'passed'"),
+            postgresql_where=text("status = 'passed'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    source: Mapped[str] = mapped_column(String(10))  # photo | manual | carrier
+    status: Mapped[str] = mapped_column(String(20))  # pending | passed | invalid | not_qualified | duplicate | unreadable
+    reason: Mapped[str | None] = mapped_column(Text)
+    invoice_number: Mapped[str | None] = mapped_column(String(10))
+    invoice_date: Mapped[dt.date | None]
+    period: Mapped[str | None] = mapped_column(String(5))
+    random_code: Mapped[str | None] = mapped_column(String(4))
+    encrypt: Mapped[str | None] = mapped_column(String(24))
+    buyer_ban: Mapped[str | None] = mapped_column(String(8))
+    seller_ban: Mapped[str | None] = mapped_column(String(8))
+    seller_name: Mapped[str | None] = mapped_column(String(200))
+    total_amount: Mapped[int | None] = mapped_column(BigInteger)
+    photo_path: Mapped[str | None] = mapped_column(Text)
+    tier: Mapped[int | None] = mapped_column(Integer)
+    is_draft: Mapped[bool] = mapped_column(Boolean, default=False)  # made before publishing
+    uploaded_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    verified_at: Mapped[dt.datetime | None]
+
+    items: Mapped[list["InvoiceItem"]] = relationship(
+        back_populates="upload", cascade="all, delete-orphan", lazy="raise", order_by="InvoiceItem.row_num"
+    )
+
+
+class InvoiceItem(Base):
+    """One line of a verified (or QR-read) invoice."""
+
+    __tablename__ = "invoice_items"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    upload_id: Mapped[int] = mapped_column(ForeignKey("uploads.id", ondelete="CASCADE"), index=True)
+    row_num: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(Text)
+    quantity: Mapped[Decimal] = mapped_column(Numeric(14, 4))
+    unit_price: Mapped[Decimal] = mapped_column(Numeric(14, 4))
+    amount: Mapped[Decimal] = mapped_column(Numeric(16, 4))
+
+    upload: Mapped[Upload] = relationship(back_populates="items", lazy="raise")
+
+
+class VerificationJob(Base):
+    """A durable job: verify one upload with the MOF API until it has an outcome or expires."""
+
+    __tablename__ = "verification_jobs"
+    __table_args__ = (Index("ix_verification_jobs_due", "state", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    upload_id: Mapped[int] = mapped_column(
+        ForeignKey("uploads.id", ondelete="CASCADE"), unique=True
+    )
+    state: Mapped[str] = mapped_column(String(10), default="queued")  # queued | running | done | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    lease_owner: Mapped[str | None] = mapped_column(String(100))
+    lease_until: Mapped[dt.datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class OutgoingMessage(Base):
+    """Every message sent (or to be pushed) to a LINE user, with its billable flag: the outbox."""
+
+    __tablename__ = "outgoing_messages"
+    __table_args__ = (Index("ix_outgoing_messages_due", "state", "not_before"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id"))
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
+    to: Mapped[str] = mapped_column(String(64))  # LINE user ID
+    upload_id: Mapped[int | None] = mapped_column(ForeignKey("uploads.id", ondelete="SET NULL"))
+    kind: Mapped[str] = mapped_column(String(30))  # message type (system or custom)
+    delivery: Mapped[str] = mapped_column(String(10))  # reply | push
+    billable: Mapped[bool] = mapped_column(Boolean)
+    messages: Mapped[dict[str, Any]] = mapped_column()  # {"messages": [LINE message objects]}
+    # One message per purpose: a second insert with the same key is the same message.
+    dedupe_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    state: Mapped[str] = mapped_column(String(10), default="queued")  # queued | sent | failed
+    not_before: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lease_until: Mapped[dt.datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[dt.datetime | None]
+
+
+class CouponCode(Base):
+    """One code of a campaign's imported pool; handed out once, atomically."""
+
+    __tablename__ = "coupon_codes"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "code"),
+        Index("ix_coupon_codes_free", "campaign_id", "upload_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    tier: Mapped[int | None] = mapped_column(Integer)
+    code: Mapped[str] = mapped_column(String(200))
+    upload_id: Mapped[int | None] = mapped_column(
+        ForeignKey("uploads.id", ondelete="SET NULL"), unique=True
+    )
+    assigned_at: Mapped[dt.datetime | None]
+    imported_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Reward(Base):
+    """The reward owed for one passed upload; waits (no code) while the pool is exhausted."""
+
+    __tablename__ = "rewards"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    upload_id: Mapped[int] = mapped_column(ForeignKey("uploads.id", ondelete="CASCADE"), unique=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    tier: Mapped[int | None] = mapped_column(Integer)
+    bot_name: Mapped[str] = mapped_column(String(200))
+    module_name: Mapped[str] = mapped_column(String(200))
+    coupon_code: Mapped[str | None] = mapped_column(String(200))
+    coupon_link: Mapped[str | None] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(10))  # given | waiting | none (list-only)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    given_at: Mapped[dt.datetime | None]
+
+
+class WebhookEvent(Base):
+    """LINE webhook events already accepted, by `webhookEventId`, so redeliveries run once."""
+
+    __tablename__ = "webhook_events"
+
+    event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    channel_id: Mapped[int | None] = mapped_column(ForeignKey("channels.id"))
+    received_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+
+
+class StateEntry(Base):
+    """The embedded state store (no Redis): key → JSON value with an absolute expiry."""
+
+    __tablename__ = "state_entries"
+
+    key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    expires_at: Mapped[dt.datetime | None] = mapped_column(index=True)

@@ -1,0 +1,66 @@
+"""The schema on both databases: migrations, UTC datetimes and the team-wide unique rule."""
+import datetime as dt
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from bot.storage import migrate
+from bot.storage.models import Campaign, Channel, Customer, Upload
+
+
+async def test_migrations_reach_head_and_are_idempotent(database):
+    assert await migrate.current_revision(database) == migrate.head_revision()
+    await migrate.upgrade(database)  # a second start-up changes nothing
+    assert await migrate.current_revision(database) == migrate.head_revision()
+
+
+async def _campaign(session):
+    channel = Channel(name="品牌官方帳號", line_destination="Ubot")
+    session.add(channel)
+    await session.flush()
+    taipei = dt.timezone(dt.timedelta(hours=8))
+    campaign = Campaign(
+        channel_id=channel.id,
+        name="夏季發票登錄",
+        start_at=dt.datetime(2024, 1, 1, 0, 0, tzinfo=taipei),
+        end_at=dt.datetime(2024, 2, 29, 23, 59, tzinfo=taipei),
+        rules_url="https://example.com/rules",
+    )
+    customer = Customer(channel_id=channel.id, line_user_id="U" + "a" * 32)
+    session.add_all([campaign, customer])
+    await session.flush()
+    return campaign, customer
+
+
+async def test_datetimes_come_back_aware_in_utc(database):
+    async with database.session() as session, session.begin():
+        campaign, _ = await _campaign(session)
+    async with database.session() as session:
+        stored = await session.scalar(select(Campaign).where(Campaign.id == campaign.id))
+    assert stored.start_at == dt.datetime(2023, 12, 31, 16, 0, tzinfo=dt.timezone.utc)
+    assert stored.start_at.tzinfo is not None
+
+
+async def test_naive_datetimes_are_refused(database):
+    async with database.session() as session:
+        channel = Channel(name="x", created_at=dt.datetime(2024, 1, 1))
+        session.add(channel)
+        with pytest.raises(Exception, match="naive datetime"):
+            await session.flush()
+
+
+async def test_an_invoice_passes_once_per_team_but_may_be_recorded_again(database):
+    async with database.session() as session, session.begin():
+        campaign, customer = await _campaign(session)
+
+        def upload(status):
+            return Upload(
+                campaign_id=campaign.id, customer_id=customer.id, source="manual",
+                status=status, invoice_number="AB12345678", period="11302",
+            )
+
+        session.add_all([upload("passed"), upload("duplicate"), upload("pending")])
+    with pytest.raises(IntegrityError):
+        async with database.session() as session, session.begin():
+            session.add(upload("passed"))
