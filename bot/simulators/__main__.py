@@ -1,0 +1,88 @@
+"""Run one local simulator standalone: `python -m bot.simulators <name> --port N [options]`.
+
+To add a simulator, write one function that adds its options to a sub-parser and returns a
+factory building its aiohttp app from the parsed arguments, and list it in SIMULATORS.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Callable, Sequence
+
+from aiohttp import web
+
+log = logging.getLogger("bot.simulators")
+
+AppFactory = Callable[[argparse.Namespace], web.Application]
+
+
+def _mof(parser: argparse.ArgumentParser) -> AppFactory:
+    parser.add_argument("--seed-file", help="JSON seed: {\"invoices\": [...], \"carriers\": [...]}")
+    parser.add_argument("--app-id", default="SIMAPPID0001", help="appID the simulator accepts")
+    parser.add_argument("--api-key", default="sim-api-key", help="API key signatures are checked with")
+
+    def build(args: argparse.Namespace) -> web.Application:
+        from bot.simulators.mof import create_mof_simulator, load_seed_file
+
+        seed = load_seed_file(args.seed_file) if args.seed_file else None
+        return create_mof_simulator(app_id=args.app_id, api_key=args.api_key, seed=seed)
+
+    return build
+
+
+# name -> function(sub-parser) -> app factory
+SIMULATORS: dict[str, Callable[[argparse.ArgumentParser], AppFactory]] = {
+    "mof": _mof,
+}
+
+
+def build_parser() -> tuple[argparse.ArgumentParser, dict[str, AppFactory]]:
+    parser = argparse.ArgumentParser(prog="python -m bot.simulators", description=__doc__)
+    subs = parser.add_subparsers(dest="simulator", required=True)
+    factories: dict[str, AppFactory] = {}
+    for name, add in SIMULATORS.items():
+        sub = subs.add_parser(name, help=f"the {name} simulator")
+        sub.add_argument("--host", default="127.0.0.1")
+        sub.add_argument("--port", type=int, default=0, help="0 picks a free port")
+        factories[name] = add(sub)
+    return parser, factories
+
+
+async def serve(name: str, app: web.Application, host: str, port: int) -> None:
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError):
+            pass
+    for address in runner.addresses:
+        bound_host, bound_port = address[0], address[1]
+        log.info("%s simulator listening on http://%s:%s", name, bound_host, bound_port)
+    try:
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser, factories = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        app = factories[args.simulator](args)
+    except (OSError, ValueError) as exc:
+        parser.error(f"{args.simulator}: {exc}")
+    asyncio.run(serve(args.simulator, app, args.host, args.port))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
