@@ -11,7 +11,25 @@ app = typer.Typer(
     add_completion=False,
 )
 
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    actor: str = typer.Option(None, "--as", envvar="ADMIN_CLI_USER", help="The admin user you act as."),
+) -> None:
+    ctx.obj = {"actor": actor}
+
+
 # Command groups (one module each) register themselves below.
+from admin_cli.invoice import invoice_app  # noqa: E402
+
+app.add_typer(invoice_app, name="invoice")
+from admin_cli.channels import channels_app  # noqa: E402
+from admin_cli.users import users_app  # noqa: E402
+
+app.add_typer(users_app, name="users")
+app.add_typer(channels_app, name="channels")
 from admin_cli.db import db_app  # noqa: E402
 
 app.add_typer(db_app, name="db")

@@ -1,9 +1,24 @@
-"""What every command needs: the validated configuration, with errors as one line."""
+"""What every command needs: configuration, one database transaction, and the acting user."""
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
 import typer
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Config, ConfigError
+from bot.storage.database import Database
+from bot.storage.models import AdminUser
+from flows.campaigns.roles import Role
+
+T = TypeVar("T")
+
+
+class CliError(Exception):
+    """A refusal or bad input: printed as one line, exit status 1, nothing applied."""
 
 
 def fail(message: str, code: int = 1) -> "typer.Exit":
@@ -14,6 +29,37 @@ def fail(message: str, code: int = 1) -> "typer.Exit":
 
 def load_config() -> Config:
     try:
-        return Config.from_env()
+        return Config.from_env(service=False)
     except ConfigError as exc:
         raise fail(f"configuration: {exc}", 2) from None
+
+
+def in_transaction(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Run `work` in one transaction on DATABASE_URL: all of it commits, or none of it."""
+
+    async def run() -> T:
+        db = Database(load_config().database_url)
+        try:
+            async with db.session() as session, session.begin():
+                return await work(session)
+        finally:
+            await db.close()
+
+    try:
+        return asyncio.run(run())
+    except CliError as exc:
+        raise fail(str(exc)) from None
+
+
+def acting_user_name(ctx: typer.Context) -> str:
+    name = (ctx.find_root().obj or {}).get("actor")
+    if not name:
+        raise fail("name the acting user with --as NAME (or ADMIN_CLI_USER)")
+    return name
+
+
+async def acting_user(session: AsyncSession, name: str) -> tuple[AdminUser, Role]:
+    user = await session.scalar(select(AdminUser).where(AdminUser.name == name))
+    if user is None:
+        raise CliError(f"--as: no admin user named {name!r} (add one with `admin-cli users add`)")
+    return user, Role(user.role)

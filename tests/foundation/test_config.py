@@ -58,3 +58,12 @@ def test_production_mode_and_secrets_stay_out_of_repr():
     text = repr(config) + str(config.describe())
     for secret in ("chan-secret-value", "access-token-value", "mof-key-value", "dbpass123"):
         assert secret not in text
+
+
+def test_the_admin_cli_reads_channel_credentials_without_service_rules():
+    env = {"LINE_CHANNEL_SECRET": "s" * 32, "DATABASE_URL": "sqlite+aiosqlite:///x.db"}
+    with pytest.raises(ConfigError):
+        Config.from_env(env)
+    assert Config.from_env(env, service=False).database_url == "sqlite+aiosqlite:///x.db"
+    with pytest.raises(ConfigError):
+        Config.from_env({"DATABASE_URL": "nonsense"}, service=False)

@@ -1,0 +1,112 @@
+"""`admin-cli channels …`: the team's LINE channels (Messaging API credentials, LIFF ID, link state)."""
+from __future__ import annotations
+
+import os
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from admin_cli.context import CliError, acting_user, acting_user_name, in_transaction
+from bot.storage.models import AuditEntry, Channel
+from flows.campaigns.roles import Permission, can
+
+channels_app = typer.Typer(help="LINE channels.", no_args_is_help=True)
+
+
+def _secret(value: str | None, env: str, prompt: str) -> str:
+    """From the environment or a hidden prompt: never from argv, where `ps` would show it."""
+    value = value or os.environ.get(env)
+    if not value:
+        value = typer.prompt(prompt, hide_input=True)
+    return value.strip()
+
+
+async def _editor(session: AsyncSession, ctx: typer.Context) -> int:
+    actor, role = await acting_user(session, acting_user_name(ctx))
+    if not can(role, Permission.EDIT):
+        raise CliError(f"{actor.name}（{role.label}）may not change channels")
+    return actor.id
+
+
+async def _channel(session: AsyncSession, name: str) -> Channel:
+    channel = await session.scalar(select(Channel).where(Channel.name == name))
+    if channel is None:
+        raise CliError(f"CHANNEL: no channel named {name!r}")
+    return channel
+
+
+@channels_app.command("add")
+def add(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="A name marketers recognise, e.g. the LINE account's name."),
+    liff_id: str | None = typer.Option(None, "--liff-id", help="LIFF app ID of the manual/carrier pages."),
+    basic_id: str | None = typer.Option(None, "--basic-id", help="The account's basic ID (@123abcde), for keyword links."),
+    destination: str | None = typer.Option(None, "--destination", help="The bot's user ID (webhook `destination`)."),
+) -> None:
+    """Add a channel; the secret and token come from LINE_CHANNEL_SECRET / LINE_CHANNEL_ACCESS_TOKEN
+    or a hidden prompt, and are never printed."""
+    secret = _secret(None, "LINE_CHANNEL_SECRET", "Channel secret")
+    token = _secret(None, "LINE_CHANNEL_ACCESS_TOKEN", "Channel access token")
+    if len(secret) < 16:
+        raise typer.BadParameter("the channel secret looks too short", param_hint="channel secret")
+
+    async def work(session: AsyncSession) -> str:
+        actor_id = await _editor(session, ctx)
+        if await session.scalar(select(Channel.id).where(Channel.name == name)):
+            raise CliError(f"NAME: a channel named {name!r} exists already")
+        channel = Channel(name=name, channel_secret=secret, access_token=token, liff_id=liff_id,
+                          basic_id=basic_id, line_destination=destination, linked=True)
+        session.add(channel)
+        await session.flush()
+        session.add(AuditEntry(actor_id=actor_id, action="channel.add", target=f"channel:{channel.id}",
+                               detail={"name": name, "liff_id": liff_id}))
+        return f"added channel {name} (id {channel.id})"
+
+    typer.echo(in_transaction(work))
+
+
+@channels_app.command("list")
+def list_channels() -> None:
+    """List channels (credentials are never shown)."""
+
+    async def work(session: AsyncSession) -> list[Channel]:
+        return list(await session.scalars(select(Channel).order_by(Channel.id)))
+
+    table = Table("ID", "渠道", "LIFF ID", "Basic ID", "串接")
+    for ch in in_transaction(work):
+        table.add_row(str(ch.id), ch.name, ch.liff_id or "（未設定）", ch.basic_id or "-", "是" if ch.linked else "否")
+    Console().print(table)
+
+
+def _set(ctx: typer.Context, name: str, action: str, **changes: object) -> None:
+    async def work(session: AsyncSession) -> str:
+        actor_id = await _editor(session, ctx)
+        channel = await _channel(session, name)
+        for key, value in changes.items():
+            setattr(channel, key, value)
+        session.add(AuditEntry(actor_id=actor_id, action=f"channel.{action}", target=f"channel:{channel.id}",
+                               detail={k: v for k, v in changes.items()}))
+        return f"channel {name}: {action}"
+
+    typer.echo(in_transaction(work))
+
+
+@channels_app.command("link")
+def link(ctx: typer.Context, name: str) -> None:
+    """Link the channel (its campaigns' cards work again)."""
+    _set(ctx, name, "link", linked=True)
+
+
+@channels_app.command("unlink")
+def unlink(ctx: typer.Context, name: str) -> None:
+    """Unlink the channel: its cards answer 很抱歉，此活動已不存在."""
+    _set(ctx, name, "unlink", linked=False)
+
+
+@channels_app.command("set-liff")
+def set_liff(ctx: typer.Context, name: str, liff_id: str) -> None:
+    """Set the LIFF ID (without one, cards answer 很抱歉，此活動已不存在)."""
+    _set(ctx, name, "set-liff", liff_id=liff_id.strip() or None)

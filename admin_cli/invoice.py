@@ -1,0 +1,93 @@
+"""`admin-cli invoice …`: e-invoice tools for operators (decode invoice photos)."""
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from flows.einvoice.codes import display_number
+from flows.einvoice.model import InvoiceCode
+from flows.einvoice.photo import MAX_FILE_BYTES, decode_photo
+
+invoice_app = typer.Typer(
+    help="E-invoice tools: read invoice photos as the bot does.",
+    no_args_is_help=True,
+)
+
+
+def _number(value: Decimal) -> int | float:
+    """JSON number: an int when integral, else a float."""
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+def code_as_json(file: str, code: InvoiceCode) -> dict[str, Any]:
+    """The SPEC §11 object for one decoded image."""
+    return {
+        "file": file,
+        "invoice_number": code.invoice_number,
+        "date": code.date.isoformat() if code.date else None,
+        "random_code": code.random_code,
+        "sales_amount": code.sales_amount,
+        "total_amount": code.total_amount,
+        "buyer_ban": code.buyer_ban,
+        "seller_ban": code.seller_ban,
+        "items": [
+            {"name": item.name, "quantity": _number(item.quantity), "unit_price": _number(item.unit_price)}
+            for item in code.items
+        ],
+    }
+
+
+def decode_file(path: Path) -> dict[str, Any]:
+    """Decode one image file into the JSON object (or `{"file", "error"}`)."""
+    file = str(path)
+    try:
+        if not path.is_file():
+            return {"file": file, "error": "no such file"}
+        if path.stat().st_size > MAX_FILE_BYTES:
+            return {"file": file, "error": f"file too large (limit {MAX_FILE_BYTES} bytes)"}
+        data = path.read_bytes()
+    except OSError as error:
+        return {"file": file, "error": f"cannot read file ({error.strerror or type(error).__name__})"}
+    result = decode_photo(data)
+    if result.code is None:
+        return {"file": file, "error": result.error or "unreadable"}
+    return code_as_json(file, result.code)
+
+
+@invoice_app.command("decode")
+def decode(
+    images: Annotated[list[Path], typer.Argument(help="Invoice photos (JPEG, PNG, WebP, …)")],
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per image per line")] = False,
+) -> None:
+    """Read the e-invoice QR codes (or barcode) in each photo. Exit 1 if any image failed."""
+    results = [decode_file(path) for path in images]
+    if as_json:
+        for result in results:
+            typer.echo(json.dumps(result, ensure_ascii=False))
+    else:
+        table = Table(title="E-invoice photos")
+        for column in ("File", "Invoice", "Date", "Random", "Total", "Seller BAN", "Items", "Result"):
+            table.add_column(column)
+        for result in results:
+            if "error" in result:
+                table.add_row(result["file"], "", "", "", "", "", "", f"[red]{result['error']}[/red]")
+                continue
+            table.add_row(
+                result["file"],
+                display_number(result["invoice_number"]),
+                result["date"] or "",
+                result["random_code"] or "",
+                "" if result["total_amount"] is None else str(result["total_amount"]),
+                result["seller_ban"] or "",
+                str(len(result["items"])),
+                "[green]ok[/green]",
+            )
+        Console().print(table)
+    if any("error" in result for result in results):
+        raise typer.Exit(code=1)

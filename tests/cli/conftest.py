@@ -1,0 +1,18 @@
+"""Run `admin-cli` through its real Typer app against a migrated database of each backend."""
+import pytest
+from typer.testing import CliRunner
+
+from admin_cli.app import app
+
+
+@pytest.fixture
+def cli(database_url, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    for var in ("LINE_CHANNEL_SECRET", "LINE_CHANNEL_ACCESS_TOKEN", "ADMIN_CLI_USER"):
+        monkeypatch.delenv(var, raising=False)
+    runner = CliRunner()
+
+    def run(*args, input=None, env=None):
+        return runner.invoke(app, list(args), input=input, env=env)
+
+    return run
