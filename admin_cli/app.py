@@ -26,10 +26,12 @@ from admin_cli.invoice import invoice_app  # noqa: E402
 
 app.add_typer(invoice_app, name="invoice")
 from admin_cli.channels import channels_app  # noqa: E402
+from admin_cli.triggers import triggers_app  # noqa: E402
 from admin_cli.users import users_app  # noqa: E402
 
 app.add_typer(users_app, name="users")
 app.add_typer(channels_app, name="channels")
+app.add_typer(triggers_app, name="triggers")
 from admin_cli.db import db_app  # noqa: E402
 
 app.add_typer(db_app, name="db")
