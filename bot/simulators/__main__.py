@@ -33,9 +33,43 @@ def _mof(parser: argparse.ArgumentParser) -> AppFactory:
     return build
 
 
+def _line(parser: argparse.ArgumentParser) -> AppFactory:
+    parser.add_argument("--channel-secret", default="sim-channel-secret", help="secret webhooks are signed with")
+    parser.add_argument("--access-token", action="append", help="accepted channel access token (repeatable)")
+    parser.add_argument("--login-channel-id", default="1234567890", help="LINE Login channel ID (ID-token audience)")
+
+    def build(args: argparse.Namespace) -> web.Application:
+        from bot.simulators.line import create_line_simulator
+
+        return create_line_simulator(
+            channel_secret=args.channel_secret,
+            access_tokens=args.access_token or ["sim-access-token"],
+            login_channel_id=args.login_channel_id,
+        )
+
+    return build
+
+
+def _backme(parser: argparse.ArgumentParser) -> AppFactory:
+    parser.add_argument("--project-id", type=int, default=1234, help="project served at /api/projects/{id}.json")
+    parser.add_argument("--token", default="a56898195dff0b36b987e9e0602f2d1f", help="token the stats API accepts")
+
+    def build(args: argparse.Namespace) -> web.Application:
+        from dataclasses import replace
+
+        from bot.simulators.backme import create_backme_stats_app, demo_projects
+
+        project = replace(demo_projects()[0], id=args.project_id, token=args.token)
+        return create_backme_stats_app([project])
+
+    return build
+
+
 # name -> function(sub-parser) -> app factory
 SIMULATORS: dict[str, Callable[[argparse.ArgumentParser], AppFactory]] = {
     "mof": _mof,
+    "line": _line,
+    "backme": _backme,
 }
 
 
