@@ -1,0 +1,358 @@
+"""The LINE Messaging API adapter: reply, push (with X-Line-Retry-Key), message content,
+profiles and LIFF ID-token verification, over line-bot-sdk v3 with one SDK configuration per
+LINE host, and LINE's answers mapped to three error kinds (invalid reply token, transient,
+permanent). Also converts the plain messages of flows/messages into SDK models."""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+from linebot.v3.messaging import (
+    ApiException,
+    AsyncApiClient,
+    AsyncMessagingApi,
+    AsyncMessagingApiBlob,
+    Configuration,
+    FlexContainer,
+    FlexMessage,
+    PushMessageRequest,
+    ReplyMessageRequest,
+    TextMessage,
+)
+from linebot.v3.messaging.models.message import Message as SdkMessage
+
+from flows.conversation.delivery import MAX_MESSAGES_PER_REQUEST
+from flows.messages.line_json import to_line_json
+from flows.messages.model import FlexMessage as PlainFlex
+from flows.messages.model import TextMessage as PlainText
+
+log = logging.getLogger(__name__)
+
+MAX_CONTENT_BYTES = 10 * 1024 * 1024  # LINE images are at most 10 MB
+DEFAULT_TIMEOUT_S = 10.0
+_UNDELIVERABLE = "Failed to send messages"
+
+
+class LineApiError(Exception):
+    """A LINE call failed; `status` is the HTTP status (None: no answer)."""
+
+    def __init__(self, message: str, *, status: int | None = None, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retry_after = retry_after
+
+
+class InvalidReplyToken(LineApiError):
+    """The reply token is unknown, used or expired: answer by push instead."""
+
+
+class Transient(LineApiError):
+    """Worth retrying later: timeout, connection error, 429, 5xx."""
+
+
+class Permanent(LineApiError):
+    """Retrying cannot help: bad request, bad credentials, unknown user."""
+
+
+class RecipientUnreachable(Permanent):
+    """LINE refused to deliver to this user (blocked the account or is not a friend)."""
+
+
+class InvalidIdToken(Permanent):
+    """LINE Login refused the LIFF ID token (forged, expired or for another channel)."""
+
+
+class ContentTooLarge(Permanent):
+    """The message content is larger than the bound we accept."""
+
+
+@dataclass(frozen=True)
+class PushResult:
+    """An accepted push; `duplicate` when LINE had already accepted this retry key (409)."""
+
+    request_id: str | None
+    duplicate: bool = False
+
+
+@dataclass(frozen=True)
+class Profile:
+    user_id: str
+    display_name: str
+    picture_url: str | None = None
+
+
+@dataclass(frozen=True)
+class IdTokenClaims:
+    """The verified claims of a LIFF ID token; `sub` is the LINE user ID."""
+
+    sub: str
+    aud: str
+    exp: int
+    iat: int
+    iss: str
+    name: str | None = None
+    picture: str | None = None
+    raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+
+OutgoingMessage = PlainText | PlainFlex | Mapping[str, Any]
+
+
+def to_sdk_message(message: OutgoingMessage) -> SdkMessage:
+    """A flows/messages message or a LINE message object (dict) as an SDK model.
+
+    Raises ValueError naming the field when the message is not a valid text or flex message.
+    """
+    data = to_line_json(message) if isinstance(message, (PlainText, PlainFlex)) else dict(message)
+    kind = data.get("type")
+    if kind == "text":
+        text = data.get("text")
+        if not isinstance(text, str) or not text:
+            raise ValueError("text: required for a text message")
+        return TextMessage(text=text)
+    if kind == "flex":
+        alt = data.get("altText")
+        if not isinstance(alt, str) or not alt:
+            raise ValueError("altText: required for a flex message")
+        contents = data.get("contents")
+        if not isinstance(contents, dict):
+            raise ValueError("contents: a flex container object is required")
+        try:
+            container = FlexContainer.from_dict(contents)
+        except Exception as exc:  # the SDK raises pydantic, Value, Type and Key errors
+            raise ValueError(f"contents: not a valid flex container ({type(exc).__name__})") from None
+        if container is None:
+            raise ValueError("contents: not a valid flex container")
+        return FlexMessage(alt_text=alt, contents=container)
+    raise ValueError(f"type: unsupported message type {kind!r}")
+
+
+def _sdk_messages(messages: Sequence[OutgoingMessage]) -> list[SdkMessage]:
+    if not 1 <= len(messages) <= MAX_MESSAGES_PER_REQUEST:
+        raise ValueError(f"messages: 1..{MAX_MESSAGES_PER_REQUEST} per request")
+    return [to_sdk_message(m) for m in messages]
+
+
+def _body_message(body: Any) -> str:
+    if isinstance(body, (bytes, bytearray)):
+        body = body.decode("utf-8", "replace")
+    if isinstance(body, str):
+        try:
+            parsed = json.loads(body)
+        except json.JSONDecodeError:
+            return ""
+        if isinstance(parsed, dict) and isinstance(parsed.get("message"), str):
+            return parsed["message"]
+    return ""
+
+
+def _retry_after(headers: Any) -> float | None:
+    if not headers:
+        return None
+    value = headers.get("Retry-After")
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _map_api_error(exc: ApiException, *, was_reply: bool = False) -> LineApiError:
+    status = exc.status if isinstance(exc.status, int) else None
+    message = _body_message(exc.body)
+    text = f"LINE answered {status}" + (f": {message}" if message else "")
+    if status is None or status == 429 or status >= 500:
+        return Transient(text, status=status, retry_after=_retry_after(exc.headers))
+    if was_reply and status == 400 and "reply token" in message.lower():
+        return InvalidReplyToken(text, status=status)
+    if status == 400 and message == _UNDELIVERABLE:
+        return RecipientUnreachable(text, status=status)
+    return Permanent(text, status=status)
+
+
+class LineMessaging:
+    """One channel's Messaging API client. Use as `async with LineMessaging(...) as line:`
+    or call `close()`; every call has a timeout and raises only LineApiError subclasses."""
+
+    def __init__(
+        self,
+        access_token: str,
+        *,
+        api_base_url: str = "https://api.line.me",
+        data_api_base_url: str = "https://api-data.line.me",
+        timeout: float = DEFAULT_TIMEOUT_S,
+        max_content_bytes: int = MAX_CONTENT_BYTES,
+    ) -> None:
+        if not access_token:
+            raise ValueError("access_token: required")
+        self._api_base = api_base_url.rstrip("/")
+        self._data_base = data_api_base_url.rstrip("/")
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._max_content = max_content_bytes
+        # Configuration(host=…) replaces the host of every operation: one per LINE host.
+        self._api_client = AsyncApiClient(Configuration(access_token=access_token, host=self._api_base))
+        self._data_client = AsyncApiClient(Configuration(access_token=access_token, host=self._data_base))
+        self._api = AsyncMessagingApi(self._api_client)
+        self._blob = AsyncMessagingApiBlob(self._data_client)
+        self._session: aiohttp.ClientSession | None = None
+
+    def __repr__(self) -> str:  # never show the token
+        return f"LineMessaging(api={self._api_base!r}, data={self._data_base!r})"
+
+    async def __aenter__(self) -> "LineMessaging":
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        await self._api_client.close()
+        await self._data_client.close()
+        if self._session is not None:
+            await self._session.close()
+
+    def _http(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(timeout=self._timeout)
+        return self._session
+
+    async def reply(self, reply_token: str, messages: Sequence[OutgoingMessage]) -> None:
+        """Answer with a reply token (free). InvalidReplyToken when it is spent or expired."""
+        if not reply_token:
+            raise ValueError("reply_token: required")
+        request = ReplyMessageRequest(reply_token=reply_token, messages=_sdk_messages(messages))
+        try:
+            await self._api.reply_message(request, _request_timeout=self._timeout)
+        except ApiException as exc:
+            raise _map_api_error(exc, was_reply=True) from None
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            raise Transient(f"reply: {type(exc).__name__}") from None
+
+    async def push(
+        self, to: str, messages: Sequence[OutgoingMessage], *, retry_key: str | None = None
+    ) -> PushResult:
+        """Push (billable). With `retry_key` (a UUID) a repeat of an accepted push is a
+        no-op that LINE answers 409: returned as PushResult(duplicate=True)."""
+        if not to:
+            raise ValueError("to: required")
+        request = PushMessageRequest(to=to, messages=_sdk_messages(messages))
+        try:
+            response = await self._api.push_message_with_http_info(
+                request, x_line_retry_key=retry_key, _request_timeout=self._timeout
+            )
+        except ApiException as exc:
+            if exc.status == 409 and retry_key is not None:
+                accepted = exc.headers.get("X-Line-Accepted-Request-Id") if exc.headers else None
+                return PushResult(accepted, duplicate=True)
+            raise _map_api_error(exc) from None
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            raise Transient(f"push: {type(exc).__name__}") from None
+        headers = response.headers or {}
+        return PushResult(headers.get("X-Line-Request-Id"))
+
+    async def get_content(self, message_id: str) -> bytes:
+        """The bytes of an image (etc.) the user sent, at most `max_content_bytes`.
+
+        Streams from the data-API host through the SDK's own HTTP client: the generated
+        `get_message_content` buffers any size, so the bound is enforced here while reading.
+        """
+        if not message_id or not message_id.isdigit():
+            raise ValueError("message_id: expected digits")
+        url = f"{self._data_base}/v2/bot/message/{message_id}/content"
+        headers = {"Authorization": f"Bearer {self._data_client.configuration.access_token}"}
+        try:
+            response = await self._data_client.rest_client.pool_manager.get(
+                url, headers=headers, timeout=self._timeout
+            )
+            async with response:
+                if response.status != 200:
+                    body = await response.content.read(4096)
+                    raise _map_api_error(
+                        ApiException(status=response.status, reason=response.reason)
+                        if not body
+                        else _with_body(response.status, response.reason, body, response.headers)
+                    )
+                declared = response.content_length
+                if declared is not None and declared > self._max_content:
+                    raise ContentTooLarge(f"content: {declared} bytes > {self._max_content}")
+                chunks: list[bytes] = []
+                size = 0
+                async for chunk in response.content.iter_chunked(64 * 1024):
+                    size += len(chunk)
+                    if size > self._max_content:
+                        raise ContentTooLarge(f"content: more than {self._max_content} bytes")
+                    chunks.append(chunk)
+                return b"".join(chunks)
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            raise Transient(f"content: {type(exc).__name__}") from None
+
+    async def get_profile(self, user_id: str) -> Profile:
+        if not user_id:
+            raise ValueError("user_id: required")
+        try:
+            profile = await self._api.get_profile(user_id, _request_timeout=self._timeout)
+        except ApiException as exc:
+            raise _map_api_error(exc) from None
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            raise Transient(f"profile: {type(exc).__name__}") from None
+        return Profile(profile.user_id, profile.display_name, profile.picture_url)
+
+    async def verify_id_token(self, id_token: str, client_id: str) -> IdTokenClaims:
+        """Verify a LIFF ID token with LINE Login (`POST /oauth2/v2.1/verify`)."""
+        if not id_token:
+            raise InvalidIdToken("id_token: required")
+        if not client_id:
+            raise ValueError("client_id: required")
+        url = f"{self._api_base}/oauth2/v2.1/verify"
+        try:
+            async with self._http().post(url, data={"id_token": id_token, "client_id": client_id}) as resp:
+                raw = await resp.content.read(64 * 1024)
+                status = resp.status
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            raise Transient(f"verify: {type(exc).__name__}") from None
+        if status == 400:
+            raise InvalidIdToken("id_token: LINE refused it", status=status)
+        if status == 429 or status >= 500:
+            raise Transient(f"verify: LINE answered {status}", status=status)
+        if status != 200:
+            raise Permanent(f"verify: LINE answered {status}", status=status)
+        try:
+            claims = json.loads(raw)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise Transient("verify: the answer is not JSON") from None
+        return _claims(claims, client_id)
+
+
+def _with_body(status: int, reason: str | None, body: bytes, headers: Any) -> ApiException:
+    exc = ApiException(status=status, reason=reason)
+    exc.body = body.decode("utf-8", "replace")
+    exc.headers = headers
+    return exc
+
+
+def _claims(claims: Any, client_id: str) -> IdTokenClaims:
+    if not isinstance(claims, dict):
+        raise InvalidIdToken("claims: not an object")
+    sub, aud = claims.get("sub"), claims.get("aud")
+    if not isinstance(sub, str) or not sub:
+        raise InvalidIdToken("sub: missing")
+    if aud != client_id:
+        raise InvalidIdToken("aud: not this channel")
+    exp, iat = claims.get("exp"), claims.get("iat")
+    if not isinstance(exp, int) or not isinstance(iat, int):
+        raise InvalidIdToken("exp/iat: missing")
+    name, picture = claims.get("name"), claims.get("picture")
+    return IdTokenClaims(
+        sub=sub,
+        aud=aud,
+        exp=exp,
+        iat=iat,
+        iss=str(claims.get("iss", "")),
+        name=name if isinstance(name, str) else None,
+        picture=picture if isinstance(picture, str) else None,
+        raw=claims,
+    )

@@ -1,0 +1,455 @@
+"""The LINE outbox (OutgoingMessage rows): `enqueue_push` adds a push in the caller's
+transaction (a dedupe key makes a second enqueue a no-op), `send_reply` answers with a reply
+token and records it (free), and `OutboxSender` claims due pushes under a lease (PostgreSQL
+FOR UPDATE SKIP LOCKED; SQLite's single writer makes the UPDATE … RETURNING atomic), sends
+each with an X-Line-Retry-Key derived from the row (a crash-retry is never a double send),
+one user's messages strictly in order, holding result notices in quiet hours, retrying
+429/5xx with backoff and recording users who blocked the account."""
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import random
+import secrets
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+from prometheus_client import Counter, Gauge
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from bot.appkeys import CONFIG, DATABASE, METRICS
+from bot.line.messaging import (
+    InvalidReplyToken,
+    LineApiError,
+    LineMessaging,
+    Permanent,
+    RecipientUnreachable,
+    Transient,
+    to_sdk_message,
+)
+from bot.log import pseudonym
+from bot.storage.database import Database
+from bot.storage.models import Channel, Customer, OutgoingMessage, utcnow
+from flows.conversation.delivery import MAX_MESSAGES_PER_REQUEST, DeliveryKind
+from flows.messages.line_json import to_line_json
+from flows.messages.model import FlexMessage, TextMessage
+from flows.verification.outbox import outbox_next_retry
+from flows.verification.policy import in_quiet_hours, must_hold, release_time
+
+log = logging.getLogger(__name__)
+
+OUTBOX_LEASE = dt.timedelta(seconds=60)  # longer than one push with its timeout
+POLL_INTERVAL_S = 1.0
+BATCH_SIZE = 20
+_RETRY_KEY_NAMESPACE = uuid.UUID("6f1c1f0e-5b2a-4d0e-9a57-3c1f6a0b7d21")
+
+Outgoing = TextMessage | FlexMessage | Mapping[str, Any]
+
+
+def _line_json(messages: Sequence[Outgoing]) -> list[dict[str, Any]]:
+    """LINE message objects, each checked by the SDK's models now rather than at send time."""
+    if not 1 <= len(messages) <= MAX_MESSAGES_PER_REQUEST:
+        raise ValueError(f"messages: 1..{MAX_MESSAGES_PER_REQUEST} per request")
+    out = []
+    for message in messages:
+        data = to_line_json(message) if isinstance(message, (TextMessage, FlexMessage)) else dict(message)
+        to_sdk_message(data)
+        out.append(data)
+    return out
+
+
+def retry_key_for(row_id: int, created_at: dt.datetime) -> str:
+    """The X-Line-Retry-Key of one outbox row: the same for every attempt of that row."""
+    return str(uuid.uuid5(_RETRY_KEY_NAMESPACE, f"{row_id}:{created_at.astimezone(dt.timezone.utc).isoformat()}"))
+
+
+def _insert_ignoring_duplicates(session: AsyncSession) -> Any:
+    if session.bind.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(OutgoingMessage)
+
+
+async def enqueue_push(
+    session: AsyncSession,
+    *,
+    channel_id: int,
+    to: str,
+    messages: Sequence[Outgoing],
+    kind: str,
+    dedupe_key: str | None,
+    customer_id: int | None = None,
+    upload_id: int | None = None,
+    delivery_kind: DeliveryKind = DeliveryKind.ANSWER_PUSH,
+    not_before: dt.datetime | None = None,
+    now: dt.datetime | None = None,
+) -> int | None:
+    """Queue a push (billable) in the caller's transaction; the row id, or None when a row
+    with this dedupe key already exists. A NOTICE_PUSH (a result found later) is held in
+    quiet hours: it is due from 08:01 Taipei."""
+    if not to:
+        raise ValueError("to: required")
+    if delivery_kind is DeliveryKind.REPLY:
+        raise ValueError("delivery_kind: a push is ANSWER_PUSH or NOTICE_PUSH")
+    now = now or utcnow()
+    due = max(not_before or now, now)
+    if must_hold(delivery_kind, due):
+        due = release_time(due)
+    payload = {"messages": _line_json(messages), "notice": delivery_kind is DeliveryKind.NOTICE_PUSH}
+    statement = (
+        _insert_ignoring_duplicates(session)
+        .values(
+            channel_id=channel_id,
+            customer_id=customer_id,
+            to=to,
+            upload_id=upload_id,
+            kind=kind,
+            delivery="push",
+            billable=True,
+            messages=payload,
+            dedupe_key=dedupe_key,
+            state="queued",
+            not_before=due,
+            attempts=0,
+            created_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["dedupe_key"])
+        .returning(OutgoingMessage.id)
+    )
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def send_reply(
+    session: AsyncSession,
+    line: LineMessaging,
+    *,
+    channel_id: int,
+    to: str,
+    reply_token: str,
+    messages: Sequence[Outgoing],
+    kind: str,
+    dedupe_key: str | None = None,
+    customer_id: int | None = None,
+    upload_id: int | None = None,
+) -> str:
+    """Answer with the reply token and record it (billable False); "reply" when sent.
+
+    A refused or failed reply is never retried as a reply (the token is single-use): the
+    same messages are queued as a push instead (billable) and "push" is returned."""
+    data = _line_json(messages)
+    now = utcnow()
+    try:
+        await line.reply(reply_token, data)
+    except (InvalidReplyToken, Transient):
+        await enqueue_push(
+            session,
+            channel_id=channel_id,
+            to=to,
+            messages=data,
+            kind=kind,
+            dedupe_key=f"{dedupe_key}:push" if dedupe_key else None,
+            customer_id=customer_id,
+            upload_id=upload_id,
+        )
+        return "push"
+    session.add(
+        OutgoingMessage(
+            channel_id=channel_id,
+            customer_id=customer_id,
+            to=to,
+            upload_id=upload_id,
+            kind=kind,
+            delivery="reply",
+            billable=False,
+            messages={"messages": data},
+            dedupe_key=dedupe_key,
+            state="sent",
+            not_before=now,
+            attempts=1,
+            created_at=now,
+            sent_at=now,
+        )
+    )
+    await session.flush()
+    return "reply"
+
+
+@dataclass(frozen=True)
+class _Claimed:
+    id: int
+    channel_id: int
+    customer_id: int | None
+    to: str
+    payload: dict[str, Any]
+    attempts: int
+    created_at: dt.datetime
+    lease_until: dt.datetime
+
+
+MessagingFor = Callable[[int], Awaitable[LineMessaging]]
+
+
+class OutboxSender:
+    """Claims and sends due pushes. Several senders (processes) may run at once."""
+
+    def __init__(
+        self,
+        database: Database,
+        messaging_for: MessagingFor,
+        *,
+        batch_size: int = BATCH_SIZE,
+        lease: dt.timedelta = OUTBOX_LEASE,
+        clock: Callable[[], dt.datetime] = utcnow,
+        rng: random.Random | None = None,
+        backlog: Gauge | None = None,
+        sent_counter: Counter | None = None,
+    ) -> None:
+        self._db = database
+        self._messaging_for = messaging_for
+        self._batch = batch_size
+        self._lease = lease
+        self._clock = clock
+        self._rng = rng
+        self._backlog = backlog
+        self._sent = sent_counter
+
+    async def claim(self, now: dt.datetime) -> list[_Claimed]:
+        """Lease up to `batch_size` due rows: each the oldest queued row of its user."""
+        candidate = aliased(OutgoingMessage)
+        older = aliased(OutgoingMessage)
+        older_queued = (
+            select(older.id)
+            .where(
+                older.channel_id == candidate.channel_id,
+                older.to == candidate.to,
+                older.state == "queued",
+                older.id < candidate.id,
+            )
+            .exists()
+        )
+        due = (
+            select(candidate.id)
+            .where(
+                candidate.state == "queued",
+                candidate.delivery == "push",
+                candidate.not_before <= now,
+                or_(candidate.lease_until.is_(None), candidate.lease_until <= now),
+                ~older_queued,
+            )
+            .order_by(candidate.id)
+            .limit(self._batch)
+            .with_for_update(skip_locked=True)
+        )
+        # A per-claim lease end doubles as the claim's token when the row is finished.
+        until = now + self._lease + dt.timedelta(microseconds=secrets.randbelow(999_999))
+        statement = (
+            update(OutgoingMessage)
+            .where(OutgoingMessage.id.in_(due.scalar_subquery()))
+            .values(lease_until=until)
+            .returning(
+                OutgoingMessage.id,
+                OutgoingMessage.channel_id,
+                OutgoingMessage.customer_id,
+                OutgoingMessage.to,
+                OutgoingMessage.messages,
+                OutgoingMessage.attempts,
+                OutgoingMessage.created_at,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        async with self._db.session() as session:
+            rows = (await session.execute(statement)).all()
+            await session.commit()
+        claimed = [_Claimed(r[0], r[1], r[2], r[3], r[4], r[5], r[6], until) for r in rows]
+        return sorted(claimed, key=lambda c: c.id)
+
+    async def _finish(self, row: _Claimed, **values: Any) -> bool:
+        """Write the outcome if we still hold the lease; False when it was lost."""
+        async with self._db.session() as session:
+            result = await session.execute(
+                update(OutgoingMessage)
+                .where(OutgoingMessage.id == row.id, OutgoingMessage.lease_until == row.lease_until)
+                .values(lease_until=None, **values)
+                .execution_options(synchronize_session=False)
+            )
+            await session.commit()
+            return result.rowcount == 1
+
+    async def _mark_blocked(self, session: AsyncSession, row: _Claimed, at: dt.datetime) -> None:
+        condition = (
+            Customer.id == row.customer_id
+            if row.customer_id is not None
+            else and_(Customer.channel_id == row.channel_id, Customer.line_user_id == row.to)
+        )
+        await session.execute(
+            update(Customer).where(condition).values(blocked_at=at).execution_options(synchronize_session=False)
+        )
+
+    async def _process(self, row: _Claimed, now: dt.datetime) -> str:
+        payload = row.payload if isinstance(row.payload, dict) else {}
+        messages = payload.get("messages")
+        if payload.get("notice") and in_quiet_hours(now):
+            await self._finish(row, not_before=release_time(now))
+            return "held"
+        if not isinstance(messages, list):
+            await self._finish(row, state="failed", last_error="messages: not a list")
+            return "failed"
+        attempts = row.attempts + 1
+        try:
+            line = await self._messaging_for(row.channel_id)
+            await line.push(row.to, messages, retry_key=retry_key_for(row.id, row.created_at))
+        except RecipientUnreachable:
+            await self._finish_blocked(row, attempts, now)
+            return "blocked"
+        except Transient as exc:
+            retry_after = dt.timedelta(seconds=exc.retry_after) if exc.retry_after is not None else None
+            next_at = outbox_next_retry(attempts, now, retry_after, self._rng)
+            if next_at is None:
+                await self._finish(row, state="failed", attempts=attempts, last_error=f"gave up: {exc}")
+                return "failed"
+            await self._finish(row, attempts=attempts, not_before=next_at, last_error=str(exc))
+            return "retry"
+        except (Permanent, ValueError) as exc:
+            await self._finish(row, state="failed", attempts=attempts, last_error=str(exc)[:500])
+            log.warning("outbox push refused", extra={"fields": {"row": row.id, "error": type(exc).__name__}})
+            return "failed"
+        except LineApiError as exc:  # pragma: no cover - every subclass is handled above
+            await self._finish(row, attempts=attempts, last_error=str(exc))
+            return "retry"
+        await self._finish(row, state="sent", attempts=attempts, sent_at=self._clock(), last_error=None)
+        if self._sent is not None:
+            self._sent.inc(len(messages))
+        return "sent"
+
+    async def _finish_blocked(self, row: _Claimed, attempts: int, now: dt.datetime) -> None:
+        async with self._db.session() as session:
+            await session.execute(
+                update(OutgoingMessage)
+                .where(OutgoingMessage.id == row.id, OutgoingMessage.lease_until == row.lease_until)
+                .values(lease_until=None, state="failed", attempts=attempts, last_error="recipient unreachable")
+                .execution_options(synchronize_session=False)
+            )
+            await self._mark_blocked(session, row, now)
+            await session.commit()
+        log.info("push refused: user unreachable", extra={"fields": {"user": pseudonym(row.to), "row": row.id}})
+
+    async def run_once(self) -> dict[str, int]:
+        """Claim one batch and process it; counts per outcome."""
+        now = self._clock()
+        claimed = await self.claim(now)
+        outcomes: dict[str, int] = {}
+        if claimed:
+            results = await asyncio.gather(*(self._process(row, now) for row in claimed), return_exceptions=True)
+            for result in results:
+                key = result if isinstance(result, str) else "error"
+                if not isinstance(result, str):
+                    log.error("outbox row crashed", extra={"fields": {"error": type(result).__name__}})
+                outcomes[key] = outcomes.get(key, 0) + 1
+        await self.update_backlog()
+        return outcomes
+
+    async def update_backlog(self) -> int:
+        async with self._db.session() as session:
+            count = (
+                await session.execute(
+                    select(func.count()).select_from(OutgoingMessage).where(OutgoingMessage.state == "queued")
+                )
+            ).scalar_one()
+        if self._backlog is not None:
+            self._backlog.set(count)
+        return int(count)
+
+    async def run(self, stop: asyncio.Event, interval: float = POLL_INTERVAL_S) -> None:
+        """Loop until `stop` is set; errors are logged and the loop goes on."""
+        while not stop.is_set():
+            busy = False
+            try:
+                outcomes = await self.run_once()
+                busy = sum(outcomes.values()) >= self._batch
+            except Exception as exc:
+                log.error("outbox sender iteration failed", extra={"fields": {"error": type(exc).__name__}})
+            if busy:
+                continue
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=interval)
+            except asyncio.TimeoutError:
+                pass
+
+
+class MessagingPool:
+    """One LineMessaging client per access token: a channel's own token, else the
+    environment's (single-channel mode), else the simulator's (sandbox)."""
+
+    def __init__(
+        self,
+        database: Database,
+        *,
+        default_token: str | None,
+        api_base_url: str,
+        data_api_base_url: str,
+    ) -> None:
+        self._db = database
+        self._default = default_token
+        self._api = api_base_url
+        self._data = data_api_base_url
+        self._clients: dict[str, LineMessaging] = {}
+
+    async def __call__(self, channel_id: int) -> LineMessaging:
+        async with self._db.session() as session:
+            token = (await session.execute(select(Channel.access_token).where(Channel.id == channel_id))).scalar()
+        token = token or self._default
+        if not token:
+            raise Permanent(f"channel_id: channel {channel_id} has no access token")
+        client = self._clients.get(token)
+        if client is None:
+            client = LineMessaging(token, api_base_url=self._api, data_api_base_url=self._data)
+            self._clients[token] = client
+        return client
+
+    async def close(self) -> None:
+        for client in self._clients.values():
+            await client.close()
+        self._clients.clear()
+
+
+MESSAGING_POOL: web.AppKey[MessagingPool] = web.AppKey("line_messaging_pool", MessagingPool)
+OUTBOX_SENDER: web.AppKey[OutboxSender] = web.AppKey("line_outbox_sender", OutboxSender)
+
+
+async def outbox_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Cleanup context (after database_ctx): the messaging pool and, when RUN_WORKER, the
+    sender loop; on shutdown the loop finishes its batch and stops."""
+    config = app[CONFIG]
+    default_token = config.line_channel_access_token
+    if default_token is None and config.sandbox:
+        from bot.simulators.line import SIM_ACCESS_TOKEN
+
+        default_token = SIM_ACCESS_TOKEN
+    pool = MessagingPool(
+        app[DATABASE],
+        default_token=default_token,
+        api_base_url=config.line_api_base_url,
+        data_api_base_url=config.line_data_api_base_url,
+    )
+    registry = app[METRICS].registry
+    backlog = Gauge("line_outbox_backlog", "LINE pushes queued and not yet sent", registry=registry)
+    sent = Counter("line_push_messages_sent", "LINE message objects pushed (billable)", registry=registry)
+    sender = OutboxSender(app[DATABASE], pool, backlog=backlog, sent_counter=sent)
+    app[MESSAGING_POOL] = pool
+    app[OUTBOX_SENDER] = sender
+    stop = asyncio.Event()
+    task = asyncio.create_task(sender.run(stop)) if config.run_worker else None
+    try:
+        yield
+    finally:
+        stop.set()
+        if task is not None:
+            await task
+        await pool.close()

@@ -1,0 +1,631 @@
+"""Local LINE platform simulator: the Messaging API (reply, push, profile), the data API
+(message content), LINE Login's ID-token verification, and webhook delivery to a bot.
+
+Protocol paths and shapes follow LINE's reference: `POST /v2/bot/message/reply`,
+`POST /v2/bot/message/push` (with `X-Line-Retry-Key`: a key already accepted → 409 and the
+accepted request id in `X-Line-Accepted-Request-Id`), `GET /v2/bot/message/{id}/content`
+(api-data host; this app serves both hosts), `GET /v2/bot/profile/{userId}` and
+`POST /oauth2/v2.1/verify`. Every Messaging API call needs `Authorization: Bearer <token>`.
+It keeps its own copy of the wire rules (never imported from bot/line) so a client bug is
+not hidden by shared code.
+
+Control API (JSON unless said):
+  GET  /_sim/messages        every accepted reply and push, oldest first
+  POST /_sim/clear           forget messages, tokens, contents, blocks, faults
+  POST /_sim/content         raw bytes (Content-Type kept) → {"messageId"}
+  POST /_sim/profiles        {"userId", "displayName", "pictureUrl"?}
+  POST /_sim/id_tokens       {"userId", "name"?, "picture"?, "expiresIn"?} → {"idToken"}
+  POST /_sim/block           {"userId"}  (pushes to the user fail like LINE's undeliverable push)
+  POST /_sim/unblock         {"userId"}
+  POST /_sim/faults          {"push": [429, 500, ...], "reply": [...]}  (next calls answer these)
+  POST /_sim/deliver         {"url", "events": [{"type": "text"|"image"|"postback"|"follow",
+                              "userId", "text"?, "data"?, "contentBase64"?}], "secret"?}
+                             → {"status", "events": [the delivered event objects]}
+  POST /_sim/redeliver       {"url", "webhookEventId"} → {"status", "event"}
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import copy
+import datetime as dt
+import hashlib
+import hmac
+import json
+import re
+import secrets
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+SIM_CHANNEL_SECRET = "sim-channel-secret"
+SIM_ACCESS_TOKEN = "sim-access-token"
+REPLY_TOKEN_LIFETIME_S = 60.0
+MAX_MESSAGES = 5
+MAX_TEXT = 5000
+MAX_ALT_TEXT = 400
+ID_TOKEN_ISSUER = "https://access.line.me"
+UNDELIVERABLE = "Failed to send messages"  # LINE's message when a push cannot be delivered
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_ULID_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def new_user_id() -> str:
+    """A LINE-shaped user ID: `U` + 32 hex digits."""
+    return "U" + secrets.token_hex(16)
+
+
+def _webhook_event_id() -> str:
+    return "01" + "".join(secrets.choice(_ULID_ALPHABET) for _ in range(24))
+
+
+def _numeric_id() -> str:
+    return str(secrets.randbelow(9 * 10**17) + 10**17)
+
+
+def sign(secret: str, body: bytes) -> str:
+    """X-Line-Signature: base64(HMAC-SHA256(channel secret, raw body))."""
+    return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+
+
+@dataclass
+class _ReplyToken:
+    user_id: str
+    issued_at: float
+    used: bool = False
+
+
+@dataclass
+class _IdToken:
+    claims: dict[str, Any]
+
+
+@dataclass
+class LineSimulator:
+    """The simulator's state and its Python API; `app()` serves it over HTTP."""
+
+    channel_secret: str = SIM_CHANNEL_SECRET
+    access_tokens: frozenset[str] = frozenset({SIM_ACCESS_TOKEN})
+    login_channel_id: str = "1234567890"
+    bot_user_id: str = field(default_factory=new_user_id)
+    clock: Callable[[], float] = time.time
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    reply_tokens: dict[str, _ReplyToken] = field(default_factory=dict)
+    retry_keys: dict[str, str] = field(default_factory=dict)
+    contents: dict[str, tuple[bytes, str]] = field(default_factory=dict)
+    profiles: dict[str, dict[str, str]] = field(default_factory=dict)
+    id_tokens: dict[str, _IdToken] = field(default_factory=dict)
+    blocked: set[str] = field(default_factory=set)
+    faults: dict[str, list[int]] = field(default_factory=lambda: {"push": [], "reply": []})
+    delivered: dict[str, dict[str, Any]] = field(default_factory=dict)
+    api_calls: list[dict[str, Any]] = field(default_factory=list)
+
+    # --- Python control API ---------------------------------------------------------------
+
+    def clear(self) -> None:
+        for store in (self.messages, self.api_calls):
+            store.clear()
+        for mapping in (self.reply_tokens, self.retry_keys, self.contents, self.id_tokens, self.delivered):
+            mapping.clear()
+        self.blocked.clear()
+        self.faults = {"push": [], "reply": []}
+
+    def issue_reply_token(self, user_id: str) -> str:
+        token = secrets.token_hex(16)
+        self.reply_tokens[token] = _ReplyToken(user_id, self.clock())
+        return token
+
+    def register_content(self, data: bytes, content_type: str = "image/jpeg") -> str:
+        message_id = _numeric_id()
+        self.contents[message_id] = (bytes(data), content_type)
+        return message_id
+
+    def set_profile(self, user_id: str, display_name: str, picture_url: str | None = None) -> None:
+        profile = {"userId": user_id, "displayName": display_name, "language": "zh-TW"}
+        if picture_url:
+            profile["pictureUrl"] = picture_url
+        self.profiles[user_id] = profile
+
+    def issue_id_token(
+        self, user_id: str, *, name: str | None = None, picture: str | None = None, expires_in: int = 3600
+    ) -> str:
+        now = int(self.clock())
+        claims = {
+            "iss": ID_TOKEN_ISSUER,
+            "sub": user_id,
+            "aud": self.login_channel_id,
+            "exp": now + expires_in,
+            "iat": now,
+            "amr": ["linesso"],
+            "name": name if name is not None else self.profiles.get(user_id, {}).get("displayName", ""),
+            "picture": picture or f"https://profile.line-scdn.net/{user_id[-8:]}",
+        }
+        header = base64.urlsafe_b64encode(b'{"typ":"JWT","alg":"HS256"}').rstrip(b"=").decode()
+        body = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
+        token = f"{header}.{body}.{secrets.token_urlsafe(32)}"
+        self.id_tokens[token] = _IdToken(claims)
+        return token
+
+    def block(self, user_id: str) -> None:
+        self.blocked.add(user_id)
+
+    def unblock(self, user_id: str) -> None:
+        self.blocked.discard(user_id)
+
+    def inject_faults(self, endpoint: str, statuses: Iterable[int]) -> None:
+        """The next calls of `endpoint` ("push" or "reply") answer these statuses, in order."""
+        if endpoint not in self.faults:
+            raise ValueError(f"endpoint: expected push or reply, got {endpoint!r}")
+        for status in statuses:
+            if not isinstance(status, int) or not 400 <= status <= 599:
+                raise ValueError("statuses: expected HTTP error codes 400..599")
+            self.faults[endpoint].append(status)
+
+    # --- webhook events -------------------------------------------------------------------
+
+    def _base_event(self, event_type: str, user_id: str, *, reply: bool = True) -> dict[str, Any]:
+        if user_id not in self.profiles:
+            self.set_profile(user_id, f"User {user_id[-4:]}")
+        event: dict[str, Any] = {
+            "type": event_type,
+            "mode": "active",
+            "timestamp": int(self.clock() * 1000),
+            "source": {"type": "user", "userId": user_id},
+            "webhookEventId": _webhook_event_id(),
+            "deliveryContext": {"isRedelivery": False},
+        }
+        if reply:
+            event["replyToken"] = self.issue_reply_token(user_id)
+        return event
+
+    def text_event(self, user_id: str, text: str) -> dict[str, Any]:
+        event = self._base_event("message", user_id)
+        event["message"] = {"type": "text", "id": _numeric_id(), "quoteToken": secrets.token_urlsafe(16), "text": text}
+        return event
+
+    def image_event(self, user_id: str, data: bytes, content_type: str = "image/jpeg") -> dict[str, Any]:
+        event = self._base_event("message", user_id)
+        message_id = _numeric_id()
+        self.contents[message_id] = (bytes(data), content_type)
+        event["message"] = {
+            "type": "image",
+            "id": message_id,
+            "quoteToken": secrets.token_urlsafe(16),
+            "contentProvider": {"type": "line"},
+        }
+        return event
+
+    def postback_event(self, user_id: str, data: str) -> dict[str, Any]:
+        event = self._base_event("postback", user_id)
+        event["postback"] = {"data": data}
+        return event
+
+    def follow_event(self, user_id: str, *, unblocked: bool = False) -> dict[str, Any]:
+        event = self._base_event("follow", user_id)
+        event["follow"] = {"isUnblocked": unblocked}
+        return event
+
+    def event_from_spec(self, spec: Mapping[str, Any]) -> dict[str, Any]:
+        """Build an event from the control API's short form; errors name the field."""
+        kind = spec.get("type")
+        user_id = spec.get("userId")
+        if not isinstance(user_id, str) or not user_id:
+            raise ValueError("userId: required")
+        if kind == "text":
+            text = spec.get("text")
+            if not isinstance(text, str) or not text:
+                raise ValueError("text: required for a text event")
+            return self.text_event(user_id, text)
+        if kind == "image":
+            raw = spec.get("contentBase64", "")
+            try:
+                data = base64.b64decode(raw, validate=True) if isinstance(raw, str) else b""
+            except binascii.Error:
+                raise ValueError("contentBase64: not base64") from None
+            return self.image_event(user_id, data, str(spec.get("contentType") or "image/jpeg"))
+        if kind == "postback":
+            data = spec.get("data")
+            if not isinstance(data, str):
+                raise ValueError("data: required for a postback event")
+            return self.postback_event(user_id, data)
+        if kind == "follow":
+            return self.follow_event(user_id)
+        if kind == "raw":
+            raw_event = spec.get("event")
+            if not isinstance(raw_event, dict):
+                raise ValueError("event: an event object is required for a raw event")
+            return dict(raw_event)
+        raise ValueError(f"type: expected text, image, postback, follow or raw, got {kind!r}")
+
+    def webhook_body(self, events: list[dict[str, Any]]) -> bytes:
+        return json.dumps(
+            {"destination": self.bot_user_id, "events": events}, ensure_ascii=False, separators=(",", ":")
+        ).encode("utf-8")
+
+    async def deliver(
+        self,
+        url: str,
+        events: list[dict[str, Any]],
+        *,
+        secret: str | None = None,
+        session: aiohttp.ClientSession | None = None,
+    ) -> int:
+        """POST the events, signed, to the bot's webhook URL as LINE does; the HTTP status."""
+        body = self.webhook_body(events)
+        for event in events:
+            if "webhookEventId" in event:
+                self.delivered[event["webhookEventId"]] = copy.deepcopy(event)
+        headers = {
+            "Content-Type": "application/json; charset=utf-8",
+            "User-Agent": "LineBotWebhook/2.0",
+            "X-Line-Signature": sign(secret or self.channel_secret, body),
+        }
+        own = session is None
+        client = session or aiohttp.ClientSession()
+        try:
+            async with client.post(url, data=body, headers=headers, timeout=aiohttp.ClientTimeout(total=10)) as resp:
+                await resp.read()
+                return resp.status
+        finally:
+            if own:
+                await client.close()
+
+    async def redeliver(
+        self, url: str, webhook_event_id: str, *, session: aiohttp.ClientSession | None = None
+    ) -> tuple[int, dict[str, Any]]:
+        """Deliver an event again: same webhookEventId, `deliveryContext.isRedelivery` true."""
+        original = self.delivered.get(webhook_event_id)
+        if original is None:
+            raise KeyError(webhook_event_id)
+        event = copy.deepcopy(original)
+        event["deliveryContext"] = {"isRedelivery": True}
+        status = await self.deliver(url, [event], session=session)
+        return status, event
+
+    # --- HTTP app -------------------------------------------------------------------------
+
+    def app(self) -> web.Application:
+        app = web.Application(client_max_size=20 * 1024 * 1024)
+        app[SIMULATOR] = self
+        app.router.add_post("/v2/bot/message/reply", _reply)
+        app.router.add_post("/v2/bot/message/push", _push)
+        app.router.add_get("/v2/bot/message/{message_id}/content", _content)
+        app.router.add_get("/v2/bot/profile/{user_id}", _profile)
+        app.router.add_post("/oauth2/v2.1/verify", _verify)
+        app.router.add_get("/_sim/messages", _sim_messages)
+        app.router.add_post("/_sim/clear", _sim_clear)
+        app.router.add_post("/_sim/content", _sim_content)
+        app.router.add_post("/_sim/profiles", _sim_profiles)
+        app.router.add_post("/_sim/id_tokens", _sim_id_tokens)
+        app.router.add_post("/_sim/block", _sim_block)
+        app.router.add_post("/_sim/unblock", _sim_unblock)
+        app.router.add_post("/_sim/faults", _sim_faults)
+        app.router.add_post("/_sim/deliver", _sim_deliver)
+        app.router.add_post("/_sim/redeliver", _sim_redeliver)
+        return app
+
+    def _record(self, kind: str, to: str, messages: list[dict[str, Any]]) -> None:
+        at = dt.datetime.fromtimestamp(self.clock(), dt.timezone.utc).isoformat(timespec="milliseconds")
+        self.messages.append({"kind": kind, "to": to, "messages": messages, "at": at})
+
+
+SIMULATOR: web.AppKey[LineSimulator] = web.AppKey("line_simulator", LineSimulator)
+
+
+def create_line_simulator(
+    *,
+    channel_secret: str = SIM_CHANNEL_SECRET,
+    access_tokens: Iterable[str] = (SIM_ACCESS_TOKEN,),
+    login_channel_id: str = "1234567890",
+    clock: Callable[[], float] = time.time,
+) -> web.Application:
+    """The simulator app; its state (and Python API) is `app[SIMULATOR]`."""
+    sim = LineSimulator(
+        channel_secret=channel_secret,
+        access_tokens=frozenset(access_tokens),
+        login_channel_id=login_channel_id,
+        clock=clock,
+    )
+    return sim.app()
+
+
+# --- protocol handlers -------------------------------------------------------------------
+
+
+def _error(status: int, message: str, details: list[dict[str, str]] | None = None) -> web.Response:
+    body: dict[str, Any] = {"message": message}
+    if details:
+        body["details"] = details
+    return web.json_response(body, status=status, headers={"X-Line-Request-Id": str(uuid.uuid4())})
+
+
+def _authorized(request: web.Request) -> bool:
+    sim = request.app[SIMULATOR]
+    header = request.headers.get("Authorization", "")
+    if not header.startswith("Bearer "):
+        return False
+    token = header[len("Bearer "):].encode()
+    ok = False
+    for known in sim.access_tokens:
+        ok |= hmac.compare_digest(token, known.encode())
+    return ok
+
+
+_UNAUTHORIZED = "Authentication failed due to the following reason: invalid token. Confirm that the access token in the authorization header is valid."
+
+
+def _validate_messages(value: Any) -> list[dict[str, str]]:
+    """LINE-style error details for a `messages` array (empty list = valid)."""
+    if not isinstance(value, list) or not value:
+        return [{"message": "must be specified", "property": "messages"}]
+    if len(value) > MAX_MESSAGES:
+        return [{"message": f"Size must be between 1 and {MAX_MESSAGES}", "property": "messages"}]
+    details: list[dict[str, str]] = []
+    for i, message in enumerate(value):
+        where = f"messages[{i}]"
+        if not isinstance(message, dict):
+            details.append({"message": "must be an object", "property": where})
+            continue
+        kind = message.get("type")
+        if kind == "text":
+            text = message.get("text")
+            if not isinstance(text, str) or not text:
+                details.append({"message": "must be specified", "property": f"{where}.text"})
+            elif len(text) > MAX_TEXT:
+                details.append({"message": f"Length must be between 0 and {MAX_TEXT}", "property": f"{where}.text"})
+        elif kind == "flex":
+            alt = message.get("altText")
+            if not isinstance(alt, str) or not alt:
+                details.append({"message": "must be specified", "property": f"{where}.altText"})
+            elif len(alt) > MAX_ALT_TEXT:
+                details.append({"message": f"Length must be between 0 and {MAX_ALT_TEXT}", "property": f"{where}.altText"})
+            contents = message.get("contents")
+            if not isinstance(contents, dict) or contents.get("type") not in ("bubble", "carousel"):
+                details.append({"message": "must be specified", "property": f"{where}.contents"})
+        elif kind in ("image", "sticker", "video", "audio", "location", "imagemap", "template"):
+            pass
+        else:
+            details.append({"message": "invalid message type", "property": f"{where}.type"})
+    return details
+
+
+async def _json_body(request: web.Request) -> Any:
+    try:
+        return await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None
+
+
+def _sent(messages: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"sentMessages": [{"id": _numeric_id(), "quoteToken": secrets.token_urlsafe(16)} for _ in messages]}
+
+
+async def _reply(request: web.Request) -> web.Response:
+    sim = request.app[SIMULATOR]
+    if not _authorized(request):
+        return _error(401, _UNAUTHORIZED)
+    body = await _json_body(request)
+    if not isinstance(body, dict):
+        return _error(400, "The request body could not be parsed as JSON")
+    details = _validate_messages(body.get("messages"))
+    if details:
+        return _error(400, f"The request body has {len(details)} error(s)", details)
+    if sim.faults["reply"]:
+        status = sim.faults["reply"].pop(0)
+        return _error(status, "Injected fault")
+    token = body.get("replyToken")
+    entry = sim.reply_tokens.get(token) if isinstance(token, str) else None
+    if entry is None or entry.used or sim.clock() - entry.issued_at > REPLY_TOKEN_LIFETIME_S:
+        return _error(400, "Invalid reply token")
+    entry.used = True
+    sim._record("reply", entry.user_id, body["messages"])
+    return web.json_response(_sent(body["messages"]), headers={"X-Line-Request-Id": str(uuid.uuid4())})
+
+
+async def _push(request: web.Request) -> web.Response:
+    sim = request.app[SIMULATOR]
+    if not _authorized(request):
+        return _error(401, _UNAUTHORIZED)
+    retry_key = request.headers.get("X-Line-Retry-Key")
+    if retry_key is not None and not _UUID.match(retry_key):
+        return _error(400, "The value of the X-Line-Retry-Key header is invalid")
+    if retry_key is not None and retry_key.lower() in sim.retry_keys:
+        accepted = sim.retry_keys[retry_key.lower()]
+        return web.json_response(
+            {"message": "The retry key is already accepted"},
+            status=409,
+            headers={"X-Line-Accepted-Request-Id": accepted, "X-Line-Request-Id": str(uuid.uuid4())},
+        )
+    body = await _json_body(request)
+    if not isinstance(body, dict):
+        return _error(400, "The request body could not be parsed as JSON")
+    to = body.get("to")
+    details = _validate_messages(body.get("messages"))
+    if not isinstance(to, str) or not to:
+        details.insert(0, {"message": "must be specified", "property": "to"})
+    if details:
+        return _error(400, f"The request body has {len(details)} error(s)", details)
+    if sim.faults["push"]:
+        status = sim.faults["push"].pop(0)
+        headers = {"Retry-After": "1"} if status == 429 else None
+        response = _error(status, "Too many requests" if status == 429 else "Injected fault")
+        if headers:
+            response.headers.update(headers)
+        return response
+    if to in sim.blocked:
+        return _error(400, UNDELIVERABLE)
+    request_id = str(uuid.uuid4())
+    if retry_key is not None:
+        sim.retry_keys[retry_key.lower()] = request_id
+    sim._record("push", to, body["messages"])
+    return web.json_response(_sent(body["messages"]), headers={"X-Line-Request-Id": request_id})
+
+
+async def _content(request: web.Request) -> web.StreamResponse:
+    sim = request.app[SIMULATOR]
+    if not _authorized(request):
+        return _error(401, _UNAUTHORIZED)
+    found = sim.contents.get(request.match_info["message_id"])
+    if found is None:
+        return _error(404, "Not found")
+    data, content_type = found
+    return web.Response(body=data, content_type=content_type)
+
+
+async def _profile(request: web.Request) -> web.Response:
+    sim = request.app[SIMULATOR]
+    if not _authorized(request):
+        return _error(401, _UNAUTHORIZED)
+    profile = sim.profiles.get(request.match_info["user_id"])
+    if profile is None or profile["userId"] in sim.blocked:
+        return _error(404, "Not found")
+    return web.json_response(profile)
+
+
+async def _verify(request: web.Request) -> web.Response:
+    sim = request.app[SIMULATOR]
+    form = await request.post()
+    id_token, client_id = form.get("id_token"), form.get("client_id")
+
+    def invalid(description: str) -> web.Response:
+        return web.json_response({"error": "invalid_request", "error_description": description}, status=400)
+
+    if not isinstance(id_token, str) or not id_token:
+        return invalid("id_token is required")
+    if not isinstance(client_id, str) or not client_id:
+        return invalid("client_id is required")
+    entry = sim.id_tokens.get(id_token)
+    if entry is None:
+        return invalid("Invalid IdToken.")
+    if entry.claims["exp"] <= sim.clock():
+        return invalid("IdToken expired.")
+    if not hmac.compare_digest(client_id.encode(), str(entry.claims["aud"]).encode()):
+        return invalid("Invalid IdToken Audience.")
+    return web.json_response(entry.claims)
+
+
+# --- control handlers --------------------------------------------------------------------
+
+
+def _bad(message: str) -> web.Response:
+    return web.json_response({"error": message}, status=400)
+
+
+async def _control_body(request: web.Request) -> dict[str, Any] | None:
+    body = await _json_body(request)
+    return body if isinstance(body, dict) else None
+
+
+async def _sim_messages(request: web.Request) -> web.Response:
+    return web.json_response(request.app[SIMULATOR].messages)
+
+
+async def _sim_clear(request: web.Request) -> web.Response:
+    request.app[SIMULATOR].clear()
+    return web.json_response({"ok": True})
+
+
+async def _sim_content(request: web.Request) -> web.Response:
+    data = await request.read()
+    if not data:
+        return _bad("body: the content bytes are required")
+    message_id = request.app[SIMULATOR].register_content(data, request.content_type or "application/octet-stream")
+    return web.json_response({"messageId": message_id})
+
+
+async def _sim_profiles(request: web.Request) -> web.Response:
+    body = await _control_body(request)
+    if body is None or not isinstance(body.get("userId"), str) or not body["userId"]:
+        return _bad("userId: required")
+    if not isinstance(body.get("displayName"), str):
+        return _bad("displayName: required")
+    request.app[SIMULATOR].set_profile(body["userId"], body["displayName"], body.get("pictureUrl"))
+    return web.json_response({"ok": True})
+
+
+async def _sim_id_tokens(request: web.Request) -> web.Response:
+    body = await _control_body(request)
+    if body is None or not isinstance(body.get("userId"), str) or not body["userId"]:
+        return _bad("userId: required")
+    expires_in = body.get("expiresIn", 3600)
+    if not isinstance(expires_in, int):
+        return _bad("expiresIn: an integer number of seconds")
+    token = request.app[SIMULATOR].issue_id_token(
+        body["userId"], name=body.get("name"), picture=body.get("picture"), expires_in=expires_in
+    )
+    return web.json_response({"idToken": token})
+
+
+async def _sim_block(request: web.Request) -> web.Response:
+    body = await _control_body(request)
+    if body is None or not isinstance(body.get("userId"), str):
+        return _bad("userId: required")
+    request.app[SIMULATOR].block(body["userId"])
+    return web.json_response({"ok": True})
+
+
+async def _sim_unblock(request: web.Request) -> web.Response:
+    body = await _control_body(request)
+    if body is None or not isinstance(body.get("userId"), str):
+        return _bad("userId: required")
+    request.app[SIMULATOR].unblock(body["userId"])
+    return web.json_response({"ok": True})
+
+
+async def _sim_faults(request: web.Request) -> web.Response:
+    body = await _control_body(request)
+    if body is None:
+        return _bad("body: a JSON object is required")
+    sim = request.app[SIMULATOR]
+    for endpoint in ("push", "reply"):
+        statuses = body.get(endpoint, [])
+        if not isinstance(statuses, list):
+            return _bad(f"{endpoint}: a list of HTTP statuses")
+        try:
+            sim.inject_faults(endpoint, statuses)
+        except ValueError as exc:
+            return _bad(f"{endpoint}: {exc}")
+    return web.json_response(sim.faults)
+
+
+async def _sim_deliver(request: web.Request) -> web.Response:
+    body = await _control_body(request)
+    if body is None:
+        return _bad("body: a JSON object is required")
+    url, specs = body.get("url"), body.get("events")
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+        return _bad("url: the bot's webhook URL is required")
+    if not isinstance(specs, list) or not specs:
+        return _bad("events: a non-empty list is required")
+    sim = request.app[SIMULATOR]
+    try:
+        events = [sim.event_from_spec(spec if isinstance(spec, dict) else {}) for spec in specs]
+    except ValueError as exc:
+        return _bad(f"events: {exc}")
+    secret = body.get("secret")
+    try:
+        status = await sim.deliver(url, events, secret=secret if isinstance(secret, str) else None)
+    except aiohttp.ClientError as exc:
+        return web.json_response({"error": f"delivery failed: {type(exc).__name__}"}, status=502)
+    return web.json_response({"status": status, "events": events})
+
+
+async def _sim_redeliver(request: web.Request) -> web.Response:
+    body = await _control_body(request)
+    if body is None or not isinstance(body.get("url"), str):
+        return _bad("url: required")
+    event_id = body.get("webhookEventId")
+    if not isinstance(event_id, str):
+        return _bad("webhookEventId: required")
+    try:
+        status, event = await request.app[SIMULATOR].redeliver(body["url"], event_id)
+    except KeyError:
+        return _bad("webhookEventId: never delivered")
+    except aiohttp.ClientError as exc:
+        return web.json_response({"error": f"delivery failed: {type(exc).__name__}"}, status=502)
+    return web.json_response({"status": status, "event": event})

@@ -1,0 +1,165 @@
+"""The /callback webhook over real HTTP, driven by the LINE simulator, on both databases:
+signature checks before anything is stored, redelivery processed once, per-user order,
+unknown events ignored, failing handlers contained, tasks drained on shutdown."""
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+from linebot.v3.webhooks import MessageEvent, PostbackEvent
+from sqlalchemy import func, select
+
+from bot.appkeys import CONFIG, DATABASE, EVENT_ISOLATION
+from bot.config import Config
+from bot.line.webhook import DISPATCHER, LineChannel, find_channel, setup_line_webhook
+from bot.simulators.line import SIM_CHANNEL_SECRET, LineSimulator, new_user_id, sign
+from bot.state.memory import SimpleEventIsolation
+from bot.storage.database import Database
+from bot.storage.models import WebhookEvent
+
+CHANNELS = [LineChannel("other", "another-secret"), LineChannel("main", SIM_CHANNEL_SECRET)]
+
+
+class Recorder:
+    def __init__(self, delay: Callable[[Any], float] = lambda e: 0.0, fail_on: str | None = None) -> None:
+        self.seen: list[tuple[str, str, str]] = []  # (channel, user, text or data)
+        self.delay = delay
+        self.fail_on = fail_on
+
+    async def __call__(self, event: Any, channel: LineChannel) -> None:
+        await asyncio.sleep(self.delay(event))
+        label = event.message.text if isinstance(event, MessageEvent) and hasattr(event.message, "text") else (
+            event.postback.data if isinstance(event, PostbackEvent) else event.type
+        )
+        if label == self.fail_on:
+            raise RuntimeError("handler bug with personal data 0912345678")
+        self.seen.append((channel.key, event.source.user_id, label))
+
+
+async def start_bot(aiohttp_server: Any, database: Database, handle: Callable[..., Awaitable[None]]) -> TestServer:
+    app = web.Application()
+    app[CONFIG] = Config(database_url=database.url.render_as_string(hide_password=False))
+    app[DATABASE] = database
+    app[EVENT_ISOLATION] = SimpleEventIsolation()
+
+    async def channels() -> list[LineChannel]:
+        return CHANNELS
+
+    setup_line_webhook(app, handle, channels)
+    return await aiohttp_server(app)
+
+
+async def stored_events(database: Database) -> int:
+    async with database.session() as session:
+        return (await session.execute(select(func.count()).select_from(WebhookEvent))).scalar_one()
+
+
+async def wait_for(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    for _ in range(int(timeout / 0.02)):
+        if condition():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("condition not reached")
+
+
+async def test_bad_or_missing_signature_is_400_and_nothing_stored(aiohttp_server, database) -> None:
+    recorder = Recorder()
+    server = await start_bot(aiohttp_server, database, recorder)
+    sim = LineSimulator()
+    url = str(server.make_url("/callback"))
+    assert await sim.deliver(url, [sim.text_event(new_user_id(), "hi")], secret="wrong-secret") == 400
+    body = sim.webhook_body([sim.text_event(new_user_id(), "hi")])
+    async with aiohttp.ClientSession() as s:
+        async with s.post(url, data=body) as r:
+            assert r.status == 400
+        async with s.post(url, data=body + b" ", headers={"X-Line-Signature": sign(SIM_CHANNEL_SECRET, body)}) as r:
+            assert r.status == 400  # signature of another body
+    await asyncio.sleep(0.1)
+    assert recorder.seen == [] and await stored_events(database) == 0
+
+
+async def test_oversized_body_is_413(aiohttp_server, database) -> None:
+    server = await start_bot(aiohttp_server, database, Recorder())
+    body = b"{" + b" " * (600 * 1024) + b"}"
+    async with aiohttp.ClientSession() as s:
+        async with s.post(server.make_url("/callback"), data=body, headers={"X-Line-Signature": sign(SIM_CHANNEL_SECRET, body)}) as r:
+            assert r.status == 413
+    assert await stored_events(database) == 0
+
+
+async def test_channel_is_the_one_whose_secret_validates(aiohttp_server, database) -> None:
+    recorder = Recorder()
+    server = await start_bot(aiohttp_server, database, recorder)
+    sim = LineSimulator(channel_secret="another-secret")
+    user = new_user_id()
+    assert await sim.deliver(str(server.make_url("/callback")), [sim.text_event(user, "x")]) == 200
+    await wait_for(lambda: len(recorder.seen) == 1)
+    assert recorder.seen == [("other", user, "x")]
+    assert find_channel(CHANNELS, b"body", "bogus") is None
+
+
+async def test_redelivery_is_processed_once(aiohttp_server, database) -> None:
+    recorder = Recorder()
+    server = await start_bot(aiohttp_server, database, recorder)
+    sim = LineSimulator()
+    url = str(server.make_url("/callback"))
+    user = new_user_id()
+    event = sim.text_event(user, "發票")
+    assert await sim.deliver(url, [event]) == 200
+    status, again = await sim.redeliver(url, event["webhookEventId"])
+    assert status == 200 and again["deliveryContext"]["isRedelivery"] is True
+    assert await sim.deliver(url, [event, event]) == 200  # also twice in one body
+    await asyncio.sleep(0.2)
+    assert recorder.seen == [("main", user, "發票")]
+    assert await stored_events(database) == 1
+
+
+async def test_events_of_one_user_run_in_order_under_concurrency(aiohttp_server, database) -> None:
+    rng = random.Random(7)
+    recorder = Recorder(delay=lambda e: rng.uniform(0, 0.03))
+    server = await start_bot(aiohttp_server, database, recorder)
+    sim = LineSimulator()
+    url = str(server.make_url("/callback"))
+    users = [new_user_id() for _ in range(3)]
+    # One body interleaving three users, then more bodies delivered one after another.
+    first = [sim.text_event(users[i % 3], f"{i % 3}-{i // 3}") for i in range(9)]
+    assert await sim.deliver(url, first) == 200
+    for n in range(3, 6):
+        assert await sim.deliver(url, [sim.text_event(u, f"{i}-{n}") for i, u in enumerate(users)]) == 200
+    await wait_for(lambda: len(recorder.seen) == 18)
+    for i, user in enumerate(users):
+        labels = [label for _, u, label in recorder.seen if u == user]
+        assert labels == [f"{i}-{n}" for n in range(6)]
+
+
+async def test_unknown_events_ignored_and_failures_contained(aiohttp_server, database, caplog) -> None:
+    recorder = Recorder(fail_on="boom")
+    server = await start_bot(aiohttp_server, database, recorder)
+    sim = LineSimulator()
+    url = str(server.make_url("/callback"))
+    user = new_user_id()
+    weird_message = sim.text_event(user, "x")
+    weird_message["message"] = {"type": "hologram", "id": "1"}
+    weird_event = {**sim.follow_event(user), "type": "teleport"}
+    events = [weird_message, weird_event, sim.text_event(user, "boom"), sim.postback_event(user, "after")]
+    assert await sim.deliver(url, events) == 200
+    await wait_for(lambda: len(recorder.seen) == 1)
+    assert recorder.seen == [("main", user, "after")]
+    assert "0912345678" not in caplog.text and user not in caplog.text
+    assert "RuntimeError" in str([getattr(r, "fields", "") for r in caplog.records])
+
+
+async def test_shutdown_drains_running_handlers(aiohttp_server, database) -> None:
+    recorder = Recorder(delay=lambda e: 0.3)
+    server = await start_bot(aiohttp_server, database, recorder)
+    sim = LineSimulator()
+    user = new_user_id()
+    assert await sim.deliver(str(server.make_url("/callback")), [sim.text_event(user, "slow")]) == 200
+    assert server.app[DISPATCHER].pending == 1
+    await server.close()
+    assert recorder.seen == [("main", user, "slow")]
