@@ -32,6 +32,9 @@ from admin_cli.users import users_app  # noqa: E402
 app.add_typer(users_app, name="users")
 app.add_typer(channels_app, name="channels")
 app.add_typer(triggers_app, name="triggers")
+from admin_cli.crm import crm_app  # noqa: E402
+
+app.add_typer(crm_app, name="crm")
 from admin_cli.db import db_app  # noqa: E402
 
 app.add_typer(db_app, name="db")

@@ -52,11 +52,14 @@ class Config:
     run_migrations: bool = True
     run_worker: bool = True
     state_prefix: str = "invoicebot"
+    # Sandbox mode: no LINE credentials were given, so the service runs against its bundled
+    # simulators. Derived from the credentials unless set explicitly.
+    sandbox: bool | None = None
 
-    @property
-    def sandbox(self) -> bool:
-        """No LINE credentials: run against the bundled simulators."""
-        return self.line_channel_secret is None and self.line_channel_access_token is None
+    def __post_init__(self) -> None:
+        if self.sandbox is None:
+            derived = self.line_channel_secret is None and self.line_channel_access_token is None
+            object.__setattr__(self, "sandbox", derived)
 
     @property
     def base_url(self) -> str:

@@ -200,6 +200,8 @@ class Upload(Base):
     __table_args__ = (
         Index("ix_uploads_campaign_status", "campaign_id", "status"),
         Index("ix_uploads_customer", "customer_id"),
+        # Statistics: distinct participants of a campaign as an index-only scan.
+        Index("ix_uploads_campaign_customer", "campaign_id", "customer_id"),
         # The team-wide "same invoice once" rule, enforced by the database.
         Index(
             "uq_uploads_passed_invoice",
@@ -323,6 +325,7 @@ class Reward(Base):
     """The reward owed for one passed upload; waits (no code) while the pool is exhausted."""
 
     __tablename__ = "rewards"
+    __table_args__ = (Index("ix_rewards_campaign_state", "campaign_id", "state"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     upload_id: Mapped[int] = mapped_column(ForeignKey("uploads.id", ondelete="CASCADE"), unique=True)
@@ -355,3 +358,6 @@ class StateEntry(Base):
     key: Mapped[str] = mapped_column(String(300), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
     expires_at: Mapped[dt.datetime | None] = mapped_column(index=True)
+
+
+from bot.storage import crm_models as _crm_models  # noqa: E402,F401

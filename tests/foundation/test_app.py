@@ -1,4 +1,6 @@
 """The app factory over real HTTP: health, metrics, sandbox page, degraded Redis."""
+import dataclasses
+
 import pytest
 
 from bot.app import create_app
@@ -56,8 +58,8 @@ async def test_sandbox_page_only_in_sandbox_mode(aiohttp_client, config):
     assert page.status == 200
     assert "Sandbox mode" in await page.text()
 
-    production = Config(
-        **{**config.__dict__, "line_channel_secret": "s" * 32, "line_channel_access_token": "t" * 40}
+    production = dataclasses.replace(
+        config, line_channel_secret="s" * 32, line_channel_access_token="t" * 40, sandbox=False
     )
     client = await aiohttp_client(create_app(production))
     assert (await client.get("/sandbox")).status == 404
