@@ -1,0 +1,397 @@
+"""Campaigns in the database: create, save, publish, pause, resume, copy and delete campaigns,
+get one or list them — each call one transaction, checked against the domain's lifecycle
+(editable fields and actions per status) and roles, and audited with the actor's name.
+
+The campaign row keeps step 1 in columns (name, times, rules URL, image, channel) and the whole
+`CampaignSettings.to_dict()` in `settings`; `cap` mirrors `conditions.per_person_cap`. In the
+settings, `channel_id` is the channel's database id as text.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import and_, delete, exists, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.campaigns import statuses
+from bot.campaigns.coupons import ImportReport, fill_waiting, import_codes
+from bot.storage.database import Database
+from bot.storage.models import (
+    AdminUser,
+    AuditEntry,
+    Campaign,
+    Channel,
+    MessageTemplate,
+    OutgoingMessage,
+    Participation,
+    Upload,
+)
+from flows.campaigns.editing import review
+from flows.campaigns.errors import CampaignSettingsError, FieldError
+from flows.campaigns.lifecycle import (
+    LIST_ACTIONS,
+    SETTINGS_ACTIONS,
+    ActionRefused,
+    CampaignStatus,
+    Lifecycle,
+    ListAction,
+    SettingsAction,
+    changed_fields,
+    copy_campaign,
+    require_list_action,
+    status_of,
+)
+from flows.campaigns.roles import Permission, Role, permission_for, require
+from flows.campaigns.settings import CampaignSettings
+
+LIST_LIMIT_MAX = 200
+
+
+class CampaignNotFound(LookupError):
+    def __init__(self, campaign_id: int) -> None:
+        super().__init__(f"campaign_id: no campaign {campaign_id}")
+        self.campaign_id = campaign_id
+
+
+class UnknownActor(LookupError):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"actor: no admin user named {name!r}")
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who performs an admin action: the admin user's id and name, and their role."""
+
+    id: int | None
+    name: str
+    role: Role
+
+
+@dataclass(frozen=True)
+class CampaignView:
+    id: int
+    channel_id: int
+    channel_name: str
+    settings: CampaignSettings
+    lifecycle: Lifecycle
+    status: CampaignStatus
+    upload_count: int  # 上傳發票數
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+    @property
+    def list_actions(self) -> tuple[ListAction, ...]:
+        return LIST_ACTIONS[self.status]
+
+    @property
+    def settings_actions(self) -> tuple[SettingsAction, ...]:
+        return SETTINGS_ACTIONS[self.status]
+
+
+@dataclass(frozen=True)
+class CampaignSummary:
+    """One row of the campaign list: 活動名稱, 活動日期, 渠道, 上傳發票數, 活動狀態."""
+
+    id: int
+    name: str
+    start_at: dt.datetime
+    end_at: dt.datetime
+    channel_name: str
+    upload_count: int
+    status: CampaignStatus
+
+
+async def actor_named(db: Database, name: str) -> Actor:
+    """The admin user called `name`, as an Actor (UnknownActor when absent)."""
+    async with db.session() as session:
+        row = (await session.execute(select(AdminUser.id, AdminUser.name, AdminUser.role)
+                                     .where(AdminUser.name == name))).one_or_none()
+    if row is None:
+        raise UnknownActor(name)
+    return Actor(row[0], row[1], Role.parse(row[2]))
+
+
+def _parse(settings: CampaignSettings | Mapping[str, Any]) -> CampaignSettings:
+    if isinstance(settings, CampaignSettings):
+        return settings
+    return CampaignSettings.from_dict(settings)
+
+
+def _require_aware(now: dt.datetime) -> None:
+    if not isinstance(now, dt.datetime) or now.tzinfo is None or now.utcoffset() is None:
+        raise ValueError("now: expected a timezone-aware datetime")
+
+
+def _row_values(settings: CampaignSettings) -> dict[str, Any]:
+    return {
+        "name": settings.name.strip(),
+        "start_at": settings.start_at,
+        "end_at": settings.end_at,
+        "rules_url": settings.rules_url,
+        "image_url": settings.image_url,
+        "settings": settings.to_dict(),
+        "cap": settings.conditions.per_person_cap,
+    }
+
+
+def _counted_uploads():  # noqa: ANN202 - a SQL expression
+    return (select(func.count()).where(Upload.campaign_id == Campaign.id,
+                                       Upload.status.in_(statuses.COUNTED_CODES))
+            .correlate(Campaign).scalar_subquery())
+
+
+class CampaignStore:
+    """The persistence of campaigns; every public method is one transaction."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # --- helpers --------------------------------------------------------------------------------
+
+    async def _channel(self, session: AsyncSession, channel_ref: str) -> Channel:
+        channel = None
+        if channel_ref.isdigit():
+            channel = await session.get(Channel, int(channel_ref))
+        if channel is None:
+            raise CampaignSettingsError([FieldError("channel_id", "找不到此 LINE 渠道")])
+        return channel
+
+    async def _load(self, session: AsyncSession, campaign_id: int, *, lock: bool = False) -> Campaign:
+        stmt = select(Campaign).where(Campaign.id == campaign_id)
+        if lock:
+            stmt = stmt.with_for_update()
+        campaign = (await session.execute(stmt)).scalar_one_or_none()
+        if campaign is None:
+            raise CampaignNotFound(campaign_id)
+        return campaign
+
+    @staticmethod
+    def _lifecycle(campaign: Campaign) -> Lifecycle:
+        return Lifecycle(campaign.published_at, campaign.paused)
+
+    @staticmethod
+    def _status(campaign: Campaign, now: dt.datetime) -> CampaignStatus:
+        return status_of(campaign.published_at, campaign.paused, campaign.start_at, campaign.end_at, now)
+
+    async def _view(self, session: AsyncSession, campaign: Campaign, now: dt.datetime) -> CampaignView:
+        channel_name = await session.scalar(select(Channel.name).where(Channel.id == campaign.channel_id))
+        count = await session.scalar(
+            select(func.count()).where(Upload.campaign_id == campaign.id,
+                                       Upload.status.in_(statuses.COUNTED_CODES)))
+        return CampaignView(
+            id=campaign.id, channel_id=campaign.channel_id, channel_name=channel_name or "",
+            settings=CampaignSettings.from_dict(campaign.settings),
+            lifecycle=self._lifecycle(campaign), status=self._status(campaign, now),
+            upload_count=int(count or 0), created_at=campaign.created_at,
+            updated_at=campaign.updated_at)
+
+    @staticmethod
+    def _audit(session: AsyncSession, actor: Actor, action: str, campaign_id: int, now: dt.datetime,
+               **detail: Any) -> None:
+        session.add(AuditEntry(actor_id=actor.id, action=action, target=f"campaign:{campaign_id}",
+                               detail={"actor": actor.name, "role": actor.role.value, **detail},
+                               at=now))
+
+    # --- reads -----------------------------------------------------------------------------------
+
+    async def get(self, campaign_id: int, now: dt.datetime) -> CampaignView:
+        _require_aware(now)
+        async with self.db.session() as session:
+            return await self._view(session, await self._load(session, campaign_id), now)
+
+    async def list(self, now: dt.datetime, *, search: str | None = None,
+                   status: CampaignStatus | None = None, limit: int = 50,
+                   offset: int = 0) -> list[CampaignSummary]:
+        """Campaigns whose name or channel name contains `search` (case-insensitive), newest
+        first, optionally only those with the derived `status`."""
+        _require_aware(now)
+        if not 1 <= limit <= LIST_LIMIT_MAX:
+            raise ValueError(f"limit: must be 1..{LIST_LIMIT_MAX}")
+        if offset < 0:
+            raise ValueError("offset: must be >= 0")
+        stmt = (select(Campaign.id, Campaign.name, Campaign.start_at, Campaign.end_at, Channel.name,
+                       _counted_uploads(), Campaign.published_at, Campaign.paused)
+                .join(Channel, Channel.id == Campaign.channel_id)
+                .order_by(Campaign.created_at.desc(), Campaign.id.desc()))
+        if search and search.strip():
+            escaped = search.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            pattern = f"%{escaped}%"
+            stmt = stmt.where(or_(Campaign.name.ilike(pattern, escape="\\"),
+                                  Channel.name.ilike(pattern, escape="\\")))
+        if status is None:
+            stmt = stmt.limit(limit).offset(offset)
+        async with self.db.session() as session:
+            rows = (await session.execute(stmt)).all()
+        summaries = [CampaignSummary(r[0], r[1], r[2], r[3], r[4], int(r[5] or 0),
+                                     status_of(r[6], r[7], r[2], r[3], now)) for r in rows]
+        if status is not None:  # the status is derived from the clock: filter after deriving it
+            summaries = [s for s in summaries if s.status is status][offset:offset + limit]
+        return summaries
+
+    # --- mutations -------------------------------------------------------------------------------
+
+    async def create(self, actor: Actor, settings: CampaignSettings | Mapping[str, Any],
+                     now: dt.datetime) -> CampaignView:
+        """新增發票活動: validate and store a new draft."""
+        _require_aware(now)
+        require(actor.name, actor.role, Permission.EDIT)
+        edited = _parse(settings)
+        async with self.db.session() as session, session.begin():
+            channel = await self._channel(session, edited.channel_id)
+            review(SettingsAction.SAVE, Lifecycle(), None, edited, now).raise_for_errors()
+            campaign = Campaign(channel_id=channel.id, created_by=actor.id, created_at=now,
+                                updated_at=now, published_at=None, paused=False,
+                                **_row_values(edited))
+            session.add(campaign)
+            await session.flush()
+            self._audit(session, actor, "campaign.create", campaign.id, now, name=edited.name)
+            return await self._view(session, campaign, now)
+
+    async def _settings_action(self, actor: Actor, campaign_id: int, action: SettingsAction,
+                               edited: CampaignSettings | Mapping[str, Any] | None,
+                               now: dt.datetime, audit_action: str,
+                               only_from: CampaignStatus | None = None) -> CampaignView:
+        _require_aware(now)
+        async with self.db.session() as session, session.begin():
+            campaign = await self._load(session, campaign_id, lock=True)
+            status = self._status(campaign, now)
+            require(actor.name, actor.role, permission_for(action, status))
+            if action not in SETTINGS_ACTIONS[status] or (only_from and status is not only_from):
+                raise ActionRefused(action, status,
+                                    f"活動狀態為「{status.label}」時不可執行「{action.label}」")
+            saved = CampaignSettings.from_dict(campaign.settings)
+            new = saved if edited is None else _parse(edited)
+            if new.channel_id != saved.channel_id:
+                await self._channel(session, new.channel_id)
+            transition = review(action, self._lifecycle(campaign), saved, new, now).raise_for_errors()
+            changed = sorted(changed_fields(saved, new))
+            if transition.reset_draft_uploads:
+                removed = await _reset_draft_uploads(session, campaign.id)
+            else:
+                removed = 0
+            values: dict[str, Any] = {"published_at": transition.lifecycle.published_at,
+                                      "paused": transition.lifecycle.paused, "updated_at": now}
+            if transition.save_settings:
+                values.update(_row_values(new), channel_id=int(new.channel_id))
+            await session.execute(update(Campaign).where(Campaign.id == campaign.id).values(values))
+            detail: dict[str, Any] = {"from": status.value, "changed": changed}
+            if transition.reset_draft_uploads:
+                detail["draft_uploads_removed"] = removed
+            self._audit(session, actor, audit_action, campaign.id, now, **detail)
+            await session.flush()
+            session.expire(campaign)
+            campaign = await self._load(session, campaign_id)
+            return await self._view(session, campaign, now)
+
+    async def save(self, actor: Actor, campaign_id: int,
+                   edited: CampaignSettings | Mapping[str, Any], now: dt.datetime) -> CampaignView:
+        """儲存 (草稿, 暫停中): store edits the status allows; refusals name field and status."""
+        return await self._settings_action(actor, campaign_id, SettingsAction.SAVE, edited, now,
+                                           "campaign.save")
+
+    async def publish(self, actor: Actor, campaign_id: int, now: dt.datetime,
+                      edited: CampaignSettings | Mapping[str, Any] | None = None) -> CampaignView:
+        """發布: a draft goes live (its draft-period uploads are deleted); a paused campaign resumes;
+        a scheduled or running one publishes its edits."""
+        return await self._settings_action(actor, campaign_id, SettingsAction.PUBLISH, edited, now,
+                                           "campaign.publish")
+
+    async def pause(self, actor: Actor, campaign_id: int, now: dt.datetime,
+                    edited: CampaignSettings | Mapping[str, Any] | None = None) -> CampaignView:
+        """暫停 (排程中, 進行中)."""
+        return await self._settings_action(actor, campaign_id, SettingsAction.PAUSE, edited, now,
+                                           "campaign.pause")
+
+    async def resume(self, actor: Actor, campaign_id: int, now: dt.datetime) -> CampaignView:
+        """Resume a paused campaign (its 發布 button); refused in any other status."""
+        return await self._settings_action(actor, campaign_id, SettingsAction.PUBLISH, None, now,
+                                           "campaign.resume", only_from=CampaignStatus.PAUSED)
+
+    async def copy(self, actor: Actor, campaign_id: int, now: dt.datetime) -> CampaignView:
+        """複製活動: a new draft with the same settings and custom messages, named 「…（複本）」."""
+        _require_aware(now)
+        async with self.db.session() as session, session.begin():
+            source = await self._load(session, campaign_id)
+            status = self._status(source, now)
+            require(actor.name, actor.role, permission_for(ListAction.COPY, status))
+            require_list_action(ListAction.COPY, status)
+            settings, _ = copy_campaign(CampaignSettings.from_dict(source.settings))
+            campaign = Campaign(channel_id=source.channel_id, created_by=actor.id, created_at=now,
+                                updated_at=now, published_at=None, paused=False,
+                                **_row_values(settings))
+            session.add(campaign)
+            await session.flush()
+            templates = (await session.execute(
+                select(MessageTemplate.kind, MessageTemplate.source)
+                .where(MessageTemplate.campaign_id == source.id))).all()
+            session.add_all(MessageTemplate(campaign_id=campaign.id, kind=kind, source=text,
+                                            updated_by=actor.id, updated_at=now)
+                            for kind, text in templates)
+            self._audit(session, actor, "campaign.copy", campaign.id, now, copied_from=source.id)
+            return await self._view(session, campaign, now)
+
+    async def delete(self, actor: Actor, campaign_id: int, now: dt.datetime) -> None:
+        """刪除: only drafts; its uploads, templates, triggers, pool and rewards go with it."""
+        _require_aware(now)
+        async with self.db.session() as session, session.begin():
+            campaign = await self._load(session, campaign_id, lock=True)
+            status = self._status(campaign, now)
+            require(actor.name, actor.role, permission_for(ListAction.DELETE, status))
+            require_list_action(ListAction.DELETE, status)
+            name = campaign.name
+            await _delete_messages_of_uploads(session, Upload.campaign_id == campaign_id)
+            await session.execute(delete(Campaign).where(Campaign.id == campaign_id))
+            self._audit(session, actor, "campaign.delete", campaign_id, now, name=name)
+
+    async def import_coupons(self, actor: Actor, campaign_id: int, data: bytes | str,
+                             now: dt.datetime) -> tuple[ImportReport, list]:
+        """Import a coupon code file into the campaign's pool and hand new codes to waiting
+        rewards; returns the report and the rewards just given (to push their messages)."""
+        _require_aware(now)
+        async with self.db.session() as session, session.begin():
+            campaign = await self._load(session, campaign_id, lock=True)
+            status = self._status(campaign, now)
+            require(actor.name, actor.role, Permission.EDIT)
+            if status is CampaignStatus.ENDED:
+                raise ActionRefused(SettingsAction.SAVE, status,
+                                    f"活動狀態為「{status.label}」時不可匯入優惠券序號")
+            report = await import_codes(session, campaign_id, data, now)
+            given = await fill_waiting(session, campaign_id, now)
+            self._audit(session, actor, "campaign.coupons.import", campaign_id, now,
+                        imported=report.imported, duplicates=len(report.duplicates),
+                        invalid=len(report.invalid), blank_lines=len(report.blank_lines),
+                        rewards_given=len(given))
+            return report, given
+
+
+async def _delete_messages_of_uploads(session: AsyncSession, where: Any) -> None:
+    """Queued (unsent) outbox messages about these uploads are dropped; sent ones stay as the
+    billing record (their upload link becomes NULL through the foreign key)."""
+    await session.execute(delete(OutgoingMessage).where(
+        OutgoingMessage.state == "queued",
+        OutgoingMessage.upload_id.in_(select(Upload.id).where(where))),
+        execution_options={"synchronize_session": False})
+
+
+async def _reset_draft_uploads(session: AsyncSession, campaign_id: int) -> int:
+    """Delete the campaign's draft-period uploads (items, jobs and rewards cascade; codes they got
+    stay spent) and bring participations back in line with what remains. Returns how many."""
+    draft = and_(Upload.campaign_id == campaign_id, Upload.is_draft.is_(True))
+    await _delete_messages_of_uploads(session, draft)
+    result = await session.execute(delete(Upload).where(draft),
+                                   execution_options={"synchronize_session": False})
+    await session.execute(delete(Participation).where(
+        Participation.campaign_id == campaign_id,
+        ~exists().where(Upload.campaign_id == campaign_id,
+                        Upload.customer_id == Participation.customer_id)),
+        execution_options={"synchronize_session": False})
+    await session.execute(update(Participation).where(Participation.campaign_id == campaign_id).values(
+        passed_count=select(func.count()).where(
+            Upload.campaign_id == campaign_id, Upload.customer_id == Participation.customer_id,
+            Upload.status == statuses.PASSED).scalar_subquery()),
+        execution_options={"synchronize_session": False})
+    return int(result.rowcount or 0)
+

@@ -1,0 +1,260 @@
+"""Statistics, the participant list and the exports on SQLite and PostgreSQL — including the
+seed's two sample rows of each export, produced end to end (upload → settle → export bytes)."""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import html
+import io
+import re
+import zipfile
+from decimal import Decimal
+
+import pytest
+
+from bot.campaigns.exports import (
+    BOM,
+    ITEM_COLUMNS,
+    PARTICIPANT_COLUMNS,
+    ExportFormat,
+    ExportKind,
+    count_rows,
+    export,
+    export_items,
+    export_participants,
+)
+from bot.campaigns.settle import settle
+from bot.campaigns.stats import campaign_stats, participants
+from bot.campaigns.store import CampaignStore
+from flows.campaigns.roles import Role
+from flows.campaigns.rules import UploadStatus
+from flows.einvoice.model import Item
+from tests.campaign_store.data import (
+    CREATED,
+    add_actor,
+    add_channel,
+    add_customer,
+    add_upload,
+    invoice,
+    reward,
+    settings,
+    taipei,
+)
+
+PHOTO = "https:omnichat.image1234.invoice"
+
+
+async def make_campaign(db, store, marketer, channel, **kwargs):
+    view = await store.create(marketer, settings(channel, **kwargs), CREATED)
+    await store.publish(marketer, view.id, CREATED)
+    return view.id
+
+
+async def settle_at(db, upload_id, inv, now):
+    async with db.session() as s, s.begin():
+        return await settle(s, upload_id, inv, now)
+
+
+async def export_bytes(db, cid, kind, fmt, **options):
+    out = io.BytesIO()
+    async with db.session() as s:
+        rows = await export(s, cid, kind, fmt, out, **options)
+    return rows, out.getvalue()
+
+
+def csv_rows(data: bytes) -> list[list[str]]:
+    assert data.startswith(BOM)
+    return list(csv.reader(io.StringIO(data[len(BOM):].decode("utf-8"), newline="")))
+
+
+def xlsx_rows(data: bytes) -> dict[str, list[list[str]]]:
+    """Sheet name → rows of cell texts, read from the XLSX's XML (numbers, inline or shared strings)."""
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        names = re.findall(r'<sheet name="([^"]+)"', z.read("xl/workbook.xml").decode())
+        shared: list[str] = []
+        if "xl/sharedStrings.xml" in z.namelist():
+            shared = [re.sub(r"<[^>]+>", "", si) for si in
+                      re.findall(r"<si>(.*?)</si>", z.read("xl/sharedStrings.xml").decode(), re.S)]
+        sheets = {}
+        for index, name in enumerate(names, start=1):
+            xml = z.read(f"xl/worksheets/sheet{index}.xml").decode()
+            rows = []
+            for row_xml in re.findall(r"<row [^>]*>(.*?)</row>", xml, re.S):
+                cells = []
+                for attrs, body in re.findall(r"<c ([^>]*?)(?:/>|>(.*?)</c>)", row_xml, re.S):
+                    value = re.search(r"<v>(.*?)</v>|<t[^>]*>(.*?)</t>", body or "", re.S)
+                    text = html.unescape(value.group(1) or value.group(2) or "") if value else ""
+                    col = re.search(r'r="([A-Z]+)\d+"', attrs).group(1)
+                    position = 0
+                    for ch in col:
+                        position = position * 26 + ord(ch) - 64
+                    while len(cells) < position - 1:
+                        cells.append("")
+                    cells.append(shared[int(text)] if 't="s"' in attrs else text)
+                rows.append(cells)
+            sheets[name.replace("&amp;", "&")] = rows
+    return sheets
+
+
+@pytest.fixture
+async def seed_world(database):
+    """The seed's sample rows: Amy (photo, 通過 tier 1, 測試機器人 / LINEPOINT), Brian (manual,
+    通過 tier 1, 測試機器人 / 兌換連結), and Amy's 資格不符 全通路綠茶 invoice in a second channel."""
+    db = database
+    store = CampaignStore(db)
+    marketer = await add_actor(db, "mia", Role.MARKETER)
+    channel = await add_channel(db, "全通路官方帳號")
+    channel2 = await add_channel(db, "全通路二號店")
+    amy = await add_customer(db, channel, "U54da85055da461fbae52372e9a79135a", "Amy", "886912345678")
+    brian = await add_customer(db, channel, "Ue433gea85055da461f522e9a7913er336", "Brian", "886955666666")
+    amy2 = await add_customer(db, channel2, "U54da85055da461fbae52372e9a79135a", "Amy", "886955666666")
+    points = await make_campaign(db, store, marketer, channel, name="紅茶活動", reward_=reward("LINEPOINT"))
+    await store.import_coupons(marketer, points, "LP-0001\n", CREATED)
+    link = await make_campaign(db, store, marketer, channel, name="兌換活動", reward_=reward(
+        "兌換連結", {"kind": "shared_link", "url": "https://brand.example.com/redeem"}))
+    green = await make_campaign(db, store, marketer, channel2, name="綠茶活動", threshold=100)
+
+    amy_up = await add_upload(db, points, amy, "AB12312312", uploaded_at=taipei(2023, 9, 2, 18, 0),
+                              photo_path=PHOTO)
+    await settle_at(db, amy_up, invoice("AB12312312"), taipei(2023, 9, 2, 18, 1))
+    green_up = await add_upload(db, green, amy2, "AB56756756", day=dt.date(2023, 9, 2),
+                                source="manual", uploaded_at=taipei(2023, 9, 2, 20, 0))
+    tea = (Item("全通路綠茶", Decimal(1), Decimal(10), Decimal(10)),)
+    result = await settle_at(db, green_up, invoice("AB56756756", day=dt.date(2023, 9, 2),
+                                                   total=10, items=tea), taipei(2023, 9, 2, 20, 1))
+    assert result.status is UploadStatus.NOT_QUALIFIED
+    brian_up = await add_upload(db, link, brian, "AB56756756", day=dt.date(2023, 9, 2),
+                                source="manual", uploaded_at=taipei(2023, 9, 1, 1, 0), photo_path=PHOTO)
+    await settle_at(db, brian_up, invoice("AB56756756", day=dt.date(2023, 9, 2)),
+                    taipei(2023, 9, 1, 18, 1))
+    return db, points, link, green
+
+
+@pytest.mark.parametrize("fmt", list(ExportFormat))
+async def test_seed_participant_rows_end_to_end(seed_world, fmt):
+    db, points, link, _ = seed_world
+    expected = {
+        points: ["Amy", "U54da85055da461fbae52372e9a79135a", "886912345678", "AB12312312", "2023/09/01",
+                 "拍照上傳", "2023-09-02 18:00", "2023-09-02 18:01", PHOTO, "通過", "1", "測試機器人",
+                 "LINEPOINT"],
+        link: ["Brian", "Ue433gea85055da461f522e9a7913er336", "886955666666", "AB56756756", "2023/09/02",
+               "手動輸入", "2023-09-01 01:00", "2023-09-01 18:01", PHOTO, "通過", "1", "測試機器人",
+               "兌換連結"],
+    }
+    for cid, row in expected.items():
+        count, data = await export_bytes(db, cid, ExportKind.PARTICIPANTS, fmt)
+        assert count == 1
+        rows = csv_rows(data) if fmt is ExportFormat.CSV else xlsx_rows(data)["參加名單"]
+        assert rows == [list(PARTICIPANT_COLUMNS), row]
+
+
+async def test_seed_item_rows_end_to_end_csv(seed_world):
+    db, points, _, green = seed_world
+    _, data = await export_bytes(db, points, ExportKind.ITEMS, ExportFormat.CSV)
+    assert csv_rows(data) == [list(ITEM_COLUMNS), [
+        "Amy", "U54da85055da461fbae52372e9a79135a", "886912345678", "AB12312312", "2023/09/01",
+        "全通路股份有限公司", "82910724", "全通路紅茶", "1,000", "3", "3,000", "通過"]]
+    _, data = await export_bytes(db, green, ExportKind.ITEMS, ExportFormat.CSV)
+    assert csv_rows(data)[1] == [
+        "Amy", "U54da85055da461fbae52372e9a79135a", "886955666666", "AB56756756", "2023/09/02",
+        "全通路股份有限公司", "82910724", "全通路綠茶", "10", "1", "10", "資格不符"]
+
+
+async def test_seed_item_rows_xlsx_numbers_are_numbers(seed_world):
+    db, points, _, _ = seed_world
+    _, data = await export_bytes(db, points, ExportKind.ITEMS, ExportFormat.XLSX)
+    rows = xlsx_rows(data)["發票明細"]
+    assert rows[0] == list(ITEM_COLUMNS)
+    assert rows[1] == ["Amy", "U54da85055da461fbae52372e9a79135a", "886912345678", "AB12312312",
+                       "2023/09/01", "全通路股份有限公司", "82910724", "全通路紅茶", "1000", "3", "3000", "通過"]
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        assert "#,##0" in z.read("xl/styles.xml").decode()
+
+
+@pytest.fixture
+async def crafted(database):
+    """One campaign: 2 passed, 1 invalid, 3 pending, 1 not qualified, 2 duplicates, 1 unreadable,
+    by 5 distinct users (one of whom only has an unreadable photo)."""
+    db = database
+    store = CampaignStore(db)
+    marketer = await add_actor(db, "mia", Role.MARKETER)
+    channel = await add_channel(db)
+    cid = await make_campaign(db, store, marketer, channel, timing="list_only")
+    users = [await add_customer(db, channel, f"U{i}", f"user{i}") for i in range(5)]
+    plan = [(0, "passed"), (0, "passed"), (1, "invalid"), (1, "pending"), (2, "pending"),
+            (2, "pending"), (3, "not_qualified"), (3, "duplicate"), (0, "duplicate"), (4, "unreadable")]
+    ids = []
+    for i, (user, status) in enumerate(plan):
+        ids.append(await add_upload(db, cid, users[user], f"AB{i:08d}", status=status,
+                                    uploaded_at=taipei(2023, 9, 2, 10, i)))
+    return db, cid, ids
+
+
+async def test_stats_numbers(crafted):
+    db, cid, _ = crafted
+    async with db.session() as s:
+        stats = await campaign_stats(s, cid)
+    assert (stats.uploads, stats.participants) == (7, 5)
+    assert (stats.passed.count, stats.passed.percent) == (2, 28.6)
+    assert (stats.invalid.count, stats.invalid.percent) == (1, 14.3)
+    assert (stats.pending.count, stats.pending.percent) == (3, 42.9)
+    assert (stats.not_qualified.count, stats.not_qualified.percent) == (1, 14.3)
+    assert (stats.duplicates, stats.unreadable) == (2, 1)
+    async with db.session() as s:
+        empty = await campaign_stats(s, cid + 1000)
+    assert (empty.uploads, empty.participants, empty.passed.percent) == (0, 0, 0.0)
+
+
+async def test_participant_list_pages_and_filters(crafted):
+    db, cid, ids = crafted
+    async with db.session() as s:
+        page = await participants(s, cid, limit=3)
+        second = await participants(s, cid, limit=3, offset=3)
+        pending = await participants(s, cid, status=UploadStatus.PENDING)
+        dups = await participants(s, cid, status=UploadStatus.DUPLICATE,
+                                  photo_link=lambda p: "https://cdn.example/" + p)
+    assert page.total == 7 and [r.upload_id for r in page.rows] == [ids[6], ids[5], ids[4]]
+    assert [r.upload_id for r in second.rows] == [ids[3], ids[2], ids[1]]
+    assert {r.status for r in pending.rows} == {UploadStatus.PENDING} and pending.total == 3
+    assert [r.upload_id for r in dups.rows] == [ids[8], ids[7]]
+    row = page.rows[0]
+    assert (row.name, row.line_user_id, row.invoice_number, row.source.label) == (
+        "user3", "U3", "AB00000006", "拍照上傳")
+
+
+async def test_participants_export_includes_every_status(crafted):
+    db, cid, _ = crafted
+    seen = []
+    count, data = await export_bytes(db, cid, ExportKind.PARTICIPANTS, ExportFormat.CSV,
+                                     progress=seen.append, batch_size=4)
+    rows = csv_rows(data)
+    assert count == 10 and len(rows) == 11 and seen == [4, 8, 10]
+    assert [r[9] for r in rows[1:]] == ["通過", "通過", "無效", "待驗證", "待驗證", "待驗證", "資格不符",
+                                        "重複登錄", "重複登錄", "無法辨識"]
+    assert rows[-1][3:5] == ["", ""]  # an unreadable photo has no invoice number or date
+    assert rows[1][10:] == ["", "", ""]  # rows made without a tier, list-only: no reward module
+    async with db.session() as s:
+        assert await count_rows(s, cid, ExportKind.PARTICIPANTS) == 10
+        assert await count_rows(s, cid, ExportKind.ITEMS) == 0
+
+
+async def test_xlsx_splits_sheets_past_the_row_limit(crafted, monkeypatch):
+    import bot.campaigns.exports as exports_module
+
+    db, cid, _ = crafted
+    monkeypatch.setattr(exports_module, "XLSX_MAX_DATA_ROWS", 4)
+    out = io.BytesIO()
+    async with db.session() as s:
+        await export_participants(s, cid, out, ExportFormat.XLSX)
+    sheets = xlsx_rows(out.getvalue())
+    assert list(sheets) == ["參加名單", "參加名單 2", "參加名單 3"]
+    assert [len(rows) - 1 for rows in sheets.values()] == [4, 4, 2]
+    assert all(rows[0] == list(PARTICIPANT_COLUMNS) for rows in sheets.values())
+
+
+async def test_items_export_empty_has_headers(crafted):
+    db, cid, _ = crafted
+    out = io.BytesIO()
+    async with db.session() as s:
+        assert await export_items(s, cid, out, ExportFormat.CSV) == 0
+    assert out.getvalue() == BOM + ("," .join(ITEM_COLUMNS) + "\r\n").encode()
