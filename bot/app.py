@@ -10,11 +10,18 @@ from bot import metrics as metrics_module
 from bot.appkeys import CONFIG, DATABASE, EVENT_ISOLATION, METRICS, STATE_STORAGE
 from bot.config import Config
 from bot.health import handle_healthz
-from bot.sandbox import handle_sandbox_index
+from bot.backme.route import setup_backme
+from bot.chat.channels import channel_ctx
+from bot.chat.handler import ChatHandler
+from bot.chat.results import ResultNotifier
+from bot.line.outbox import outbox_ctx
+from bot.line.webhook import setup_line_webhook
+from bot.sandbox import handle_sandbox_index, mount_simulators, sandbox_config
 from bot.state.base import KeyBuilder
 from bot.state.memory import SimpleEventIsolation
 from bot.storage import migrate
 from bot.storage.database import Database
+from bot.verification.worker import verification_ctx
 
 log = logging.getLogger(__name__)
 MAX_BODY = 1024 * 1024  # LINE webhook bodies are small; images are fetched, never posted to us
@@ -58,15 +65,29 @@ async def state_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 def create_app(config: Config) -> web.Application:
+    """The whole service. Contexts open in order and close in reverse: storage first, then the
+    default channel, the push outbox, the verification worker, and last the webhook dispatcher
+    (so on shutdown in-flight events finish before the worker and outbox stop)."""
+    if config.sandbox:
+        config = sandbox_config(config)
     metrics = metrics_module.Metrics()
     app = web.Application(client_max_size=MAX_BODY, middlewares=[metrics_module.middleware(metrics)])
     app[CONFIG] = config
     app[METRICS] = metrics
     app.cleanup_ctx.append(database_ctx)
     app.cleanup_ctx.append(state_ctx)
+    app.cleanup_ctx.append(channel_ctx)
+    app.cleanup_ctx.append(outbox_ctx)
+    notifier = ResultNotifier(sandbox_base_url=config.base_url if config.sandbox else None)
+    app.cleanup_ctx.append(
+        verification_ctx(notifier.on_outcome, notifier.on_expired, on_pending=notifier.on_pending)
+    )
+    setup_line_webhook(app, ChatHandler(app))
+    setup_backme(app)
     app.router.add_get("/healthz", handle_healthz)
     app.router.add_get("/metrics", metrics_module.handle_metrics)
     if config.sandbox:
+        mount_simulators(app, config)
         app.router.add_get("/sandbox", handle_sandbox_index)
         app.router.add_get("/", _to_sandbox)
     return app

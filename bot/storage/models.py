@@ -142,7 +142,8 @@ class MessageTemplate(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(30))
-    source: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(Text)  # the flex container (Jinja2 → JSON)
+    alt_text: Mapped[str | None] = mapped_column(String(400))  # Jinja2; None: the kind's default
     updated_by: Mapped[int | None] = mapped_column(ForeignKey("admin_users.id"))
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

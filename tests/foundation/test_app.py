@@ -59,7 +59,8 @@ async def test_sandbox_page_only_in_sandbox_mode(aiohttp_client, config):
     assert "Sandbox mode" in await page.text()
 
     production = dataclasses.replace(
-        config, line_channel_secret="s" * 32, line_channel_access_token="t" * 40, sandbox=False
+        config, line_channel_secret="s" * 32, line_channel_access_token="t" * 40, sandbox=False,
+        mof_app_id="EINV0001", mof_api_key="k" * 16,
     )
     client = await aiohttp_client(create_app(production))
     assert (await client.get("/sandbox")).status == 404

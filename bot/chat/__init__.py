@@ -1,0 +1,1 @@
+"""The LINE conversation at work: webhook events → state machine → uploads → answers."""

@@ -1,0 +1,137 @@
+"""What the bot says about an upload: SPEC §5's system texts and the campaign's custom
+templates (or their defaults), as LINE message objects ready to reply or push."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.campaigns.settle import EXPIRED_REASON
+from bot.line.templates import TemplateRenderError, render_default_messages, render_message
+from bot.storage.models import Campaign, MessageTemplate, Reward, Upload
+from flows.campaigns.dates import TAIPEI
+from flows.messages.buttons import LiffUrlBuilder, upload_button_urls
+from flows.messages.custom import CustomKind
+from flows.messages.invoice_facts import InvoiceFacts
+from flows.messages.line_json import to_line_json
+from flows.messages.system import SystemKind, system_message
+
+log = logging.getLogger(__name__)
+
+LineJson = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Speaker:
+    """Who is spoken to about which campaign, and where the upload buttons lead."""
+
+    campaign: Campaign
+    liff_url: LiffUrlBuilder
+    user_name: str | None = None
+
+    @property
+    def campaign_id(self) -> str:
+        return str(self.campaign.id)
+
+
+def system(speaker: Speaker, kind: SystemKind, invoice: InvoiceFacts | None = None) -> list[LineJson]:
+    message = system_message(kind, invoice=invoice, campaign_id=speaker.campaign_id, liff_url=speaker.liff_url)
+    return [to_line_json(message)]
+
+
+def _common_variables(speaker: Speaker) -> dict[str, Any]:
+    campaign = speaker.campaign
+    return {
+        "user_name": speaker.user_name or "",
+        "campaign_name": campaign.name,
+        "campaign_end": campaign.end_at.astimezone(TAIPEI).strftime("%Y-%m-%d %H:%M"),
+        "rules_url": campaign.rules_url,
+        **upload_button_urls(speaker.campaign_id, speaker.liff_url),
+    }
+
+
+def _upload_variables(upload: Upload, reward: Reward | None) -> dict[str, Any]:
+    number = upload.invoice_number or ""
+    return {
+        "invoice_number": f"{number[:2]}-{number[2:]}" if len(number) == 10 else number,
+        "invoice_date": upload.invoice_date.isoformat() if upload.invoice_date else "",
+        "amount": upload.total_amount if upload.total_amount is not None else "",
+        "seller_name": upload.seller_name or "",
+        "tier": upload.tier if upload.tier is not None else "",
+        "reason": upload.reason or "",
+        "coupon_code": (reward.coupon_code if reward else None) or "",
+        "coupon_link": (reward.coupon_link if reward else None) or "",
+    }
+
+
+async def custom(
+    session: AsyncSession, speaker: Speaker, kind: CustomKind, extra: dict[str, Any] | None = None,
+    *, has_coupon: bool = False,
+) -> list[LineJson]:
+    """The campaign's template for `kind` (validated when saved), else the zh-TW default.
+    A saved template replaces the kind's main message; 符合資格's coupon message follows it."""
+    variables = {**_common_variables(speaker), **(extra or {})}
+    allowed = {v.name for v in kind.variables}
+    variables = {k: v for k, v in variables.items() if k in allowed}
+    defaults = render_default_messages(kind, variables, has_coupon=has_coupon)
+    saved = await session.scalar(
+        select(MessageTemplate).where(MessageTemplate.campaign_id == speaker.campaign.id,
+                                      MessageTemplate.kind == kind.value)
+    )
+    if saved is None:
+        return defaults
+    try:
+        main = render_message(kind, saved.source, saved.alt_text or kind.defaults[0].alt_text, variables)
+    except TemplateRenderError as exc:  # validated at save time; keep the user answered anyway
+        log.error("saved template failed to render; default used",
+                  extra={"fields": {"campaign_id": speaker.campaign.id, "kind": kind.value, "error": str(exc)}})
+        return defaults
+    return [main, *defaults[1:]]
+
+
+async def for_upload(session: AsyncSession, speaker: Speaker, upload: Upload) -> list[LineJson]:
+    """The answer for an upload's current status (after intake or verification)."""
+    reward = await session.scalar(select(Reward).where(Reward.upload_id == upload.id))
+    facts = invoice_facts(upload)
+    variables = _upload_variables(upload, reward)
+    status = upload.status
+    if status == "passed":
+        has_coupon = bool(reward and (reward.coupon_code or reward.coupon_link))
+        return await custom(session, speaker, CustomKind.QUALIFIED, variables, has_coupon=has_coupon)
+    if status == "not_qualified":
+        return await custom(session, speaker, CustomKind.NOT_QUALIFIED, variables)
+    if status == "duplicate":
+        return duplicate(speaker, facts)
+    if status == "invalid":
+        if upload.reason == EXPIRED_REASON:
+            return await custom(session, speaker, CustomKind.NOT_QUALIFIED, variables)
+        return system(speaker, SystemKind.CAP_REACHED)
+    if status == "unreadable":
+        return await custom(session, speaker, CustomKind.UNREADABLE)
+    return system(speaker, SystemKind.PENDING)
+
+
+def duplicate(speaker: Speaker, facts: InvoiceFacts | None) -> list[LineJson]:
+    if facts is None:
+        return system(speaker, SystemKind.UNEXPECTED)
+    return system(speaker, SystemKind.DUPLICATE, facts)
+
+
+def invoice_info(upload: Upload) -> list[LineJson]:
+    """發票資訊: what we read from the user's invoice (needs number, date and random code)."""
+    facts = invoice_facts(upload)
+    if facts is None or facts.random_code is None:
+        return []
+    return [to_line_json(system_message(SystemKind.INVOICE_INFO, invoice=facts))]
+
+
+def invoice_facts(upload: Upload) -> InvoiceFacts | None:
+    if not upload.invoice_number or upload.invoice_date is None:
+        return None
+    try:
+        return InvoiceFacts(upload.invoice_number, upload.invoice_date, upload.random_code)
+    except ValueError:
+        return None

@@ -1,0 +1,280 @@
+"""Handle one LINE webhook event: triggers send the invoice card and open the photo window;
+photos in the window are downloaded, kept, decoded, registered and verified at once; the
+answer goes by reply when the user's reply token may answer it, else by push."""
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import uuid
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from linebot.v3.webhooks import (
+    FollowEvent,
+    ImageMessageContent,
+    MessageEvent,
+    PostbackEvent,
+    TextMessageContent,
+    UnfollowEvent,
+    UserSource,
+)
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.appkeys import CONFIG, DATABASE, STATE_STORAGE
+from bot.chat import answers
+from bot.chat.channels import DEFAULT_CHANNEL
+from bot.chat.intake import customer_for, register
+from bot.chat.results import answering_inline
+from bot.chat.speakers import speaker_for
+from bot.line.flex import CardCampaign, invoice_card_json
+from bot.line.messaging import LineApiError
+from bot.line.outbox import MESSAGING_POOL, enqueue_push, send_reply
+from bot.line.webhook import LineChannel
+from bot.log import pseudonym
+from bot.state.base import StorageKey
+from bot.storage.models import Campaign, Channel, Customer, Trigger, Upload, utcnow
+from bot.verification import jobs
+from bot.verification.worker import VERIFICATION_WORKER
+from flows.conversation import machine
+from flows.conversation.availability import CampaignFacts, ChannelFacts, campaign_availability
+from flows.conversation.delivery import MAX_MESSAGES_PER_REQUEST, DeliveryKind, ReplyToken
+from flows.conversation.triggers import PostbackInput, TextInput, TriggerKind, match_trigger
+from flows.conversation.triggers import Trigger as DomainTrigger
+from flows.einvoice.model import InvoiceSource
+from flows.einvoice.photo import decode_photo
+from flows.messages.custom import CustomKind
+from flows.messages.system import SystemKind
+from flows.verification import policy
+
+log = logging.getLogger(__name__)
+DECODE_CONCURRENCY = 2  # photos decoded at once per process (CPU-bound, in threads)
+
+
+class ChatHandler:
+    """The `handle(event, channel)` the webhook dispatcher calls, one event at a time per user."""
+
+    def __init__(self, app: web.Application) -> None:
+        self.app = app
+        self._decoding = asyncio.Semaphore(DECODE_CONCURRENCY)
+
+    @property
+    def _sandbox_base(self) -> str | None:
+        config = self.app[CONFIG]
+        return config.base_url if config.sandbox else None
+
+    async def __call__(self, event: Any, channel: LineChannel) -> None:
+        source = getattr(event, "source", None)
+        if not isinstance(source, UserSource) or not source.user_id:
+            return  # groups and rooms are not part of this product
+        channel_id = channel.db_id or await self._default_channel_id()
+        user_id = source.user_id
+        now = utcnow()
+        reply = ReplyToken(event.reply_token, now) if getattr(event, "reply_token", None) else None
+        if isinstance(event, MessageEvent) and isinstance(event.message, TextMessageContent):
+            await self._trigger(channel_id, user_id, TextInput(event.message.text), reply, now)
+        elif isinstance(event, PostbackEvent):
+            await self._trigger(channel_id, user_id, PostbackInput(event.postback.data), reply, now)
+        elif isinstance(event, MessageEvent) and isinstance(event.message, ImageMessageContent):
+            await self._image(channel_id, user_id, event, reply, now)
+        elif isinstance(event, UnfollowEvent):
+            await self._follow(channel_id, user_id, blocked_at=now)
+        elif isinstance(event, FollowEvent):
+            await self._follow(channel_id, user_id, blocked_at=None)
+
+    # --- plumbing ---------------------------------------------------------------------
+
+    async def _default_channel_id(self) -> int:
+        async with self.app[DATABASE].session() as session:
+            found = await session.scalar(select(Channel.id).where(Channel.name == DEFAULT_CHANNEL))
+        if found is None:
+            raise RuntimeError("the default channel row is missing (bot.chat.channels.channel_ctx)")
+        return found
+
+    def _key(self, channel_id: int, user_id: str) -> StorageKey:
+        return StorageKey(str(channel_id), user_id)
+
+    async def _apply(self, key: StorageKey, change: machine.StoreChange) -> None:
+        storage = self.app[STATE_STORAGE]
+        if isinstance(change, machine.SetState):
+            await storage.set_state(key, change.state, ttl=change.ttl)
+            await storage.set_data(key, change.data, ttl=change.ttl)
+        elif isinstance(change, machine.Clear):
+            await storage.clear(key)
+
+    async def _customer(self, session: AsyncSession, channel_id: int, user_id: str) -> Customer:
+        customer = await customer_for(session, channel_id, user_id)
+        if customer.display_name is None:
+            try:
+                line = await self.app[MESSAGING_POOL](channel_id)
+                customer.display_name = (await line.get_profile(user_id)).display_name
+            except LineApiError:
+                pass  # the name is a nicety for exports; the upload must not wait on it
+        return customer
+
+    async def _deliver(self, channel_id: int, customer: Customer, messages: list[dict[str, Any]],
+                       reply: ReplyToken | None, kind: str, upload_id: int | None = None) -> None:
+        """Reply (free) with the user's token when it is fresh, else push (billable)."""
+        now = utcnow()
+        first, rest = messages[:MAX_MESSAGES_PER_REQUEST], messages[MAX_MESSAGES_PER_REQUEST:]
+        async with self.app[DATABASE].session() as session, session.begin():
+            common = dict(channel_id=channel_id, to=customer.line_user_id, kind=kind,
+                          customer_id=customer.id, upload_id=upload_id)
+            if reply is not None and reply.usable_at(now):
+                line = await self.app[MESSAGING_POOL](channel_id)
+                await send_reply(session, line, reply_token=reply.token, messages=first, **common)
+            elif first:
+                await enqueue_push(session, messages=first, dedupe_key=None,
+                                   delivery_kind=DeliveryKind.ANSWER_PUSH, now=now, **common)
+            for start in range(0, len(rest), MAX_MESSAGES_PER_REQUEST):
+                await enqueue_push(session, messages=rest[start:start + MAX_MESSAGES_PER_REQUEST],
+                                   dedupe_key=None, delivery_kind=DeliveryKind.ANSWER_PUSH, now=now, **common)
+
+    async def _availability(self, session: AsyncSession, campaign: Campaign | None, channel_id: int,
+                            now: dt.datetime) -> Any:
+        channel = await session.get(Channel, channel_id)
+        assert channel is not None
+        liff_id = channel.liff_id or ("sandbox" if self._sandbox_base else None)
+        facts = None if campaign is None else CampaignFacts(
+            str(campaign.id), str(campaign.channel_id), campaign.start_at, campaign.end_at,
+            published=campaign.published_at is not None, paused=campaign.paused)
+        return campaign_availability(facts, ChannelFacts(str(channel_id), channel.linked, liff_id), now)
+
+    # --- triggers and the card --------------------------------------------------------
+
+    async def _trigger(self, channel_id: int, user_id: str, said: TextInput | PostbackInput,
+                       reply: ReplyToken | None, now: dt.datetime) -> None:
+        async with self.app[DATABASE].session() as session:
+            rows = (await session.scalars(select(Trigger).where(Trigger.channel_id == channel_id))).all()
+            triggers = [DomainTrigger(TriggerKind(r.kind), r.value, str(r.campaign_id)) for r in rows]
+            campaign_id = match_trigger(said, triggers)
+            if campaign_id is None:
+                return  # not ours: other auto-replies of the account may answer it
+            campaign = await session.get(Campaign, int(campaign_id))
+            availability = await self._availability(session, campaign, channel_id, now)
+        key = self._key(channel_id, user_id)
+        transition = machine.handle(
+            await self.app[STATE_STORAGE].get_state(key), await self.app[STATE_STORAGE].get_data(key),
+            machine.CardRequested(campaign_id, str(channel_id), availability, reply), now)
+        await self._apply(key, transition.store)
+        for action in transition.actions:
+            await self._send(channel_id, user_id, action)
+
+    async def _send(self, channel_id: int, user_id: str, action: machine.Action) -> None:
+        async with self.app[DATABASE].session() as session, session.begin():
+            customer = await self._customer(session, channel_id, user_id)
+        async with self.app[DATABASE].session() as session:
+            campaign_id = int(action.campaign_id)
+            campaign = await session.get(Campaign, campaign_id)
+            if campaign is None:
+                return
+            speaker = await speaker_for(session, campaign_id, customer, self._sandbox_base)
+            if isinstance(action, machine.SendCard):
+                card = CardCampaign(str(campaign.id), campaign.name, campaign.rules_url, campaign.image_url)
+                messages = [invoice_card_json(card, speaker.liff_url)]
+                kind = "card"
+            elif isinstance(action, machine.SendSystemMessage):
+                messages, kind = answers.system(speaker, action.kind), f"system.{action.kind.value}"
+            elif isinstance(action, machine.SendCustomMessage):
+                messages, kind = await answers.custom(session, speaker, action.kind), f"custom.{action.kind.value}"
+            else:
+                return
+        await self._deliver(channel_id, customer, messages, action.answer_via, kind)
+
+    # --- photos -----------------------------------------------------------------------
+
+    async def _image(self, channel_id: int, user_id: str, event: MessageEvent, reply: ReplyToken | None,
+                     now: dt.datetime) -> None:
+        key = self._key(channel_id, user_id)
+        storage = self.app[STATE_STORAGE]
+        image_set = getattr(event.message, "image_set", None)
+        first = image_set is None or image_set.index in (None, 1)
+        sent_at = dt.datetime.fromtimestamp(event.timestamp / 1000, dt.timezone.utc)
+        transition = machine.handle(
+            await storage.get_state(key), await storage.get_data(key),
+            machine.ImageReceived(str(channel_id), event.message.id, sent_at, reply, first), now)
+        await self._apply(key, transition.store)
+        for action in transition.actions:
+            if isinstance(action, machine.ProcessPhoto):
+                await self._photo(channel_id, user_id, action)
+
+    async def _photo(self, channel_id: int, user_id: str, action: machine.ProcessPhoto) -> None:
+        campaign_id = int(action.campaign_id)
+        db = self.app[DATABASE]
+        async with db.session() as session, session.begin():
+            customer = await self._customer(session, channel_id, user_id)
+            campaign = await session.get(Campaign, campaign_id)
+            if campaign is None:
+                return
+            availability = await self._availability(session, campaign, channel_id, utcnow())
+        if not availability.ok:  # paused, ended or unlinked since the card was sent
+            await self._send(channel_id, user_id, _availability_action(availability, action))
+            return
+        try:
+            content = await (await self.app[MESSAGING_POOL](channel_id)).get_content(action.message_id)
+        except LineApiError as exc:
+            log.warning("image download failed", extra={"fields": {"user": pseudonym(user_id), "error": type(exc).__name__}})
+            await self._answer_unexpected(channel_id, customer, campaign_id, action.answer_via)
+            return
+        path = await asyncio.to_thread(self._keep_photo, campaign_id, content)
+        async with self._decoding:
+            result = await asyncio.to_thread(decode_photo, content)
+        async with db.session() as session, session.begin():
+            campaign = await session.get(Campaign, campaign_id)
+            customer = await session.get(Customer, customer.id)
+            intake = await register(session, campaign=campaign, customer=customer, code=result.code,
+                                    source=InvoiceSource.PHOTO, now=utcnow(), photo_path=path,
+                                    unreadable_reason=result.error)
+            upload_id = intake.upload.id
+        if intake.queued:
+            await self._verify_now(upload_id)
+        async with db.session() as session:
+            upload = await session.get(Upload, upload_id)
+            speaker = await speaker_for(session, campaign_id, customer, self._sandbox_base)
+            messages = [*answers.invoice_info(upload), *await answers.for_upload(session, speaker, upload)]
+        await self._deliver(channel_id, customer, messages, action.answer_via, f"upload.{upload.status}", upload_id)
+
+    def _keep_photo(self, campaign_id: int, content: bytes) -> str:
+        """Keep the original file (the participant list links it); returns its path under DATA_DIR."""
+        relative = Path("photos") / str(campaign_id) / f"{uuid.uuid4().hex}.img"
+        target = self.app[CONFIG].data_dir / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(content)
+        return relative.as_posix()
+
+    async def _verify_now(self, upload_id: int) -> None:
+        """The first MOF attempt, inside the user's request, so its answer can be a reply.
+        The job is claimed under a lease like any worker's: a crash leaves it to the worker."""
+        worker = self.app.get(VERIFICATION_WORKER)
+        if worker is None:
+            return
+        async with self.app[DATABASE].session() as session, session.begin():
+            claimed = await jobs.claim_upload(session, upload_id, worker.owner, utcnow(), policy.LEASE_DURATION)
+        if claimed is None:
+            return
+        with answering_inline(upload_id):
+            await worker.process(claimed)
+
+    async def _answer_unexpected(self, channel_id: int, customer: Customer, campaign_id: int,
+                                 reply: ReplyToken | None) -> None:
+        async with self.app[DATABASE].session() as session:
+            speaker = await speaker_for(session, campaign_id, customer, self._sandbox_base)
+        await self._deliver(channel_id, customer, answers.system(speaker, SystemKind.UNEXPECTED), reply,
+                            "system.unexpected")
+
+    async def _follow(self, channel_id: int, user_id: str, *, blocked_at: dt.datetime | None) -> None:
+        async with self.app[DATABASE].session() as session, session.begin():
+            await session.execute(update(Customer).where(Customer.channel_id == channel_id,
+                                                         Customer.line_user_id == user_id)
+                                  .values(blocked_at=blocked_at))
+        if blocked_at is not None:
+            await self.app[STATE_STORAGE].clear(self._key(channel_id, user_id))
+
+
+def _availability_action(availability: Any, action: machine.ProcessPhoto) -> machine.Action:
+    message = availability.message
+    if isinstance(message, CustomKind):
+        return machine.SendCustomMessage(message, action.campaign_id, action.answer_via)
+    return machine.SendSystemMessage(message, action.campaign_id, action.answer_via)

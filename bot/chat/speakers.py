@@ -1,0 +1,18 @@
+"""Build the `Speaker` of an answer: the campaign, the customer's name, the upload buttons'
+LIFF URLs (the channel's LIFF app, or the bundled pages in sandbox mode)."""
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.chat.answers import Speaker
+from bot.line.flex import liff_urls_for
+from bot.storage.models import Campaign, Channel, Customer
+
+
+async def speaker_for(session: AsyncSession, campaign_id: int, customer: Customer,
+                      sandbox_base_url: str | None) -> Speaker:
+    campaign = await session.get(Campaign, campaign_id)
+    channel = await session.get(Channel, customer.channel_id)
+    assert campaign is not None and channel is not None
+    liff = liff_urls_for(liff_id=channel.liff_id, sandbox_base_url=sandbox_base_url)
+    return Speaker(campaign=campaign, liff_url=liff, user_name=customer.display_name)
