@@ -98,13 +98,15 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def make_database_url(request: pytest.FixtureRequest, backend: str, tmp_path: Path) -> str:
     """A migrated, empty database of `backend`: a fresh copy per test on SQLite; on
-    PostgreSQL the run's database, emptied when the test ends."""
+    PostgreSQL the run's database, emptied before the test starts. (Emptying it afterwards
+    would race the test's own app: a sync finalizer may run before the app's teardown, while
+    the app still holds a transaction only the paused event loop could finish.)"""
     if backend == "sqlite":
         path = tmp_path / f"app-{uuid.uuid4().hex[:6]}.db"
         shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
         return f"sqlite+aiosqlite:///{path}"
     url = request.getfixturevalue("postgres_url")
-    request.addfinalizer(lambda: run_sync(_truncate_all(url)))
+    run_sync(_truncate_all(url))
     return url
 
 
