@@ -38,6 +38,19 @@ app.add_typer(crm_app, name="crm")
 from admin_cli.db import db_app  # noqa: E402
 
 app.add_typer(db_app, name="db")
+from admin_cli.campaigns import campaigns_app  # noqa: E402
+from admin_cli.coupons import coupons_app  # noqa: E402
+from admin_cli.jobs import jobs_app  # noqa: E402
+from admin_cli.messages import messages_app  # noqa: E402
+from admin_cli.reports import reports_app  # noqa: E402
+from admin_cli.richmenu import richmenu_app  # noqa: E402
+
+app.add_typer(campaigns_app, name="campaigns")
+app.add_typer(messages_app, name="messages")
+app.add_typer(coupons_app, name="coupons")
+app.add_typer(reports_app, name="reports")
+app.add_typer(jobs_app, name="jobs")
+app.add_typer(richmenu_app, name="richmenu")
 
 
 def main() -> None:

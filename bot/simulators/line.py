@@ -22,6 +22,13 @@ Control API (JSON unless said):
                               "userId", "text"?, "data"?, "contentBase64"?}], "secret"?}
                              → {"status", "events": [the delivered event objects]}
   POST /_sim/redeliver       {"url", "webhookEventId"} → {"status", "event"}
+
+Rich menus (LINE's shapes): `POST /v2/bot/richmenu` (validated: size 2500 × 1686 or 843 or
+1200–2500 × ≥ 200 with ratio ≥ 1.45, name ≤ 300, chatBarText ≤ 14, 1–20 areas inside the menu,
+each with an action) → {"richMenuId"}; `POST /v2/bot/richmenu/{id}/content` (the data host:
+one JPEG/PNG ≤ 1 MB, once); `POST /v2/bot/user/all/richmenu/{id}` (default menu) and
+`POST /v2/bot/user/{userId}/richmenu/{id}` (both need the image first); `GET
+/v2/bot/richmenu/list` → {"richmenus": [...]}. Each call is recorded in `api_calls`.
 """
 from __future__ import annotations
 
@@ -104,14 +111,20 @@ class LineSimulator:
     faults: dict[str, list[int]] = field(default_factory=lambda: {"push": [], "reply": []})
     delivered: dict[str, dict[str, Any]] = field(default_factory=dict)
     api_calls: list[dict[str, Any]] = field(default_factory=list)
+    rich_menus: dict[str, dict[str, Any]] = field(default_factory=dict)  # richMenuId → the menu object
+    rich_menu_images: dict[str, tuple[bytes, str]] = field(default_factory=dict)
+    default_rich_menu: str | None = None
+    user_rich_menus: dict[str, str] = field(default_factory=dict)  # userId → richMenuId
 
     # --- Python control API ---------------------------------------------------------------
 
     def clear(self) -> None:
         for store in (self.messages, self.api_calls):
             store.clear()
-        for mapping in (self.reply_tokens, self.retry_keys, self.contents, self.id_tokens, self.delivered):
+        for mapping in (self.reply_tokens, self.retry_keys, self.contents, self.id_tokens, self.delivered,
+                        self.rich_menus, self.rich_menu_images, self.user_rich_menus):
             mapping.clear()
+        self.default_rich_menu = None
         self.blocked.clear()
         self.faults = {"push": [], "reply": []}
 
@@ -297,6 +310,11 @@ class LineSimulator:
         app.router.add_get("/v2/bot/message/{message_id}/content", _content)
         app.router.add_get("/v2/bot/profile/{user_id}", _profile)
         app.router.add_post("/oauth2/v2.1/verify", _verify)
+        app.router.add_post("/v2/bot/richmenu", _create_rich_menu)
+        app.router.add_get("/v2/bot/richmenu/list", _list_rich_menus)
+        app.router.add_post("/v2/bot/richmenu/{rich_menu_id}/content", _rich_menu_image)
+        app.router.add_post("/v2/bot/user/all/richmenu/{rich_menu_id}", _default_rich_menu)
+        app.router.add_post("/v2/bot/user/{user_id}/richmenu/{rich_menu_id}", _link_rich_menu)
         app.router.add_get("/_sim/messages", _sim_messages)
         app.router.add_post("/_sim/clear", _sim_clear)
         app.router.add_post("/_sim/content", _sim_content)
@@ -629,3 +647,148 @@ async def _sim_redeliver(request: web.Request) -> web.Response:
     except aiohttp.ClientError as exc:
         return web.json_response({"error": f"delivery failed: {type(exc).__name__}"}, status=502)
     return web.json_response({"status": status, "event": event})
+
+
+# --- rich menus ------------------------------------------------------------------------------
+
+RICH_MENU_IMAGE_MAX = 1024 * 1024
+_RICH_MENU_KEYS = {"size", "selected", "name", "chatBarText", "areas"}
+_ACTION_TYPES = {"postback", "message", "uri", "datetimepicker", "camera", "cameraRoll", "location",
+                 "richmenuswitch"}
+
+
+def _call(sim: LineSimulator, endpoint: str, **detail: Any) -> None:
+    at = dt.datetime.fromtimestamp(sim.clock(), dt.timezone.utc).isoformat(timespec="milliseconds")
+    sim.api_calls.append({"endpoint": endpoint, "at": at, **detail})
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _rich_menu_problems(body: Any) -> list[dict[str, str]]:
+    if not isinstance(body, dict):
+        return [{"message": "must be an object", "property": ""}]
+    problems = []
+
+    def bad(prop: str, message: str) -> None:
+        problems.append({"message": message, "property": prop})
+
+    for key in sorted(_RICH_MENU_KEYS - set(body)):
+        bad(key, "may not be null")
+    for key in sorted(set(body) - _RICH_MENU_KEYS):
+        bad(key, "unknown property")
+    size = body.get("size")
+    width = height = 0
+    if isinstance(size, dict) and _is_int(size.get("width")) and _is_int(size.get("height")):
+        width, height = size["width"], size["height"]
+        if not (1200 <= width <= 2500 and height >= 200 and width / height >= 1.45):
+            bad("size", "invalid rich menu size")
+    elif "size" in body:
+        bad("size", "must have integer width and height")
+    if "selected" in body and not isinstance(body["selected"], bool):
+        bad("selected", "must be a boolean")
+    name = body.get("name")
+    if "name" in body and (not isinstance(name, str) or not 1 <= len(name) <= 300):
+        bad("name", "size must be between 1 and 300")
+    bar = body.get("chatBarText")
+    if "chatBarText" in body and (not isinstance(bar, str) or not 1 <= len(bar) <= 14):
+        bad("chatBarText", "size must be between 1 and 14")
+    areas = body.get("areas")
+    if "areas" in body and (not isinstance(areas, list) or not 1 <= len(areas) <= 20):
+        bad("areas", "size must be between 1 and 20")
+    for i, area in enumerate(areas if isinstance(areas, list) else []):
+        bounds = area.get("bounds") if isinstance(area, dict) else None
+        keys = ("x", "y", "width", "height")
+        if not isinstance(bounds, dict) or not all(_is_int(bounds.get(k)) and bounds[k] >= 0 for k in keys):
+            bad(f"areas[{i}].bounds", "must have non-negative integer x, y, width and height")
+        elif width and (bounds["x"] + bounds["width"] > width or bounds["y"] + bounds["height"] > height):
+            bad(f"areas[{i}].bounds", "must be inside the rich menu")
+        action = area.get("action") if isinstance(area, dict) else None
+        if not isinstance(action, dict) or action.get("type") not in _ACTION_TYPES:
+            bad(f"areas[{i}].action", "must be an action object")
+        elif action["type"] == "postback" and not (isinstance(action.get("data"), str)
+                                                   and 1 <= len(action["data"]) <= 300):
+            bad(f"areas[{i}].action.data", "size must be between 1 and 300")
+    return problems
+
+
+async def _create_rich_menu(request: web.Request) -> web.Response:
+    sim = request.app[SIMULATOR]
+    if not _authorized(request):
+        return _error(401, _UNAUTHORIZED)
+    body = await _json_body(request)
+    problems = _rich_menu_problems(body)
+    if problems:
+        return _error(400, "The request body has 1 error(s)" if len(problems) == 1
+                      else f"The request body has {len(problems)} error(s)", problems)
+    rich_menu_id = f"richmenu-{uuid.uuid4().hex}"
+    sim.rich_menus[rich_menu_id] = {"richMenuId": rich_menu_id, **copy.deepcopy(body)}
+    _call(sim, "richmenu.create", richMenuId=rich_menu_id, body=copy.deepcopy(body))
+    return web.json_response({"richMenuId": rich_menu_id}, headers={"X-Line-Request-Id": str(uuid.uuid4())})
+
+
+async def _list_rich_menus(request: web.Request) -> web.Response:
+    sim = request.app[SIMULATOR]
+    if not _authorized(request):
+        return _error(401, _UNAUTHORIZED)
+    return web.json_response({"richmenus": [copy.deepcopy(m) for m in sim.rich_menus.values()]})
+
+
+async def _rich_menu_image(request: web.Request) -> web.Response:
+    sim = request.app[SIMULATOR]
+    if not _authorized(request):
+        return _error(401, _UNAUTHORIZED)
+    rich_menu_id = request.match_info["rich_menu_id"]
+    if rich_menu_id not in sim.rich_menus:
+        return _error(404, "Not found")
+    if rich_menu_id in sim.rich_menu_images:
+        return _error(400, "An image has already been uploaded to the richmenu")
+    content_type = request.headers.get("Content-Type", "").split(";")[0].strip().lower()
+    if content_type not in ("image/jpeg", "image/png"):
+        return _error(415, "Unsupported Media Type")
+    data = await request.read()
+    if not data or len(data) > RICH_MENU_IMAGE_MAX:
+        return _error(400, "The image must be 1 MB or less")
+    signature = {"image/png": b"\x89PNG\r\n\x1a\n", "image/jpeg": b"\xff\xd8\xff"}[content_type]
+    if not data.startswith(signature):
+        return _error(400, "The image is not a valid " + content_type.split("/")[1].upper())
+    sim.rich_menu_images[rich_menu_id] = (data, content_type)
+    _call(sim, "richmenu.content", richMenuId=rich_menu_id, contentType=content_type, bytes=len(data))
+    return web.json_response({})
+
+
+def _linkable(sim: LineSimulator, rich_menu_id: str) -> web.Response | None:
+    if rich_menu_id not in sim.rich_menus:
+        return _error(404, "Not found")
+    if rich_menu_id not in sim.rich_menu_images:
+        return _error(400, "must upload richmenu image before applying it to user")
+    return None
+
+
+async def _default_rich_menu(request: web.Request) -> web.Response:
+    sim = request.app[SIMULATOR]
+    if not _authorized(request):
+        return _error(401, _UNAUTHORIZED)
+    rich_menu_id = request.match_info["rich_menu_id"]
+    refused = _linkable(sim, rich_menu_id)
+    if refused is not None:
+        return refused
+    sim.default_rich_menu = rich_menu_id
+    _call(sim, "richmenu.default", richMenuId=rich_menu_id)
+    return web.json_response({})
+
+
+async def _link_rich_menu(request: web.Request) -> web.Response:
+    sim = request.app[SIMULATOR]
+    if not _authorized(request):
+        return _error(401, _UNAUTHORIZED)
+    rich_menu_id, user_id = request.match_info["rich_menu_id"], request.match_info["user_id"]
+    if not re.fullmatch(r"U[0-9a-f]{32}", user_id):
+        return _error(400, "The value for the 'userId' parameter is invalid")
+    refused = _linkable(sim, rich_menu_id)
+    if refused is not None:
+        return refused
+    sim.user_rich_menus[user_id] = rich_menu_id
+    _call(sim, "richmenu.link", richMenuId=rich_menu_id, userId=user_id)
+    return web.json_response({})

@@ -1,0 +1,387 @@
+"""`admin-cli campaigns …`: create (from a campaign file or interactively), list, show, edit,
+copy, publish, pause, resume and delete invoice campaigns — as the --as user, within what the
+campaign's status and the user's role allow; each change is one audited transaction."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from admin_cli.campaign_access import checked, now, run_as
+from admin_cli.campaign_file import parse_text, read_file, resolve_channel, to_file_text
+from admin_cli.context import CliError
+from admin_cli.editor import edit_text
+from bot.campaigns.store import Actor, CampaignStore, CampaignView
+from flows.campaigns.dates import in_taipei
+from flows.campaigns.lifecycle import (
+    FIELD_LABELS,
+    PUBLISHED_EDITABLE,
+    CampaignStatus,
+    check_edit,
+)
+from flows.campaigns.settings import (
+    CodePool,
+    Conditions,
+    ItemsScope,
+    Reward,
+    SharedLink,
+    WholeInvoiceScope,
+)
+
+campaigns_app = typer.Typer(help="Invoice campaigns: create, list, show, edit, publish …", no_args_is_help=True)
+
+STATUS_HELP = "one of: " + ", ".join(f"{s.value} ({s.label})" for s in CampaignStatus)
+
+
+def when(moment: Any) -> str:
+    """A time as marketers read it: Asia/Taipei, to the minute."""
+    return in_taipei(moment).strftime("%Y-%m-%d %H:%M")
+
+
+def _coupon_text(reward: Reward | None) -> str:
+    if reward is None:
+        return "（無）"
+    coupon = reward.coupon
+    source = "序號池" if isinstance(coupon, CodePool) else f"共用連結 {coupon.url}" if isinstance(coupon, SharedLink) else "?"
+    return f"{reward.bot_name} / {reward.module_name}（{source}）"
+
+
+def scope_text(conditions: Conditions) -> str:
+    scope = conditions.scope
+    if isinstance(scope, WholeInvoiceScope):
+        unit = "元" if scope.measure.value == "amount" else "件"
+        return f"整張發票：{scope.measure.label} ≥ {scope.threshold} {unit}"
+    assert isinstance(scope, ItemsScope)
+    parts = []
+    for block in scope.blocks:
+        unit = "元" if block.measure.value == "amount" else "件"
+        parts.append(f"品名{block.match.label}「{'、'.join(block.keywords)}」的{block.measure.label} ≥ "
+                     f"{block.threshold} {unit}")
+    return "指定品項：" + f" {scope.combinator.label} ".join(parts)
+
+
+def _tiers_text(conditions: Conditions) -> str:
+    thresholds = conditions.tier_thresholds
+    if len(thresholds) < 2:
+        return "（無）"
+    lines = []
+    for index, amount in enumerate(thresholds, start=1):
+        reward = conditions.reward_for_tier(index)
+        lines.append(f"第 {index} 級 ≥ {amount} 元：{_coupon_text(reward) if reward else '（不送獎）'}")
+    return "\n".join(lines)
+
+
+def print_view(view: CampaignView) -> None:
+    """The campaign's 發票活動資訊 as a two-column table."""
+    s, c = view.settings, view.settings.conditions
+    table = Table("欄位", "內容", show_header=False)
+    rows = [
+        ("ID", str(view.id)),
+        ("活動名稱", s.name),
+        ("活動狀態", f"{view.status.label} ({view.status.value})"),
+        ("活動時間", f"{when(s.start_at)} ～ {when(s.end_at)}"),
+        ("渠道", f"{view.channel_name} (ID {view.channel_id})"),
+        ("活動規則", s.rules_url),
+        ("活動圖片", s.image_url or "（無）"),
+        ("上傳發票數", str(view.upload_count)),
+        ("發票開立日期", f"{c.issue_dates.start.isoformat()} ～ {c.issue_dates.end.isoformat()}"),
+        ("每人參與上限", "不限制" if c.per_person_cap is None else f"{c.per_person_cap} 張"),
+        ("公司行號", "不限制" if c.sellers is None else "、".join(c.sellers)),
+        ("送獎時機", c.reward_timing.label),
+        ("消費認列範圍", scope_text(c)),
+        ("獎項", _coupon_text(c.reward) if c.reward_timing.value == "immediate" else "（僅搜集名單）"),
+        ("級距", _tiers_text(c)),
+        ("可編輯欄位", _editable_text(view.status)),
+        ("可執行動作", "、".join(a.label for a in view.settings_actions) + "；列表："
+         + "、".join(a.label for a in view.list_actions)),
+    ]
+    for key, value in rows:
+        table.add_row(key, value)
+    Console().print(table)
+
+
+def _editable_text(status: CampaignStatus) -> str:
+    if status is CampaignStatus.DRAFT:
+        return "全部"
+    if status is CampaignStatus.ENDED:
+        return "無（唯讀）"
+    labels = dict.fromkeys(FIELD_LABELS[f] for f in sorted(PUBLISHED_EDITABLE))
+    return "、".join(labels)
+
+
+async def _settings_from(store: CampaignStore, data: dict[str, Any]) -> dict[str, Any]:
+    async with store.db.session() as session:
+        return await resolve_channel(session, data)
+
+
+# --- create ---------------------------------------------------------------------------------------
+
+def _ask(text: str, default: str | None = None) -> str:
+    return typer.prompt(text, default=default, show_default=default is not None).strip()
+
+
+def _choice(text: str, options: tuple[str, ...], default: str) -> str:
+    while True:
+        answer = _ask(f"{text} [{'/'.join(options)}]", default)
+        if answer in options:
+            return answer
+        typer.echo(f"  please answer one of: {', '.join(options)}", err=True)
+
+
+def _integer(text: str, default: str | None = None, allow_blank: bool = False) -> int | None:
+    while True:
+        answer = _ask(text, default)
+        if allow_blank and answer in ("", "-"):
+            return None
+        if answer.isdigit() and int(answer) >= 1:
+            return int(answer)
+        typer.echo("  please give a whole number ≥ 1" + (" (or - for none)" if allow_blank else ""), err=True)
+
+
+def _reward(bot_name: str | None = None) -> dict[str, Any]:
+    bot = bot_name or _ask("機器人名稱 (bot name)")
+    module = _ask("機器人模組名稱 (module name)")
+    kind = _choice("優惠券來源 coupon source", ("code_pool", "shared_link"), "code_pool")
+    coupon: dict[str, Any] = {"kind": kind}
+    if kind == "shared_link":
+        coupon["url"] = _ask("共用連結 coupon URL")
+    return {"bot_name": bot, "module_name": module, "coupon": coupon}
+
+
+def interactive_settings() -> dict[str, Any]:
+    """Ask for a campaign's settings step by step (the same fields as a campaign file)."""
+    data: dict[str, Any] = {
+        "name": _ask("活動名稱 name"),
+        "channel": _ask("渠道 LINE channel name"),
+        "start_at": _ask("活動開始 start (YYYY-MM-DDTHH:MM, Taipei time)"),
+        "end_at": _ask("活動結束 end (YYYY-MM-DDTHH:MM, Taipei time)"),
+        "rules_url": _ask("活動規則網址 rules URL"),
+    }
+    image = _ask("活動圖片網址 image URL (888×888; - for none)", "-")
+    data["image_url"] = None if image == "-" else image
+    cap = _integer("每人參與上限 per-person cap (- for unlimited)", "-", allow_blank=True)
+    sellers = _ask("公司行號 sellers, comma-separated (- for unlimited)", "-")
+    conditions: dict[str, Any] = {
+        "per_person_cap": cap,
+        "issue_dates": {"start": _ask("發票開立日期起 issue dates from (YYYY-MM-DD)"),
+                        "end": _ask("發票開立日期迄 issue dates to (YYYY-MM-DD)")},
+        "sellers": None if sellers == "-" else [s.strip() for s in sellers.split(",")],
+        "reward_timing": _choice("送獎時機 reward timing", ("immediate", "list_only"), "immediate"),
+    }
+    scope_kind = _choice("消費認列範圍 scope", ("whole_invoice", "items"), "whole_invoice")
+    measure = _choice("門檻 measure", ("amount", "count"), "amount")
+    threshold = _integer("門檻 threshold (NT$ or items)")
+    if scope_kind == "whole_invoice":
+        conditions["scope"] = {"kind": "whole_invoice", "measure": measure, "threshold": threshold}
+    else:
+        keywords = [k.strip() for k in _ask("品名關鍵字 keywords, comma-separated").split(",")]
+        match = _choice("關鍵字比對 keyword match", ("any", "all"), "any")
+        conditions["scope"] = {"kind": "items", "combinator": "and", "blocks": [
+            {"keywords": keywords, "match": match, "measure": measure, "threshold": threshold}]}
+    immediate = conditions["reward_timing"] == "immediate"
+    if immediate:
+        conditions["reward"] = _reward()
+    tiers: list[dict[str, Any]] = []
+    if measure == "amount":
+        raw = _ask("更高級距 higher tier amounts, comma-separated (- for none)", "-")
+        if raw != "-":
+            for amount in (a.strip() for a in raw.split(",")):
+                if not amount.isdigit():
+                    raise CliError(f"higher tier amounts: {amount!r} is not a whole number")
+                typer.echo(f"第 {len(tiers) + 2} 級距 ≥ {amount} 元")
+                reward = _reward(conditions["reward"]["bot_name"]) if immediate else None
+                tiers.append({"min_amount": int(amount), "reward": reward})
+    conditions["higher_tiers"] = tiers
+    data["conditions"] = conditions
+    return data
+
+
+@campaigns_app.command("create")
+def create(
+    ctx: typer.Context,
+    file: Path | None = typer.Option(None, "--file", "-f", help="Campaign file (YAML or JSON); see docs/campaign-file.md."),
+) -> None:
+    """Create a draft campaign from a campaign file, or interactively without --file."""
+    data = checked(read_file, file) if file is not None else None
+
+    async def work(store: CampaignStore, actor: Actor) -> CampaignView:
+        settings = await _settings_from(store, data if data is not None else interactive_settings())
+        return await store.create(actor, settings, now())
+
+    view = run_as(ctx, work)
+    typer.echo(f"created campaign {view.id} 「{view.settings.name}」 ({view.status.label}) on channel "
+               f"{view.channel_name}")
+
+
+# --- list / show ------------------------------------------------------------------------------------
+
+@campaigns_app.command("list")
+def list_campaigns(
+    ctx: typer.Context,
+    search: str | None = typer.Option(None, "--search", "-s", help="Part of a campaign or channel name."),
+    status: str | None = typer.Option(None, "--status", help=STATUS_HELP),
+    limit: int = typer.Option(50, "--limit", min=1, max=200),
+    offset: int = typer.Option(0, "--offset", min=0),
+) -> None:
+    """List campaigns, newest first: name, dates, channel, uploads, status."""
+    wanted: CampaignStatus | None = None
+    if status is not None:
+        try:
+            wanted = CampaignStatus(status)
+        except ValueError:
+            try:
+                wanted = CampaignStatus.from_label(status)
+            except ValueError:
+                raise typer.BadParameter(f"unknown status {status!r}; {STATUS_HELP}",
+                                         param_hint="--status") from None
+
+    async def work(store: CampaignStore, actor: Actor) -> list:
+        return await store.list(now(), search=search, status=wanted, limit=limit, offset=offset)
+
+    rows = run_as(ctx, work)
+    table = Table("ID", "活動名稱", "活動日期", "渠道", "上傳發票數", "活動狀態")
+    for row in rows:
+        table.add_row(str(row.id), row.name, f"{when(row.start_at)} ～ {when(row.end_at)}", row.channel_name,
+                      str(row.upload_count), row.status.label)
+    Console(width=160).print(table)
+    if not rows:
+        typer.echo("no campaigns match")
+
+
+@campaigns_app.command("show")
+def show(
+    ctx: typer.Context,
+    campaign_id: int = typer.Argument(..., metavar="CAMPAIGN", help="Campaign ID."),
+    as_file: bool = typer.Option(False, "--yaml", help="Print it as a campaign file (to edit and `edit --file`)."),
+) -> None:
+    """Show a campaign's settings, status, and what may be edited and done now."""
+
+    async def work(store: CampaignStore, actor: Actor) -> CampaignView:
+        return await store.get(campaign_id, now())
+
+    view = run_as(ctx, work)
+    if as_file:
+        typer.echo(to_file_text(view.settings, view.channel_name), nl=False)
+    else:
+        print_view(view)
+
+
+# --- edit -------------------------------------------------------------------------------------------
+
+def _edited(current: CampaignView, file: Path | None, overrides: dict[str, str | None],
+            editor_text: str | None) -> dict[str, Any] | None:
+    if file is not None:
+        return read_file(file)
+    if editor_text is not None:
+        return parse_text(editor_text, "edited file")
+    given = {k: v for k, v in overrides.items() if v is not None}
+    if not given:
+        return None
+    data = current.settings.to_dict()
+    for key, value in given.items():
+        data[key] = None if key == "image_url" and value == "-" else value
+    return data
+
+
+@campaigns_app.command("edit")
+def edit(
+    ctx: typer.Context,
+    campaign_id: int = typer.Argument(..., metavar="CAMPAIGN"),
+    file: Path | None = typer.Option(None, "--file", "-f", help="The whole campaign file as edited."),
+    name: str | None = typer.Option(None, "--name", help="活動名稱."),
+    start: str | None = typer.Option(None, "--start", help="活動開始 (ISO 8601; Taipei time without offset)."),
+    end: str | None = typer.Option(None, "--end", help="活動結束 (ISO 8601; Taipei time without offset)."),
+    rules_url: str | None = typer.Option(None, "--rules-url", help="活動規則網址."),
+    image_url: str | None = typer.Option(None, "--image-url", help="活動圖片網址 (- to remove)."),
+) -> None:
+    """Edit a campaign: a draft or a paused campaign is saved; a scheduled or running one
+    publishes the edits at once. Without options the campaign file opens in $EDITOR. Fields the
+    status does not allow are refused with the reason."""
+    overrides = {"name": name, "start_at": start, "end_at": end, "rules_url": rules_url, "image_url": image_url}
+
+    async def work(store: CampaignStore, actor: Actor) -> tuple[CampaignView | None, str]:
+        moment = now()
+        current = await store.get(campaign_id, moment)
+        if current.status is CampaignStatus.ENDED:
+            refusals = check_edit(current.status, ["name"])
+            raise CliError(refusals[0].message)
+        editor_text = None
+        if file is None and not any(v is not None for v in overrides.values()):
+            original = to_file_text(current.settings, current.channel_name)
+            editor_text = edit_text(original, ".yaml")
+            if editor_text is None:
+                return None, "no changes"
+        data = _edited(current, file, overrides, editor_text)
+        assert data is not None
+        settings = await _settings_from(store, data)
+        if current.status in (CampaignStatus.DRAFT, CampaignStatus.PAUSED):
+            view = await store.save(actor, campaign_id, settings, moment)
+            return view, "saved"
+        view = await store.publish(actor, campaign_id, moment, edited=settings)
+        return view, "published the edits of"
+
+    view, done = run_as(ctx, work)
+    if view is None:
+        typer.echo(f"campaign {campaign_id}: {done}")
+    else:
+        typer.echo(f"{done} campaign {view.id} 「{view.settings.name}」 ({view.status.label})")
+
+
+# --- lifecycle actions ------------------------------------------------------------------------------
+
+def _action(ctx: typer.Context, campaign_id: int, verb: str) -> CampaignView:
+    async def work(store: CampaignStore, actor: Actor) -> CampaignView:
+        method = {"publish": store.publish, "pause": store.pause, "resume": store.resume,
+                  "copy": store.copy}[verb]
+        return await method(actor, campaign_id, now())
+
+    return run_as(ctx, work)
+
+
+@campaigns_app.command("publish")
+def publish(ctx: typer.Context, campaign_id: int = typer.Argument(..., metavar="CAMPAIGN")) -> None:
+    """發布: a draft goes live (its test uploads are deleted); a paused campaign resumes."""
+    view = _action(ctx, campaign_id, "publish")
+    typer.echo(f"published campaign {view.id} 「{view.settings.name}」: now {view.status.label}")
+
+
+@campaigns_app.command("pause")
+def pause(ctx: typer.Context, campaign_id: int = typer.Argument(..., metavar="CAMPAIGN")) -> None:
+    """暫停 a scheduled or running campaign (users get 活動不存在 while it is paused)."""
+    view = _action(ctx, campaign_id, "pause")
+    typer.echo(f"paused campaign {view.id} 「{view.settings.name}」: now {view.status.label}")
+
+
+@campaigns_app.command("resume")
+def resume(ctx: typer.Context, campaign_id: int = typer.Argument(..., metavar="CAMPAIGN")) -> None:
+    """Resume a paused campaign."""
+    view = _action(ctx, campaign_id, "resume")
+    typer.echo(f"resumed campaign {view.id} 「{view.settings.name}」: now {view.status.label}")
+
+
+@campaigns_app.command("copy")
+def copy(ctx: typer.Context, campaign_id: int = typer.Argument(..., metavar="CAMPAIGN")) -> None:
+    """複製活動: a new draft with the same settings and custom messages."""
+    view = _action(ctx, campaign_id, "copy")
+    typer.echo(f"copied campaign {campaign_id} to campaign {view.id} 「{view.settings.name}」 ({view.status.label})")
+
+
+@campaigns_app.command("delete")
+def delete(
+    ctx: typer.Context,
+    campaign_id: int = typer.Argument(..., metavar="CAMPAIGN"),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+) -> None:
+    """Delete a draft campaign with its test uploads, messages, triggers and coupon pool."""
+    if not yes:
+        typer.confirm(f"Delete campaign {campaign_id} and everything uploaded to it?", abort=True)
+
+    async def work(store: CampaignStore, actor: Actor) -> None:
+        await store.delete(actor, campaign_id, now())
+
+    run_as(ctx, work)
+    typer.echo(f"deleted campaign {campaign_id}")
+

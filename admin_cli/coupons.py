@@ -1,0 +1,108 @@
+"""`admin-cli coupons …`: import a campaign's coupon code pool from CSV (blank lines, duplicates
+and bad rows reported by line), show the codes left per tier, and list rewards waiting for a code."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from admin_cli.campaign_access import checked, now, run_as
+from admin_cli.campaigns import when
+from admin_cli.context import CliError
+from bot.campaigns.coupons import ImportReport, PoolCount, WaitingReward, remaining, waiting_rewards
+from bot.campaigns.store import Actor, CampaignStore
+
+coupons_app = typer.Typer(help="Coupon code pools and rewards waiting for a code.", no_args_is_help=True)
+
+FILE_MAX_BYTES = 50_000_000
+SHOWN_PROBLEMS = 20
+
+
+def _read(path: Path) -> bytes:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise CliError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if len(data) > FILE_MAX_BYTES:
+        raise CliError(f"{path}: larger than {FILE_MAX_BYTES} bytes")
+    return data
+
+
+def _print_report(report: ImportReport, given: int) -> None:
+    typer.echo(f"imported {report.imported} codes")
+    if report.blank_lines:
+        lines = ", ".join(map(str, report.blank_lines[:SHOWN_PROBLEMS]))
+        more = "…" if len(report.blank_lines) > SHOWN_PROBLEMS else ""
+        typer.echo(f"skipped {len(report.blank_lines)} blank lines: {lines}{more}")
+    for title, problems in (("duplicates", report.duplicates), ("invalid rows", report.invalid)):
+        if not problems:
+            continue
+        typer.echo(f"skipped {len(problems)} {title}:")
+        for problem in problems[:SHOWN_PROBLEMS]:
+            typer.echo(f"  line {problem.line}: {problem.code} — {problem.message}")
+        if len(problems) > SHOWN_PROBLEMS:
+            typer.echo(f"  … and {len(problems) - SHOWN_PROBLEMS} more")
+    if given:
+        typer.echo(f"gave codes to {given} waiting rewards")
+
+
+@coupons_app.command("import")
+def import_pool(
+    ctx: typer.Context,
+    campaign_id: int = typer.Argument(..., metavar="CAMPAIGN"),
+    file: Path = typer.Argument(..., metavar="CSV", help="One code per row; optional header (序號/code) and tier (級距) column."),
+) -> None:
+    """Import coupon codes into the campaign's pool (UTF-8 or Big5 CSV) and hand new codes to
+    rewards that were waiting for one."""
+    data = checked(_read, file)
+
+    async def work(store: CampaignStore, actor: Actor) -> tuple[ImportReport, int]:
+        report, given = await store.import_coupons(actor, campaign_id, data, now())
+        return report, len(given)
+
+    report, given = run_as(ctx, work)
+    _print_report(report, given)
+
+
+def _print_pool(campaign_id: int, pool: PoolCount) -> None:
+    table = Table("級距", "剩餘序號")
+    for tier in sorted(pool.free_by_tier, key=lambda t: (t is not None, t or 0)):
+        table.add_row("不限級距" if tier is None else f"第 {tier} 級", str(pool.free_by_tier[tier]))
+    Console().print(table)
+    typer.echo(f"campaign {campaign_id}: {pool.free} codes left, {pool.assigned} given")
+
+
+@coupons_app.command("remaining")
+def remaining_codes(ctx: typer.Context, campaign_id: int = typer.Argument(..., metavar="CAMPAIGN")) -> None:
+    """How many codes are left in the pool (per tier) and how many were given."""
+
+    async def work(store: CampaignStore, actor: Actor) -> PoolCount:
+        await store.get(campaign_id, now())  # the campaign must exist
+        async with store.db.session() as session:
+            return await remaining(session, campaign_id)
+
+    _print_pool(campaign_id, run_as(ctx, work))
+
+
+@coupons_app.command("waiting")
+def waiting(
+    ctx: typer.Context,
+    campaign_id: int | None = typer.Option(None, "--campaign", help="Only this campaign."),
+) -> None:
+    """Rewards owed to 通過 invoices whose pool ran out, oldest first (import codes to give them)."""
+
+    async def work(store: CampaignStore, actor: Actor) -> list[WaitingReward]:
+        if campaign_id is not None:
+            await store.get(campaign_id, now())
+        async with store.db.session() as session:
+            return await waiting_rewards(session, campaign_id)
+
+    rows = run_as(ctx, work)
+    table = Table("獎項 ID", "活動", "上傳 ID", "級距", "LINE UID", "等待自")
+    for row in rows:
+        table.add_row(str(row.reward_id), str(row.campaign_id), str(row.upload_id),
+                      "" if row.tier is None else str(row.tier), row.line_user_id, when(row.created_at))
+    Console(width=140).print(table)
+    typer.echo(f"{len(rows)} rewards waiting for a code")

@@ -1,0 +1,83 @@
+"""`admin-cli jobs …` (operators): verification jobs stopped by a permanent MOF error with their
+reasons, putting them back in the queue once the cause is fixed, and the pipeline's counts."""
+from __future__ import annotations
+
+import datetime as dt
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from admin_cli.campaigns import when
+from admin_cli.context import CliError, acting_user, acting_user_name, in_transaction
+from bot.storage.models import AuditEntry, Upload, VerificationJob
+from bot.verification.jobs import FAILED, PipelineStats, list_failed, pipeline_stats, requeue_failed
+from flows.campaigns.roles import Permission, can
+
+jobs_app = typer.Typer(help="The verification pipeline: failed jobs, requeue, counts.", no_args_is_help=True)
+
+
+@jobs_app.command("failed")
+def failed(limit: int = typer.Option(100, "--limit", min=1, max=10_000)) -> None:
+    """Failed verification jobs, newest first, with the reason."""
+
+    async def work(session: AsyncSession) -> list[tuple]:
+        jobs = await list_failed(session, limit)
+        uploads = {u.id: u for u in await session.scalars(
+            select(Upload).where(Upload.id.in_([j.upload_id for j in jobs])))} if jobs else {}
+        return [(j, uploads.get(j.upload_id)) for j in jobs]
+
+    rows = in_transaction(work)
+    table = Table("Job", "上傳 ID", "活動", "發票號碼", "嘗試次數", "失敗時間", "原因")
+    for job, upload in rows:
+        table.add_row(str(job.id), str(job.upload_id), str(upload.campaign_id) if upload else "",
+                      (upload.invoice_number or "") if upload else "", str(job.attempts), when(job.failed_at),
+                      job.last_error or "")
+    Console(width=180).print(table)
+    typer.echo(f"{len(rows)} failed jobs")
+
+
+@jobs_app.command("requeue")
+def requeue(
+    ctx: typer.Context,
+    job_ids: list[int] = typer.Argument(None, metavar="[JOB]...", help="Job IDs; none: every failed job."),
+) -> None:
+    """Put failed jobs back in the queue, due now (after fixing e.g. the MOF credentials)."""
+    wanted = sorted(set(job_ids)) if job_ids else None
+
+    async def work(session: AsyncSession) -> int:
+        actor, role = await acting_user(session, acting_user_name(ctx))
+        if not can(role, Permission.EDIT):
+            raise CliError(f"{actor.name}（{role.label}）may not requeue verification jobs")
+        if wanted is not None:
+            states = dict((await session.execute(
+                select(VerificationJob.id, VerificationJob.state).where(VerificationJob.id.in_(wanted)))).all())
+            missing = [str(i) for i in wanted if i not in states]
+            if missing:
+                raise CliError(f"JOB: no verification job with ID {', '.join(missing)}")
+            not_failed = [f"{i} ({states[i]})" for i in wanted if states[i] != FAILED]
+            if not_failed:
+                raise CliError(f"JOB: only failed jobs can be requeued; not failed: {', '.join(not_failed)}")
+        count = await requeue_failed(session, dt.datetime.now(dt.timezone.utc), wanted)
+        session.add(AuditEntry(actor_id=actor.id, action="jobs.requeue", target="verification_jobs",
+                               detail={"actor": actor.name, "jobs": wanted or "all failed", "count": count}))
+        return count
+
+    typer.echo(f"requeued {in_transaction(work)} jobs")
+
+
+@jobs_app.command("stats")
+def stats() -> None:
+    """Queued, running and failed jobs, and how long the oldest pending one has waited."""
+
+    async def work(session: AsyncSession) -> PipelineStats:
+        return await pipeline_stats(session)
+
+    numbers = in_transaction(work)
+    age = numbers.oldest_pending_age(dt.datetime.now(dt.timezone.utc))
+    table = Table("queued", "running", "failed", "oldest pending")
+    table.add_row(str(numbers.queued), str(numbers.running), str(numbers.failed),
+                  f"{int(age.total_seconds())} s" if numbers.oldest_pending_at else "-")
+    Console().print(table)

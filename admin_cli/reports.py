@@ -1,0 +1,207 @@
+"""`admin-cli reports …`: a campaign's statistics (SPEC §8), its paged participant list, the two
+exports (參加名單, 發票明細) as CSV or XLSX with a progress bar, and the winner draw of a
+list-only campaign (reproducible from its printed seed, audited)."""
+from __future__ import annotations
+
+import csv
+import os
+import tempfile
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from sqlalchemy import select
+
+from admin_cli.campaign_access import now, run_as
+from admin_cli.campaigns import when
+from admin_cli.context import CliError, load_config
+from bot.campaigns import statuses
+from bot.campaigns.exports import ExportFormat, ExportKind, count_rows, export, format_date
+from bot.campaigns.stats import CampaignStats, ParticipantPage, campaign_stats, participants
+from bot.campaigns.store import Actor, CampaignStore, CampaignView
+from bot.storage.models import AuditEntry, Customer, Upload
+from flows.campaigns.lottery import Draw, Entry, draw, new_seed
+from flows.campaigns.roles import Permission, require
+from flows.campaigns.rules import UploadStatus
+from flows.campaigns.settings import RewardTiming
+
+reports_app = typer.Typer(help="Statistics, participant list, exports and the winner draw.", no_args_is_help=True)
+
+STATUS_HELP = "one of: " + ", ".join(f"{s.value} ({s.label})" for s in UploadStatus)
+
+
+def parse_status(text: str) -> UploadStatus:
+    for status in UploadStatus:
+        if text in (status.value, status.label):
+            return status
+    raise typer.BadParameter(f"unknown status {text!r}; {STATUS_HELP}", param_hint="--status")
+
+
+def photo_linker(data_dir: Path):  # noqa: ANN201 - Callable[[str], str]
+    """發票檔案: the kept photo's absolute path under DATA_DIR (the service keeps photos there)."""
+    root = data_dir.resolve()
+
+    def link(path: str) -> str:
+        return str(root / path)
+
+    return link
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+# --- stats ------------------------------------------------------------------------------------------
+
+@reports_app.command("stats")
+def stats(ctx: typer.Context, campaign_id: int = typer.Argument(..., metavar="CAMPAIGN")) -> None:
+    """上傳發票數, 參與人數 and 通過 / 無效 / 待驗證 / 資格不符 with their share of 上傳發票數."""
+
+    async def work(store: CampaignStore, actor: Actor) -> tuple[CampaignView, CampaignStats]:
+        view = await store.get(campaign_id, now())
+        async with store.db.session() as session:
+            return view, await campaign_stats(session, campaign_id)
+
+    view, numbers = run_as(ctx, work)
+    typer.echo(f"campaign {view.id} 「{view.settings.name}」 ({view.status.label})")
+    table = Table("項目", "數量", "比例")
+    table.add_row("上傳發票數", str(numbers.uploads), "")
+    table.add_row("參與人數", str(numbers.participants), "")
+    for label, share in (("通過", numbers.passed), ("無效", numbers.invalid), ("待驗證", numbers.pending),
+                         ("資格不符", numbers.not_qualified)):
+        table.add_row(label, str(share.count), f"{share.percent:.1f}%")
+    table.add_row("重複登錄（不計入）", str(numbers.duplicates), "")
+    table.add_row("無法辨識（不計入）", str(numbers.unreadable), "")
+    Console().print(table)
+
+
+# --- participants -----------------------------------------------------------------------------------
+
+@reports_app.command("participants")
+def participant_list(
+    ctx: typer.Context,
+    campaign_id: int = typer.Argument(..., metavar="CAMPAIGN"),
+    status: str | None = typer.Option(None, "--status", help=f"Only this status; {STATUS_HELP}. "
+                                      "Default: the counted ones (通過, 無效, 待驗證, 資格不符)."),
+    page: int = typer.Option(1, "--page", min=1),
+    per_page: int = typer.Option(20, "--per-page", min=1, max=500),
+) -> None:
+    """The participant list, newest first, one page at a time."""
+    wanted = parse_status(status) if status is not None else None
+    link = photo_linker(load_config().data_dir)
+
+    async def work(store: CampaignStore, actor: Actor) -> ParticipantPage:
+        await store.get(campaign_id, now())
+        async with store.db.session() as session:
+            return await participants(session, campaign_id, status=wanted, limit=per_page,
+                                      offset=(page - 1) * per_page, photo_link=link)
+
+    result = run_as(ctx, work)
+    table = Table("姓名 / LINE UID", "電話", "發票號碼 / 開立日期", "上傳方式", "上傳時間", "驗證時間", "發票檔案", "狀態")
+    for row in result.rows:
+        number = f"{row.invoice_number[:2]}-{row.invoice_number[2:]}" if row.invoice_number else ""
+        table.add_row(f"{row.name or ''}\n{row.line_user_id}", row.phone or "",
+                      f"{number}\n{format_date(row.invoice_date)}", row.source.label, when(row.uploaded_at),
+                      when(row.verified_at) if row.verified_at else "", row.photo_link or "", row.status.label)
+    Console(width=180).print(table)
+    pages = max(1, -(-result.total // per_page))
+    typer.echo(f"page {page} of {pages} ({result.total} uploads)")
+
+
+# --- exports ----------------------------------------------------------------------------------------
+
+@reports_app.command("export")
+def export_file(
+    ctx: typer.Context,
+    campaign_id: int = typer.Argument(..., metavar="CAMPAIGN"),
+    kind: ExportKind = typer.Argument(..., help="participants (參加名單, all statuses) or items (發票明細)."),
+    fmt: ExportFormat = typer.Option(ExportFormat.CSV, "--format", help="csv (UTF-8 with BOM, for Excel) or xlsx."),
+    output: Path = typer.Option(..., "-o", "--output", help="File to write (replaced only when complete)."),
+) -> None:
+    """Write an export file; a progress bar shows on long exports."""
+    link = photo_linker(load_config().data_dir)
+    directory = output.resolve().parent
+    if not directory.is_dir():
+        raise typer.BadParameter(f"directory {directory} does not exist", param_hint="-o")
+
+    async def work(store: CampaignStore, actor: Actor) -> int:
+        await store.get(campaign_id, now())
+        handle, partial = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".part", dir=directory)
+        try:
+            async with store.db.session() as session, session.begin():
+                total = await count_rows(session, campaign_id, kind)
+                columns = (TextColumn(f"{kind.label}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+                with Progress(*columns, console=Console(stderr=True), transient=True) as progress, \
+                        os.fdopen(handle, "wb") as out:
+                    task = progress.add_task("export", total=total)
+                    rows = await export(session, campaign_id, kind, fmt, out,
+                                        progress=lambda done: progress.update(task, completed=done),
+                                        photo_link=link)
+            os.chmod(partial, 0o666 & ~_umask())  # mkstemp makes it 0600; give it the usual mode
+            os.replace(partial, output)
+        except BaseException:
+            Path(partial).unlink(missing_ok=True)
+            raise
+        return rows
+
+    rows = run_as(ctx, work)
+    typer.echo(f"wrote {rows} rows of {kind.label} to {output}")
+
+
+# --- lottery ----------------------------------------------------------------------------------------
+
+@reports_app.command("lottery")
+def lottery(
+    ctx: typer.Context,
+    campaign_id: int = typer.Argument(..., metavar="CAMPAIGN"),
+    count: int = typer.Argument(..., min=1, help="How many winners."),
+    seed: int | None = typer.Option(None, "--seed", min=0, help="Repeat an earlier draw with its printed seed."),
+    one_per_user: bool = typer.Option(False, "--one-per-user", help="At most one win per LINE user."),
+    output: Path | None = typer.Option(None, "-o", "--output", help="Also write the winners to this CSV file."),
+) -> None:
+    """Draw winners among the 通過 invoices of a list-only (僅搜集名單) campaign."""
+    used_seed = new_seed() if seed is None else seed
+
+    async def work(store: CampaignStore, actor: Actor) -> tuple[Draw, list[tuple]]:
+        require(actor.name, actor.role, Permission.EDIT)
+        view = await store.get(campaign_id, now())
+        if view.settings.conditions.reward_timing is not RewardTiming.LIST_ONLY:
+            raise CliError(f"CAMPAIGN: campaign {campaign_id} gives rewards right after passing "
+                           f"({RewardTiming.IMMEDIATE.label}); the draw is for {RewardTiming.LIST_ONLY.label} campaigns")
+        async with store.db.session() as session, session.begin():
+            rows = (await session.execute(
+                select(Upload.id, Customer.line_user_id, Customer.display_name, Upload.invoice_number,
+                       Upload.invoice_date)
+                .join(Customer, Customer.id == Upload.customer_id)
+                .where(Upload.campaign_id == campaign_id, Upload.status == statuses.PASSED))).all()
+            if not rows:
+                raise CliError(f"CAMPAIGN: campaign {campaign_id} has no 通過 invoices to draw from")
+            result = draw([Entry(r[0], r[1]) for r in rows], count, used_seed, one_per_user=one_per_user)
+            details = {r[0]: r for r in rows}
+            session.add(AuditEntry(actor_id=actor.id, action="campaign.lottery", target=f"campaign:{campaign_id}",
+                                   detail={"actor": actor.name, "seed": result.seed, "count": count,
+                                           "one_per_user": one_per_user,
+                                           "winners": [w.entry_id for w in result.winners]}))
+        return result, [details[w.entry_id] for w in result.winners]
+
+    result, winners = run_as(ctx, work)
+    typer.echo(f"seed {result.seed} — repeat this draw with --seed {result.seed}")
+    typer.echo(f"drew {len(result.winners)} of {count} winners among {result.entries} 通過 invoices "
+               f"from {result.users} users" + (" (one win per user)" if one_per_user else ""))
+    table = Table("#", "上傳 ID", "姓名", "LINE UID", "發票號碼", "開立日期")
+    lines = []
+    for place, (upload_id, user_id, name, number, day) in enumerate(winners, start=1):
+        cells = [str(place), str(upload_id), name or "", user_id, number or "", format_date(day)]
+        table.add_row(*cells)
+        lines.append(cells)
+    Console(width=160).print(table)
+    if output is not None:
+        with output.open("w", encoding="utf-8-sig", newline="") as out:
+            writer = csv.writer(out, lineterminator="\r\n")
+            writer.writerow(["名次", "上傳 ID", "姓名", "LINE UID", "發票號碼", "開立日期"])
+            writer.writerows(lines)
+        typer.echo(f"wrote the winners to {output}")

@@ -1,0 +1,156 @@
+"""`admin-cli reports`, `coupons` and `jobs`: statistics, paged participants, both exports in
+both formats, the lottery, coupon pools with waiting rewards, and the verification jobs."""
+import csv
+import io
+import re
+import zipfile
+
+import pytest
+import time_machine
+
+from bot.storage.models import AuditEntry, CouponCode, Reward, VerificationJob
+from tests.cli.seed import EXAMPLES, NOW, add_job, add_uploads, add_waiting_reward, fetch, setup_team
+
+STATUSES = ["passed", "passed", "passed", "invalid", "pending", "not_qualified", "duplicate", "unreadable"]
+
+
+@pytest.fixture
+def team(cli):
+    with time_machine.travel(NOW, tick=True):
+        setup_team(cli)
+        yield cli
+
+
+def _campaign(cli, example):
+    result = cli("--as", "mia", "campaigns", "create", "-f", str(EXAMPLES / example))
+    assert result.exit_code == 0, result.output
+    campaign_id = int(result.output.split()[2])
+    assert cli("--as", "mia", "campaigns", "publish", str(campaign_id)).exit_code == 0
+    return campaign_id
+
+
+def _seeded(cli, database_url, example="list-only.yaml"):
+    campaign_id = _campaign(cli, example)
+    rows = [(f"U{i % 3:02d}", f"AB{10000000 + i}", status) for i, status in enumerate(STATUSES)]
+    return campaign_id, add_uploads(database_url, campaign_id, rows)
+
+
+def test_stats_table(team, database_url):
+    campaign_id, _ = _seeded(team, database_url)
+    out = team("--as", "sam", "reports", "stats", str(campaign_id)).output
+    assert re.search(r"上傳發票數\s*│\s*6\s", out) and re.search(r"參與人數\s*│\s*3\s", out)
+    assert re.search(r"通過\s*│\s*3\s*│\s*50\.0%", out) and re.search(r"無效\s*│\s*1\s*│\s*16\.7%", out)
+    assert re.search(r"待驗證\s*│\s*1\s*│\s*16\.7%", out) and re.search(r"資格不符\s*│\s*1\s*│\s*16\.7%", out)
+    assert re.search(r"重複登錄（不計入）\s*│\s*1", out) and re.search(r"無法辨識（不計入）\s*│\s*1", out)
+    missing = team("--as", "sam", "reports", "stats", "404")
+    assert missing.exit_code == 1 and "no campaign with ID 404" in missing.output
+
+
+def test_participants_paged_and_filtered(team, database_url):
+    campaign_id, _ = _seeded(team, database_url)
+    first = team("--as", "sam", "reports", "participants", str(campaign_id), "--per-page", "4")
+    assert "page 1 of 2 (6 uploads)" in first.output and "AB-10000005" in first.output
+    second = team("--as", "sam", "reports", "participants", str(campaign_id), "--per-page", "4", "--page", "2")
+    assert "page 2 of 2" in second.output and "AB-10000000" in second.output
+    assert "AB-10000005" not in second.output
+    duplicates = team("--as", "sam", "reports", "participants", str(campaign_id), "--status", "重複登錄")
+    assert "(1 uploads)" in duplicates.output and "AB-10000006" in duplicates.output
+    assert team("--as", "sam", "reports", "participants", str(campaign_id), "--status", "bad").exit_code == 2
+
+
+def test_exports_csv_and_xlsx(team, database_url, tmp_path):
+    campaign_id, _ = _seeded(team, database_url)
+    people = tmp_path / "people.csv"
+    done = team("--as", "sam", "reports", "export", str(campaign_id), "participants", "-o", str(people))
+    assert done.exit_code == 0 and "wrote 8 rows of 參加名單" in done.output
+    raw = people.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
+    assert rows[0] == ["姓名", "LINE UID", "電話", "發票號碼", "開立日期", "上傳方式", "上傳時間", "驗證時間",
+                       "發票檔案", "狀態", "獎項級距", "機器人名稱", "機器人模組名稱"]
+    assert len(rows) == 9 and rows[1][4] == "2026/11/05" and rows[1][5] == "手動輸入"
+    assert rows[1][8].endswith("photos/%d/0.img" % campaign_id) and rows[1][8].startswith("/")
+    items = tmp_path / "items.xlsx"
+    done = team("--as", "sam", "reports", "export", str(campaign_id), "items", "--format", "xlsx", "-o", str(items))
+    assert done.exit_code == 0 and "wrote 4 rows of 發票明細" in done.output  # 3 通過 + 1 資格不符
+    with zipfile.ZipFile(items) as book:
+        shared = "".join(book.read(n).decode() for n in book.namelist() if n.startswith("xl/") and n.endswith(".xml"))
+    assert "公司統一編號" in shared and "全通路紅茶" in shared
+    bad = team("--as", "sam", "reports", "export", str(campaign_id), "items", "-o", str(tmp_path / "no" / "x.csv"))
+    assert bad.exit_code == 2 and not (tmp_path / "no").exists()
+    assert not list(tmp_path.glob(".*.part"))
+
+
+def test_lottery_is_reproducible_and_audited(team, database_url, tmp_path):
+    campaign_id, ids = _seeded(team, database_url)
+    passed = set(ids[:3])
+    first = team("--as", "mia", "reports", "lottery", str(campaign_id), "2", "--seed", "12345",
+                 "-o", str(tmp_path / "winners.csv"))
+    assert first.exit_code == 0, first.output
+    assert "seed 12345" in first.output and "among 3 通過 invoices from 3 users" in first.output
+    winners = list(csv.reader(io.StringIO((tmp_path / "winners.csv").read_text(encoding="utf-8-sig"))))[1:]
+    assert len(winners) == 2 and {int(w[1]) for w in winners} <= passed
+    again = team("--as", "mia", "reports", "lottery", str(campaign_id), "2", "--seed", "12345")
+    assert again.output == first.output.replace(f"wrote the winners to {tmp_path / 'winners.csv'}\n", "")
+    fresh = team("--as", "mia", "reports", "lottery", str(campaign_id), "5", "--one-per-user")
+    seed = int(re.search(r"seed (\d+)", fresh.output).group(1))
+    assert "drew 3 of 5 winners" in fresh.output and f"--seed {seed}" in fresh.output
+    entries = [e for e in fetch(database_url, AuditEntry, AuditEntry.action == "campaign.lottery")]
+    assert [e.detail["seed"] for e in entries] == [12345, 12345, seed]
+    assert team("--as", "sam", "reports", "lottery", str(campaign_id), "1").exit_code == 1
+
+
+def test_lottery_only_for_list_only_campaigns(team, database_url):
+    campaign_id = _campaign(team, "whole-invoice-amount-tiers.yaml")
+    refused = team("--as", "mia", "reports", "lottery", str(campaign_id), "1")
+    assert refused.exit_code == 1 and "僅搜集名單" in refused.output
+    empty = _campaign(team, "list-only.yaml")
+    nothing = team("--as", "mia", "reports", "lottery", str(empty), "1")
+    assert nothing.exit_code == 1 and "no 通過 invoices" in nothing.output
+
+
+def test_coupon_pool_and_waiting_rewards(team, database_url, tmp_path):
+    campaign_id, ids = _seeded(team, database_url, "whole-invoice-amount-tiers.yaml")
+    reward_id = add_waiting_reward(database_url, campaign_id, ids[0])
+    waiting = team("--as", "sam", "coupons", "waiting", "--campaign", str(campaign_id))
+    assert "1 rewards waiting" in waiting.output and "U00" in waiting.output
+    pool = tmp_path / "codes.csv"
+    pool.write_text("序號,級距\nWIN-1,1\n\nWIN-2,1\nWIN-1,1\nWIN-3,2\n,\nWIN-4,first\n", encoding="utf-8")
+    refused = team("--as", "sam", "coupons", "import", str(campaign_id), str(pool))
+    assert refused.exit_code == 1 and not fetch(database_url, CouponCode)
+    done = team("--as", "mia", "coupons", "import", str(campaign_id), str(pool))
+    assert done.exit_code == 0, done.output
+    out = done.output
+    assert "imported 3 codes" in out and "skipped 2 blank lines: 3, 7" in out
+    assert "line 5: WIN-1 — 與第 2 行重複" in out and "line 8: WIN-4" in out
+    assert "gave codes to 1 waiting rewards" in out
+    [reward] = fetch(database_url, Reward, Reward.id == reward_id)
+    assert reward.state == "given" and reward.coupon_code == "WIN-1"
+    left = team("--as", "sam", "coupons", "remaining", str(campaign_id)).output
+    assert "2 codes left, 1 given" in left and re.search(r"第 1 級\s*│\s*1", left)
+    again = team("--as", "mia", "coupons", "import", str(campaign_id), str(pool))
+    assert "imported 0 codes" in again.output and "序號已存在於序號池" in again.output
+    missing = team("--as", "mia", "coupons", "import", str(campaign_id), str(tmp_path / "none.csv"))
+    assert missing.exit_code == 1 and "cannot read" in missing.output
+    assert "0 rewards waiting" in team("--as", "sam", "coupons", "waiting").output
+
+
+def test_jobs_failed_requeue_and_stats(team, database_url):
+    campaign_id, ids = _seeded(team, database_url)
+    broken = add_job(database_url, ids[4], "failed", "MOF permanent error: signature mismatch")
+    queued = add_job(database_url, ids[3], "queued")
+    listing = team("jobs", "failed")
+    assert "1 failed jobs" in listing.output and "signature mismatch" in listing.output
+    assert "AB10000004" in listing.output
+    counts = team("jobs", "stats").output
+    assert re.search(r"│\s*1\s*│\s*0\s*│\s*1\s*│", counts)
+    not_failed = team("--as", "boss", "jobs", "requeue", str(queued))
+    assert not_failed.exit_code == 1 and f"{queued} (queued)" in not_failed.output
+    assert team("--as", "sam", "jobs", "requeue", str(broken)).exit_code == 1
+    unknown = team("--as", "boss", "jobs", "requeue", "9999")
+    assert unknown.exit_code == 1 and "9999" in unknown.output
+    done = team("--as", "boss", "jobs", "requeue", str(broken))
+    assert done.exit_code == 0 and "requeued 1 jobs" in done.output
+    [job] = fetch(database_url, VerificationJob, VerificationJob.id == broken)
+    assert job.state == "queued"
+    assert "0 failed jobs" in team("jobs", "failed").output

@@ -1,0 +1,98 @@
+"""`admin-cli richmenu create` with line-bot-sdk against the LINE simulator over real HTTP:
+the menu, its image on the data host, links, the campaign's postback trigger; refusals roll back."""
+import asyncio
+import io
+import threading
+
+import pytest
+import time_machine
+from aiohttp import web
+from PIL import Image
+
+from bot.simulators.line import SIMULATOR, create_line_simulator, new_user_id
+from bot.storage.models import AuditEntry, Trigger
+from tests.cli.seed import EXAMPLES, NOW, TOKEN, fetch, setup_team
+
+
+@pytest.fixture
+def line_sim():
+    """The LINE simulator on 127.0.0.1 in its own thread and event loop."""
+    app = create_line_simulator(access_tokens=[TOKEN])
+    loop = asyncio.new_event_loop()
+    runner = web.AppRunner(app)
+    started = threading.Event()
+    ports = []
+
+    def serve():
+        asyncio.set_event_loop(loop)
+        loop.run_until_complete(runner.setup())
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        loop.run_until_complete(site.start())
+        ports.append(site._server.sockets[0].getsockname()[1])
+        started.set()
+        loop.run_forever()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    assert started.wait(10)
+    yield app[SIMULATOR], f"http://127.0.0.1:{ports[0]}"
+    asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(10)
+
+
+def _png(path, size=(2500, 843)):
+    Image.new("RGB", size, (200, 30, 30)).save(path, format="PNG")
+    return path
+
+
+@pytest.fixture
+def team(cli):
+    with time_machine.travel(NOW, tick=True):
+        setup_team(cli)
+        assert cli("--as", "mia", "campaigns", "create", "-f", str(EXAMPLES / "list-only.yaml")).exit_code == 0
+        yield cli
+
+
+def test_rich_menu_for_users_and_everyone(team, database_url, line_sim, tmp_path):
+    sim, base = line_sim
+    env = {"LINE_API_BASE_URL": base, "LINE_DATA_API_BASE_URL": base}
+    user = new_user_id()
+    done = team("--as", "mia", "richmenu", "create", "1", "--image", str(_png(tmp_path / "m.png")),
+                "--user", user, env=env)
+    assert done.exit_code == 0, done.output
+    [menu_id] = sim.rich_menus
+    menu = sim.rich_menus[menu_id]
+    assert menu["size"] == {"width": 2500, "height": 843} and menu["chatBarText"] == "發票登錄"
+    assert menu["areas"][0]["action"] == {"type": "postback", "label": "發票登錄", "data": "campaign:1:card"}
+    assert sim.rich_menu_images[menu_id][1] == "image/png" and sim.user_rich_menus == {user: menu_id}
+    assert [c["endpoint"] for c in sim.api_calls] == ["richmenu.create", "richmenu.content", "richmenu.link"]
+    [trigger] = fetch(database_url, Trigger)
+    assert (trigger.kind, trigger.value, trigger.campaign_id) == ("postback", "campaign:1:card", 1)
+    assert fetch(database_url, AuditEntry, AuditEntry.action == "richmenu.create")
+
+    again = team("--as", "mia", "richmenu", "create", "1", "--image", str(_png(tmp_path / "m2.png", (2500, 1686))),
+                 "--all-users", env=env)
+    assert again.exit_code == 0, again.output
+    assert sim.default_rich_menu in sim.rich_menus and sim.default_rich_menu != menu_id
+    assert len(fetch(database_url, Trigger)) == 1  # the same postback trigger is reused
+
+
+def test_refusals_change_nothing(team, database_url, line_sim, tmp_path):
+    sim, base = line_sim
+    env = {"LINE_API_BASE_URL": base, "LINE_DATA_API_BASE_URL": base}
+    small = team("--as", "mia", "richmenu", "create", "1", "--image", str(_png(tmp_path / "s.png", (800, 600))),
+                 "--all-users", env=env)
+    assert small.exit_code == 1 and "800×600" in small.output
+    (tmp_path / "x.png").write_bytes(b"not an image")
+    junk = team("--as", "mia", "richmenu", "create", "1", "--image", str(tmp_path / "x.png"), "--all-users", env=env)
+    assert junk.exit_code == 1 and "not a JPEG or PNG" in junk.output
+    image = str(_png(tmp_path / "m.png"))
+    bad_user = team("--as", "mia", "richmenu", "create", "1", "--image", image, "--user", "nobody", env=env)
+    assert bad_user.exit_code == 1 and "LINE API: 400" in bad_user.output
+    assert not fetch(database_url, Trigger)  # the trigger rolled back with the failed link
+    assert team("--as", "sam", "richmenu", "create", "1", "--image", image, "--all-users", env=env).exit_code == 1
+    assert team("--as", "mia", "richmenu", "create", "1", "--image", image, env=env).exit_code == 2
+    missing = team("--as", "mia", "richmenu", "create", "9", "--image", image, "--all-users", env=env)
+    assert missing.exit_code == 1 and "no campaign with ID 9" in missing.output
+    assert not fetch(database_url, Trigger)
