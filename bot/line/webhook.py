@@ -2,7 +2,12 @@
 constant time against each configured channel's secret before anything is parsed, events
 parsed with line-bot-sdk's WebhookParser, each `webhookEventId` recorded once (redeliveries
 are dropped), a 200 at once, and the events handled in background tasks — in order per user,
-under the state store's per-user lock — by an injected async handler.
+under the state store's per-user lock, at most `HANDLER_CONCURRENCY` at a time — by an
+injected async handler.
+
+Throughput (bench/webhook.py): concurrent requests share one INSERT and one commit of their
+event IDs (`EventIdRecorder`, group commit), and the background handlers are bounded so they
+never take every pooled database connection from the acknowledgements.
 
 Wiring (the lead's app factory):
     setup_line_webhook(app, handle=my_handler, channels=my_channel_source)
@@ -15,6 +20,7 @@ import base64
 import hashlib
 import hmac
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,13 +35,16 @@ from bot.appkeys import CONFIG, DATABASE, EVENT_ISOLATION
 from bot.log import pseudonym
 from bot.state.base import BaseEventIsolation, StorageKey
 from bot.storage.database import Database
-from bot.storage.models import Channel, WebhookEvent
+from bot.storage.models import Channel, WebhookEvent, utcnow
 
 log = logging.getLogger(__name__)
 
 MAX_WEBHOOK_BODY = 512 * 1024  # LINE sends small JSON documents; images are fetched later
 DRAIN_TIMEOUT_S = 20.0
 ENV_CHANNEL_KEY = "env"
+HANDLER_CONCURRENCY = 8  # event handlers running at once per process (each holds a DB connection)
+PG_PARALLEL_FLUSHES = 4  # event-ID batches committed at once on PostgreSQL (SQLite: 1 writer)
+CHANNELS_TTL_S = 5.0  # channel rows re-read at most this often (a new channel waits ≤ 5 s)
 
 
 @dataclass(frozen=True)
@@ -92,11 +101,17 @@ def _event_id(event: Any) -> str | None:
 class EventDispatcher:
     """Runs event handling in background tasks: one chain per (channel, user) so a user's
     events run in arrival order, each under the event-isolation lock (which also serialises
-    across processes); a failing handler is logged and never stops the chain."""
+    across processes), at most `concurrency` handlers at once (the rest wait their turn, so
+    a burst cannot take every database connection from the webhook's acknowledgements); a
+    failing handler is logged and never stops the chain."""
 
-    def __init__(self, handle: EventHandler, isolation: BaseEventIsolation) -> None:
+    def __init__(self, handle: EventHandler, isolation: BaseEventIsolation,
+                 concurrency: int = HANDLER_CONCURRENCY) -> None:
+        if concurrency < 1:
+            raise ValueError("concurrency: must be >= 1")
         self._handle = handle
         self._isolation = isolation
+        self._slots = asyncio.Semaphore(concurrency)
         self._tails: dict[StorageKey, asyncio.Task[None]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._closing = False
@@ -124,7 +139,9 @@ class EventDispatcher:
         if previous is not None:
             await asyncio.gather(previous, return_exceptions=True)
         try:
-            async with self._isolation.lock(key):
+            # A slot is taken only after the user's previous event is done, so a task holding
+            # a slot never waits for another task: no deadlock whatever the bound.
+            async with self._slots, self._isolation.lock(key):
                 await self._handle(event, channel)
         except asyncio.CancelledError:
             raise
@@ -172,24 +189,104 @@ async def _read_bounded(request: web.Request, limit: int) -> bytes | None:
 
 async def record_new_events(database: Database, event_ids: Sequence[str], channel_db_id: int | None) -> set[str]:
     """Insert the event IDs; return those not seen before (a conflict means a redelivery)."""
-    if not event_ids:
-        return set()
     unique = list(dict.fromkeys(event_ids))
+    return await _insert_event_ids(database, [(e, channel_db_id) for e in unique])
+
+
+async def _insert_event_ids(database: Database, rows: Sequence[tuple[str, int | None]]) -> set[str]:
+    """One transaction: INSERT … ON CONFLICT DO NOTHING RETURNING with the rows as executemany
+    parameters (one cached compiled statement whatever the count; SQLAlchemy batches them into
+    multi-row INSERTs itself, "insertmanyvalues"); the IDs that were new."""
+    if not rows:
+        return set()
     if database.is_postgresql:
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    statement = (
-        insert(WebhookEvent)
-        .values([{"event_id": e, "channel_id": channel_db_id} for e in unique])
-        .on_conflict_do_nothing(index_elements=["event_id"])
-        .returning(WebhookEvent.event_id)
-    )
-    async with database.session() as session:
-        result = await session.execute(statement)
-        new = {row[0] for row in result}
-        await session.commit()
-    return new
+    table = WebhookEvent.__table__
+    statement = insert(table).on_conflict_do_nothing(index_elements=["event_id"]).returning(table.c.event_id)
+    received_at = utcnow()
+    params = [{"event_id": e, "channel_id": c, "received_at": received_at} for e, c in rows]
+    async with database.engine.begin() as connection:
+        result = await connection.execute(statement, params)
+        return {row[0] for row in result}
+
+
+@dataclass(eq=False)
+class _PendingIds:
+    ids: list[str]
+    channel_db_id: int | None
+    future: asyncio.Future[set[str]]
+    queued: bool = True
+
+
+class EventIdRecorder:
+    """Group commit of webhook event IDs: requests arriving while INSERTs are in flight (one on
+    SQLite, `PG_PARALLEL_FLUSHES` on PostgreSQL) queue their IDs, and the next one to run
+    inserts every queued ID in one transaction and hands each request its own new IDs.
+    Alone, a request costs exactly one INSERT as before; under load the commits are shared
+    instead of queueing one per request for the connection pool. The 200 still goes only
+    after the request's IDs are committed."""
+
+    def __init__(self, database: Callable[[], Database], parallel: int | None = None) -> None:
+        if parallel is not None and parallel < 1:
+            raise ValueError("parallel: must be >= 1")
+        self._database = database
+        self._pending: list[_PendingIds] = []
+        self._parallel = parallel
+        self._slots: asyncio.Semaphore | None = None
+        self._flushes: set[asyncio.Future[None]] = set()
+
+    def _flush_slots(self) -> asyncio.Semaphore:
+        """PostgreSQL commits several batches at once; SQLite has one writer, so one batch."""
+        if self._slots is None:
+            parallel = self._parallel or (PG_PARALLEL_FLUSHES if self._database().is_postgresql else 1)
+            self._slots = asyncio.Semaphore(parallel)
+        return self._slots
+
+    async def record(self, event_ids: Sequence[str], channel_db_id: int | None) -> set[str]:
+        """The IDs (of one request) not recorded before; an ID sent twice at once by two
+        requests is new for one of them only."""
+        if not event_ids:
+            return set()
+        entry = _PendingIds(list(dict.fromkeys(event_ids)), channel_db_id,
+                            asyncio.get_running_loop().create_future())
+        self._pending.append(entry)
+        try:
+            async with self._flush_slots():
+                if entry.queued:  # not taken by a flush that started while we waited
+                    batch, self._pending = self._pending, []
+                    for item in batch:
+                        item.queued = False
+                    # Shielded: a request that goes away mid-commit must not strand the
+                    # other requests of its batch.
+                    flush = asyncio.ensure_future(self._flush(batch))
+                    self._flushes.add(flush)
+                    flush.add_done_callback(self._flushes.discard)
+                    await asyncio.shield(flush)
+            # Our IDs may be in a batch another request is still committing: wait for it.
+            return await entry.future  # raises the INSERT's error: the request answers 500
+        except asyncio.CancelledError:
+            self._pending = [item for item in self._pending if item is not entry]
+            raise
+
+    async def _flush(self, batch: list[_PendingIds]) -> None:
+        rows: dict[str, int | None] = {}
+        for item in batch:
+            for event_id in item.ids:
+                rows.setdefault(event_id, item.channel_db_id)
+        try:
+            new = await _insert_event_ids(self._database(), list(rows.items()))
+        except Exception as exc:
+            for item in batch:
+                if not item.future.done():
+                    item.future.set_exception(exc)
+            return
+        for item in batch:
+            own = {e for e in item.ids if e in new}
+            new -= own
+            if not item.future.done():  # its request may have gone away meanwhile
+                item.future.set_result(own)
 
 
 def create_callback_handler(
@@ -201,6 +298,7 @@ def create_callback_handler(
 ) -> Callable[[web.Request], Awaitable[web.Response]]:
     """The `/callback` request handler. `database` and `dispatcher` are looked up per request
     (they are created by cleanup contexts after the route is added)."""
+    recorder = EventIdRecorder(database)
 
     async def callback(request: web.Request) -> web.Response:
         body = await _read_bounded(request, max_body)
@@ -220,7 +318,7 @@ def create_callback_handler(
             return web.json_response({"error": "body: not a LINE webhook document"}, status=400)
         events = list(payload.events or [])
         ids = [i for i in (_event_id(e) for e in events) if i is not None]
-        new_ids = await record_new_events(database(), ids, channel.db_id)
+        new_ids = await recorder.record(ids, channel.db_id)
         target = dispatcher()
         accepted = 0
         for event in events:
@@ -242,7 +340,21 @@ def create_callback_handler(
 
 def env_and_db_channels(app: web.Application) -> ChannelSource:
     """Channels from the environment (single-channel mode) plus every Channel row with a
-    secret (multi-channel); sandbox mode uses the LINE simulator's default secret."""
+    secret (multi-channel); sandbox mode uses the LINE simulator's default secret. The rows are
+    re-read at most every `CHANNELS_TTL_S` seconds, not on every request."""
+    cached: list[Sequence[LineChannel]] = []
+    loaded_at = [0.0]
+    lock = asyncio.Lock()
+
+    async def cached_load() -> Sequence[LineChannel]:
+        if cached and time.monotonic() - loaded_at[0] < CHANNELS_TTL_S:
+            return cached[0]
+        async with lock:  # one reload for a burst of requests
+            if not cached or time.monotonic() - loaded_at[0] >= CHANNELS_TTL_S:
+                found = await load()
+                cached[:] = [found]
+                loaded_at[0] = time.monotonic()
+            return cached[0]
 
     async def load() -> Sequence[LineChannel]:
         config = app[CONFIG]
@@ -262,7 +374,7 @@ def env_and_db_channels(app: web.Application) -> ChannelSource:
             found.append(LineChannel(ENV_CHANNEL_KEY, SIM_CHANNEL_SECRET, SIM_ACCESS_TOKEN, None, config.liff_id))
         return found
 
-    return load
+    return cached_load
 
 
 def dispatcher_ctx(handle: EventHandler) -> Callable[[web.Application], AsyncIterator[None]]:

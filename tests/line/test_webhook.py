@@ -163,3 +163,43 @@ async def test_shutdown_drains_running_handlers(aiohttp_server, database) -> Non
     assert server.app[DISPATCHER].pending == 1
     await server.close()
     assert recorder.seen == [("main", user, "slow")]
+
+
+async def test_concurrent_requests_share_commits_and_an_id_is_new_once(database) -> None:
+    from bot.line.webhook import EventIdRecorder
+
+    recorder = EventIdRecorder(lambda: database)
+    batches = [[f"01OWN{i:020d}", "01SHARED0000000000000000"] for i in range(20)]
+    results = await asyncio.gather(*(recorder.record(ids, None) for ids in batches))
+    for i, got in enumerate(results):
+        assert f"01OWN{i:020d}" in got
+    assert sum("01SHARED0000000000000000" in got for got in results) == 1
+    assert await stored_events(database) == 21
+    again = await asyncio.gather(*(recorder.record(ids, None) for ids in batches[:3]))
+    assert again == [set(), set(), set()]  # all redeliveries now
+
+
+async def test_dispatcher_bounds_running_handlers() -> None:
+    from bot.line.webhook import EventDispatcher
+
+    running = 0
+    peak = 0
+    done: list[str] = []
+
+    async def handle(event: Any, channel: LineChannel) -> None:
+        nonlocal running, peak
+        running += 1
+        peak = max(peak, running)
+        await asyncio.sleep(0.01)
+        running -= 1
+        done.append(event.source.user_id)
+
+    sim = LineSimulator()
+    from linebot.v3.webhooks import MessageEvent as Parsed
+
+    dispatcher = EventDispatcher(handle, SimpleEventIsolation(), concurrency=3)
+    users = [new_user_id() for _ in range(12)]
+    for user in users:
+        dispatcher.submit(Parsed.from_dict(sim.text_event(user, "x")), CHANNELS[1])
+    await dispatcher.drain()
+    assert peak == 3 and sorted(done) == sorted(users)
