@@ -16,7 +16,7 @@ from bot.chat.handler import ChatHandler
 from bot.chat.results import ResultNotifier
 from bot.line.outbox import outbox_ctx
 from bot.line.webhook import setup_line_webhook
-from bot.sandbox import handle_sandbox_index, mount_simulators, sandbox_config
+from bot.sandbox import sandbox_config, setup_sandbox
 from bot.state.base import KeyBuilder
 from bot.state.memory import SimpleEventIsolation
 from bot.storage import migrate
@@ -87,8 +87,7 @@ def create_app(config: Config) -> web.Application:
     app.router.add_get("/healthz", handle_healthz)
     app.router.add_get("/metrics", metrics_module.handle_metrics)
     if config.sandbox:
-        mount_simulators(app, config)
-        app.router.add_get("/sandbox", handle_sandbox_index)
+        setup_sandbox(app)
         app.router.add_get("/", _to_sandbox)
     return app
 

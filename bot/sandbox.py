@@ -1,9 +1,9 @@
 """Sandbox mode (no LINE credentials): the LINE and MOF simulators mounted on the service's
-own server, the configuration that points the real clients at them, and the sandbox page."""
+own server, the configuration that points the real clients at them, and `setup_sandbox`, which
+adds them with the demo campaign and the browser chat page (bot/sandbox_chat)."""
 from __future__ import annotations
 
 import dataclasses
-import html
 
 from aiohttp import web
 
@@ -41,31 +41,33 @@ def sandbox_config(config: Config) -> Config:
 
 
 def mount_simulators(app: web.Application, config: Config) -> None:
-    """The LINE and MOF simulators as sub-applications of the service."""
-    from bot.simulators.line import create_line_simulator
-    from bot.simulators.mof import create_mof_simulator
+    """The LINE and MOF simulators as sub-applications of the service; their state (Python
+    API) is kept at `LINE_SIM` and `MOF_SIM` for the chat page's API."""
+    from bot.sandbox_chat.keys import LINE_SIM, MOF_SIM
+    from bot.simulators.line import SIMULATOR, create_line_simulator
+    from bot.simulators.mof import STATE, create_mof_simulator
 
-    app.add_subapp(LINE_PREFIX, create_line_simulator())
-    app.add_subapp(MOF_PREFIX, create_mof_simulator(app_id=config.mof_app_id or SANDBOX_MOF_APP_ID,
-                                                    api_key=config.mof_api_key or SANDBOX_MOF_API_KEY))
-
-_PAGE = """<!doctype html>
-<html lang="zh-Hant"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>發票登錄活動 · Sandbox</title>
-<style>body{{font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem}}
-dt{{font-weight:600}} code{{background:#f3f3f3;padding:0 .2em}}</style></head>
-<body>
-<h1>Sandbox mode</h1>
-<p>No LINE credentials are set, so this service runs against its bundled simulators.</p>
-<dl>{rows}</dl>
-<p>Health: <a href="/healthz">/healthz</a> · Metrics: <a href="/metrics">/metrics</a></p>
-</body></html>"""
+    line = create_line_simulator()
+    mof = create_mof_simulator(app_id=config.mof_app_id or SANDBOX_MOF_APP_ID,
+                               api_key=config.mof_api_key or SANDBOX_MOF_API_KEY)
+    app.add_subapp(LINE_PREFIX, line)
+    app.add_subapp(MOF_PREFIX, mof)
+    app[LINE_SIM] = line[SIMULATOR]
+    app[MOF_SIM] = mof[STATE]
 
 
-async def handle_sandbox_index(request: web.Request) -> web.Response:
-    config = request.app[CONFIG]
-    rows = "".join(
-        f"<dt>{html.escape(k)}</dt><dd><code>{html.escape(v)}</code></dd>" for k, v in config.describe().items()
-    )
-    return web.Response(text=_PAGE.format(rows=rows), content_type="text/html")
+def setup_sandbox(app: web.Application) -> None:
+    """Everything sandbox mode adds (call it from create_app when config.sandbox, after the
+    webhook and channel_ctx are registered): the simulators, the demo campaign seeded once
+    on start, the chat page at GET /sandbox with its static files, and its JSON API."""
+    from bot.sandbox_chat.api import setup_api
+    from bot.sandbox_chat.demo import demo_ctx
+    from bot.sandbox_chat.page import setup_page
+
+    config = app[CONFIG]
+    if not config.sandbox:
+        raise RuntimeError("setup_sandbox: the service is not in sandbox mode")
+    mount_simulators(app, config)
+    app.cleanup_ctx.append(demo_ctx)
+    setup_page(app)
+    setup_api(app)

@@ -1,0 +1,1 @@
+"""The sandbox chat page: a browser stand-in for the LINE app (page, JSON API, demo campaign)."""
