@@ -172,6 +172,7 @@ class EventDispatcher:
 
 
 DISPATCHER: web.AppKey[EventDispatcher] = web.AppKey("line_event_dispatcher", EventDispatcher)
+ADMITTER: web.AppKey["EventAdmitter"] = web.AppKey("line_event_admitter")
 
 
 async def _read_bounded(request: web.Request, limit: int) -> bytes | None:
@@ -289,16 +290,102 @@ class EventIdRecorder:
                 item.future.set_result(own)
 
 
+# Events accepted but not yet recorded; past this, a request waits for its own admission
+# (a slower acknowledgement rather than an unbounded queue).
+MAX_ADMISSION_BACKLOG = 5000
+
+
+@dataclass(eq=False)
+class _Admission:
+    events: list[Any]
+    channel: LineChannel
+    done: asyncio.Future[None]
+
+
+class EventAdmitter:
+    """Admits acknowledged events after the 200: records their IDs (group commit through the
+    recorder) and hands the new ones to the dispatcher, strictly in arrival order, so a user's
+    events keep their order across requests. If recording fails (database down), the events
+    are still handled: LINE will not redeliver what it saw acknowledged."""
+
+    def __init__(self, recorder: "EventIdRecorder", dispatcher: Callable[[], EventDispatcher]) -> None:
+        self._recorder = recorder
+        self._dispatcher = dispatcher
+        self._queue: list[_Admission] = []
+        self._task: asyncio.Task[None] | None = None
+        self.backlog = 0  # events queued or being admitted
+
+    def admit(self, events: list[Any], channel: LineChannel) -> asyncio.Future[None]:
+        admission = _Admission(events, channel, asyncio.get_running_loop().create_future())
+        self._queue.append(admission)
+        self.backlog += len(events)
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._run())
+        return admission.done
+
+    async def _run(self) -> None:
+        while self._queue:
+            batch, self._queue = self._queue, []
+            results = await asyncio.gather(
+                *(self._recorder.record([i for i in map(_event_id, a.events) if i], a.channel.db_id) for a in batch),
+                return_exceptions=True,
+            )
+            target = self._dispatcher()
+            for admission, result in zip(batch, results):
+                try:
+                    self._hand_over(target, admission, result)
+                finally:
+                    self.backlog -= len(admission.events)
+                    if not admission.done.done():
+                        admission.done.set_result(None)
+
+    @staticmethod
+    def _hand_over(target: EventDispatcher, admission: _Admission, new_ids: set[str] | BaseException) -> None:
+        if isinstance(new_ids, BaseException):
+            log.error("webhook event IDs not recorded; events handled without redelivery check",
+                      extra={"fields": {"error": type(new_ids).__name__}})
+            new_ids = {i for i in map(_event_id, admission.events) if i}
+        accepted = 0
+        for event in admission.events:
+            event_id = _event_id(event)
+            if event_id is not None:
+                if event_id not in new_ids:
+                    continue  # already accepted once: a redelivery
+                new_ids.discard(event_id)  # the same ID twice in one body runs once
+            if isinstance(event, UnknownEvent):
+                continue  # an event or message type this SDK does not know: ignored
+            target.submit(event, admission.channel)
+            accepted += 1
+        if accepted != len(admission.events):
+            log.info("webhook events dropped (redelivered or unknown)",
+                     extra={"fields": {"dropped": len(admission.events) - accepted}})
+
+    async def drain(self) -> None:
+        """Admit everything queued (called before the dispatcher drains)."""
+        while self._task is not None and not self._task.done():
+            await asyncio.gather(self._task, return_exceptions=True)
+
+
 def create_callback_handler(
     *,
     channels: ChannelSource,
     database: Callable[[], Database],
     dispatcher: Callable[[], EventDispatcher],
+    admitter: Callable[[], EventAdmitter] | None = None,
     max_body: int = MAX_WEBHOOK_BODY,
 ) -> Callable[[web.Request], Awaitable[web.Response]]:
-    """The `/callback` request handler. `database` and `dispatcher` are looked up per request
-    (they are created by cleanup contexts after the route is added)."""
-    recorder = EventIdRecorder(database)
+    """The `/callback` request handler: bounded body, signature (constant time) before
+    anything is parsed, parse, answer 200; recording the event IDs and handling the events
+    happen after the answer (`EventAdmitter`). `database`, `dispatcher` and `admitter` are
+    looked up per request (cleanup contexts create them after the route is added)."""
+    own: list[EventAdmitter] = []
+
+    def the_admitter() -> EventAdmitter:
+        if admitter is not None:
+            return admitter()
+        if not own:
+            own.append(EventAdmitter(EventIdRecorder(database), dispatcher))
+        return own[0]
 
     async def callback(request: web.Request) -> web.Response:
         body = await _read_bounded(request, max_body)
@@ -317,22 +404,11 @@ def create_callback_handler(
         except (UnicodeDecodeError, ValueError, KeyError, TypeError, InvalidSignatureError):
             return web.json_response({"error": "body: not a LINE webhook document"}, status=400)
         events = list(payload.events or [])
-        ids = [i for i in (_event_id(e) for e in events) if i is not None]
-        new_ids = await recorder.record(ids, channel.db_id)
-        target = dispatcher()
-        accepted = 0
-        for event in events:
-            event_id = _event_id(event)
-            if event_id is not None:
-                if event_id not in new_ids:
-                    continue  # already accepted once: a redelivery
-                new_ids.discard(event_id)  # the same ID twice in one body runs once
-            if isinstance(event, UnknownEvent):
-                continue  # an event or message type this SDK does not know: ignored
-            target.submit(event, channel)
-            accepted += 1
-        if accepted != len(events):
-            log.info("webhook redeliveries dropped", extra={"fields": {"dropped": len(events) - accepted}})
+        if events:
+            gate = the_admitter()
+            admitted = gate.admit(events, channel)
+            if gate.backlog > MAX_ADMISSION_BACKLOG:
+                await asyncio.shield(admitted)  # back-pressure: answer once ours are admitted
         return web.json_response({"ok": True})
 
     return callback
@@ -384,9 +460,12 @@ def dispatcher_ctx(handle: EventHandler) -> Callable[[web.Application], AsyncIte
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         dispatcher = EventDispatcher(handle, app[EVENT_ISOLATION])
         app[DISPATCHER] = dispatcher
+        admitter = EventAdmitter(EventIdRecorder(lambda: app[DATABASE]), lambda: app[DISPATCHER])
+        app[ADMITTER] = admitter
         try:
             yield
         finally:
+            await admitter.drain()
             await dispatcher.drain()
 
     return ctx
@@ -401,5 +480,6 @@ def setup_line_webhook(
         channels=channels or env_and_db_channels(app),
         database=lambda: app[DATABASE],
         dispatcher=lambda: app[DISPATCHER],
+        admitter=lambda: app[ADMITTER],
     )
     app.router.add_post(path, handler)

@@ -160,6 +160,10 @@ async def test_shutdown_drains_running_handlers(aiohttp_server, database) -> Non
     sim = LineSimulator()
     user = new_user_id()
     assert await sim.deliver(str(server.make_url("/callback")), [sim.text_event(user, "slow")]) == 200
+    for _ in range(100):  # events are admitted right after the 200
+        if server.app[DISPATCHER].pending:
+            break
+        await asyncio.sleep(0.005)
     assert server.app[DISPATCHER].pending == 1
     await server.close()
     assert recorder.seen == [("main", user, "slow")]
@@ -203,3 +207,15 @@ async def test_dispatcher_bounds_running_handlers() -> None:
         dispatcher.submit(Parsed.from_dict(sim.text_event(user, "x")), CHANNELS[1])
     await dispatcher.drain()
     assert peak == 3 and sorted(done) == sorted(users)
+
+
+async def test_shutdown_admits_and_handles_events_acknowledged_just_before(aiohttp_server, database) -> None:
+    recorder = Recorder(delay=lambda e: 0.05)
+    server = await start_bot(aiohttp_server, database, recorder)
+    sim = LineSimulator()
+    user = new_user_id()
+    events = [sim.text_event(user, f"m{i}") for i in range(5)]
+    assert await sim.deliver(str(server.make_url("/callback")), events) == 200
+    await server.close()  # right after the acknowledgement: nothing acknowledged is lost
+    assert [text for _, _, text in recorder.seen] == [f"m{i}" for i in range(5)]
+    assert await stored_events(database) == 5
