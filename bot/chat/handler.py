@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,7 @@ from flows.verification import policy
 
 log = logging.getLogger(__name__)
 DECODE_CONCURRENCY = 2  # photos decoded at once per process (CPU-bound, in threads)
+TRIGGERS_TTL_S = 5.0  # a trigger added with the CLI takes effect within this many seconds
 
 
 class ChatHandler:
@@ -59,6 +61,8 @@ class ChatHandler:
     def __init__(self, app: web.Application) -> None:
         self.app = app
         self._decoding = asyncio.Semaphore(DECODE_CONCURRENCY)
+        self._default_channel: int | None = None
+        self._triggers: dict[int, tuple[float, list[DomainTrigger]]] = {}
 
     @property
     def _sandbox_base(self) -> str | None:
@@ -87,11 +91,24 @@ class ChatHandler:
     # --- plumbing ---------------------------------------------------------------------
 
     async def _default_channel_id(self) -> int:
-        async with self.app[DATABASE].session() as session:
-            found = await session.scalar(select(Channel.id).where(Channel.name == DEFAULT_CHANNEL))
-        if found is None:
-            raise RuntimeError("the default channel row is missing (bot.chat.channels.channel_ctx)")
-        return found
+        if self._default_channel is None:  # made at start-up, never changes while we run
+            async with self.app[DATABASE].session() as session:
+                found = await session.scalar(select(Channel.id).where(Channel.name == DEFAULT_CHANNEL))
+            if found is None:
+                raise RuntimeError("the default channel row is missing (bot.chat.channels.channel_ctx)")
+            self._default_channel = found
+        return self._default_channel
+
+    async def _channel_triggers(self, session: AsyncSession, channel_id: int) -> list[DomainTrigger]:
+        """The channel's triggers, re-read at most every TRIGGERS_TTL_S: most texts users send
+        trigger nothing, and must not cost a query each."""
+        cached = self._triggers.get(channel_id)
+        if cached is not None and time.monotonic() - cached[0] < TRIGGERS_TTL_S:
+            return cached[1]
+        rows = (await session.scalars(select(Trigger).where(Trigger.channel_id == channel_id))).all()
+        triggers = [DomainTrigger(TriggerKind(r.kind), r.value, str(r.campaign_id)) for r in rows]
+        self._triggers[channel_id] = (time.monotonic(), triggers)
+        return triggers
 
     def _key(self, channel_id: int, user_id: str) -> StorageKey:
         return StorageKey(str(channel_id), user_id)
@@ -147,9 +164,7 @@ class ChatHandler:
     async def _trigger(self, channel_id: int, user_id: str, said: TextInput | PostbackInput,
                        reply: ReplyToken | None, now: dt.datetime) -> None:
         async with self.app[DATABASE].session() as session:
-            rows = (await session.scalars(select(Trigger).where(Trigger.channel_id == channel_id))).all()
-            triggers = [DomainTrigger(TriggerKind(r.kind), r.value, str(r.campaign_id)) for r in rows]
-            campaign_id = match_trigger(said, triggers)
+            campaign_id = match_trigger(said, await self._channel_triggers(session, channel_id))
             if campaign_id is None:
                 return  # not ours: other auto-replies of the account may answer it
             campaign = await session.get(Campaign, int(campaign_id))
