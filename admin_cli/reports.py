@@ -21,6 +21,7 @@ from bot.campaigns import statuses
 from bot.campaigns.exports import ExportFormat, ExportKind, count_rows, export, format_date
 from bot.campaigns.stats import CampaignStats, ParticipantPage, campaign_stats, participants
 from bot.campaigns.store import Actor, CampaignStore, CampaignView
+from bot.photos import photo_linker
 from bot.storage.models import AuditEntry, Customer, Upload
 from flows.campaigns.lottery import Draw, Entry, draw, new_seed
 from flows.campaigns.roles import Permission, require
@@ -38,15 +39,6 @@ def parse_status(text: str) -> UploadStatus:
             return status
     raise typer.BadParameter(f"unknown status {text!r}; {STATUS_HELP}", param_hint="--status")
 
-
-def photo_linker(data_dir: Path):  # noqa: ANN201 - Callable[[str], str]
-    """發票檔案: the kept photo's absolute path under DATA_DIR (the service keeps photos there)."""
-    root = data_dir.resolve()
-
-    def link(path: str) -> str:
-        return str(root / path)
-
-    return link
 
 
 def _umask() -> int:
@@ -92,7 +84,7 @@ def participant_list(
 ) -> None:
     """The participant list, newest first, one page at a time."""
     wanted = parse_status(status) if status is not None else None
-    link = photo_linker(load_config().data_dir)
+    link = photo_linker(load_config())
 
     async def work(store: CampaignStore, actor: Actor) -> ParticipantPage:
         await store.get(campaign_id, now())
@@ -123,7 +115,7 @@ def export_file(
     output: Path = typer.Option(..., "-o", "--output", help="File to write (replaced only when complete)."),
 ) -> None:
     """Write an export file; a progress bar shows on long exports."""
-    link = photo_linker(load_config().data_dir)
+    link = photo_linker(load_config())
     directory = output.resolve().parent
     if not directory.is_dir():
         raise typer.BadParameter(f"directory {directory} does not exist", param_hint="-o")

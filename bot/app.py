@@ -16,6 +16,7 @@ from bot.chat.handler import ChatHandler
 from bot.chat.results import ResultNotifier
 from bot.line.outbox import outbox_ctx
 from bot.line.webhook import setup_line_webhook
+from bot.photos import setup_photos
 from bot.sandbox import sandbox_config, setup_sandbox
 from bot.state.base import KeyBuilder
 from bot.state.memory import SimpleEventIsolation
@@ -84,6 +85,7 @@ def create_app(config: Config) -> web.Application:
     )
     setup_line_webhook(app, ChatHandler(app))
     setup_backme(app)
+    setup_photos(app)
     app.router.add_get("/healthz", handle_healthz)
     app.router.add_get("/metrics", metrics_module.handle_metrics)
     if config.sandbox:

@@ -52,6 +52,7 @@ class Config:
     run_migrations: bool = True
     run_worker: bool = True
     state_prefix: str = "invoicebot"
+    app_secret: str | None = field(default=None, repr=False)  # signs photo links (optional)
     # Sandbox mode: no LINE credentials were given, so the service runs against its bundled
     # simulators. Derived from the credentials unless set explicitly.
     sandbox: bool | None = None
@@ -128,6 +129,7 @@ class Config:
             run_migrations=_flag("RUN_MIGRATIONS", get("RUN_MIGRATIONS"), True),
             run_worker=_flag("RUN_WORKER", get("RUN_WORKER"), True),
             state_prefix=get("STATE_PREFIX") or "invoicebot",
+            app_secret=get("APP_SECRET"),
         )
 
 

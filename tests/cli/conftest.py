@@ -6,9 +6,10 @@ from admin_cli.app import app
 
 
 @pytest.fixture
-def cli(database_url, monkeypatch):
+def cli(database_url, monkeypatch, tmp_path):
     monkeypatch.setenv("DATABASE_URL", database_url)
-    for var in ("LINE_CHANNEL_SECRET", "LINE_CHANNEL_ACCESS_TOKEN", "ADMIN_CLI_USER"):
+    monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
+    for var in ("LINE_CHANNEL_SECRET", "LINE_CHANNEL_ACCESS_TOKEN", "ADMIN_CLI_USER", "PUBLIC_BASE_URL", "APP_SECRET"):
         monkeypatch.delenv(var, raising=False)
     runner = CliRunner()
 

@@ -69,7 +69,12 @@ def test_exports_csv_and_xlsx(team, database_url, tmp_path):
     assert rows[0] == ["姓名", "LINE UID", "電話", "發票號碼", "開立日期", "上傳方式", "上傳時間", "驗證時間",
                        "發票檔案", "狀態", "獎項級距", "機器人名稱", "機器人模組名稱"]
     assert len(rows) == 9 and rows[1][4] == "2026/11/05" and rows[1][5] == "手動輸入"
-    assert rows[1][8].endswith("photos/%d/0.img" % campaign_id) and rows[1][8].startswith("/")
+    from bot.photos import link_key, token
+    from bot.config import Config
+
+    path = "photos/%d/0.img" % campaign_id
+    key = link_key(Config(data_dir=tmp_path / "data"))
+    assert rows[1][8] == f"http://127.0.0.1:8080/{path}?t={token(key, path)}"
     items = tmp_path / "items.xlsx"
     done = team("--as", "sam", "reports", "export", str(campaign_id), "items", "--format", "xlsx", "-o", str(items))
     assert done.exit_code == 0 and "wrote 4 rows of 發票明細" in done.output  # 3 通過 + 1 資格不符
