@@ -10,9 +10,10 @@ from rich.table import Table
 
 from admin_cli.campaign_access import checked, now, run_as
 from admin_cli.campaigns import when
-from admin_cli.context import CliError
+from admin_cli.context import CliError, load_config
 from bot.campaigns.coupons import ImportReport, PoolCount, WaitingReward, remaining, waiting_rewards
 from bot.campaigns.store import Actor, CampaignStore
+from bot.chat.results import ResultNotifier
 
 coupons_app = typer.Typer(help="Coupon code pools and rewards waiting for a code.", no_args_is_help=True)
 
@@ -58,8 +59,14 @@ def import_pool(
     rewards that were waiting for one."""
     data = checked(_read, file)
 
+    config = load_config()
+    notifier = ResultNotifier(sandbox_base_url=config.base_url if config.sandbox else None)
+
     async def work(store: CampaignStore, actor: Actor) -> tuple[ImportReport, int]:
-        report, given = await store.import_coupons(actor, campaign_id, data, now())
+        # Rewards that get a code now have their coupon message queued in the same transaction;
+        # the running service's outbox pushes it.
+        report, given = await store.import_coupons(actor, campaign_id, data, now(),
+                                                   on_given=notifier.on_rewards_given)
         return report, len(given)
 
     report, given = run_as(ctx, work)

@@ -9,7 +9,7 @@ settings, `channel_id` is the channel's database id as text.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,7 +17,7 @@ from sqlalchemy import and_, delete, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.campaigns import statuses
-from bot.campaigns.coupons import ImportReport, fill_waiting, import_codes
+from bot.campaigns.coupons import GivenReward, ImportReport, fill_waiting, import_codes
 from bot.storage.database import Database
 from bot.storage.models import (
     AdminUser,
@@ -48,6 +48,10 @@ from flows.campaigns.roles import Permission, Role, permission_for, require
 from flows.campaigns.settings import CampaignSettings
 
 LIST_LIMIT_MAX = 200
+
+
+# Called inside import_coupons' transaction with the rewards that just received a code.
+OnRewardsGiven = Callable[[AsyncSession, list[GivenReward], dt.datetime], Awaitable[None]]
 
 
 class CampaignNotFound(LookupError):
@@ -347,9 +351,10 @@ class CampaignStore:
             self._audit(session, actor, "campaign.delete", campaign_id, now, name=name)
 
     async def import_coupons(self, actor: Actor, campaign_id: int, data: bytes | str,
-                             now: dt.datetime) -> tuple[ImportReport, list]:
+                             now: dt.datetime, on_given: OnRewardsGiven | None = None) -> tuple[ImportReport, list]:
         """Import a coupon code file into the campaign's pool and hand new codes to waiting
-        rewards; returns the report and the rewards just given (to push their messages)."""
+        rewards; returns the report and the rewards just given. `on_given` runs inside the same
+        transaction (it queues the coupon messages, so codes and messages commit together)."""
         _require_aware(now)
         async with self.db.session() as session, session.begin():
             campaign = await self._load(session, campaign_id, lock=True)
@@ -360,6 +365,8 @@ class CampaignStore:
                                     f"活動狀態為「{status.label}」時不可匯入優惠券序號")
             report = await import_codes(session, campaign_id, data, now)
             given = await fill_waiting(session, campaign_id, now)
+            if given and on_given is not None:
+                await on_given(session, given, now)
             self._audit(session, actor, "campaign.coupons.import", campaign_id, now,
                         imported=report.imported, duplicates=len(report.duplicates),
                         invalid=len(report.invalid), blank_lines=len(report.blank_lines),

@@ -114,6 +114,14 @@ async def for_upload(session: AsyncSession, speaker: Speaker, upload: Upload) ->
     return system(speaker, SystemKind.PENDING)
 
 
+async def coupon(session: AsyncSession, speaker: Speaker, upload: Upload) -> list[LineJson]:
+    """符合資格's coupon message alone (for a reward whose code arrived after the pass)."""
+    reward = await session.scalar(select(Reward).where(Reward.upload_id == upload.id))
+    messages = await custom(session, speaker, CustomKind.QUALIFIED, _upload_variables(upload, reward),
+                            has_coupon=True)
+    return messages[-1:]
+
+
 def duplicate(speaker: Speaker, facts: InvoiceFacts | None) -> list[LineJson]:
     if facts is None:
         return system(speaker, SystemKind.UNEXPECTED)

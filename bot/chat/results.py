@@ -9,6 +9,7 @@ from contextvars import ContextVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.campaigns.coupons import GivenReward
 from bot.campaigns.settle import expire, note_verification_attempt, settle
 from bot.chat import answers
 from bot.chat.speakers import speaker_for
@@ -53,6 +54,22 @@ class ResultNotifier:
         their own request is answering them (it says the same thing by reply)."""
         await note_verification_attempt(session, upload.id, now)
         await self._notify(session, upload.id, now, DeliveryKind.ANSWER_PUSH)
+
+    async def on_rewards_given(self, session: AsyncSession, given: list[GivenReward], now: dt.datetime) -> None:
+        """A refilled pool handed codes to waiting rewards: push each user their coupon message
+        (符合資格 was sent when the invoice passed; the coupon follows now)."""
+        for reward in given:
+            upload = await session.get(Upload, reward.upload_id)
+            customer = await session.get(Customer, upload.customer_id) if upload else None
+            if upload is None or customer is None:
+                continue
+            speaker = await speaker_for(session, upload.campaign_id, customer, self.sandbox_base_url)
+            messages = await answers.coupon(session, speaker, upload)
+            await enqueue_push(
+                session, channel_id=customer.channel_id, to=customer.line_user_id, messages=messages,
+                kind="upload.coupon", dedupe_key=f"upload:{upload.id}:coupon", customer_id=customer.id,
+                upload_id=upload.id, delivery_kind=DeliveryKind.NOTICE_PUSH, now=now,
+            )
 
     async def _notify(self, session: AsyncSession, upload_id: int, now: dt.datetime, kind: DeliveryKind) -> None:
         if upload_id in _ANSWERED_INLINE.get():

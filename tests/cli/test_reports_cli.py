@@ -2,13 +2,14 @@
 both formats, the lottery, coupon pools with waiting rewards, and the verification jobs."""
 import csv
 import io
+import json
 import re
 import zipfile
 
 import pytest
 import time_machine
 
-from bot.storage.models import AuditEntry, CouponCode, Reward, VerificationJob
+from bot.storage.models import AuditEntry, CouponCode, OutgoingMessage, Reward, VerificationJob
 from tests.cli.seed import EXAMPLES, NOW, add_job, add_uploads, add_waiting_reward, fetch, setup_team
 
 STATUSES = ["passed", "passed", "passed", "invalid", "pending", "not_qualified", "duplicate", "unreadable"]
@@ -131,9 +132,13 @@ def test_coupon_pool_and_waiting_rewards(team, database_url, tmp_path):
     assert "gave codes to 1 waiting rewards" in out
     [reward] = fetch(database_url, Reward, Reward.id == reward_id)
     assert reward.state == "given" and reward.coupon_code == "WIN-1"
+    [push] = fetch(database_url, OutgoingMessage, OutgoingMessage.upload_id == reward.upload_id)
+    assert (push.delivery, push.billable, push.state, push.kind) == ("push", True, "queued", "upload.coupon")
+    assert "WIN-1" in json.dumps(push.messages, ensure_ascii=False)
     left = team("--as", "sam", "coupons", "remaining", str(campaign_id)).output
     assert "2 codes left, 1 given" in left and re.search(r"第 1 級\s*│\s*1", left)
     again = team("--as", "mia", "coupons", "import", str(campaign_id), str(pool))
+    assert len(fetch(database_url, OutgoingMessage)) == 1  # nothing new was given: no second push
     assert "imported 0 codes" in again.output and "序號已存在於序號池" in again.output
     missing = team("--as", "mia", "coupons", "import", str(campaign_id), str(tmp_path / "none.csv"))
     assert missing.exit_code == 1 and "cannot read" in missing.output
