@@ -34,7 +34,8 @@ def add(
     keyword: str | None = typer.Option(None, "--keyword", help="Keyword auto-reply (exact match)."),
     contains: bool = typer.Option(False, "--contains", help="Match messages that contain the keyword."),
     postback: str | None = typer.Option(None, "--postback", help="Rich-menu postback data."),
-    module: str | None = typer.Option(None, "--module", help="Bot module ID that shows the card."),
+    module: str | None = typer.Option(
+        None, "--module", help="Bot module ID that shows the card (run by a postback `module=<ID>`)."),
 ) -> None:
     """Add one trigger for a campaign's card."""
     given = [(k, v) for k, v in (("keyword", keyword), ("postback", postback), ("module", module)) if v is not None]

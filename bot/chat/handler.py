@@ -42,7 +42,14 @@ from bot.verification.worker import VERIFICATION_WORKER
 from flows.conversation import machine
 from flows.conversation.availability import CampaignFacts, ChannelFacts, campaign_availability
 from flows.conversation.delivery import MAX_MESSAGES_PER_REQUEST, DeliveryKind, ReplyToken
-from flows.conversation.triggers import PostbackInput, TextInput, TriggerKind, match_trigger
+from flows.conversation.triggers import (
+    ModuleInput,
+    PostbackInput,
+    TextInput,
+    TriggerInput,
+    TriggerKind,
+    match_trigger,
+)
 from flows.conversation.triggers import Trigger as DomainTrigger
 from flows.einvoice.model import InvoiceSource
 from flows.einvoice.photo import decode_photo
@@ -52,7 +59,9 @@ from flows.verification import policy
 
 log = logging.getLogger(__name__)
 DECODE_CONCURRENCY = 2  # photos decoded at once per process (CPU-bound, in threads)
-TRIGGERS_TTL_S = 5.0  # a trigger added with the CLI takes effect within this many seconds
+TRIGGERS_TTL_S = 5.0
+# A postback with this data prefix runs a bot module (buttons and rich-menu areas start modules).
+MODULE_POSTBACK_PREFIX = "module="  # a trigger added with the CLI takes effect within this many seconds
 
 
 class ChatHandler:
@@ -80,7 +89,10 @@ class ChatHandler:
         if isinstance(event, MessageEvent) and isinstance(event.message, TextMessageContent):
             await self._trigger(channel_id, user_id, TextInput(event.message.text), reply, now)
         elif isinstance(event, PostbackEvent):
-            await self._trigger(channel_id, user_id, PostbackInput(event.postback.data), reply, now)
+            data = event.postback.data or ""
+            said: TriggerInput = (ModuleInput(data[len(MODULE_POSTBACK_PREFIX):])
+                                  if data.startswith(MODULE_POSTBACK_PREFIX) else PostbackInput(data))
+            await self._trigger(channel_id, user_id, said, reply, now)
         elif isinstance(event, MessageEvent) and isinstance(event.message, ImageMessageContent):
             await self._image(channel_id, user_id, event, reply, now)
         elif isinstance(event, UnfollowEvent):
@@ -161,7 +173,7 @@ class ChatHandler:
 
     # --- triggers and the card --------------------------------------------------------
 
-    async def _trigger(self, channel_id: int, user_id: str, said: TextInput | PostbackInput,
+    async def _trigger(self, channel_id: int, user_id: str, said: TriggerInput,
                        reply: ReplyToken | None, now: dt.datetime) -> None:
         async with self.app[DATABASE].session() as session:
             campaign_id = match_trigger(said, await self._channel_triggers(session, channel_id))

@@ -198,3 +198,21 @@ async def test_a_redelivered_event_is_processed_once(make_stack):
         assert resp.status == 200
     await asyncio.sleep(1.0)
     assert len(await stack.fetch_messages(ALICE)) == 1
+
+
+async def test_rich_menu_postback_and_bot_module_send_the_card(make_stack):
+    stack = await make_stack()
+    async with stack.db.session() as s, s.begin():
+        from bot.storage.models import Trigger
+
+        channel_id = (await s.scalars(select(Trigger.channel_id))).first()
+        s.add(Trigger(channel_id=channel_id, campaign_id=stack.campaign_id, kind="postback", value="action=card"))
+        s.add(Trigger(channel_id=channel_id, campaign_id=stack.campaign_id, kind="bot_module", value="winter-module"))
+    await stack.deliver(stack.sim.postback_event(ALICE, "action=card"))
+    await stack.deliver(stack.sim.postback_event(BOB, "module=winter-module"))
+    await stack.deliver(stack.sim.postback_event(BOB, "module=other-module"))
+    for user in (ALICE, BOB):
+        [card] = await stack.wait_messages(user, 1)
+        assert card["messages"][0]["type"] == "flex" and "冬季發票登錄抽好禮" in _all_text(card["messages"])
+    await asyncio.sleep(0.5)
+    assert len(await stack.fetch_messages(BOB)) == 1  # an unknown module sends nothing
