@@ -17,14 +17,16 @@ from rich.table import Table
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from admin_cli.context import fail, load_config
+from admin_cli.context import CliError, acting_user, acting_user_name, fail, load_config
 from bot.backme.emails import outbox_counts
 from bot.backme.pages import PAGE_KEY, PageSettingsError, parse_field_mapping, parse_receipt_option_names
 from bot.backme.receipts import validate_template
 from bot.backme.reverse import StatsError, split_stats_url
 from bot.storage.crm_models import Contribution, DonationPage, EmailOutbox
 from bot.storage.database import Database
+from bot.storage.models import AuditEntry
 from flows.backme.statuses import ContributionStatus
+from flows.campaigns.roles import Permission, can
 
 crm_app = typer.Typer(help="Backme → CRM: donation pages, contributions, email outbox.", no_args_is_help=True)
 pages_app = typer.Typer(help="CRM donation pages fed by Backme.", no_args_is_help=True)
@@ -68,6 +70,7 @@ def _status_label(code: str) -> str:
 
 @pages_app.command("add")
 def pages_add(
+    ctx: typer.Context,
     key: str = typer.Argument(..., help="URL key: Backme posts to /backme/KEY."),
     name: str = typer.Option(..., help="Page name."),
     financial_type: str = typer.Option(..., help="費用類型."),
@@ -122,8 +125,18 @@ def pages_add(
         raise fail("backme_secret: at least 8 characters")
     reverse_token = secrets.token_urlsafe(24) if reverse_sync else None
 
+    actor_name = acting_user_name(ctx)
+
     async def work(db: Database) -> None:
         async with db.session() as session:
+            try:
+                actor, role = await acting_user(session, actor_name)
+            except CliError as exc:
+                raise fail(str(exc)) from None
+            if not can(role, Permission.EDIT):
+                raise fail(f"{actor.name}（{role.label}）may not add donation pages")
+            session.add(AuditEntry(actor_id=actor.id, action="crm.page.add", target=f"page:{key}",
+                                   detail={"name": name.strip(), "reverse_sync": reverse_sync}))
             session.add(DonationPage(
                 key=key, name=name.strip(), backme_secret=secret, financial_type=financial_type.strip(),
                 receipt_prefix=receipt_prefix, confirmation_subject=confirmation_subject,

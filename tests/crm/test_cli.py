@@ -14,6 +14,7 @@ from bot.backme.sync import sync_order
 from bot.simulators import backme as sim
 from bot.storage.crm_models import DonationPage
 from bot.storage.database import Database
+from bot.storage.models import AuditEntry
 from flows.backme.payload import parse_order
 from tests.conftest import run_sync
 
@@ -25,8 +26,11 @@ def cli(database_url: str):  # noqa: ANN201
     runner = CliRunner()
 
     def invoke(*args: str, env: dict[str, str] | None = None, input: str | None = None):  # noqa: ANN202, A002
-        full_env = {"DATABASE_URL": database_url, "BACKME_SECRET": "", "BACKME_STATS_URL": "", **(env or {})}
+        full_env = {"DATABASE_URL": database_url, "BACKME_SECRET": "", "BACKME_STATS_URL": "",
+                    "ADMIN_CLI_USER": "crm-admin", **(env or {})}
         return runner.invoke(app, list(args), env=full_env, input=input)
+
+    assert invoke("users", "add", "crm-admin", "--role", "admin").exit_code == 0
 
     return invoke
 
@@ -124,3 +128,25 @@ def test_search_failed_and_outbox(cli, database_url):
     table = cli("crm", "contributions", "failed")
     assert "餘額不足" in table.output
     assert lines(cli("crm", "outbox", "status", "--json")) == [{"queued": 2, "sending": 0, "sent": 0, "failed": 0}]
+
+
+def test_pages_add_needs_an_editor_role_and_is_audited(cli, database_url):
+    assert cli("--as", "crm-admin", "users", "add", "agent", "--role", "客服人員").exit_code == 0
+    refused = cli("crm", "pages", "add", "p9", "--name", "n", "--financial-type", "捐款",
+                  env={"BACKME_SECRET": SECRET, "ADMIN_CLI_USER": "agent"})
+    assert refused.exit_code != 0 and "may not add donation pages" in refused.output
+    unknown = cli("crm", "pages", "add", "p9", "--name", "n", "--financial-type", "捐款",
+                  env={"BACKME_SECRET": SECRET, "ADMIN_CLI_USER": "nobody"})
+    assert unknown.exit_code != 0 and "no admin user named 'nobody'" in unknown.output
+    assert cli("crm", "pages", "add", "p9", "--name", "n", "--financial-type", "捐款",
+               env={"BACKME_SECRET": SECRET}).exit_code == 0
+
+    async def audit() -> list[str]:
+        db = Database(database_url)
+        try:
+            async with db.session() as s:
+                return [a.action for a in await s.scalars(select(AuditEntry))]
+        finally:
+            await db.close()
+
+    assert run_sync(audit()).count("crm.page.add") == 1
