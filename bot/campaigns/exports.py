@@ -2,16 +2,26 @@
 通過 and 資格不符 invoices), as CSV with a UTF-8 BOM or as XLSX, written to a binary file object.
 
 Rows are read from the database in batches through a server-side cursor (`session.stream` with
-`yield_per`) and written as they come: CSV batch by batch, XLSX through XlsxWriter's
-constant_memory mode (a sheet holds at most 1,048,575 data rows; more continue on「名稱 2」, …).
-Memory stays flat whatever the number of rows.
+`yield_per`, Core columns only) and written as they come: CSV batch by batch with
+`csv.writer.writerows`, XLSX through our streaming writer bot/campaigns/xlsx_stream.py (a sheet
+holds at most 1,048,575 data rows; more continue on「名稱 2」, …). Memory stays flat whatever the
+number of rows.
+
+Speed: on PostgreSQL and SQLite the database formats dates, Taipei times, labels and (CSV) numbers
+in the SELECT itself, so most batches go from the driver to the writer without a Python loop per
+row; any other dialect (or `sql_formatting=False`, the reference the tests compare with) formats
+in Python with `format_date` / `format_time` / `format_number`. Both give the same CSV bytes and
+the same XLSX sheets.
 
 Formats: dates `2023/09/01`; times `2023-09-02 18:00` in Asia/Taipei; 單價 / 數量 / 小計 with a
-thousands separator (`1,000`; numbers with a `#,##0` format in XLSX); empty cells for missing values.
+thousands separator (`1,000`; in XLSX numbers with a `#,##0` format, `#,##0.####` for fractions);
+empty cells for missing values.
 參加名單 includes 重複登錄 and 無法辨識 uploads with those labels ("all statuses").
 """
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import csv
 import datetime as dt
 import io
@@ -20,12 +30,12 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any, BinaryIO
 
-import xlsxwriter
-from sqlalchemy import func, select
+from sqlalchemy import Float, String, case, cast, func, literal, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.campaigns import statuses
 from bot.campaigns.stats import identity_link
+from bot.campaigns.xlsx_stream import XlsxStream
 from bot.storage.models import Customer, InvoiceItem, Reward, Upload
 from flows.campaigns.dates import TAIPEI
 from flows.einvoice.model import InvoiceSource
@@ -93,12 +103,74 @@ def format_number(value: Decimal | int | None) -> str:
 
 _U, _C, _I, _R = (Upload.__table__.c, Customer.__table__.c, InvoiceItem.__table__.c,
                   Reward.__table__.c)  # Core columns: rows skip the ORM's loading machinery
+_TAIPEI_ZONE = getattr(TAIPEI, "key", "Asia/Taipei")
+_SQLITE_FIXED_OFFSET_SINCE = "1980-01-01"  # stored UTC text at or after this: Taipei = UTC+8
 
 
-def participants_query(campaign_id: int):  # noqa: ANN201 - a SQLAlchemy Select
-    return (select(_C.display_name, _C.line_user_id, _C.phone, _U.invoice_number, _U.invoice_date,
-                   _U.source, _U.uploaded_at, _U.verified_at, _U.photo_path, _U.status, _U.tier,
-                   _R.bot_name, _R.module_name)
+class _SqlText:
+    """SQL expressions that render a column as the export's text, for "postgresql" or "sqlite"."""
+
+    def __init__(self, dialect: str) -> None:
+        self.dialect = dialect
+
+    def date(self, col: Any) -> Any:
+        if self.dialect == "postgresql":
+            return func.coalesce(func.to_char(col, "YYYY/MM/DD"), "")
+        return func.coalesce(func.strftime("%Y/%m/%d", type_coerce(col, String)), "")
+
+    def time(self, col: Any) -> Any:
+        """Minutes in Asia/Taipei. SQLite stores UTC text: +8 hours for every instant since 1980
+        (Taiwan has had no DST since 1979); an earlier one comes back as the stored text and is
+        finished in Python (`_fix_sqlite_times`). Seconds are cut before SQLite's millisecond
+        rounding could move 59.9996 s to the next minute."""
+        if self.dialect == "postgresql":
+            return func.coalesce(
+                func.to_char(func.timezone(_TAIPEI_ZONE, col), "YYYY-MM-DD HH24:MI"), "")
+        text = type_coerce(col, String)
+        return type_coerce(func.coalesce(case(
+            (text >= literal(_SQLITE_FIXED_OFFSET_SINCE, String),
+             func.strftime("%Y-%m-%d %H:%M", func.substr(text, 1, 16), "+8 hours")),
+            else_=text), ""), String)
+
+    def integer(self, col: Any) -> Any:
+        """`1,000` like `format_number` for an integer column; '' for NULL."""
+        if self.dialect == "postgresql":
+            return func.coalesce(func.to_char(col, "FM9,999,999,999,999,999,990"), "")
+        return func.coalesce(case((col.is_not(None), func.printf("%,d", col))), "")
+
+    def decimal(self, col: Any) -> Any:
+        """`1,000` / `12.5` like `format_number` for a NUMERIC(p≤18, 4) column (PostgreSQL only)."""
+        return func.coalesce(
+            func.rtrim(func.to_char(col, "FM999,999,999,999,999,990.9999"), "."), "")
+
+
+def _label(col: Any, labels: dict[str, str]) -> Any:
+    return case(labels, value=col, else_=col)
+
+
+def _text(col: Any) -> Any:
+    return func.coalesce(col, "")
+
+
+def participants_query(campaign_id: int, sql: _SqlText | None = None, *,
+                       fmt: ExportFormat = ExportFormat.CSV,
+                       raw_photo: bool = True):  # noqa: ANN201 - a SQLAlchemy Select
+    """The 參加名單 rows in upload order; with `sql`, text columns come formatted (see the module
+    docstring); `raw_photo` keeps 發票檔案 as the stored path (or NULL) for `photo_link`."""
+    if sql is None:
+        columns: tuple[Any, ...] = (
+            _C.display_name, _C.line_user_id, _C.phone, _U.invoice_number, _U.invoice_date,
+            _U.source, _U.uploaded_at, _U.verified_at, _U.photo_path, _U.status, _U.tier,
+            _R.bot_name, _R.module_name)
+    else:
+        columns = (
+            _text(_C.display_name), _C.line_user_id, _text(_C.phone), _text(_U.invoice_number),
+            sql.date(_U.invoice_date), _label(_U.source, _SOURCE_LABELS), sql.time(_U.uploaded_at),
+            sql.time(_U.verified_at), _U.photo_path if raw_photo else _text(_U.photo_path),
+            _label(_U.status, _STATUS_LABELS),
+            sql.integer(_U.tier) if fmt is ExportFormat.CSV else _U.tier,
+            _text(_R.bot_name), _text(_R.module_name))
+    return (select(*columns)
             .select_from(Upload.__table__)
             .join(Customer.__table__, _C.id == _U.customer_id)
             .outerjoin(Reward.__table__, _R.upload_id == _U.id)
@@ -106,10 +178,25 @@ def participants_query(campaign_id: int):  # noqa: ANN201 - a SQLAlchemy Select
             .order_by(_U.id))
 
 
-def items_query(campaign_id: int):  # noqa: ANN201 - a SQLAlchemy Select
-    return (select(_C.display_name, _C.line_user_id, _C.phone, _U.invoice_number, _U.invoice_date,
-                   _U.seller_name, _U.seller_ban, _I.name, _I.unit_price, _I.quantity, _I.amount,
-                   _U.status)
+def items_query(campaign_id: int, sql: _SqlText | None = None, *,
+                fmt: ExportFormat = ExportFormat.CSV):  # noqa: ANN201 - a SQLAlchemy Select
+    """The 發票明細 rows; with `sql`, text columns come formatted, numbers as doubles for XLSX and
+    (PostgreSQL) as text for CSV."""
+    if sql is None:
+        columns: tuple[Any, ...] = (
+            _C.display_name, _C.line_user_id, _C.phone, _U.invoice_number, _U.invoice_date,
+            _U.seller_name, _U.seller_ban, _I.name, _I.unit_price, _I.quantity, _I.amount, _U.status)
+    else:
+        numbers: tuple[Any, ...] = (_I.unit_price, _I.quantity, _I.amount)
+        if fmt is ExportFormat.XLSX:  # a double is what the cell holds; no Decimal per cell
+            numbers = tuple(cast(col, Float) for col in numbers)
+        elif sql.dialect == "postgresql":
+            numbers = tuple(sql.decimal(col) for col in numbers)
+        columns = (
+            _text(_C.display_name), _C.line_user_id, _text(_C.phone), _text(_U.invoice_number),
+            sql.date(_U.invoice_date), _text(_U.seller_name), _text(_U.seller_ban), _I.name,
+            *numbers, _label(_U.status, _STATUS_LABELS))
+    return (select(*columns)
             .select_from(InvoiceItem.__table__)
             .join(Upload.__table__, _U.id == _I.upload_id)
             .join(Customer.__table__, _C.id == _U.customer_id)
@@ -129,46 +216,128 @@ async def count_rows(session: AsyncSession, campaign_id: int, kind: ExportKind) 
 
 
 async def _batches(session: AsyncSession, stmt: Any, batch_size: int) -> AsyncIterator[Sequence[Any]]:
+    """Batches of rows through a server-side cursor. The next batch is requested before the
+    current one is handed out, so the database (and the driver's socket or thread) prepares it
+    while the caller writes this one."""
     result = await session.stream(stmt.execution_options(yield_per=batch_size))
+    partitions = result.partitions(batch_size).__aiter__()
+    pending: asyncio.Future[Sequence[Any]] | None = asyncio.ensure_future(anext(partitions))
     try:
-        async for partition in result.partitions(batch_size):
-            yield partition
+        while pending is not None:
+            try:
+                batch = await pending
+            except StopAsyncIteration:
+                pending = None
+                return
+            pending = asyncio.ensure_future(anext(partitions))
+            await asyncio.sleep(0)  # let the request for the next batch go out
+            yield batch
     finally:
+        if pending is not None:  # the caller stopped early: let the fetch finish, then close
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await pending
         await result.close()
 
 
-# Cells are (text, number): exactly one is used; number cells become numbers in XLSX.
-Row = list[Any]
+# --- shaping rows in Python (only what the database did not do) --------------------------------
+
+Row = Sequence[Any]
+Shape = Callable[[Sequence[Row]], Sequence[Row]]
 
 
-def _participant_row(r: Sequence[Any], photo_link: Callable[[str], str]) -> Row:
+def _participant_row(r: Row, photo_link: Callable[[str], str]) -> list[Any]:
     return [r[0] or "", r[1], r[2] or "", r[3] or "", format_date(r[4]), _SOURCE_LABELS.get(r[5], r[5]),
             format_time(r[6]), format_time(r[7]), photo_link(r[8]) if r[8] else "",
             _STATUS_LABELS.get(r[9], r[9]), r[10], r[11] or "", r[12] or ""]
 
 
-def _item_row(r: Sequence[Any]) -> Row:
+def _item_row(r: Row) -> list[Any]:
     return [r[0] or "", r[1], r[2] or "", r[3] or "", format_date(r[4]), r[5] or "", r[6] or "",
             r[7], r[8], r[9], r[10], _STATUS_LABELS.get(r[11], r[11])]
+
+
+def _format_numbers(rows: list[list[Any]], numeric: Sequence[int]) -> list[list[Any]]:
+    for row in rows:
+        for i in numeric:
+            value = row[i]
+            if not isinstance(value, str):
+                row[i] = format_number(value)
+    return rows
+
+
+def _sqlite_old_time(text: str) -> str:
+    """A stored SQLite UTC text from before 1980, shown in Asia/Taipei the slow, exact way."""
+    return format_time(dt.datetime.fromisoformat(text).replace(tzinfo=dt.timezone.utc))
+
+
+def _fix_sqlite_times(rows: Sequence[Row], columns: Sequence[int]) -> Sequence[Row]:
+    """Rows whose time came back as stored text (before 1980, see `_SqlText.time`) get it
+    formatted here; other rows pass untouched."""
+    if not any(len(r[c]) > 16 for r in rows for c in columns):
+        return rows
+    fixed: list[Row] = []
+    for r in rows:
+        if any(len(r[c]) > 16 for c in columns):
+            row = list(r)
+            for c in columns:
+                if len(row[c]) > 16:
+                    row[c] = _sqlite_old_time(row[c])
+            r = row
+        fixed.append(r)
+    return fixed
+
+
+def _plan(kind: ExportKind, fmt: ExportFormat, campaign_id: int, dialect: str | None,
+          photo_link: Callable[[str], str]) -> tuple[Any, Shape | None]:
+    """The SELECT and the Python step (None: none) that turn its rows into the export's rows."""
+    numeric = _PARTICIPANT_NUMERIC if kind is ExportKind.PARTICIPANTS else _ITEM_NUMERIC
+    if dialect not in ("postgresql", "sqlite"):  # generic: the database returns raw values
+        if kind is ExportKind.PARTICIPANTS:
+            def generic(rows: Sequence[Row]) -> Sequence[Row]:
+                shaped = [_participant_row(r, photo_link) for r in rows]
+                return _format_numbers(shaped, numeric) if fmt is ExportFormat.CSV else shaped
+            return participants_query(campaign_id), generic
+
+        def generic_items(rows: Sequence[Row]) -> Sequence[Row]:
+            shaped = [_item_row(r) for r in rows]
+            return _format_numbers(shaped, numeric) if fmt is ExportFormat.CSV else shaped
+        return items_query(campaign_id), generic_items
+
+    sql = _SqlText(dialect)
+    steps: list[Shape] = []
+    if kind is ExportKind.PARTICIPANTS:
+        linked = photo_link is not identity_link
+        stmt = participants_query(campaign_id, sql, fmt=fmt, raw_photo=linked)
+        if dialect == "sqlite":
+            steps.append(lambda rows: _fix_sqlite_times(rows, (6, 7)))
+        if linked:
+            steps.append(lambda rows: [(*r[:8], photo_link(r[8]) if r[8] else "", *r[9:])
+                                       for r in rows])
+    else:
+        stmt = items_query(campaign_id, sql, fmt=fmt)
+        if dialect == "sqlite" and fmt is ExportFormat.CSV:
+            steps.append(lambda rows: _format_numbers([list(r) for r in rows], numeric))
+    if not steps:
+        return stmt, None
+
+    def shape(rows: Sequence[Row]) -> Sequence[Row]:
+        for step in steps:
+            rows = step(rows)
+        return rows
+    return stmt, shape
 
 
 # --- writers -----------------------------------------------------------------------------------
 
 class _CsvWriter:
-    def __init__(self, out: BinaryIO, columns: Sequence[str], numeric: frozenset[int]) -> None:
-        self.out, self.numeric = out, numeric
+    def __init__(self, out: BinaryIO, columns: Sequence[str]) -> None:
+        self.out = out
         self.buffer = io.StringIO()
         self.writer = csv.writer(self.buffer, lineterminator="\r\n")
         out.write(BOM)
-        self.write_rows([list(columns)])
+        self.write_rows([columns])
 
-    def write_rows(self, rows: list[Row]) -> None:
-        numeric = self.numeric
-        for row in rows:
-            for i in numeric:
-                value = row[i]
-                if not isinstance(value, str):
-                    row[i] = "" if value is None else format_number(value)
+    def write_rows(self, rows: Sequence[Row]) -> None:
         self.writer.writerows(rows)
         self.out.write(self.buffer.getvalue().encode("utf-8"))
         self.buffer.seek(0)
@@ -179,85 +348,68 @@ class _CsvWriter:
 
 
 class _XlsxWriter:
+    """Sheets of at most XLSX_MAX_DATA_ROWS rows (read when each sheet starts), continued on
+    「名稱 2」, 「名稱 3」, …"""
+
     def __init__(self, out: BinaryIO, sheet_name: str, columns: Sequence[str],
-                 numeric: frozenset[int], widths: Sequence[int]) -> None:
-        self.book = xlsxwriter.Workbook(out, {"constant_memory": True, "strings_to_numbers": False,
-                                              "strings_to_formulas": False, "strings_to_urls": False})
-        self.sheet_name, self.columns, self.numeric, self.widths = sheet_name, columns, numeric, widths
-        self.bold = self.book.add_format({"bold": True})
-        self.integer = self.book.add_format({"num_format": "#,##0"})
-        self.decimal = self.book.add_format({"num_format": "#,##0.####"})
+                 widths: Sequence[int]) -> None:
+        self.book = XlsxStream(out)
+        self.sheet_name, self.columns, self.widths = sheet_name, columns, widths
         self.sheets = 0
         self._new_sheet()
 
     def _new_sheet(self) -> None:
         self.sheets += 1
         name = self.sheet_name if self.sheets == 1 else f"{self.sheet_name} {self.sheets}"
-        self.sheet = self.book.add_worksheet(name)
-        for col, width in enumerate(self.widths):
-            self.sheet.set_column(col, col, width)
-        self.sheet.write_row(0, 0, self.columns, self.bold)
-        self.row = 1
+        self.book.add_sheet(name, self.columns, self.widths, max_data_rows=XLSX_MAX_DATA_ROWS)
 
-    def write_rows(self, rows: list[Row]) -> None:
-        numeric = self.numeric
-        for values in rows:
-            if self.row > XLSX_MAX_DATA_ROWS:
-                self._new_sheet()
-            sheet, r = self.sheet, self.row
-            write_string, write_number = sheet.write_string, sheet.write_number
-            for c, value in enumerate(values):
-                if value is None or value == "":
-                    continue
-                if c in numeric:
-                    if isinstance(value, Decimal) and value != value.to_integral_value():
-                        write_number(r, c, float(value), self.decimal)
-                    else:
-                        write_number(r, c, int(value), self.integer)
-                else:
-                    write_string(r, c, value)
-            self.row = r + 1
+    def write_rows(self, rows: Sequence[Row]) -> None:
+        while rows:
+            taken = self.book.write_rows(rows)
+            if taken == len(rows):
+                return
+            if taken == 0 and self.book.sheet_data_rows == 0:
+                raise ValueError("rows: a row does not fit in an empty sheet")
+            rows = rows[taken:]
+            self._new_sheet()
 
     def close(self) -> None:
         self.book.close()
 
 
-_PARTICIPANT_NUMERIC = frozenset({10})
-_ITEM_NUMERIC = frozenset({8, 9, 10})
+_PARTICIPANT_NUMERIC = (10,)
+_ITEM_NUMERIC = (8, 9, 10)
 _PARTICIPANT_WIDTHS = (14, 36, 15, 12, 12, 10, 17, 17, 40, 9, 9, 16, 16)
 _ITEM_WIDTHS = (14, 36, 15, 12, 12, 24, 12, 30, 10, 8, 10, 9)
 
 
 def _writer(fmt: ExportFormat, out: BinaryIO, kind: ExportKind) -> _CsvWriter | _XlsxWriter:
-    columns, numeric, widths = ((PARTICIPANT_COLUMNS, _PARTICIPANT_NUMERIC, _PARTICIPANT_WIDTHS)
-                                if kind is ExportKind.PARTICIPANTS
-                                else (ITEM_COLUMNS, _ITEM_NUMERIC, _ITEM_WIDTHS))
+    columns, widths = ((PARTICIPANT_COLUMNS, _PARTICIPANT_WIDTHS) if kind is ExportKind.PARTICIPANTS
+                       else (ITEM_COLUMNS, _ITEM_WIDTHS))
     if fmt is ExportFormat.CSV:
-        return _CsvWriter(out, columns, numeric)
-    return _XlsxWriter(out, kind.label, columns, numeric, widths)
+        return _CsvWriter(out, columns)
+    return _XlsxWriter(out, kind.label, columns, widths)
 
 
 async def export(session: AsyncSession, campaign_id: int, kind: ExportKind, fmt: ExportFormat,
                  out: BinaryIO, *, progress: ProgressCallback | None = None,
-                 photo_link: Callable[[str], str] = identity_link, batch_size: int = 5000) -> int:
+                 photo_link: Callable[[str], str] = identity_link, batch_size: int = 5000,
+                 sql_formatting: bool = True) -> int:
     """Write export `kind` of the campaign to `out` in `fmt`; returns the number of data rows.
     `progress(rows_written)` is called after every batch. `photo_link` turns a stored photo path
-    into the 發票檔案 link."""
+    into the 發票檔案 link. `sql_formatting=False` formats every value in Python (slower, any
+    dialect; same output)."""
     kind, fmt = ExportKind(kind), ExportFormat(fmt)
     if batch_size < 1:
         raise ValueError("batch_size: must be >= 1")
+    dialect = session.get_bind().dialect.name if sql_formatting else None
+    stmt, shape = _plan(kind, fmt, campaign_id, dialect, photo_link)
     writer = _writer(fmt, out, kind)
     written = 0
     try:
-        if kind is ExportKind.PARTICIPANTS:
-            async for batch in _batches(session, participants_query(campaign_id), batch_size):
-                writer.write_rows([_participant_row(r, photo_link) for r in batch])
-                written += len(batch)
-                if progress:
-                    progress(written)
-        else:
-            async for batch in _batches(session, items_query(campaign_id), batch_size):
-                writer.write_rows([_item_row(r) for r in batch])
+        async with contextlib.aclosing(_batches(session, stmt, batch_size)) as batches:
+            async for batch in batches:
+                writer.write_rows(shape(batch) if shape else batch)
                 written += len(batch)
                 if progress:
                     progress(written)

@@ -258,3 +258,138 @@ async def test_items_export_empty_has_headers(crafted):
     async with db.session() as s:
         assert await export_items(s, cid, out, ExportFormat.CSV) == 0
     assert out.getvalue() == BOM + ("," .join(ITEM_COLUMNS) + "\r\n").encode()
+
+
+# --- the fast (SQL-formatted) exports give exactly what Python formatting gives ----------------
+
+def sheet_xml(data: bytes) -> dict[str, bytes]:
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        return {n: z.read(n) for n in z.namelist() if n.startswith("xl/worksheets/")}
+
+
+@pytest.fixture
+async def hostile_world(database):
+    """Every awkward value an export meets: missing names and phones, markup and control
+    characters, surrounding spaces, emoji, unknown codes, pre-1980 times (Taiwan had DST in
+    1979), a time 1 µs before the next minute, tiers past a thousand, fractional and huge
+    amounts, negative and zero numbers."""
+    from sqlalchemy import insert
+
+    from bot.storage.models import InvoiceItem, Reward, Upload
+
+    db = database
+    store = CampaignStore(db)
+    marketer = await add_actor(db, "mia", Role.MARKETER)
+    channel = await add_channel(db)
+    cid = await make_campaign(db, store, marketer, channel, timing="list_only")
+    names = [None, "a & <b> \"c\"", " lead", "bell\x07\r", "_x0041_", "🎉 全形\u3000", "Amy"]
+    customers = [await add_customer(db, channel, f"U{i}", name, None if i % 2 else f"88691234567{i}")
+                 for i, name in enumerate(names)]
+    utc = dt.timezone.utc
+    plan = [  # status, source, uploaded_at, verified_at, tier, photo
+        ("passed", "photo", dt.datetime(2023, 9, 2, 9, 59, 59, 999_999, tzinfo=utc),
+         dt.datetime(2023, 9, 2, 10, 0, tzinfo=utc), 1, "photos/1.jpg"),
+        ("not_qualified", "manual", dt.datetime(1979, 7, 15, 12, 0, tzinfo=utc),
+         dt.datetime(1975, 1, 1, 0, 30, tzinfo=utc), None, None),
+        ("passed", "carrier", dt.datetime(2024, 2, 29, 16, 0, tzinfo=utc), None, 1234, "p <&>.jpg"),
+        ("pending", "fax", dt.datetime(2023, 12, 31, 15, 59, 59, tzinfo=utc), None, -5, None),
+        ("weird", "photo", dt.datetime(2023, 10, 1, tzinfo=utc), None, None, None),
+        ("unreadable", "photo", dt.datetime(2023, 10, 2, tzinfo=utc), None, None, "photos/x.jpg"),
+        ("duplicate", "manual", dt.datetime(2023, 10, 3, tzinfo=utc),
+         dt.datetime(2023, 10, 3, 0, 1, tzinfo=utc), 2, None),
+    ]
+    amounts = [Decimal("12.5"), Decimal("0.0001"), Decimal("-3"), Decimal("1234567890.1234"),
+               Decimal("1000"), Decimal("0"), Decimal("-0.5"), Decimal("1234.5670")]
+    async with db.session() as s, s.begin():
+        for i, (status, source, uploaded, verified, tier, photo) in enumerate(plan):
+            readable = status != "unreadable"
+            upload_id = (await s.execute(insert(Upload).values(
+                campaign_id=cid, customer_id=customers[i], source=source, status=status,
+                invoice_number=f"AB{i:08d}" if readable else None,
+                invoice_date=dt.date(2023, 9, i + 1) if readable else None,
+                seller_name=["全通路 & 分店", None, " 空白 "][i % 3] if readable else None,
+                seller_ban="82910724" if i % 2 else None, tier=tier, photo_path=photo,
+                uploaded_at=uploaded, verified_at=verified).returning(Upload.id))).scalar_one()
+            if tier is not None:
+                await s.execute(insert(Reward).values(
+                    upload_id=upload_id, campaign_id=cid, tier=tier, bot_name=f"機器人<{i}>",
+                    module_name="LINE&POINT" if i % 2 else "兌換連結", state="none"))
+            for n, amount in enumerate(amounts[i:i + 3]):
+                await s.execute(insert(InvoiceItem).values(
+                    upload_id=upload_id, row_num=n + 1, name=names[(i + n) % len(names)] or "品項",
+                    unit_price=amount, quantity=Decimal(n + 1) / 2, amount=amount * (n + 1)))
+    return db, cid
+
+
+def _cdn(path: str) -> str:
+    return "https://cdn.example/" + path
+
+
+@pytest.mark.parametrize("kind", list(ExportKind))
+@pytest.mark.parametrize("fmt", list(ExportFormat))
+@pytest.mark.parametrize("photo_link", [None, _cdn])
+async def test_sql_formatting_matches_python_formatting(hostile_world, kind, fmt, photo_link):
+    db, cid = hostile_world
+    options = {"photo_link": photo_link} if photo_link else {}
+    fast_count, fast = await export_bytes(db, cid, kind, fmt, batch_size=3, **options)
+    slow_count, slow = await export_bytes(db, cid, kind, fmt, sql_formatting=False, **options)
+    assert fast_count == slow_count == (7 if kind is ExportKind.PARTICIPANTS else 9)
+    if fmt is ExportFormat.CSV:
+        assert fast == slow
+    else:
+        assert sheet_xml(fast) == sheet_xml(slow)
+
+
+async def test_hostile_values_in_the_participant_csv(hostile_world):
+    db, cid = hostile_world
+    _, data = await export_bytes(db, cid, ExportKind.PARTICIPANTS, ExportFormat.CSV, photo_link=_cdn)
+    rows = csv_rows(data)[1:]
+    assert rows[0][:2] == ["", "U0"] and rows[0][6:9] == [
+        "2023-09-02 17:59", "2023-09-02 18:00", "https://cdn.example/photos/1.jpg"]
+    assert rows[1][1:3] == ["U1", ""]
+    assert rows[1][6:8] == ["1979-07-15 21:00", "1975-01-01 08:30"]  # DST (UTC+9) in July 1979
+    assert rows[2][10:] == ["1,234", "機器人<2>", "兌換連結"]
+    assert rows[3][5] == "fax" and rows[3][9] == "待驗證" and rows[3][10] == "-5"
+    assert rows[4][9] == "weird" and rows[5][3:5] == ["", ""] and rows[5][9] == "無法辨識"
+    assert [r[0] for r in rows[1:4]] == ['a & <b> "c"', " lead", "bell\x07\r"]
+
+
+async def test_hostile_values_in_the_items_xlsx(hostile_world):
+    db, cid = hostile_world
+    _, data = await export_bytes(db, cid, ExportKind.ITEMS, ExportFormat.XLSX)
+    import openpyxl
+
+    sheet = openpyxl.load_workbook(io.BytesIO(data))["發票明細"]
+    rows = [[c.value for c in row] for row in sheet.iter_rows(min_row=2)]
+    assert len(rows) == 9  # 3 items of each of the 3 passed / not-qualified uploads
+    assert rows[0][:6] == [None, "U0", "886912345670", "AB00000000", "2023/09/01", "全通路 & 分店"]
+    assert rows[0][8:11] == [12.5, 0.5, 12.5]
+    assert rows[4][8:11] == [-3, 1, -6]
+    assert rows[5][8:11] == [1234567890.1234, 1.5, 3703703670.3702]
+    assert [sheet.cell(2, c).number_format for c in (9, 10, 11)] == ["#,##0.####"] * 3
+    assert [sheet.cell(6, c).number_format for c in (9, 10, 11)] == ["#,##0"] * 3
+
+
+async def test_sql_number_text_matches_format_number(database):
+    """The SELECT's number formatting against `format_number` on many values at once."""
+    import random
+
+    from sqlalchemy import Integer, Numeric, literal, select
+
+    from bot.campaigns.exports import _SqlText, format_number
+
+    rng = random.Random(7)
+    async with database.session() as s:
+        dialect = s.get_bind().dialect.name
+        sql = _SqlText(dialect)
+        integers = [0, 1, -1, 999, 1000, -1000, 2**31 - 1, -(2**31)] + [
+            rng.randint(-10**9, 10**9) for _ in range(200)]
+        got = (await s.execute(select(*[sql.integer(literal(v, Integer)) for v in integers]))).one()
+        assert list(got) == [format_number(v) for v in integers]
+        if dialect == "postgresql":
+            decimals = [Decimal("0"), Decimal("0.5"), Decimal("-0.5"), Decimal("0.0001"),
+                        Decimal("999999999999.9999"), Decimal("-1000"), Decimal("1000.1000")] + [
+                Decimal(rng.randint(-10**16, 10**16)).scaleb(-4) for _ in range(300)]
+            got = (await s.execute(select(*[sql.decimal(literal(v, Numeric(16, 4)))
+                                            for v in decimals]))).one()
+            assert list(got) == [format_number(v) for v in decimals]
