@@ -20,8 +20,8 @@ from admin_cli.campaigns import when
 from admin_cli.context import CliError, acting_user, acting_user_name, in_transaction, load_config
 from admin_cli.editor import edit_text
 from bot.line.templates import render_default_messages, render_message, validate_template
-from bot.storage.models import AuditEntry, Campaign, MessageTemplate
-from flows.campaigns.lifecycle import check_edit, status_of
+from bot.storage.models import AdminUser, AuditEntry, Campaign, MessageTemplate
+from flows.campaigns.lifecycle import CampaignStatus, check_edit, status_of
 from flows.campaigns.roles import Permission, can
 from flows.messages.billing import Billing
 from flows.messages.custom import CustomKind
@@ -138,15 +138,7 @@ def edit(
         source = edited
 
     async def work(session: AsyncSession) -> str:
-        actor, role = await acting_user(session, acting_user_name(ctx))
-        if not can(role, Permission.EDIT):
-            raise CliError(f"{actor.name}（{role.label}）沒有發票活動的「{Permission.EDIT.label}」權限")
-        campaign = await _campaign(session, campaign_id)
-        moment = dt.datetime.now(dt.timezone.utc)
-        status = status_of(campaign.published_at, campaign.paused, campaign.start_at, campaign.end_at, moment)
-        refusals = check_edit(status, [f"messages.{kind.value}"])
-        if refusals:
-            raise CliError(refusals[0].message)
+        actor, status, moment = await _editor_of(session, ctx, campaign_id, kind)
         row = await _saved(session, campaign_id, kind)
         alt = alt_text if alt_text is not None else (row.alt_text if row else None)
         errors = validate_template(kind, source, alt_text=alt)
@@ -165,6 +157,22 @@ def edit(
     typer.echo(in_transaction(work))
 
 
+async def _editor_of(session: AsyncSession, ctx: typer.Context, campaign_id: int,
+                     kind: CustomKind) -> tuple[AdminUser, CampaignStatus, dt.datetime]:
+    """The acting user, if their role may edit and the campaign's status lets its verification
+    messages change now; else a CliError naming why."""
+    actor, role = await acting_user(session, acting_user_name(ctx))
+    if not can(role, Permission.EDIT):
+        raise CliError(f"{actor.name}（{role.label}）沒有發票活動的「{Permission.EDIT.label}」權限")
+    campaign = await _campaign(session, campaign_id)
+    moment = dt.datetime.now(dt.timezone.utc)
+    status = status_of(campaign.published_at, campaign.paused, campaign.start_at, campaign.end_at, moment)
+    refusals = check_edit(status, [f"messages.{kind.value}"])
+    if refusals:
+        raise CliError(refusals[0].message)
+    return actor, status, moment
+
+
 @messages_app.command("reset")
 def reset(
     ctx: typer.Context,
@@ -175,15 +183,7 @@ def reset(
     kind = parse_kind(kind_text)
 
     async def work(session: AsyncSession) -> str:
-        actor, role = await acting_user(session, acting_user_name(ctx))
-        if not can(role, Permission.EDIT):
-            raise CliError(f"{actor.name}（{role.label}）沒有發票活動的「{Permission.EDIT.label}」權限")
-        campaign = await _campaign(session, campaign_id)
-        moment = dt.datetime.now(dt.timezone.utc)
-        status = status_of(campaign.published_at, campaign.paused, campaign.start_at, campaign.end_at, moment)
-        refusals = check_edit(status, [f"messages.{kind.value}"])
-        if refusals:
-            raise CliError(refusals[0].message)
+        actor, status, moment = await _editor_of(session, ctx, campaign_id, kind)
         removed = await session.execute(delete(MessageTemplate).where(
             MessageTemplate.campaign_id == campaign_id, MessageTemplate.kind == kind.value))
         if not removed.rowcount:
