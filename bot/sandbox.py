@@ -12,8 +12,6 @@ from bot.config import Config
 
 LINE_PREFIX = "/sandbox/line"
 MOF_PREFIX = "/sandbox/mof"
-SANDBOX_MOF_APP_ID = "SIMAPPID0001"
-SANDBOX_MOF_API_KEY = "sim-api-key"
 
 
 def sandbox_config(config: Config) -> Config:
@@ -21,6 +19,7 @@ def sandbox_config(config: Config) -> Config:
     the simulators' credentials. Explicit base URLs (e.g. standalone simulators) are kept."""
     from bot.config import DEFAULT_LINE_API, DEFAULT_LINE_DATA_API, DEFAULT_MOF_API
     from bot.simulators.line import SIM_ACCESS_TOKEN, SIM_CHANNEL_SECRET
+    from bot.simulators.mof import SIM_API_KEY, SIM_APP_ID
 
     local = f"http://127.0.0.1:{config.port}"
 
@@ -35,8 +34,8 @@ def sandbox_config(config: Config) -> Config:
         line_api_base_url=aim(config.line_api_base_url, DEFAULT_LINE_API, LINE_PREFIX),
         line_data_api_base_url=aim(config.line_data_api_base_url, DEFAULT_LINE_DATA_API, LINE_PREFIX),
         mof_api_base_url=aim(config.mof_api_base_url, DEFAULT_MOF_API, MOF_PREFIX),
-        mof_app_id=config.mof_app_id or SANDBOX_MOF_APP_ID,
-        mof_api_key=config.mof_api_key or SANDBOX_MOF_API_KEY,
+        mof_app_id=config.mof_app_id or SIM_APP_ID,
+        mof_api_key=config.mof_api_key or SIM_API_KEY,
     )
 
 
@@ -48,8 +47,9 @@ def mount_simulators(app: web.Application, config: Config) -> None:
     from bot.simulators.mof import STATE, create_mof_simulator
 
     line = create_line_simulator()
-    mof = create_mof_simulator(app_id=config.mof_app_id or SANDBOX_MOF_APP_ID,
-                               api_key=config.mof_api_key or SANDBOX_MOF_API_KEY)
+    # `config` has been through sandbox_config: its MOF credentials are the simulator's own,
+    # or the ones the operator set.
+    mof = create_mof_simulator(app_id=config.mof_app_id, api_key=config.mof_api_key)
     app.add_subapp(LINE_PREFIX, line)
     app.add_subapp(MOF_PREFIX, mof)
     app[LINE_SIM] = line[SIMULATOR]

@@ -427,14 +427,9 @@ async def outbox_ctx(app: web.Application) -> AsyncIterator[None]:
     """Cleanup context (after database_ctx): the messaging pool and, when RUN_WORKER, the
     sender loop; on shutdown the loop finishes its batch and stops."""
     config = app[CONFIG]
-    default_token = config.line_channel_access_token
-    if default_token is None and config.sandbox:
-        from bot.simulators.line import SIM_ACCESS_TOKEN
-
-        default_token = SIM_ACCESS_TOKEN
     pool = MessagingPool(
         app[DATABASE],
-        default_token=default_token,
+        default_token=config.line_channel_access_token,  # sandbox: bot.sandbox.sandbox_config
         api_base_url=config.line_api_base_url,
         data_api_base_url=config.line_data_api_base_url,
     )

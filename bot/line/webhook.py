@@ -415,8 +415,8 @@ def create_callback_handler(
 
 
 def env_and_db_channels(app: web.Application) -> ChannelSource:
-    """Channels from the environment (single-channel mode) plus every Channel row with a
-    secret (multi-channel); sandbox mode uses the LINE simulator's default secret. The rows are
+    """Channels from the environment (single-channel mode; in sandbox mode the simulator's
+    credentials, set by bot.sandbox.sandbox_config) plus every Channel row with a secret. The rows are
     re-read at most every `CHANNELS_TTL_S` seconds, not on every request."""
     cached: list[Sequence[LineChannel]] = []
     loaded_at = [0.0]
@@ -444,10 +444,6 @@ def env_and_db_channels(app: web.Application) -> ChannelSource:
             for row in rows:
                 if row.channel_secret:
                     found.append(LineChannel(str(row.id), row.channel_secret, row.access_token, row.id, row.liff_id))
-        if not found and config.sandbox:
-            from bot.simulators.line import SIM_ACCESS_TOKEN, SIM_CHANNEL_SECRET
-
-            found.append(LineChannel(ENV_CHANNEL_KEY, SIM_CHANNEL_SECRET, SIM_ACCESS_TOKEN, None, config.liff_id))
         return found
 
     return cached_load

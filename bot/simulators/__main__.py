@@ -20,9 +20,11 @@ AppFactory = Callable[[argparse.Namespace], web.Application]
 
 
 def _mof(parser: argparse.ArgumentParser) -> AppFactory:
+    from bot.simulators.mof import SIM_API_KEY, SIM_APP_ID
+
     parser.add_argument("--seed-file", help="JSON seed: {\"invoices\": [...], \"carriers\": [...]}")
-    parser.add_argument("--app-id", default="SIMAPPID0001", help="appID the simulator accepts")
-    parser.add_argument("--api-key", default="sim-api-key", help="API key signatures are checked with")
+    parser.add_argument("--app-id", default=SIM_APP_ID, help="appID the simulator accepts")
+    parser.add_argument("--api-key", default=SIM_API_KEY, help="API key signatures are checked with")
 
     def build(args: argparse.Namespace) -> web.Application:
         from bot.simulators.mof import create_mof_simulator, load_seed_file

@@ -613,8 +613,13 @@ async def _release_hung(app: web.Application) -> None:
     app[STATE].released.set()
 
 
+# The simulator's own credentials, used when none are configured (sandbox mode).
+SIM_APP_ID = "SIMAPPID0001"
+SIM_API_KEY = "sim-api-key"
+
+
 def create_mof_simulator(
-    *, app_id: str = "SIMAPPID0001", api_key: str = "sim-api-key", seed: Any = None
+    *, app_id: str = SIM_APP_ID, api_key: str = SIM_API_KEY, seed: Any = None
 ) -> web.Application:
     """The simulator app; `seed` is a seed document ({"invoices": [...], "carriers": [...]})."""
     app = web.Application()

@@ -336,10 +336,6 @@ class VerificationWorker:
 # --- inside the web process ------------------------------------------------------------
 
 VERIFICATION_WORKER = web.AppKey("verification_worker", VerificationWorker)
-# The MOF simulator's defaults (bot.simulators.mof.create_mof_simulator), used only in sandbox
-# mode when no MOF credentials are configured.
-SANDBOX_MOF_APP_ID = "SIMAPPID0001"
-SANDBOX_MOF_API_KEY = "sim-api-key"
 
 
 def verification_ctx(
@@ -358,9 +354,7 @@ def verification_ctx(
         from bot.mof import MofClient
 
         config = app[CONFIG]
-        app_id, api_key = config.mof_app_id, config.mof_api_key
-        if config.sandbox and (app_id is None or api_key is None):
-            app_id, api_key = SANDBOX_MOF_APP_ID, SANDBOX_MOF_API_KEY
+        app_id, api_key = config.mof_app_id, config.mof_api_key  # sandbox: bot.sandbox.sandbox_config
         if app_id is None or api_key is None:
             raise ValueError("MOF_APP_ID/MOF_API_KEY: required to verify invoices")
         metrics = PipelineMetrics(app[METRICS].registry)
