@@ -41,6 +41,7 @@ from flows.campaigns.rules import (
     evaluate,
 )
 from flows.campaigns.settings import CampaignSettings, CodePool, SharedLink
+from flows.conversation.instants import require_aware
 from flows.einvoice.model import VerifiedInvoice
 from flows.einvoice.roc import period_of
 from flows.verification.policy import verification_deadline
@@ -82,11 +83,6 @@ class Settlement:
     reason: str | None
     reward: RewardGrant | None
     changed: bool
-
-
-def _require_aware(now: dt.datetime) -> None:
-    if not isinstance(now, dt.datetime) or now.tzinfo is None or now.utcoffset() is None:
-        raise ValueError("now: expected a timezone-aware datetime")
 
 
 async def _lock_upload(session: AsyncSession, upload_id: int) -> Upload:
@@ -185,7 +181,7 @@ async def settle(session: AsyncSession, upload_id: int, outcome_invoice: Verifie
     Idempotent: an upload that is no longer pending is returned as stored, unchanged.
     Raises UploadNotFound, or ValueError when the verified invoice is not the uploaded one.
     """
-    _require_aware(now)
+    require_aware(now, "now")
     upload = await _lock_upload(session, upload_id)
     if upload.status != statuses.PENDING:
         return await stored_settlement(session, upload_id)
@@ -243,7 +239,7 @@ async def settle(session: AsyncSession, upload_id: int, outcome_invoice: Verifie
 async def expire(session: AsyncSession, upload_id: int, now: dt.datetime) -> Settlement:
     """無效 for a pending upload MOF still has no data for after three days (72 h from upload).
     A settled upload is returned unchanged; before the deadline NotExpiredYet is raised."""
-    _require_aware(now)
+    require_aware(now, "now")
     upload = await _lock_upload(session, upload_id)
     if upload.status != statuses.PENDING:
         return await stored_settlement(session, upload_id)
@@ -259,7 +255,7 @@ async def mark_unsupported(session: AsyncSession, upload_id: int, reason: str,
                            now: dt.datetime) -> Settlement:
     """資格不符 for an invoice the service does not support (統編發票, member-card carrier …),
     recorded with `reason` without asking MOF. A settled upload is returned unchanged."""
-    _require_aware(now)
+    require_aware(now, "now")
     if not isinstance(reason, str) or not reason.strip():
         raise ValueError("reason: required")
     upload = await _lock_upload(session, upload_id)
@@ -272,7 +268,7 @@ async def mark_unsupported(session: AsyncSession, upload_id: int, reason: str,
 
 async def note_verification_attempt(session: AsyncSession, upload_id: int, now: dt.datetime) -> None:
     """Record a verification attempt on a pending upload: 驗證時間 shows the latest attempt."""
-    _require_aware(now)
+    require_aware(now, "now")
     await session.execute(update(Upload).where(Upload.id == upload_id,
                                                Upload.status == statuses.PENDING)
                           .values(verified_at=now))

@@ -46,6 +46,7 @@ from flows.campaigns.lifecycle import (
 )
 from flows.campaigns.roles import Permission, Role, permission_for, require
 from flows.campaigns.settings import CampaignSettings
+from flows.conversation.instants import require_aware
 
 LIST_LIMIT_MAX = 200
 
@@ -124,11 +125,6 @@ def _parse(settings: CampaignSettings | Mapping[str, Any]) -> CampaignSettings:
     return CampaignSettings.from_dict(settings)
 
 
-def _require_aware(now: dt.datetime) -> None:
-    if not isinstance(now, dt.datetime) or now.tzinfo is None or now.utcoffset() is None:
-        raise ValueError("now: expected a timezone-aware datetime")
-
-
 def _row_values(settings: CampaignSettings) -> dict[str, Any]:
     return {
         "name": settings.name.strip(),
@@ -202,7 +198,7 @@ class CampaignStore:
     # --- reads -----------------------------------------------------------------------------------
 
     async def get(self, campaign_id: int, now: dt.datetime) -> CampaignView:
-        _require_aware(now)
+        require_aware(now, "now")
         async with self.db.session() as session:
             return await self._view(session, await self._load(session, campaign_id), now)
 
@@ -211,7 +207,7 @@ class CampaignStore:
                    offset: int = 0) -> list[CampaignSummary]:
         """Campaigns whose name or channel name contains `search` (case-insensitive), newest
         first, optionally only those with the derived `status`."""
-        _require_aware(now)
+        require_aware(now, "now")
         if not 1 <= limit <= LIST_LIMIT_MAX:
             raise ValueError(f"limit: must be 1..{LIST_LIMIT_MAX}")
         if offset < 0:
@@ -240,7 +236,7 @@ class CampaignStore:
     async def create(self, actor: Actor, settings: CampaignSettings | Mapping[str, Any],
                      now: dt.datetime) -> CampaignView:
         """新增發票活動: validate and store a new draft."""
-        _require_aware(now)
+        require_aware(now, "now")
         require(actor.name, actor.role, Permission.EDIT)
         edited = _parse(settings)
         async with self.db.session() as session, session.begin():
@@ -258,7 +254,7 @@ class CampaignStore:
                                edited: CampaignSettings | Mapping[str, Any] | None,
                                now: dt.datetime, audit_action: str,
                                only_from: CampaignStatus | None = None) -> CampaignView:
-        _require_aware(now)
+        require_aware(now, "now")
         async with self.db.session() as session, session.begin():
             campaign = await self._load(session, campaign_id, lock=True)
             status = self._status(campaign, now)
@@ -316,7 +312,7 @@ class CampaignStore:
 
     async def copy(self, actor: Actor, campaign_id: int, now: dt.datetime) -> CampaignView:
         """複製活動: a new draft with the same settings and custom messages, named 「…（複本）」."""
-        _require_aware(now)
+        require_aware(now, "now")
         async with self.db.session() as session, session.begin():
             source = await self._load(session, campaign_id)
             status = self._status(source, now)
@@ -339,7 +335,7 @@ class CampaignStore:
 
     async def delete(self, actor: Actor, campaign_id: int, now: dt.datetime) -> None:
         """刪除: only drafts; its uploads, templates, triggers, pool and rewards go with it."""
-        _require_aware(now)
+        require_aware(now, "now")
         async with self.db.session() as session, session.begin():
             campaign = await self._load(session, campaign_id, lock=True)
             status = self._status(campaign, now)
@@ -355,7 +351,7 @@ class CampaignStore:
         """Import a coupon code file into the campaign's pool and hand new codes to waiting
         rewards; returns the report and the rewards just given. `on_given` runs inside the same
         transaction (it queues the coupon messages, so codes and messages commit together)."""
-        _require_aware(now)
+        require_aware(now, "now")
         async with self.db.session() as session, session.begin():
             campaign = await self._load(session, campaign_id, lock=True)
             status = self._status(campaign, now)
