@@ -2,6 +2,7 @@
 and exports can link a photo without exposing the others), and the route that serves them."""
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import os
@@ -20,23 +21,27 @@ _SIGNATURES = {b"\xff\xd8\xff": "image/jpeg", b"\x89PNG\r\n\x1a\n": "image/png",
 
 
 def link_key(config: Config) -> bytes:
-    """APP_SECRET when set, else a random key kept beside the photos (made on first use)."""
-    if config.app_secret:
-        return hashlib.sha256(b"photo-links:" + config.app_secret.encode()).digest()
-    path = config.data_dir / KEY_FILE
+    """APP_SECRET when set, else a random key kept beside the photos (made on first use).
+    Read once per data directory and secret, not on every photo request."""
+    return _key(config.data_dir.resolve(), config.app_secret)
+
+
+@functools.lru_cache(maxsize=8)
+def _key(data_dir: Path, app_secret: str | None) -> bytes:
+    if app_secret:
+        return hashlib.sha256(b"photo-links:" + app_secret.encode()).digest()
+    path = data_dir / KEY_FILE
     try:
         return bytes.fromhex(path.read_text().strip())
     except (FileNotFoundError, ValueError):
         pass
-    config.data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.mkdir(parents=True, exist_ok=True)
     key = secrets.token_bytes(32)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         os.write(fd, key.hex().encode())
-    except BaseException:
+    finally:
         os.close(fd)
-        raise
-    os.close(fd)
     return key
 
 
