@@ -133,14 +133,24 @@ class ChatHandler:
         elif isinstance(change, machine.Clear):
             await storage.clear(key)
 
-    async def _customer(self, session: AsyncSession, channel_id: int, user_id: str) -> Customer:
-        customer = await customer_for(session, channel_id, user_id)
-        if customer.display_name is None:
-            try:
-                line = await self.app[MESSAGING_POOL](channel_id)
-                customer.display_name = (await line.get_profile(user_id)).display_name
-            except LineApiError:
-                pass  # the name is a nicety for exports; the upload must not wait on it
+    async def _customer(self, channel_id: int, user_id: str) -> Customer:
+        """The user's customer row, made on first sight; a missing display name is fetched from
+        LINE between two short transactions (no transaction waits on the network)."""
+        db = self.app[DATABASE]
+        async with db.session() as session, session.begin():
+            customer = await customer_for(session, channel_id, user_id)
+        if customer.display_name is not None:
+            return customer
+        try:
+            line = await self.app[MESSAGING_POOL](channel_id)
+            name = (await line.get_profile(user_id)).display_name
+        except LineApiError:
+            return customer  # the name is a nicety for exports; the upload must not wait on it
+        async with db.session() as session, session.begin():
+            await session.execute(update(Customer).where(Customer.id == customer.id,
+                                                         Customer.display_name.is_(None))
+                                  .values(display_name=name))
+        customer.display_name = name
         return customer
 
     async def _deliver(self, channel_id: int, customer: Customer, messages: list[dict[str, Any]],
@@ -190,8 +200,7 @@ class ChatHandler:
             await self._send(channel_id, user_id, action)
 
     async def _send(self, channel_id: int, user_id: str, action: machine.Action) -> None:
-        async with self.app[DATABASE].session() as session, session.begin():
-            customer = await self._customer(session, channel_id, user_id)
+        customer = await self._customer(channel_id, user_id)
         async with self.app[DATABASE].session() as session:
             campaign_id = int(action.campaign_id)
             campaign = await session.get(Campaign, campaign_id)
@@ -230,8 +239,8 @@ class ChatHandler:
     async def _photo(self, channel_id: int, user_id: str, action: machine.ProcessPhoto) -> None:
         campaign_id = int(action.campaign_id)
         db = self.app[DATABASE]
-        async with db.session() as session, session.begin():
-            customer = await self._customer(session, channel_id, user_id)
+        customer = await self._customer(channel_id, user_id)
+        async with db.session() as session:
             campaign = await session.get(Campaign, campaign_id)
             if campaign is None:
                 return
