@@ -28,7 +28,8 @@ from bot.storage.models import AuditEntry
 from flows.backme.statuses import ContributionStatus
 from flows.campaigns.roles import Permission, can
 
-crm_app = typer.Typer(help="Backme → CRM: donation pages, contributions, email outbox.", no_args_is_help=True)
+crm_app = typer.Typer(help="Backme → CRM: donation pages, contributions, contacts, receipts, email outbox.",
+                     no_args_is_help=True)
 pages_app = typer.Typer(help="CRM donation pages fed by Backme.", no_args_is_help=True)
 contributions_app = typer.Typer(help="Search contributions.", no_args_is_help=True)
 outbox_app = typer.Typer(help="The receipt / confirmation email outbox.", no_args_is_help=True)
@@ -260,3 +261,7 @@ def outbox_status(as_json: bool = typer.Option(False, "--json")) -> None:
         for row in failed:
             errors.add_row(str(row.id), row.kind, row.state, str(row.attempts), row.last_error or "")
         console.print(errors)
+
+
+# Registers `crm contacts`, `crm receipts`, `crm pages receipt-options` and `crm contributions add/import`.
+from admin_cli import crm_records  # noqa: E402,F401
