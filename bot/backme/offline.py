@@ -59,7 +59,7 @@ async def _contact_for(session: AsyncSession, donation: OfflineDonation) -> int:
                                      location_type=LocationType.HOME.value, is_primary=True))
         if donation.phone:
             session.add(ContactPhone(contact_id=contact.id, phone=donation.phone, phone_key=phone_key(donation.phone),
-                                     is_mobile=donation.phone.startswith("09"),
+                                     is_mobile=donation.phone_is_mobile,
                                      location_type=LocationType.HOME.value, is_primary=True))
     return contact.id
 

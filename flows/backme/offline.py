@@ -56,6 +56,7 @@ class OfflineDonation:
     name: str
     email: str = ""
     phone: str = ""
+    phone_is_mobile: bool = False
     trade_no: str = ""  # "" → one is generated when recorded
     receipt_option: ReceiptOption | None = None
     receipt_title: str = ""
@@ -133,12 +134,13 @@ def parse_offline_donation(row: Mapping[str, str | None], *, line: int | None = 
     for name in ("email", "receipt_email"):
         if values[name] and not _EMAIL.fullmatch(values[name]):
             bad(name, "is not an e-mail address")
-    phone = ""
+    phone, mobile = "", False
     if values["phone"]:
-        number = phone_number(values["phone"])
-        phone = number.phone if number else ""
         if not re.fullmatch(r"[0-9+\-() ]{6,32}", values["phone"]):
             bad("phone", "must be a phone number")
+        number = phone_number(values["phone"])
+        if number is not None:
+            phone, mobile = number.number, number.is_mobile
     if values["trade_no"] and not _TRADE_NO.fullmatch(values["trade_no"]):
         bad("trade_no", "use 1-64 letters, digits, '-' or '_'")
     option = None
@@ -155,11 +157,12 @@ def parse_offline_donation(row: Mapping[str, str | None], *, line: int | None = 
     if test not in _TRUE | _FALSE:
         bad("test", "must be yes or no")
     if errors:
+        errors.sort(key=lambda e: COLUMNS.index(e.field) if e.field in COLUMNS else len(COLUMNS))
         raise OfflineDonationError(errors)
     wants = option is not None and option.wants_receipt
     return OfflineDonation(
         page=values["page"], amount=amount, received_at=received, processor=values["processor"],
-        name=values["name"], email=values["email"], phone=phone, trade_no=values["trade_no"],
+        name=values["name"], email=values["email"], phone=phone, phone_is_mobile=mobile, trade_no=values["trade_no"],
         receipt_option=option, receipt_title=(values["receipt_title"] or values["name"]) if wants else "",
         receipt_serial=values["receipt_serial"] if wants else "", receipt_email=values["receipt_email"],
         postal_code=values["postal_code"], address=values["address"], note=values["note"],
