@@ -143,6 +143,22 @@ def _errors_out(exc: OfflineDonationError) -> typer.Exit:
     return typer.Exit(1)
 
 
+def _record(actor_name: str, rows: list, action: str, target: str) -> list:  # noqa: ANN001
+    """Record (line, donation) rows as the acting editor, audited; errors end the command."""
+
+    async def work(db: Database) -> list:
+        actor = await _as_editor(db, actor_name, "record contributions")
+        try:
+            recorded = await record_offline_donations(db, rows)
+        except OfflineDonationError as exc:
+            raise _errors_out(exc) from None
+        await _audit(db, actor.id, action, target, {"trade_nos": [r.trade_no for r in recorded][:100],
+                                                    "rows": len(recorded)})
+        return recorded
+
+    return _run(work)
+
+
 @contributions_app.command("add")
 def contributions_add(
     ctx: typer.Context,
@@ -172,19 +188,8 @@ def contributions_add(
         donation = parse_offline_donation(row, today=_today())
     except OfflineDonationError as exc:
         raise _errors_out(exc) from None
-    actor_name = acting_user_name(ctx)
-
-    async def work(db: Database) -> list:
-        actor = await _as_editor(db, actor_name, "record contributions")
-        try:
-            recorded = await record_offline_donations(db, [(None, donation)])
-        except OfflineDonationError as exc:
-            raise _errors_out(exc) from None
-        await _audit(db, actor.id, "crm.contribution.add", f"page:{page}",
-                     {"trade_no": recorded[0].trade_no, "amount": str(donation.amount), "processor": processor})
-        return recorded
-
-    _print_recorded(_run(work))
+    recorded = _record(acting_user_name(ctx), [(None, donation)], "crm.contribution.add", f"page:{page}")
+    _print_recorded(recorded)
 
 
 @contributions_app.command("import")
@@ -224,18 +229,8 @@ def contributions_import(
         donations = parse_offline_rows(rows, today=_today())
     except OfflineDonationError as exc:
         raise _errors_out(exc) from None
-    actor_name = acting_user_name(ctx)
-
-    async def work(db: Database) -> list:
-        actor = await _as_editor(db, actor_name, "record contributions")
-        try:
-            recorded = await record_offline_donations(db, [(line, d) for (line, _), d in zip(rows, donations)])
-        except OfflineDonationError as exc:
-            raise _errors_out(exc) from None
-        await _audit(db, actor.id, "crm.contribution.import", f"file:{file.name}", {"rows": len(recorded)})
-        return recorded
-
-    recorded = _run(work)
+    recorded = _record(acting_user_name(ctx), [(line, d) for (line, _), d in zip(rows, donations)],
+                       "crm.contribution.import", f"file:{file.name}")
     typer.echo(f"imported {len(recorded)} contribution(s)")
     _print_recorded(recorded)
 
