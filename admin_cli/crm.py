@@ -69,6 +69,18 @@ def _status_label(code: str) -> str:
         return code
 
 
+async def as_editor(db: Database, ctx_actor: str, what: str) -> Any:  # noqa: ANN401
+    """The acting admin user, who must be allowed to edit; else a CLI error."""
+    async with db.session() as session:
+        try:
+            actor, role = await acting_user(session, ctx_actor)
+        except CliError as exc:
+            raise fail(str(exc)) from None
+        if not can(role, Permission.EDIT):
+            raise fail(f"{actor.name}（{role.label}）may not {what}")
+        return actor
+
+
 @pages_app.command("add")
 def pages_add(
     ctx: typer.Context,
@@ -129,13 +141,8 @@ def pages_add(
     actor_name = acting_user_name(ctx)
 
     async def work(db: Database) -> None:
+        actor = await as_editor(db, actor_name, "add donation pages")
         async with db.session() as session:
-            try:
-                actor, role = await acting_user(session, actor_name)
-            except CliError as exc:
-                raise fail(str(exc)) from None
-            if not can(role, Permission.EDIT):
-                raise fail(f"{actor.name}（{role.label}）may not add donation pages")
             session.add(AuditEntry(actor_id=actor.id, action="crm.page.add", target=f"page:{key}",
                                    detail={"name": name.strip(), "reverse_sync": reverse_sync}))
             session.add(DonationPage(

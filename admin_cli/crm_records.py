@@ -12,8 +12,8 @@ import typer
 from rich.table import Table
 from sqlalchemy import select
 
-from admin_cli.context import CliError, acting_user, acting_user_name, fail
-from admin_cli.crm import _run, console, contributions_app, crm_app, pages_app
+from admin_cli.context import acting_user_name, fail
+from admin_cli.crm import _run, as_editor, console, contributions_app, crm_app, pages_app
 from bot.backme.contact_view import contact_details, find_contact_id, search_contacts
 from bot.backme.offline import record_offline_donations
 from bot.backme.pages import PageSettingsError, parse_receipt_option_names, receipt_option_display
@@ -24,7 +24,6 @@ from bot.storage.models import AuditEntry, utcnow
 from flows.backme.offline import COLUMNS, OfflineDonationError, parse_offline_donation, parse_offline_rows
 from flows.backme.payload import TAIPEI
 from flows.backme.receipts import CURRENT_RECEIPT_LABELS, OLDER_RECEIPT_LABELS, ReceiptOption
-from flows.campaigns.roles import Permission, can
 
 contacts_app = typer.Typer(help="CRM contacts (buyers and recipients from Backme, offline donors).",
                            no_args_is_help=True)
@@ -34,18 +33,6 @@ crm_app.add_typer(receipts_app, name="receipts")
 
 MAX_IMPORT_BYTES = 5 * 1024 * 1024
 MAX_IMPORT_ROWS = 10000
-
-
-async def _as_editor(db: Database, ctx_actor: str, what: str) -> Any:  # noqa: ANN401
-    """The acting admin user, who must be allowed to edit; else a CLI error."""
-    async with db.session() as session:
-        try:
-            actor, role = await acting_user(session, ctx_actor)
-        except CliError as exc:
-            raise fail(str(exc)) from None
-        if not can(role, Permission.EDIT):
-            raise fail(f"{actor.name}（{role.label}）may not {what}")
-        return actor
 
 
 async def _audit(db: Database, actor_id: int, action: str, target: str, detail: dict[str, Any]) -> None:
@@ -97,7 +84,7 @@ def pages_receipt_options(
     actor_name = acting_user_name(ctx) if editing else ""
 
     async def work(db: Database) -> DonationPage:
-        actor = await _as_editor(db, actor_name, "edit donation pages") if editing else None
+        actor = await as_editor(db, actor_name, "edit donation pages") if editing else None
         async with db.session() as session:
             page = (await session.execute(select(DonationPage).where(DonationPage.key == key))).scalar_one_or_none()
             if page is None:
@@ -147,7 +134,7 @@ def _record(actor_name: str, rows: list, action: str, target: str) -> list:  # n
     """Record (line, donation) rows as the acting editor, audited; errors end the command."""
 
     async def work(db: Database) -> list:
-        actor = await _as_editor(db, actor_name, "record contributions")
+        actor = await as_editor(db, actor_name, "record contributions")
         try:
             recorded = await record_offline_donations(db, rows)
         except OfflineDonationError as exc:
@@ -261,7 +248,7 @@ def receipts_annual(
     actor_name = acting_user_name(ctx)
 
     async def work(db: Database) -> Any:  # noqa: ANN401
-        actor = await _as_editor(db, actor_name, "issue receipts")
+        actor = await as_editor(db, actor_name, "issue receipts")
         result = await issue_annual_receipts(db, year, page_key=page)
         await _audit(db, actor.id, "crm.receipts.annual", f"year:{year}",
                      {"page": page, "emailed": result.emailed, "paper": result.paper_count})
