@@ -126,6 +126,16 @@ async def test_every_receipt_option_and_email_case(crm, older):
     assert "RC4E" in confirmation.body
 
 
+async def test_half_width_labels_map_through_the_route(crm):
+    labels = {"RH1": ("紙本收據(單次寄送)", "1"), "RH2": ("需要收據(不寄送,資料由團隊上傳國稅局)", "2"),
+              "RH3": ("電子收據(年度開立)", "annual_e_receipt"), "RH4": ("電子收據 (單次開立)", "single_e_receipt")}
+    for trade_no, (label, _) in labels.items():
+        body = sim.single_credit_success(trade_no, receipt=sim.make_receipt(label, email="r@example.org"))
+        assert (await crm.post(body))[0] == 200
+    stored = {c.trade_no: c.receipt_option for c in await crm.rows(Contribution)}
+    assert stored == {trade_no: value for trade_no, (_, value) in labels.items()}
+
+
 async def test_receipt_display_name_is_the_pages_own_when_edited(crm):
     async with crm.db.session() as session:
         await session.execute(update(DonationPage).values(receipt_option_names={"single_e_receipt": "電子收據(單筆)"}))
