@@ -28,7 +28,8 @@ from bot.storage.models import AuditEntry
 from flows.backme.statuses import ContributionStatus
 from flows.campaigns.roles import Permission, can
 
-crm_app = typer.Typer(help="Backme → CRM: donation pages, contributions, email outbox.", no_args_is_help=True)
+crm_app = typer.Typer(help="Backme → CRM: donation pages, contributions, contacts, receipts, email outbox.",
+                     no_args_is_help=True)
 pages_app = typer.Typer(help="CRM donation pages fed by Backme.", no_args_is_help=True)
 contributions_app = typer.Typer(help="Search contributions.", no_args_is_help=True)
 outbox_app = typer.Typer(help="The receipt / confirmation email outbox.", no_args_is_help=True)
@@ -66,6 +67,18 @@ def _status_label(code: str) -> str:
         return ContributionStatus(code).label
     except ValueError:
         return code
+
+
+async def as_editor(db: Database, ctx_actor: str, what: str) -> Any:  # noqa: ANN401
+    """The acting admin user, who must be allowed to edit; else a CLI error."""
+    async with db.session() as session:
+        try:
+            actor, role = await acting_user(session, ctx_actor)
+        except CliError as exc:
+            raise fail(str(exc)) from None
+        if not can(role, Permission.EDIT):
+            raise fail(f"{actor.name}（{role.label}）may not {what}")
+        return actor
 
 
 @pages_app.command("add")
@@ -128,13 +141,8 @@ def pages_add(
     actor_name = acting_user_name(ctx)
 
     async def work(db: Database) -> None:
+        actor = await as_editor(db, actor_name, "add donation pages")
         async with db.session() as session:
-            try:
-                actor, role = await acting_user(session, actor_name)
-            except CliError as exc:
-                raise fail(str(exc)) from None
-            if not can(role, Permission.EDIT):
-                raise fail(f"{actor.name}（{role.label}）may not add donation pages")
             session.add(AuditEntry(actor_id=actor.id, action="crm.page.add", target=f"page:{key}",
                                    detail={"name": name.strip(), "reverse_sync": reverse_sync}))
             session.add(DonationPage(
@@ -260,3 +268,7 @@ def outbox_status(as_json: bool = typer.Option(False, "--json")) -> None:
         for row in failed:
             errors.add_row(str(row.id), row.kind, row.state, str(row.attempts), row.last_error or "")
         console.print(errors)
+
+
+# Registers `crm contacts`, `crm receipts`, `crm pages receipt-options` and `crm contributions add/import`.
+from admin_cli import crm_records  # noqa: E402,F401

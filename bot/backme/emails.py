@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 KIND_CONFIRMATION = "confirmation"
 KIND_RECEIPT = "receipt"
+KIND_ANNUAL_RECEIPT = "annual_receipt"
 
 
 class EmailSettingsError(ValueError):
@@ -93,11 +94,14 @@ class EmailSettings:
 # ---------------------------------------------------------------- queueing
 
 
-async def queue_email(session: AsyncSession, *, page_id: int, contribution_id: int, kind: str,
-                      to_address: str, subject: str, body: str) -> bool:
+async def queue_email(session: AsyncSession, *, page_id: int, contribution_id: int | None, kind: str,
+                      to_address: str, subject: str, body: str, key: str | None = None) -> bool:
     """Add an email to the outbox in the caller's transaction unless this contribution already
-    has one of this kind (the caller holds the contribution's row lock). True when queued."""
-    key = dedupe_key(contribution_id, kind)
+    has one of this kind (the caller holds the contribution's row lock), or — for an email not
+    about one contribution (an annual receipt) — unless ``key`` was queued before. True when queued."""
+    if key is None:
+        assert contribution_id is not None
+        key = dedupe_key(contribution_id, kind)
     exists = (await session.execute(select(EmailOutbox.id).where(EmailOutbox.dedupe_key == key))).first()
     if exists is not None:
         return False

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.storage.crm_models import DonationPage
 from flows.backme.contributions import CustomFieldRule, PageFieldMapping
-from flows.backme.receipts import ReceiptOption
+from flows.backme.receipts import ReceiptOption, display_name
 
 PAGE_KEY = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 
@@ -78,10 +78,15 @@ def field_mapping(page: DonationPage) -> PageFieldMapping:
 
 
 def receipt_option_display(page: DonationPage, value: str | None) -> str:
-    """The page's display name for a stored receipt option value ("" when none)."""
+    """The page's display name for a stored receipt option value: its own name, else the seed's
+    default ("" when none)."""
     if value is None:
         return ""
-    return parse_receipt_option_names(page.receipt_option_names).get(value, value)
+    try:
+        option = ReceiptOption(value)
+    except ValueError:
+        return value
+    return display_name(option, parse_receipt_option_names(page.receipt_option_names))
 
 
 async def page_by_key(session: AsyncSession, key: str) -> DonationPage | None:

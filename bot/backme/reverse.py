@@ -41,14 +41,21 @@ class StatsError(ValueError):
 class Totals:
     amount: Decimal
     count: int
+    goal: Decimal | None = None  # Backme's money_goal, when its stats carry one
+
+
+ACCESS_FROM_HEADER = "X-CiviCRM-Access-From"
+ACCESS_FROM_BACKME = "backer"
 
 
 async def crm_side_totals(session: AsyncSession, page_id: int) -> Totals:
-    """Completed contributions made on the CRM page itself (any processor but 挖貝)."""
+    """Completed, non-test contributions of the page that did not come from Backme (made on the
+    CRM page, or recorded by `admin-cli crm contributions add/import`: bank transfer, cash …)."""
     stmt = select(func.coalesce(func.sum(Contribution.amount), 0), func.count(Contribution.id)).where(
         Contribution.page_id == page_id,
         Contribution.processor != PROCESSOR_BACKME,
         Contribution.status == ContributionStatus.COMPLETED.value,
+        Contribution.is_test.is_(False),
     )
     amount, count = (await session.execute(stmt)).one()
     return Totals(Decimal(amount), int(count))
@@ -64,18 +71,33 @@ def _token_ok(given: str | None, expected: str | None) -> bool:
     return hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
 
 
-async def handle_stats(request: web.Request) -> web.Response:
-    """``GET /backme/{page_key}/stats?token=…`` → ``{"page", "amount", "count", "currency", "at"}``."""
+async def _stats_answer(request: web.Request, key: str) -> web.Response:
     db = request.app[DATABASE]
     async with db.session() as session:
-        page = await page_by_key(session, request.match_info["page_key"])
+        page = await page_by_key(session, key)
         if page is None or not page.reverse_sync_enabled:
             return web.json_response({"error": "not found"}, status=404)
         if not _token_ok(request.query.get("token"), page.reverse_sync_token):
             return web.json_response({"error": "unauthorized", "field": "token"}, status=401)
         totals = await crm_side_totals(session, page.id)
-    return web.json_response({"page": page.key, "amount": _json_amount(totals.amount), "count": totals.count,
-                              "currency": "TWD", "at": utcnow().isoformat()})
+    return web.json_response({"people": totals.count, "amount": _json_amount(totals.amount)})
+
+
+async def handle_stats(request: web.Request) -> web.Response:
+    """``GET /backme/{page_key}/stats?token=…`` → ``{"people": N, "amount": N}`` (netiCRM's shape)."""
+    return await _stats_answer(request, request.match_info["page_key"])
+
+
+async def handle_neticrm_stat(request: web.Request) -> web.Response:
+    """``GET /civicrm/contribute/stat?id=PAGE&token=…`` with ``X-CiviCRM-Access-From: backer``:
+    the same answer at netiCRM's path, for a Backme side already speaking to netiCRM."""
+    if request.headers.get(ACCESS_FROM_HEADER, "").strip().lower() != ACCESS_FROM_BACKME:
+        return web.json_response({"error": "bad request", "field": ACCESS_FROM_HEADER,
+                                  "reason": f"must be {ACCESS_FROM_BACKME!r}"}, status=400)
+    key = request.query.get("id", "")
+    if not key:
+        return web.json_response({"error": "bad request", "field": "id", "reason": "is required"}, status=400)
+    return await _stats_answer(request, key)
 
 
 # ---------------------------------------------------------------- puller
@@ -115,10 +137,14 @@ def _non_negative_int(data: dict, key: str) -> int:
 
 
 def parse_stats(data: object) -> Totals:
-    """Backme's project JSON: ``money_pledged`` (NT$) and ``backers_count`` (人次)."""
+    """Backme's project JSON, read as netiCRM reads it: ``money_pledged`` (NT$) and
+    ``backer_count`` (人次), both required; ``money_goal`` where present."""
     if not isinstance(data, dict):
         raise StatsError("body", "must be a JSON object")
-    return Totals(Decimal(_non_negative_int(data, "money_pledged")), _non_negative_int(data, "backers_count"))
+    goal = None
+    if data.get("money_goal") not in (None, ""):
+        goal = Decimal(_non_negative_int(data, "money_goal"))
+    return Totals(Decimal(_non_negative_int(data, "money_pledged")), _non_negative_int(data, "backer_count"), goal)
 
 
 async def fetch_stats(http: ClientSession, page: DonationPage) -> Totals:
@@ -164,6 +190,8 @@ async def pull_all(db: Database, http: ClientSession) -> dict[str, str]:
             if row is not None:
                 row.backme_money = totals.amount
                 row.backme_count = totals.count
+                if totals.goal is not None:
+                    row.backme_goal = totals.goal
                 row.backme_pulled_at = utcnow()
                 row.backme_pull_error = None
                 await session.commit()
@@ -198,6 +226,9 @@ async def handle_page(request: web.Request) -> web.Response:
         backme_total = await _backme_side_totals(session, page)
     amount = crm.amount + backme_total.amount
     count = crm.count + backme_total.count
+    goal = ""
+    if page.reverse_sync_enabled and page.backme_goal is not None:
+        goal = f'<p class="goal">目標金額 NT$ <span id="goal">{format_money(page.backme_goal)}</span></p>'
     link = ""
     if page.reverse_sync_enabled and page.link_name and page.link_url and _safe_link(page.link_url):
         text = html.escape(CO_FUNDRAISING.format(name=page.link_name))
@@ -209,7 +240,7 @@ async def handle_page(request: web.Request) -> web.Response:
         f"<h1>{html.escape(page.name)}</h1>"
         f"<p class=\"total\">累計金額 NT$ <span id=\"amount\">{format_money(amount)}</span></p>"
         f"<p class=\"count\">累計人次 <span id=\"count\">{count}</span></p>"
-        f"{link}</body></html>"
+        f"{goal}{link}</body></html>"
     )
     return web.Response(text=body, content_type="text/html", charset="utf-8")
 
@@ -225,10 +256,11 @@ async def _backme_side_totals(session: AsyncSession, page: DonationPage) -> Tota
         return Totals(page.backme_money, page.backme_count or 0)
     stmt = select(func.coalesce(func.sum(Contribution.amount), 0), func.count(Contribution.id)).where(
         Contribution.page_id == page.id, Contribution.processor == PROCESSOR_BACKME,
-        Contribution.status == ContributionStatus.COMPLETED.value)
+        Contribution.status == ContributionStatus.COMPLETED.value, Contribution.is_test.is_(False))
     amount, count = (await session.execute(stmt)).one()
     return Totals(Decimal(amount), int(count))
 
 
-__all__ = ["CO_FUNDRAISING", "Totals", "crm_side_totals", "fetch_stats", "handle_page", "handle_stats",
+__all__ = ["ACCESS_FROM_HEADER", "CO_FUNDRAISING", "Totals", "crm_side_totals", "fetch_stats", "handle_neticrm_stat",
+           "handle_page", "handle_stats",
            "parse_stats", "pull_all", "run_puller", "split_stats_url", "stats_url"]

@@ -9,6 +9,7 @@ import hashlib
 import json
 import logging
 import re
+import secrets
 from collections.abc import AsyncIterator
 
 from aiohttp import web
@@ -16,7 +17,7 @@ from aiohttp import web
 from bot.appkeys import CONFIG, DATABASE
 from bot.backme.emails import make_backend, run_sender
 from bot.backme.pages import page_by_key
-from bot.backme.reverse import handle_page, handle_stats, run_puller
+from bot.backme.reverse import handle_neticrm_stat, handle_page, handle_stats, run_puller
 from bot.backme.settings import BACKME_SETTINGS, EMAIL_BACKEND, BackmeSettings
 from bot.backme.sync import sync_order
 from flows.backme.payload import MAX_BODY_BYTES, BackmePayloadError, parse_order
@@ -25,6 +26,7 @@ from flows.backme.trade_state import TradeConflict
 
 log = logging.getLogger(__name__)
 _DELIVERY_ID = re.compile(r"[A-Za-z0-9._:-]{1,100}")
+_DUMMY_SECRET = secrets.token_hex(20)  # per process; never a page's secret
 
 
 async def _read_bounded(request: web.Request) -> bytes:
@@ -54,10 +56,12 @@ async def handle_order(request: web.Request) -> web.Response:
     db = request.app[DATABASE]
     async with db.session() as session:
         page = await page_by_key(session, key)
-    if page is None:
-        return _error(404, "unknown page")
-    if not verify_signature(raw, request.headers.get(SIGNATURE_HEADER), page.backme_secret):
-        log.warning("backme delivery refused: bad signature", extra={"fields": {"page": page.key}})
+    # An unknown page is refused exactly like a bad signature (same status, body and work: an
+    # HMAC against a dummy secret), so page keys cannot be probed without a page's secret.
+    secret = page.backme_secret if page is not None else _DUMMY_SECRET
+    if not verify_signature(raw, request.headers.get(SIGNATURE_HEADER), secret) or page is None:
+        log.warning("backme delivery refused: bad signature or unknown page",
+                    extra={"fields": {"page": page.key if page is not None else None}})
         return _error(401, "bad signature", field=SIGNATURE_HEADER)
     try:
         order = parse_order(raw)
@@ -84,6 +88,7 @@ def backme_routes() -> list[web.RouteDef]:
         web.post(r"/backme/{page_key}", handle_order),
         web.get(r"/backme/{page_key}/stats", handle_stats),
         web.get(r"/backme/{page_key}/page", handle_page),
+        web.get(r"/civicrm/contribute/stat", handle_neticrm_stat),
     ]
 
 

@@ -236,7 +236,9 @@ async def _on_completed(session: AsyncSession, page: DonationPage, row: Contribu
     confirmation = render_confirmation(page, row, donor)
     queued += await queue_email(session, page_id=page.id, contribution_id=row.id, kind=KIND_CONFIRMATION,
                                 to_address=to, subject=confirmation.subject, body=confirmation.body)
-    if page.e_receipt_enabled and row.receipt_number is not None:
+    # Only the single e-receipt is e-mailed per donation; annual receipts are issued once a year
+    # (`admin-cli crm receipts annual`), paper and option 2 are the organisation's work lists.
+    if page.e_receipt_enabled and row.receipt_number is not None and row.receipt_option == ReceiptOption.E_SINGLE.value:
         receipt = render_receipt(page, row, donor)
         queued += await queue_email(session, page_id=page.id, contribution_id=row.id, kind=KIND_RECEIPT,
                                     to_address=to, subject=receipt.subject, body=receipt.body)

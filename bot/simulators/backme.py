@@ -20,6 +20,7 @@ from typing import Any
 
 from aiohttp import ClientSession, ClientTimeout, web
 
+from flows.backme.receipts import ReceiptOption, receipt_label
 from flows.backme.signature import DELIVERY_HEADER, SIGNATURE_HEADER
 from flows.backme.signature import sign as _sign_bytes
 
@@ -62,11 +63,21 @@ def make_recipient(name: str = "王小明", email: str | None = "xiaoming@exampl
     }
 
 
-def make_receipt(choice: str = "單次寄送紙本收據", *, email: str | None = None,
+def receipt_choice(option: ReceiptOption | str, *, older: bool = False) -> str:
+    """Backme's label for a receipt option value: the current label, or the older one on request."""
+    return receipt_label(ReceiptOption(option), older=older)
+
+
+def make_receipt(choice: str | None = None, *, option: ReceiptOption | str = ReceiptOption.PAPER_SINGLE,
+                 older_labels: bool = False, email: str | None = None,
                  contact_name: str = "王小明", corporate_name: str = "",
                  identity_card_number: str = "A123456789", tax_number: str = "",
                  address: str = "中山路一段100號5樓", postal_code: str = "220",
                  subdivision: str = "NWT", city_area: str = "板橋區") -> Body:
+    """A receipt section. ``choice`` is the label as sent; by default Backme's current label of
+    ``option`` (``older_labels=True`` sends the older, seed label)."""
+    if choice is None:
+        choice = receipt_choice(option, older=older_labels)
     body: Body = {
         "receipt_type": "稅捐收據",
         "choice": choice,
@@ -236,8 +247,8 @@ def _deliveries(*bodies: Body) -> tuple[Delivery, ...]:
     return tuple(Delivery(b, f"sim-{i:03d}-{b['transaction']['trade_no']}") for i, b in enumerate(bodies))
 
 
-def scenarios() -> dict[str, Scenario]:
-    """The named delivery scripts."""
+def scenarios(*, older_labels: bool = False) -> dict[str, Scenario]:
+    """The named delivery scripts (receipt labels: Backme's current ones, or the older ones)."""
     credit = single_credit_success("REG1000000000000001", updated=at(0))
     atm = atm_wait("REG1000000000000002", updated=at(0))
     atm_paid = evolve(atm, render_status="success", updated=at(90), paid=at(89))
@@ -254,7 +265,7 @@ def scenarios() -> dict[str, Scenario]:
         "REG1000000000000006", updated=at(0), paid=at(0),
         recipient=make_recipient(name="張大媽", email="grandma@example.com", cellphone="0933444555",
                                  address="三重路一段3號5樓", postal_code="302", subdivision="HSQ", cityarea="竹北市"),
-        receipt=make_receipt("單次寄送電子收據", email="receipts@example.org"),
+        receipt=make_receipt(option=ReceiptOption.E_SINGLE, older_labels=older_labels, email="receipts@example.org"),
     )
     return {
         "single_credit_success": Scenario(
@@ -283,12 +294,12 @@ def scenarios() -> dict[str, Scenario]:
     }
 
 
-def receipt_option_orders() -> Iterator[tuple[str, Body]]:
-    """One completed order per seed receipt label (label, body)."""
-    labels = ["不需要收據", "單次寄送紙本收據", "需要收據但不需要寄送", "年度寄送紙本收據",
-              "單次寄送電子收據", "年度寄送電子收據"]
-    for i, label in enumerate(labels):
-        email = "receipts@example.org" if "電子" in label else None
+def receipt_option_orders(*, older_labels: bool = False) -> Iterator[tuple[str, Body]]:
+    """One completed order per receipt option (label, body): Backme's current labels, or the
+    older (seed) ones on request; e-receipt options carry a separate receipt e-mail."""
+    for i, option in enumerate(ReceiptOption):
+        label = receipt_choice(option, older=older_labels)
+        email = "receipts@example.org" if option.is_e_receipt else None
         yield label, make_order(f"REG30000000000000{i:02d}", paid=BASE_TIME,
                                 receipt=make_receipt(label, email=email))
 
@@ -341,28 +352,35 @@ async def run_scenario(url: str, scenario: Scenario, secret: str) -> list[tuple[
 
 @dataclass
 class ProjectStats:
-    """One Backme project as its stats API reports it (our model of the format: the real one is
-    not public; field names to be confirmed with Backme's engineers)."""
+    """One Backme project as its stats API reports it, with the field names netiCRM's processor
+    reads (``money_pledged``, ``backer_count``) and the rest of the same object (``id``, ``title``,
+    ``money_goal``, ``pledged_count``, ``rewards``)."""
 
     id: int
     token: str = field(repr=False)
-    name: str
+    title: str
     url: str
     money_pledged: int = 0  # NT$
-    backers_count: int = 0  # 人次
-    goal_money: int = 0
+    backer_count: int = 0  # 人次
+    money_goal: int | None = 0  # None → the field is left out
+    pledged_count: int = 0
+    rewards: list[dict[str, Any]] = field(default_factory=list)
     updated_at: dt.datetime = BASE_TIME
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        body: dict[str, Any] = {
             "id": self.id,
-            "name": self.name,
+            "title": self.title,
             "url": self.url,
-            "goal_money": self.goal_money,
             "money_pledged": self.money_pledged,
-            "backers_count": self.backers_count,
+            "backer_count": self.backer_count,
+            "pledged_count": self.pledged_count,
+            "rewards": list(self.rewards),
             "updated_at": _iso(self.updated_at),
         }
+        if self.money_goal is not None:
+            body["money_goal"] = self.money_goal
+        return body
 
 
 PROJECTS_KEY = web.AppKey("backme_projects", dict)
@@ -390,9 +408,9 @@ def create_backme_stats_app(projects: Mapping[int | str, ProjectStats] | list[Pr
 
 
 def demo_projects() -> list[ProjectStats]:
-    return [ProjectStats(id=1234, token="a56898195dff0b36b987e9e0602f2d1f", name="挖貝募資案示範",
+    return [ProjectStats(id=1234, token="a56898195dff0b36b987e9e0602f2d1f", title="挖貝募資案示範",
                          url="https://demo.backme.tw/projects/1234", money_pledged=123456,
-                         backers_count=321, goal_money=500000)]
+                         backer_count=321, money_goal=500000, pledged_count=330)]
 
 
 def create_app() -> web.Application:
@@ -410,11 +428,14 @@ def main(argv: list[str] | None = None) -> int:
     send.add_argument("url")
     send.add_argument("--secret", default=DEMO_SECRET)
     send.add_argument("--scenario", choices=sorted(scenarios()), default="single_credit_success")
+    send.add_argument("--older-labels", action="store_true",
+                      help="send the older (seed) receipt labels instead of Backme's current ones")
     args = parser.parse_args(argv)
     if args.command == "serve":
         web.run_app(create_app(), host=args.host, port=args.port)
         return 0
-    for status, text in asyncio.run(run_scenario(args.url, scenarios()[args.scenario], args.secret)):
+    scenario = scenarios(older_labels=args.older_labels)[args.scenario]
+    for status, text in asyncio.run(run_scenario(args.url, scenario, args.secret)):
         print(status, text[:200])
     return 0
 

@@ -7,7 +7,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, false, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.storage.models import Base, BigId, utcnow
@@ -41,6 +41,7 @@ class DonationPage(Base):
     # Last pull of Backme's project statistics (reverse sync).
     backme_money: Mapped[Decimal | None] = mapped_column(Money)
     backme_count: Mapped[int | None] = mapped_column(Integer)
+    backme_goal: Mapped[Decimal | None] = mapped_column(Money)  # money_goal, when Backme sends it
     backme_pulled_at: Mapped[dt.datetime | None]
     backme_pull_error: Mapped[str | None] = mapped_column(String(300))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
@@ -172,6 +173,7 @@ class Contribution(Base):
     receive_date: Mapped[dt.datetime | None]
     cancel_date: Mapped[dt.datetime | None]
     is_pay_later: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_test: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())  # never counted
     receipt_option: Mapped[str | None] = mapped_column(String(30))
     receipt_title: Mapped[str] = mapped_column(String(200), default="")
     receipt_serial: Mapped[str] = mapped_column(String(20), default="")

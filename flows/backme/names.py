@@ -4,6 +4,17 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+# Two-character surnames, longest match first at the start of a Chinese name. Source: 內政部戶政司
+# 《全國姓名統計分析》 (2018 edition, as tabulated on zh.wikipedia 「台灣姓氏」, 複姓人口; the five most
+# common compound/double surnames in Taiwan are 張簡、歐陽、范姜、周黃、江謝), plus the compound
+# surnames the same statistics list with living bearers (司徒、上官、司馬、諸葛、東方、令狐 …) and the
+# Taiwanese double surname 張廖. See docs/backme.md ("Names").
+COMPOUND_SURNAMES: frozenset[str] = frozenset({
+    "張簡", "歐陽", "范姜", "周黃", "江謝", "張廖", "司徒", "上官", "司馬", "諸葛", "東方", "令狐",
+    "皇甫", "夏侯", "公孫", "慕容", "尉遲", "長孫", "端木", "西門", "南宮", "鍾離", "宇文", "呼延",
+    "赫連", "第五", "軒轅", "澹臺", "萬俟", "申屠", "公羊", "左丘", "東郭", "百里", "太史", "聞人",
+})
+
 _LATIN = re.compile(r"[A-Za-z]")
 _SPACES = re.compile(r"[\s\u3000]+")
 
@@ -21,8 +32,10 @@ def split_name(full: str) -> PersonName:
 
     Latin names: "Last, First" splits at the comma; otherwise the last word is the surname and the
     words before it the given name ("John Paul Smith" → Smith / John Paul). Chinese names (spaces
-    removed): 2 characters → 1 + 1; 3–4 characters → the last two are the given name. Anything
-    else (one character, five or more) is kept whole as the given name with no surname.
+    removed): a name of 3–5 characters starting with a compound surname (``COMPOUND_SURNAMES``:
+    張簡、范姜、歐陽 …) → those two + the rest; otherwise 2 characters → 1 + 1; 3–4 characters → the
+    last two are the given name. Anything else (one character, five or more) is kept whole as the
+    given name with no surname.
     """
     text = full.replace("\r", "").replace("\n", "").strip()
     if not text:
@@ -36,6 +49,8 @@ def split_name(full: str) -> PersonName:
             return PersonName("", words[0])
         return PersonName(words[-1], " ".join(words[:-1]))
     compact = _SPACES.sub("", text)
+    if 3 <= len(compact) <= 5 and compact[:2] in COMPOUND_SURNAMES:
+        return PersonName(compact[:2], compact[2:])
     if len(compact) == 2:
         return PersonName(compact[0], compact[1])
     if len(compact) in (3, 4):

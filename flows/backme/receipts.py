@@ -1,7 +1,9 @@
-"""Receipt options: Backme's label → the CRM's stored value (fixed by the seed), and where the
-receipt and the payment confirmation are emailed."""
+"""Receipt options: Backme's labels (current and older) → the CRM's stored value (fixed by the
+seed), the seed's default display names, and where the receipt and the confirmation are emailed."""
 from __future__ import annotations
 
+import unicodedata
+from collections.abc import Mapping
 from enum import Enum
 
 from flows.backme.payload import BackmeOrder, BackmePayloadError
@@ -26,8 +28,8 @@ class ReceiptOption(str, Enum):
         return self in (ReceiptOption.E_SINGLE, ReceiptOption.E_ANNUAL)
 
 
-# The seed's table (挖貝收據選項名稱 → NETICRM選項值), character for character.
-RECEIPT_OPTION_BY_LABEL: dict[str, ReceiptOption] = {
+# The older labels (the seed's table, 挖貝收據選項名稱 → NETICRM選項值), character for character.
+OLDER_RECEIPT_LABELS: dict[str, ReceiptOption] = {
     "不需要收據": ReceiptOption.NONE,
     "單次寄送紙本收據": ReceiptOption.PAPER_SINGLE,
     "需要收據但不需要寄送": ReceiptOption.NOT_MAILED,
@@ -36,15 +38,49 @@ RECEIPT_OPTION_BY_LABEL: dict[str, ReceiptOption] = {
     "年度寄送電子收據": ReceiptOption.E_ANNUAL,
 }
 
-# The labels netiCRM's own Backme processor matches (CRM/Core/Payment/Backer.php); accepted too
-# so that bodies shaped like netiCRM's test fixtures map to the same values.
-NETICRM_RECEIPT_LABELS: dict[str, ReceiptOption] = {
+# Backme's current labels (it renamed its choices; netiCRM's processor matches these).
+CURRENT_RECEIPT_LABELS: dict[str, ReceiptOption] = {
+    "不需要收據": ReceiptOption.NONE,
     "紙本收據（單次寄送）": ReceiptOption.PAPER_SINGLE,
     "需要收據（不寄送，資料由團隊上傳國稅局）": ReceiptOption.NOT_MAILED,
     "紙本收據（年度寄送）": ReceiptOption.PAPER_ANNUAL,
     "電子收據（單次開立）": ReceiptOption.E_SINGLE,
     "電子收據（年度開立）": ReceiptOption.E_ANNUAL,
 }
+
+# The seed's default display names (netiCRM顯示名稱(可改)); a page may override each one.
+DEFAULT_DISPLAY_NAMES: dict[ReceiptOption, str] = {
+    ReceiptOption.NONE: "不要(無抵稅需求/不用寄給我收據)",
+    ReceiptOption.PAPER_SINGLE: "需要(請寄給我紙本收據)",
+    ReceiptOption.NOT_MAILED: "需要(不用寄給我/請幫我在隔年五月上傳至國稅局)",
+    ReceiptOption.PAPER_ANNUAL: "年度寄送紙本收據",
+    ReceiptOption.E_SINGLE: "單次寄送電子收據",
+    ReceiptOption.E_ANNUAL: "年度寄送電子收據",
+}
+
+
+def label_key(label: str) -> str:
+    """The comparison form of a label: NFKC (full-width （）， and half-width (), alike), no spaces."""
+    return "".join(unicodedata.normalize("NFKC", label).split())
+
+
+_OPTION_BY_KEY: dict[str, ReceiptOption] = {
+    label_key(label): option
+    for table in (OLDER_RECEIPT_LABELS, CURRENT_RECEIPT_LABELS)
+    for label, option in table.items()
+}
+
+
+def receipt_label(option: ReceiptOption, *, older: bool = False) -> str:
+    """Backme's label for an option: the current one, or the older (seed) one."""
+    table = OLDER_RECEIPT_LABELS if older else CURRENT_RECEIPT_LABELS
+    return next(label for label, value in table.items() if value is option)
+
+
+def display_name(option: ReceiptOption, names: Mapping[str, str] | None = None) -> str:
+    """The page's display name for an option: its override in ``names`` (keyed by stored value),
+    else the seed's default."""
+    return (names or {}).get(option.value) or DEFAULT_DISPLAY_NAMES[option]
 
 
 class UnknownReceiptOption(BackmePayloadError):
@@ -56,9 +92,9 @@ class UnknownReceiptOption(BackmePayloadError):
 
 
 def receipt_option(label: str) -> ReceiptOption:
-    """Map a Backme receipt label to its stored value; raises ``UnknownReceiptOption``."""
-    key = label.strip()
-    option = RECEIPT_OPTION_BY_LABEL.get(key) or NETICRM_RECEIPT_LABELS.get(key)
+    """Map a Backme receipt label (current or older, either parenthesis width) to its stored
+    value; raises ``UnknownReceiptOption``."""
+    option = _OPTION_BY_KEY.get(label_key(label))
     if option is None:
         raise UnknownReceiptOption(label)
     return option

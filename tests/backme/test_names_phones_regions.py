@@ -84,3 +84,33 @@ def test_crm_codes_cover_the_22_counties_and_cities_and_round_trip_to_iso():
     for code in CRM_SUBDIVISION_NAMES:
         iso = iso_subdivision(code)
         assert iso is not None and crm_subdivision(iso) == code
+
+
+@pytest.mark.parametrize(
+    "full,last,first",
+    [
+        ("張簡愛", "張簡", "愛"),
+        ("張簡大同", "張簡", "大同"),
+        ("范姜明", "范姜", "明"),
+        ("范姜美玲", "范姜", "美玲"),
+        ("歐陽修", "歐陽", "修"),
+        ("歐陽 娜娜", "歐陽", "娜娜"),
+        ("司馬光", "司馬", "光"),
+        ("諸葛亮", "諸葛", "亮"),
+        ("上官婉兒", "上官", "婉兒"),
+        ("司徒美堂", "司徒", "美堂"),
+        ("歐陽小明星", "歐陽", "小明星"),  # compound + three-character given name
+        ("王小明", "王", "小明"),  # ordinary names are unchanged
+        ("張小明", "張", "小明"),  # 張 alone is not 張簡
+        ("歐陽", "歐", "陽"),  # two characters stay 1 + 1
+    ],
+)
+def test_compound_surnames_split_from_the_list(full, last, first):
+    assert split_name(full) == PersonName(last, first)
+
+
+def test_compound_surname_list_holds_the_common_taiwanese_ones():
+    from flows.backme.names import COMPOUND_SURNAMES
+
+    assert {"張簡", "范姜", "歐陽", "司馬", "諸葛", "上官", "周黃", "江謝", "司徒"} <= COMPOUND_SURNAMES
+    assert all(len(s) == 2 for s in COMPOUND_SURNAMES)

@@ -9,6 +9,7 @@ from flows.backme.payload import BackmeOrder, BackmePayloadError, parse_order
 from flows.backme.receipts import (
     ReceiptOption,
     UnknownReceiptOption,
+    display_name,
     notification_email,
     order_receipt_option,
     receipt_option,
@@ -43,17 +44,61 @@ def test_contribution_plan_stores_the_value(label, value):
     assert plan.receipt_option is not None and plan.receipt_option.value == value
 
 
-def test_simulator_offers_one_order_per_seed_label():
-    mapped = {label: order_receipt_option(order_of(body)) for label, body in sim.receipt_option_orders()}
-    assert {label: option.value for label, option in mapped.items() if option} == dict(SEED_TABLE)
+# Backme's current labels (the notes' table), with the same stored values.
+CURRENT_TABLE = [
+    ("不需要收據", "0"),
+    ("紙本收據（單次寄送）", "1"),
+    ("需要收據（不寄送，資料由團隊上傳國稅局）", "2"),
+    ("紙本收據（年度寄送）", "annual_paper_receipt"),
+    ("電子收據（單次開立）", "single_e_receipt"),
+    ("電子收據（年度開立）", "annual_e_receipt"),
+]
 
 
-@pytest.mark.parametrize(
-    "label,option",
-    [("紙本收據（單次寄送）", ReceiptOption.PAPER_SINGLE), ("電子收據（年度開立）", ReceiptOption.E_ANNUAL)],
-)
-def test_neticrm_labels_are_accepted_as_aliases(label, option):
-    assert receipt_option(label) is option
+def _half_width(label: str) -> str:
+    return label.replace("（", "(").replace("）", ")").replace("，", ",")
+
+
+@pytest.mark.parametrize("label,value", CURRENT_TABLE + SEED_TABLE)
+def test_both_label_sets_map_with_either_parenthesis_width(label, value):
+    assert receipt_option(label).value == value
+    assert receipt_option(_half_width(label)).value == value
+    assert receipt_option(" " + _half_width(label).replace("(", " (") + "\n").value == value
+    plan = plan_contribution(order_of(sim.make_order("REG1", receipt=sim.make_receipt(_half_width(label)))))
+    assert plan.receipt_option is not None and plan.receipt_option.value == value
+
+
+def test_current_labels_use_full_width_parentheses():
+    # The current set really uses full-width parentheses (so the half-width check above is a real one).
+    assert all("(" not in label for label, _ in CURRENT_TABLE)
+    assert sum("（" in label for label, _ in CURRENT_TABLE) == 5
+
+
+@pytest.mark.parametrize("older,table", [(False, CURRENT_TABLE), (True, SEED_TABLE)])
+def test_simulator_sends_current_labels_by_default_and_older_on_request(older, table):
+    orders = list(sim.receipt_option_orders(older_labels=older)) if older else list(sim.receipt_option_orders())
+    assert [label for label, _ in orders] == [label for label, _ in table]
+    mapped = {label: order_receipt_option(order_of(body)) for label, body in orders}
+    assert {label: option.value for label, option in mapped.items() if option} == dict(table)
+    default = sim.make_receipt()["choice"]
+    assert default == "紙本收據（單次寄送）"
+    assert sim.make_receipt(older_labels=True)["choice"] == "單次寄送紙本收據"
+    scenario = sim.scenarios(older_labels=older)["recipient_and_e_receipt"]
+    choice = scenario.deliveries[0].body["receipt"]["choice"]
+    assert choice == ("單次寄送電子收據" if older else "電子收據（單次開立）")
+
+
+def test_default_display_names_are_the_seeds():
+    assert [display_name(ReceiptOption(value)) for _, value in SEED_TABLE] == [
+        "不要(無抵稅需求/不用寄給我收據)",
+        "需要(請寄給我紙本收據)",
+        "需要(不用寄給我/請幫我在隔年五月上傳至國稅局)",
+        "年度寄送紙本收據",
+        "單次寄送電子收據",
+        "年度寄送電子收據",
+    ]
+    assert display_name(ReceiptOption.NONE, {"0": "不用了"}) == "不用了"
+    assert display_name(ReceiptOption.PAPER_SINGLE, {"0": "不用了"}) == "需要(請寄給我紙本收據)"
 
 
 @pytest.mark.parametrize("label", ["要收據", "單次寄送紙本收據(限台灣)", ""])
@@ -89,6 +134,11 @@ def test_no_receipt_section_means_no_option():
         ("年度寄送紙本收據", "receipts@example.org", "member@example.com"),
         ("不需要收據", "receipts@example.org", "member@example.com"),
         ("要收據", "receipts@example.org", "member@example.com"),
+        ("電子收據（單次開立）", "receipts@example.org", "receipts@example.org"),
+        ("電子收據(年度開立)", "receipts@example.org", "receipts@example.org"),
+        ("電子收據(單次開立)", None, "member@example.com"),
+        ("紙本收據(單次寄送)", "receipts@example.org", "member@example.com"),
+        ("需要收據(不寄送,資料由團隊上傳國稅局)", "receipts@example.org", "member@example.com"),
     ],
 )
 def test_receipt_and_confirmation_email_routing(label, receipt_email, expected):

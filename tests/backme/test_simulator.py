@@ -99,8 +99,8 @@ def test_builders_make_valid_bodies_of_each_kind():
 
 # ---------------------------------------------------------------- stats API
 
-PROJECT = sim.ProjectStats(id=1234, token="a56898195dff0b36b987e9e0602f2d1f", name="挖貝募資案",
-                           url="https://demo.backme.tw/projects/1234", money_pledged=5000, backers_count=12)
+PROJECT = sim.ProjectStats(id=1234, token="a56898195dff0b36b987e9e0602f2d1f", title="挖貝募資案",
+                           url="https://demo.backme.tw/projects/1234", money_pledged=5000, backer_count=12)
 
 
 @pytest.fixture
@@ -118,7 +118,7 @@ async def _get(url: str) -> tuple[int, dict]:
 async def test_stats_api_serves_a_project_with_its_token(stats_server):
     status, body = await _get(str(stats_server.make_url(f"/api/projects/1234.json?token={PROJECT.token}")))
     assert status == 200
-    assert (body["id"], body["name"], body["money_pledged"], body["backers_count"]) == (1234, "挖貝募資案", 5000, 12)
+    assert (body["id"], body["title"], body["money_pledged"], body["backer_count"], body["money_goal"]) == (1234, "挖貝募資案", 5000, 12, 0)
     assert "token" not in body
 
 
@@ -135,9 +135,9 @@ async def test_stats_api_unknown_project_is_404(stats_server):
 
 async def test_stats_follow_changes_to_the_live_projects(stats_server):
     stats_server.app[sim.PROJECTS_KEY]["1234"].money_pledged += 800
-    stats_server.app[sim.PROJECTS_KEY]["1234"].backers_count += 1
+    stats_server.app[sim.PROJECTS_KEY]["1234"].backer_count += 1
     _, body = await _get(str(stats_server.make_url(f"/api/projects/1234.json?token={PROJECT.token}")))
-    assert (body["money_pledged"], body["backers_count"]) == (5800, 13)
+    assert (body["money_pledged"], body["backer_count"]) == (5800, 13)
 
 
 @pytest.mark.parametrize("command", [["bot.simulators.backme", "serve"], ["bot.simulators", "backme"]])
@@ -162,7 +162,7 @@ async def test_standalone_serve_command_answers_over_http(unused_tcp_port_factor
                 await asyncio.sleep(0.1)
         else:
             pytest.fail("the simulator did not start")
-        assert status == 200 and body["backers_count"] == demo.backers_count
+        assert status == 200 and body["backer_count"] == demo.backer_count
     finally:
         proc.terminate()
         await proc.wait()

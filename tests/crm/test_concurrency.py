@@ -13,7 +13,7 @@ from tests.crm.conftest import start_app
 
 async def test_concurrent_duplicates_make_one_contribution(pg_crm, aiohttp_server, tmp_path):
     second = await start_app(aiohttp_server, pg_crm.db.url.render_as_string(hide_password=False), tmp_path)
-    body = sim.single_credit_success("REGDUP", receipt=sim.make_receipt())
+    body = sim.single_credit_success("REGDUP", receipt=sim.make_receipt(option="single_e_receipt", email="r@example.org"))
     urls = [pg_crm.order_url, f"{second}/backme/demo"] * 8
     results = await asyncio.gather(*(pg_crm.post(body, url=u) for u in urls))
     assert [s for s, _ in results] == [200] * 16

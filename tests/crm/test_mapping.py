@@ -3,6 +3,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
+from sqlalchemy import update
+
 from bot.simulators import backme as sim
 from bot.storage.crm_models import (
     ChangeLogEntry,
@@ -11,9 +14,11 @@ from bot.storage.crm_models import (
     ContactEmail,
     ContactPhone,
     Contribution,
+    DonationPage,
     EmailOutbox,
     Relationship,
 )
+from flows.backme.receipts import ReceiptOption
 
 
 async def test_buyer_contact_locations_and_change_log(crm):
@@ -85,26 +90,69 @@ async def test_failed_transaction_kept_with_reason(crm):
     assert await crm.count(EmailOutbox) == 0
 
 
-async def test_every_receipt_option_label_and_email_routing(crm):
-    expected = {"不需要收據": "0", "單次寄送紙本收據": "1", "需要收據但不需要寄送": "2",
-                "年度寄送紙本收據": "annual_paper_receipt", "單次寄送電子收據": "single_e_receipt",
-                "年度寄送電子收據": "annual_e_receipt"}
-    for label, body in sim.receipt_option_orders():
-        assert (await crm.post(body))[0] == 200, label
-    rows = await crm.rows(Contribution)
-    assert len(rows) == 6
-    by_label = dict(zip(expected, rows))
-    for label, row in by_label.items():
-        assert row.receipt_option == expected[label], label
-        wants_e = label in ("單次寄送電子收據", "年度寄送電子收據")
-        assert row.notification_email == ("receipts@example.org" if wants_e else "xiaoming@example.com")
+# Every receipt option × (separate receipt e-mail given or not), in both label sets: which e-mails
+# are queued, to whom, and which get a receipt number. Per the notes and the seed: the confirmation
+# goes out for every completed donation, to the receipt e-mail for e-receipt options when given,
+# else to the member's e-mail; only the single e-receipt is e-mailed per donation.
+@pytest.mark.parametrize("older", [False, True], ids=["current-labels", "older-labels"])
+async def test_every_receipt_option_and_email_case(crm, older):
+    member, separate = "xiaoming@example.com", "receipts@example.org"
+    cases = []
+    for n, option in enumerate(ReceiptOption):
+        for given in (True, False):
+            trade_no = f"RC{n}{'E' if given else 'N'}"
+            body = sim.single_credit_success(trade_no, receipt=sim.make_receipt(
+                option=option, older_labels=older, email=separate if given else None))
+            cases.append((trade_no, option, given, body))
+    cases.append(("RCNONE", None, False, sim.single_credit_success("RCNONE")))  # no receipt section
+    for trade_no, _, _, body in cases:
+        assert (await crm.post(body))[0] == 200, trade_no
+    rows = {c.trade_no: c for c in await crm.rows(Contribution)}
     outbox = await crm.rows(EmailOutbox)
-    for row in rows:
-        mine = [o for o in outbox if o.contribution_id == row.id]
-        assert {o.to_address for o in mine} == {row.notification_email}
-        # 不需要收據: no receipt number and only the confirmation email.
-        kinds = {o.kind for o in mine}
-        assert kinds == ({"confirmation"} if row.receipt_option == "0" else {"confirmation", "receipt"})
+    for trade_no, option, given, _ in cases:
+        row = rows[trade_no]
+        assert row.receipt_option == (option.value if option else None), trade_no
+        to = separate if option is not None and option.is_e_receipt and given else member
+        mine = {o.kind: o.to_address for o in outbox if o.contribution_id == row.id}
+        expected = {"confirmation": to}
+        if option is ReceiptOption.E_SINGLE:
+            expected["receipt"] = to
+        assert mine == expected, (trade_no, option)
+        assert (row.receipt_number is not None) == (option is not None and option.wants_receipt), trade_no
+    confirmation = next(o for o in outbox if o.contribution_id == rows["RC4E"].id and o.kind == "confirmation")
+    receipt = next(o for o in outbox if o.contribution_id == rows["RC4E"].id and o.kind == "receipt")
+    # The receipt names the option by the seed's default display name, not its stored value.
+    assert "收據選項:單次寄送電子收據" in receipt.body and "single_e_receipt" not in receipt.body
+    assert "RC4E" in confirmation.body
+
+
+async def test_half_width_labels_map_through_the_route(crm):
+    labels = {"RH1": ("紙本收據(單次寄送)", "1"), "RH2": ("需要收據(不寄送,資料由團隊上傳國稅局)", "2"),
+              "RH3": ("電子收據(年度開立)", "annual_e_receipt"), "RH4": ("電子收據 (單次開立)", "single_e_receipt")}
+    for trade_no, (label, _) in labels.items():
+        body = sim.single_credit_success(trade_no, receipt=sim.make_receipt(label, email="r@example.org"))
+        assert (await crm.post(body))[0] == 200
+    stored = {c.trade_no: c.receipt_option for c in await crm.rows(Contribution)}
+    assert stored == {trade_no: value for trade_no, (_, value) in labels.items()}
+
+
+async def test_receipt_display_name_is_the_pages_own_when_edited(crm):
+    async with crm.db.session() as session:
+        await session.execute(update(DonationPage).values(receipt_option_names={"single_e_receipt": "電子收據(單筆)"}))
+        await session.commit()
+    body = sim.single_credit_success("RCD", receipt=sim.make_receipt(option="single_e_receipt", email="r@example.org"))
+    assert (await crm.post(body))[0] == 200
+    [receipt] = [o for o in await crm.rows(EmailOutbox) if o.kind == "receipt"]
+    assert "收據選項:電子收據(單筆)" in receipt.body
+
+
+async def test_no_receipt_email_when_the_page_has_e_receipts_off(crm):
+    async with crm.db.session() as session:
+        await session.execute(update(DonationPage).values(e_receipt_enabled=False))
+        await session.commit()
+    body = sim.single_credit_success("RCOFF", receipt=sim.make_receipt(option="single_e_receipt", email="r@example.org"))
+    assert (await crm.post(body))[0] == 200
+    assert [(o.kind, o.to_address) for o in await crm.rows(EmailOutbox)] == [("confirmation", "r@example.org")]
 
 
 async def test_e_receipt_email_ignored_for_paper_options(crm):

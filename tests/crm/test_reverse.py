@@ -16,12 +16,13 @@ from bot.storage.models import utcnow
 from tests.crm.conftest import REVERSE_TOKEN
 
 
-async def _crm_page_donation(crm, trade_no: str, amount: str, status: str = "completed") -> None:  # noqa: ANN001
+async def _crm_page_donation(crm, trade_no: str, amount: str, status: str = "completed",  # noqa: ANN001
+                             is_test: bool = False) -> None:
     """A donation made on the CRM page itself (not through Backme)."""
     now = utcnow()
     async with crm.db.session() as session:
         session.add(Contribution(page_id=crm.page_id, processor="綠界", trade_no=trade_no, order_type="normal",
-                                 amount=Decimal(amount), financial_type="捐款", status=status,
+                                 amount=Decimal(amount), financial_type="捐款", status=status, is_test=is_test,
                                  order_updated_at=now, fingerprint="-", order_created_at=now))
         await session.commit()
 
@@ -36,10 +37,29 @@ async def test_stats_endpoint_counts_only_crm_side_completed(crm):
     await _crm_page_donation(crm, "CRM1", "1000")
     await _crm_page_donation(crm, "CRM2", "250.5")
     await _crm_page_donation(crm, "CRM3", "999", status="failed")
+    await _crm_page_donation(crm, "CRM4", "777", is_test=True)
     status, text = await _get(crm, f"/backme/demo/stats?token={REVERSE_TOKEN}")
     assert status == 200
-    answer = json.loads(text)
-    assert (answer["page"], answer["amount"], answer["count"], answer["currency"]) == ("demo", 1250.5, 2, "TWD")
+    assert json.loads(text) == {"people": 2, "amount": 1250.5}
+
+
+async def test_neticrm_stat_route_answers_the_same_for_backer(crm):
+    await crm.post(sim.single_credit_success("REGB1"))
+    await _crm_page_donation(crm, "CRM1", "1000")
+    headers = {"X-CiviCRM-Access-From": "backer"}
+
+    async def get(query: str, hdrs: dict | None = headers) -> tuple[int, dict]:
+        async with crm.http.get(f"{crm.base_url}/civicrm/contribute/stat{query}", headers=hdrs) as response:
+            return response.status, await response.json()
+
+    assert await get(f"?id=demo&token={REVERSE_TOKEN}") == (200, {"people": 1, "amount": 1000})
+    status, body = await get(f"?id=demo&token={REVERSE_TOKEN}", hdrs=None)
+    assert (status, body["field"]) == (400, "X-CiviCRM-Access-From")
+    status, body = await get(f"?id=demo&token={REVERSE_TOKEN}", hdrs={"X-CiviCRM-Access-From": "someone"})
+    assert (status, body["field"]) == (400, "X-CiviCRM-Access-From")
+    assert (await get(f"?token={REVERSE_TOKEN}"))[1]["field"] == "id"
+    assert (await get("?id=demo&token=wrong"))[0] == 401
+    assert (await get(f"?id=other&token={REVERSE_TOKEN}"))[0] == 404
 
 
 async def test_stats_endpoint_refuses_bad_tokens(crm):
@@ -53,8 +73,9 @@ async def test_stats_endpoint_refuses_bad_tokens(crm):
 
 
 async def test_puller_reads_the_simulator_and_page_shows_combined_total(crm, aiohttp_server):
-    project = sim.ProjectStats(id=1234, token="a56898195dff0b36b987e9e0602f2d1f", name="海洋計畫",
-                               url="https://ocean.backme.tw/projects/1234", money_pledged=123456, backers_count=321)
+    project = sim.ProjectStats(id=1234, token="a56898195dff0b36b987e9e0602f2d1f", title="海洋計畫",
+                               url="https://ocean.backme.tw/projects/1234", money_pledged=123456, backer_count=321,
+                               money_goal=500000)
     stats_app = sim.create_backme_stats_app([project])
     server = await aiohttp_server(stats_app, host="127.0.0.1")
     root = str(server.make_url("/")).rstrip("/")
@@ -65,13 +86,15 @@ async def test_puller_reads_the_simulator_and_page_shows_combined_total(crm, aio
         await session.commit()
     assert await pull_all(crm.db, crm.http) == {"demo": "ok"}
     [page] = await crm.rows(DonationPage)
-    assert (page.backme_money, page.backme_count, page.backme_pull_error) == (Decimal("123456"), 321, None)
+    assert (page.backme_money, page.backme_count, page.backme_goal, page.backme_pull_error) == (
+        Decimal("123456"), 321, Decimal("500000"), None)
     await _crm_page_donation(crm, "CRM1", "544")
     status, html = await _get(crm, "/backme/demo/page")
     assert status == 200
     assert '<span id="amount">124000</span>' in html
     assert '<span id="count">322</span>' in html
     assert '<a href="https://ocean.backme.tw/projects/1234">本專案與 挖貝海洋計畫 共同募款</a>' in html
+    assert '<span id="goal">500000</span>' in html
     # The simulator moves on: the next pull follows it.
     stats_app[sim.PROJECTS_KEY]["1234"].money_pledged = 200000
     await pull_all(crm.db, crm.http)
@@ -79,8 +102,8 @@ async def test_puller_reads_the_simulator_and_page_shows_combined_total(crm, aio
 
 
 async def test_puller_records_a_bad_token_without_losing_last_figures(crm, aiohttp_server):
-    project = sim.ProjectStats(id=7, token="right", name="x", url="https://x.backme.tw/projects/7",
-                               money_pledged=10, backers_count=1)
+    project = sim.ProjectStats(id=7, token="right", title="x", url="https://x.backme.tw/projects/7",
+                               money_pledged=10, backer_count=1)
     server = await aiohttp_server(sim.create_backme_stats_app([project]), host="127.0.0.1")
     async with crm.db.session() as session:
         await session.execute(update(DonationPage).values(
@@ -106,10 +129,19 @@ async def test_page_without_reverse_sync_has_no_link_and_escapes_names(crm):
     assert (await _get(crm, "/backme/missing/page"))[0] == 404
 
 
-def test_parse_stats_validates_fields():
-    assert parse_stats({"money_pledged": 10, "backers_count": "3"}).count == 3
+def test_parse_stats_reads_neticrms_field_names():
+    totals = parse_stats({"id": 1, "title": "t", "money_pledged": 10, "backer_count": "3", "money_goal": 900,
+                          "pledged_count": 4, "rewards": []})
+    assert (totals.amount, totals.count, totals.goal) == (Decimal(10), 3, Decimal(900))
+    assert parse_stats({"money_pledged": 10, "backer_count": 3}).goal is None  # money_goal only where present
     with pytest.raises(StatsError) as err:
-        parse_stats({"money_pledged": -1, "backers_count": 1})
+        parse_stats({"money_pledged": 10, "backers_count": 3})  # the old, wrong field name
+    assert err.value.field == "backer_count"
+    with pytest.raises(StatsError) as err:
+        parse_stats({"money_pledged": 10, "backer_count": 3, "goal_money": 5, "money_goal": "lots"})
+    assert err.value.field == "money_goal"
+    with pytest.raises(StatsError) as err:
+        parse_stats({"money_pledged": -1, "backer_count": 1})
     assert err.value.field == "money_pledged"
     with pytest.raises(StatsError) as err:
         split_stats_url("https://x.backme.tw/projects/1")

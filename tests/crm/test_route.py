@@ -1,4 +1,4 @@
-"""POST /backme/{page_key}: 404 unknown page, 401 bad signature, 400 malformed — nothing stored —
+"""POST /backme/{page_key}: 401 for a bad signature and for an unknown page alike, 400 malformed — nothing stored —
 and an accepted order stored before the 200."""
 from __future__ import annotations
 
@@ -24,9 +24,30 @@ async def _nothing_stored(crm) -> None:  # noqa: ANN001
         assert await crm.count(model) == 0, model.__tablename__
 
 
-async def test_unknown_page_is_404(crm):
-    status, _ = await crm.post(sim.single_credit_success(), url=f"{crm.base_url}/backme/nope")
-    assert status == 404
+async def test_unknown_page_answers_exactly_like_a_bad_signature(crm, monkeypatch):
+    """Page keys cannot be probed: an unknown (or malformed) key gets the bad-signature answer,
+    after an HMAC computed against a dummy secret (the same work as for a known page)."""
+    import bot.backme.route as route
+
+    secrets_used: list[str] = []
+    real_verify = route.verify_signature
+
+    def spy(raw: bytes, header: str | None, secret: str) -> bool:
+        secrets_used.append(secret)
+        return real_verify(raw, header, secret)
+
+    monkeypatch.setattr(route, "verify_signature", spy)
+    body = sim.single_credit_success()
+    bad_signature = await crm.post(body, secret="not-the-secret")
+    for key in ("nope", "Bad%20Key"):
+        # Signed with the demo page's own secret: still nothing reveals that "nope" is no page.
+        for secret in ("page-secret-7f3a", "not-the-secret", None):
+            answer = await crm.post(body, secret=secret, url=f"{crm.base_url}/backme/{key}")
+            assert answer == bad_signature == (401, answer[1])
+    assert json.loads(bad_signature[1]) == {"error": "bad signature", "field": "X-Backme-Signature"}
+    assert len(secrets_used) == 7  # every request computed an HMAC
+    assert secrets_used[0] == "page-secret-7f3a"
+    assert all(s == route._DUMMY_SECRET and s != "page-secret-7f3a" for s in secrets_used[1:])
     await _nothing_stored(crm)
 
 

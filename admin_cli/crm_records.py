@@ -1,0 +1,361 @@
+"""`admin-cli crm …` for records beyond Backme's own: donations made elsewhere (contributions add /
+import), receipt options per page, annual receipts and the receipt work lists, and contacts."""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+from rich.table import Table
+from sqlalchemy import select
+
+from admin_cli.context import acting_user_name, fail
+from admin_cli.crm import _run, as_editor, console, contributions_app, crm_app, pages_app
+from bot.backme.contact_view import contact_details, find_contact_id, search_contacts
+from bot.backme.offline import record_offline_donations
+from bot.backme.pages import PageSettingsError, parse_receipt_option_names, receipt_option_display
+from bot.backme.worklists import issue_annual_receipts, paper_worklist, tax_upload_worklist
+from bot.storage.crm_models import DonationPage
+from bot.storage.database import Database
+from bot.storage.models import AuditEntry, utcnow
+from flows.backme.offline import COLUMNS, OfflineDonationError, parse_offline_donation, parse_offline_rows
+from flows.backme.payload import TAIPEI
+from flows.backme.receipts import CURRENT_RECEIPT_LABELS, OLDER_RECEIPT_LABELS, ReceiptOption
+
+contacts_app = typer.Typer(help="CRM contacts (buyers and recipients from Backme, offline donors).",
+                           no_args_is_help=True)
+receipts_app = typer.Typer(help="Annual receipts and the receipt work lists.", no_args_is_help=True)
+crm_app.add_typer(contacts_app, name="contacts")
+crm_app.add_typer(receipts_app, name="receipts")
+
+MAX_IMPORT_BYTES = 5 * 1024 * 1024
+MAX_IMPORT_ROWS = 10000
+
+
+async def _audit(db: Database, actor_id: int, action: str, target: str, detail: dict[str, Any]) -> None:
+    async with db.session() as session:
+        session.add(AuditEntry(actor_id=actor_id, action=action, target=target, detail=detail))
+        await session.commit()
+
+
+def _today() -> dt.date:
+    return utcnow().astimezone(TAIPEI).date()
+
+
+def _write(text: str, out: Optional[Path]) -> None:
+    if out is None:
+        typer.echo(text, nl=False)
+        return
+    try:
+        out.write_text(text, encoding="utf-8-sig")  # BOM: spreadsheet programs read UTF-8 then
+    except OSError as exc:
+        raise fail(f"out: cannot write {out}: {exc}") from None
+
+
+# ---------------------------------------------------------------- pages: receipt options
+
+
+@pages_app.command("receipt-options")
+def pages_receipt_options(
+    ctx: typer.Context,
+    key: str = typer.Argument(..., help="Page key."),
+    set_: list[str] = typer.Option([], "--set", help="VALUE=DISPLAY NAME (repeatable), e.g. 1=需要紙本收據."),
+    reset: list[str] = typer.Option([], "--reset", help="VALUE back to the seed's default name (repeatable)."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Show a page's receipt options (value, Backme's labels, display name); --set / --reset edit
+    the display names (the values are fixed)."""
+    changes: dict[str, str] = {}
+    for item in set_:
+        value, sep, name = item.partition("=")
+        if not sep:
+            raise fail(f"--set: {item!r} is not VALUE=NAME")
+        changes[value.strip()] = name
+    try:
+        parse_receipt_option_names(changes)
+        for value in reset:
+            parse_receipt_option_names({value: "x"})
+    except PageSettingsError as exc:
+        raise fail(str(exc)) from None
+    editing = bool(changes or reset)
+    actor_name = acting_user_name(ctx) if editing else ""
+
+    async def work(db: Database) -> DonationPage:
+        actor = await as_editor(db, actor_name, "edit donation pages") if editing else None
+        async with db.session() as session:
+            page = (await session.execute(select(DonationPage).where(DonationPage.key == key))).scalar_one_or_none()
+            if page is None:
+                raise fail(f"key: no donation page {key!r}")
+            if editing:
+                names = parse_receipt_option_names(page.receipt_option_names)
+                names.update(parse_receipt_option_names(changes))
+                for value in reset:
+                    names.pop(value, None)
+                page.receipt_option_names = names
+                session.add(AuditEntry(actor_id=actor.id, action="crm.page.receipt_options", target=f"page:{key}",
+                                       detail={"set": changes, "reset": list(reset)}))
+                await session.commit()
+            return page
+
+    page = _run(work)
+    rows = [{"value": o.value, "label": next(k for k, v in CURRENT_RECEIPT_LABELS.items() if v is o),
+             "older_label": next(k for k, v in OLDER_RECEIPT_LABELS.items() if v is o),
+             "display_name": receipt_option_display(page, o.value),
+             "custom": o.value in (page.receipt_option_names or {})} for o in ReceiptOption]
+    if as_json:
+        typer.echo(json.dumps(rows, ensure_ascii=False))
+        return
+    table = Table("value", "Backme label", "older label", "display name", "")
+    for r in rows:
+        table.add_row(r["value"], r["label"], r["older_label"], r["display_name"], "edited" if r["custom"] else "default")
+    console.print(table)
+
+
+# ---------------------------------------------------------------- contributions made elsewhere
+
+
+def _print_recorded(recorded: list) -> None:  # noqa: ANN001
+    table = Table("page", "trade no", "contact", "receipt no.")
+    for r in recorded:
+        table.add_row(r.page, r.trade_no, str(r.contact_id), r.receipt_number or "")
+    console.print(table)
+
+
+def _errors_out(exc: OfflineDonationError) -> typer.Exit:
+    for error in exc.errors:
+        typer.echo(f"error: {error}", err=True)
+    return typer.Exit(1)
+
+
+def _record(actor_name: str, rows: list, action: str, target: str) -> list:  # noqa: ANN001
+    """Record (line, donation) rows as the acting editor, audited; errors end the command."""
+
+    async def work(db: Database) -> list:
+        actor = await as_editor(db, actor_name, "record contributions")
+        try:
+            recorded = await record_offline_donations(db, rows)
+        except OfflineDonationError as exc:
+            raise _errors_out(exc) from None
+        await _audit(db, actor.id, action, target, {"trade_nos": [r.trade_no for r in recorded][:100],
+                                                    "rows": len(recorded)})
+        return recorded
+
+    return _run(work)
+
+
+@contributions_app.command("add")
+def contributions_add(
+    ctx: typer.Context,
+    page: str = typer.Option(..., help="Page key."),
+    amount: str = typer.Option(..., help="NT$ amount."),
+    date: str = typer.Option(..., help="Date received, YYYY-MM-DD (Taipei)."),
+    processor: str = typer.Option(..., help="Where it was made: 銀行轉帳, 現金, another form … (not 挖貝)."),
+    name: str = typer.Option(..., help="Donor name."),
+    email: str = typer.Option("", help="Donor e-mail."),
+    phone: str = typer.Option("", help="Donor phone."),
+    trade_no: str = typer.Option("", help="Transaction ID (generated when empty)."),
+    receipt_option: str = typer.Option("", help="0, 1, 2, annual_paper_receipt, single_e_receipt, annual_e_receipt."),
+    receipt_title: str = typer.Option("", help="收據抬頭 (default: the donor name)."),
+    receipt_serial: str = typer.Option("", help="身分證/統一編號."),
+    receipt_email: str = typer.Option("", help="E-mail for an e-receipt."),
+    postal_code: str = typer.Option("", help="Receipt postal code."),
+    address: str = typer.Option("", help="Receipt address."),
+    note: str = typer.Option("", help="Note kept with the contribution."),
+    test: bool = typer.Option(False, "--test", help="A test entry: never counted, no receipt number."),
+) -> None:
+    """Record a donation made elsewhere (bank transfer, cash, another form) on a page."""
+    row = dict(page=page, amount=amount, date=date, processor=processor, name=name, email=email, phone=phone,
+               trade_no=trade_no, receipt_option=receipt_option, receipt_title=receipt_title,
+               receipt_serial=receipt_serial, receipt_email=receipt_email, postal_code=postal_code,
+               address=address, note=note, test="yes" if test else "no")
+    try:
+        donation = parse_offline_donation(row, today=_today())
+    except OfflineDonationError as exc:
+        raise _errors_out(exc) from None
+    recorded = _record(acting_user_name(ctx), [(None, donation)], "crm.contribution.add", f"page:{page}")
+    _print_recorded(recorded)
+
+
+@contributions_app.command("import")
+def contributions_import(
+    ctx: typer.Context,
+    file: Path = typer.Argument(..., help=f"UTF-8 CSV with a header row: {', '.join(COLUMNS)}."),
+) -> None:
+    """Import donations made elsewhere from a CSV, all or nothing: every bad field of every row is
+    reported with its line number and nothing is stored until the whole file is valid."""
+    try:
+        raw = file.read_bytes()
+    except OSError as exc:
+        raise fail(f"file: cannot read {file}: {exc}") from None
+    if len(raw) > MAX_IMPORT_BYTES:
+        raise fail(f"file: larger than {MAX_IMPORT_BYTES // (1024 * 1024)} MiB")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise fail("file: must be UTF-8") from None
+    reader = csv.DictReader(text.splitlines(), restkey="(extra)")
+    if not reader.fieldnames:
+        raise fail("file: has no header row")
+    missing = [c for c in ("page", "amount", "date", "processor", "name") if c not in reader.fieldnames]
+    if missing:
+        raise fail(f"file: header lacks column(s) {', '.join(missing)}")
+    rows: list[tuple[int, dict[str, Any]]] = []
+    try:
+        for record in reader:
+            if len(rows) >= MAX_IMPORT_ROWS:
+                raise fail(f"file: more than {MAX_IMPORT_ROWS} rows")
+            if not any((v or "").strip() for k, v in record.items() if isinstance(v, str)):
+                continue  # blank line
+            rows.append((reader.line_num, record))
+    except csv.Error as exc:
+        raise fail(f"file: line {reader.line_num}: {exc}") from None
+    try:
+        donations = parse_offline_rows(rows, today=_today())
+    except OfflineDonationError as exc:
+        raise _errors_out(exc) from None
+    recorded = _record(acting_user_name(ctx), [(line, d) for (line, _), d in zip(rows, donations)],
+                       "crm.contribution.import", f"file:{file.name}")
+    typer.echo(f"imported {len(recorded)} contribution(s)")
+    _print_recorded(recorded)
+
+
+# ---------------------------------------------------------------- receipts
+
+
+def _year(year: int) -> int:
+    if not 2000 <= year <= 2100:
+        raise fail("year: must be between 2000 and 2100")
+    return year
+
+
+@receipts_app.command("annual")
+def receipts_annual(
+    ctx: typer.Context,
+    year: int = typer.Argument(..., help="The year whose donations the receipts cover."),
+    page: Optional[str] = typer.Option(None, help="Only this page."),
+    paper_csv: Optional[Path] = typer.Option(None, help="Write the printable 年度寄送紙本收據 list here "
+                                                        "(default: annual-paper-receipts-YEAR.csv)."),
+) -> None:
+    """Issue the annual receipts of YEAR: one e-mail per donor for 年度寄送電子收據 (queued in the
+    outbox; a donor already e-mailed for the year is not e-mailed again) and a printable CSV list
+    for 年度寄送紙本收據."""
+    _year(year)
+    if year >= _today().year:
+        raise fail(f"year: {year} has not ended yet; annual receipts are issued after the year ends")
+    actor_name = acting_user_name(ctx)
+
+    async def work(db: Database) -> Any:  # noqa: ANN401
+        actor = await as_editor(db, actor_name, "issue receipts")
+        result = await issue_annual_receipts(db, year, page_key=page)
+        await _audit(db, actor.id, "crm.receipts.annual", f"year:{year}",
+                     {"page": page, "emailed": result.emailed, "paper": result.paper_count})
+        return result
+
+    result = _run(work)
+    target = paper_csv or Path(f"annual-paper-receipts-{year}.csv")
+    _write(result.paper_csv, target)
+    typer.echo(f"annual e-receipts queued: {result.emailed} (already issued before: {result.already_emailed})")
+    typer.echo(f"annual paper receipts: {result.paper_count} → {target}")
+    for trade_no in result.no_email:
+        typer.echo(f"warning: no e-mail address for the annual e-receipt of {trade_no}", err=True)
+
+
+@receipts_app.command("paper")
+def receipts_paper(
+    year: Optional[int] = typer.Option(None, help="Only donations received in this year."),
+    page: Optional[str] = typer.Option(None, help="Only this page."),
+    out: Optional[Path] = typer.Option(None, help="CSV file (default: standard output)."),
+) -> None:
+    """Work list: single paper receipts (單次寄送紙本收據) to mail, with the receipt address."""
+    text, count = _run(lambda db: paper_worklist(db, year=_year(year) if year is not None else None, page_key=page))
+    _write(text, out)
+    if out is not None:
+        typer.echo(f"{count} paper receipt(s) → {out}")
+
+
+@receipts_app.command("tax-upload")
+def receipts_tax_upload(
+    year: int = typer.Argument(..., help="The year of the donations."),
+    page: Optional[str] = typer.Option(None, help="Only this page."),
+    out: Optional[Path] = typer.Option(None, help="CSV file (default: standard output)."),
+) -> None:
+    """Work list: donations of YEAR whose donors asked for upload to the tax bureau (option 2)."""
+    text, count = _run(lambda db: tax_upload_worklist(db, year=_year(year), page_key=page))
+    _write(text, out)
+    if out is not None:
+        typer.echo(f"{count} donation(s) to upload → {out}")
+
+
+# ---------------------------------------------------------------- contacts
+
+
+@contacts_app.command("search")
+def contacts_search(
+    text: str = typer.Argument(..., help="Part of a name, e-mail, phone or external ID (backer-…)."),
+    limit: int = typer.Option(50, min=1, max=1000),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object per line."),
+) -> None:
+    """Find contacts."""
+    if not text.strip():
+        raise fail("text: must not be empty")
+
+    async def work(db: Database) -> list[dict[str, Any]]:
+        async with db.session() as session:
+            return await search_contacts(session, text, limit)
+
+    found = _run(work)
+    if as_json:
+        for row in found:
+            typer.echo(json.dumps(row, ensure_ascii=False))
+        return
+    table = Table("id", "external id", "surname", "given name", "e-mail")
+    for row in found:
+        table.add_row(str(row["id"]), row["external_id"] or "", row["last_name"], row["first_name"], row["email"])
+    console.print(table)
+
+
+@contacts_app.command("show")
+def contacts_show(
+    ref: str = typer.Argument(..., metavar="ID", help="Contact ID or external ID (backer-…)."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """One contact: name parts, e-mails, phones, addresses, relations, change log, contributions."""
+
+    async def work(db: Database) -> dict[str, Any] | None:
+        async with db.session() as session:
+            contact_id = await find_contact_id(session, ref)
+            return await contact_details(session, contact_id) if contact_id is not None else None
+
+    details = _run(work)
+    if details is None:
+        raise fail(f"id: no contact {ref!r}")
+    if as_json:
+        typer.echo(json.dumps(details, ensure_ascii=False))
+        return
+    console.print(f"[bold]{details['last_name']}{details['first_name']}[/bold]  #{details['id']}  "
+                  f"{details['external_id'] or ''}  (surname {details['last_name']!r}, given name {details['first_name']!r})",
+                  markup=True, highlight=False)
+    sections = [
+        ("e-mails", ("e-mail", "location", "primary"),
+         [(e["email"], e["location"], "yes" if e["primary"] else "") for e in details["emails"]]),
+        ("phones", ("phone", "location", "primary"),
+         [(p["phone"], p["location"], "yes" if p["primary"] else "") for p in details["phones"]]),
+        ("addresses", ("location", "postal code", "county", "city", "street"),
+         [(a["location"], a["postal_code"], a["subdivision"] or "", a["city"], a["street_address"])
+          for a in details["addresses"]]),
+        ("relations", ("relation", "contact"),
+         [(r["label"], f"#{r['contact_id']} {r['contact_name']}") for r in details["relations"]]),
+        ("change log", ("at", "text", "trade no"),
+         [(e["at"] or "", e["text"], e["trade_no"] or "") for e in details["change_log"]]),
+        ("contributions", ("page", "processor", "trade no", "amount", "status", "receipt no."),
+         [(k["page"], k["processor"], k["trade_no"], k["amount"], k["status"], k["receipt_number"] or "")
+          for k in details["contributions"]]),
+    ]
+    for title, columns, rows in sections:
+        table = Table(*columns, title=title)
+        for row in rows:
+            table.add_row(*row)
+        console.print(table)
