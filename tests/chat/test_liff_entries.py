@@ -219,3 +219,51 @@ async def test_carrier_import_requery_and_code_deletion(stack: Stack) -> None:
     async with stack.db.session() as s:
         [row] = (await s.scalars(select(CarrierQuery))).all()
     assert (row.state, row.sealed_code) == ("done", None)
+
+
+async def _held(stack: Stack, texts: list[str], key: str, now: dt.datetime) -> int:
+    from bot.chat.liff_answers import hold_answer
+
+    async with stack.db.session() as s, s.begin():
+        customer = await s.scalar(select(Customer).where(Customer.line_user_id == USER))
+        if customer is None:
+            customer = Customer(channel_id=await s.scalar(select(Channel.id)), line_user_id=USER)
+            s.add(customer)
+            await s.flush()
+        [row_id] = await hold_answer(s, channel_id=customer.channel_id, to=USER, customer_id=customer.id,
+                                     texts=texts, messages=[{"type": "text", "text": "結果"}], kind="upload.passed",
+                                     key=key, upload_id=None, now=now)
+    return row_id
+
+
+async def test_a_held_answer_is_replied_exactly_once_under_concurrency(stack: Stack) -> None:
+    from bot.chat.liff_answers import answer_held
+    from bot.line.outbox import MESSAGING_POOL
+    from bot.storage.models import utcnow
+
+    await _held(stack, ["發票資訊 A"], "k1", utcnow())
+    pool = stack.service.app[MESSAGING_POOL]
+    channel_id = await _login_ready(stack)
+    tokens = [stack.sim.issue_reply_token(USER) for _ in range(4)]
+    results = await asyncio.gather(*(answer_held(stack.db, pool, channel_id=channel_id, user_id=USER, text="發票資訊 A",
+                                                 reply_token=t, now=utcnow()) for t in tokens))
+    assert results == [True] * 4
+    messages = await stack.fetch_messages(USER)
+    assert [m["kind"] for m in messages] == ["reply"]
+    assert not await answer_held(stack.db, pool, channel_id=channel_id, user_id=USER, text="別的文字",
+                                 reply_token=stack.sim.issue_reply_token(USER), now=utcnow())
+
+
+async def test_a_held_answer_whose_text_never_comes_is_pushed(stack: Stack) -> None:
+    from bot.chat.liff_answers import HOLD_FOR
+    from bot.storage.models import utcnow
+
+    row_id = await _held(stack, ["發票資訊 B"], "k2", utcnow() - HOLD_FOR - dt.timedelta(seconds=1))
+    [message] = await stack.wait_messages(USER, 1)
+    assert message["kind"] == "push"
+    async with stack.db.session() as s:
+        row = await s.get(OutgoingMessage, row_id)
+    assert (row.state, row.delivery, row.billable) == ("sent", "push", True)
+    await stack.say(USER, "發票資訊 B")  # the text arriving late is not answered again
+    await asyncio.sleep(0.5)
+    assert len(await stack.fetch_messages(USER)) == 1
