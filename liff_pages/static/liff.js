@@ -12,6 +12,7 @@
   var form = document.getElementById("entry");
   var touched = {};
   var busy = false;
+  var round = 0;  // a newer validation or a submission makes older validation answers stale
 
   function say(text, kind) {
     notice.textContent = text;
@@ -80,8 +81,9 @@
   }
 
   function validate() {
+    var mine = ++round;
     api("validate", { form: page, fields: fields() }).then(function (result) {
-      if (result.status === 200) showErrors(result.data.errors || {}, false);
+      if (mine === round && !busy && result.status === 200) showErrors(result.data.errors || {}, false);
     });
   }
 
@@ -105,6 +107,7 @@
     event.preventDefault();
     if (busy) return;
     busy = true;
+    round++;
     var button = document.getElementById("submit");
     button.disabled = true;
     say("處理中…", "");
