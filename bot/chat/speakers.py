@@ -18,9 +18,9 @@ async def speaker_for(session: AsyncSession, campaign_id: int, customer: Custome
     try:
         liff = liff_urls_for(liff_id=channel.liff_id, sandbox_base_url=sandbox_base_url)
     except ValueError:  # no LIFF ID: only messages without upload buttons (活動不存在) can be said
-        liff = _no_liff_pages
+        liff = _no_liff_app
     return Speaker(campaign=campaign, liff_url=liff, user_name=customer.display_name)
 
 
-def _no_liff_pages(page: LiffPage, campaign_id: str) -> str:
+def _no_liff_app(page: LiffPage, campaign_id: str) -> str:
     raise ValueError("liff_id: the channel has no LIFF ID")
