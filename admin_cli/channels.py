@@ -45,6 +45,8 @@ def add(
     liff_id: str | None = typer.Option(None, "--liff-id", help="LIFF app ID of the manual/carrier pages."),
     basic_id: str | None = typer.Option(None, "--basic-id", help="The account's basic ID (@123abcde), for keyword links."),
     destination: str | None = typer.Option(None, "--destination", help="The bot's user ID (webhook `destination`)."),
+    login_channel_id: str | None = typer.Option(
+        None, "--login-channel-id", help="LINE Login channel ID of the LIFF app (verifies the pages' ID tokens)."),
 ) -> None:
     """Add a channel; the secret and token come from LINE_CHANNEL_SECRET / LINE_CHANNEL_ACCESS_TOKEN
     or a hidden prompt, and are never printed."""
@@ -52,17 +54,19 @@ def add(
     token = _secret(None, "LINE_CHANNEL_ACCESS_TOKEN", "Channel access token")
     if len(secret) < 16:
         raise typer.BadParameter("the channel secret looks too short", param_hint="channel secret")
+    login_channel_id = _login_channel_id(login_channel_id)
 
     async def work(session: AsyncSession) -> str:
         actor_id = await _editor(session, ctx)
         if await session.scalar(select(Channel.id).where(Channel.name == name)):
             raise CliError(f"NAME: a channel named {name!r} exists already")
         channel = Channel(name=name, channel_secret=secret, access_token=token, liff_id=liff_id,
-                          basic_id=basic_id, line_destination=destination, linked=True)
+                          basic_id=basic_id, line_destination=destination, linked=True,
+                          login_channel_id=login_channel_id)
         session.add(channel)
         await session.flush()
         session.add(AuditEntry(actor_id=actor_id, action="channel.add", target=f"channel:{channel.id}",
-                               detail={"name": name, "liff_id": liff_id}))
+                               detail={"name": name, "liff_id": liff_id, "login_channel_id": login_channel_id}))
         return f"added channel {name} (id {channel.id})"
 
     typer.echo(in_transaction(work))
@@ -75,9 +79,10 @@ def list_channels() -> None:
     async def work(session: AsyncSession) -> list[Channel]:
         return list(await session.scalars(select(Channel).order_by(Channel.id)))
 
-    table = Table("ID", "渠道", "LIFF ID", "Basic ID", "串接")
+    table = Table("ID", "渠道", "LIFF ID", "LINE Login", "Basic ID", "串接")
     for ch in in_transaction(work):
-        table.add_row(str(ch.id), ch.name, ch.liff_id or "（未設定）", ch.basic_id or "-", "是" if ch.linked else "否")
+        table.add_row(str(ch.id), ch.name, ch.liff_id or "（未設定）", ch.login_channel_id or "（未設定）",
+                      ch.basic_id or "-", "是" if ch.linked else "否")
     Console().print(table)
 
 
@@ -110,3 +115,17 @@ def unlink(ctx: typer.Context, name: str) -> None:
 def set_liff(ctx: typer.Context, name: str, liff_id: str) -> None:
     """Set the LIFF ID (without one, cards answer 很抱歉，此活動已不存在)."""
     _set(ctx, name, "set-liff", liff_id=liff_id.strip() or None)
+
+
+def _login_channel_id(value: str | None) -> str | None:
+    value = (value or "").strip() or None
+    if value is not None and not value.isdigit():
+        raise typer.BadParameter("a LINE Login channel ID is digits", param_hint="--login-channel-id")
+    return value
+
+
+@channels_app.command("set-login")
+def set_login(ctx: typer.Context, name: str, login_channel_id: str) -> None:
+    """Set the LINE Login channel ID of the channel's LIFF app: the pages' ID tokens are verified
+    for it (without one, the pages answer 很抱歉，此活動已不存在)."""
+    _set(ctx, name, "set-login", login_channel_id=_login_channel_id(login_channel_id))

@@ -23,6 +23,7 @@ from bot.state.memory import SimpleEventIsolation
 from bot.storage import migrate
 from bot.storage.database import Database
 from bot.verification.worker import verification_ctx
+from liff_pages import setup_liff_pages
 
 log = logging.getLogger(__name__)
 MAX_BODY = 1024 * 1024  # LINE webhook bodies are small; images are fetched, never posted to us
@@ -86,6 +87,7 @@ def create_app(config: Config) -> web.Application:
     setup_line_webhook(app, ChatHandler(app))
     setup_backme(app)
     setup_photos(app)
+    setup_liff_pages(app)
     app.router.add_get("/healthz", handle_healthz)
     app.router.add_get("/metrics", metrics_module.handle_metrics)
     if config.sandbox:

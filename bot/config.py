@@ -42,6 +42,7 @@ class Config:
     line_channel_secret: str | None = field(default=None, repr=False)
     line_channel_access_token: str | None = field(default=None, repr=False)
     liff_id: str | None = None
+    line_login_channel_id: str | None = None  # the LIFF app's LINE Login channel (ID-token audience)
     line_api_base_url: str = DEFAULT_LINE_API
     line_data_api_base_url: str = DEFAULT_LINE_DATA_API
     mof_api_base_url: str = DEFAULT_MOF_API
@@ -52,7 +53,8 @@ class Config:
     run_migrations: bool = True
     run_worker: bool = True
     state_prefix: str = "invoicebot"
-    app_secret: str | None = field(default=None, repr=False)  # signs photo links (optional)
+    # Signs photo links and keys the carrier verification codes' encryption (production: required).
+    app_secret: str | None = field(default=None, repr=False)
     # Sandbox mode: no LINE credentials were given, so the service runs against its bundled
     # simulators. Derived from the credentials unless set explicitly.
     sandbox: bool | None = None
@@ -104,6 +106,12 @@ class Config:
         if service and secret is not None and (mof_key is None or mof_app is None):
             missing = "MOF_APP_ID" if mof_app is None else "MOF_API_KEY"
             raise ConfigError(missing, "required in production mode (LINE credentials are set)")
+        if service and secret is not None and get("APP_SECRET") is None:
+            raise ConfigError("APP_SECRET", "required in production mode: it keys the encryption of "
+                                            "carrier verification codes (use 32+ random characters)")
+        login_channel = get("LINE_LOGIN_CHANNEL_ID")
+        if login_channel is not None and not login_channel.isdigit():
+            raise ConfigError("LINE_LOGIN_CHANNEL_ID", "must be the LINE Login channel ID (digits)")
 
         return cls(
             database_url=_database_url(get("DATABASE_URL") or DEFAULT_DATABASE_URL),
@@ -114,6 +122,7 @@ class Config:
             line_channel_secret=secret,
             line_channel_access_token=token,
             liff_id=get("LIFF_ID"),
+            line_login_channel_id=login_channel,
             line_api_base_url=_http_url("LINE_API_BASE_URL", get("LINE_API_BASE_URL"))
             or DEFAULT_LINE_API,
             line_data_api_base_url=_http_url(

@@ -4,6 +4,7 @@ adds them with the demo campaign and the browser chat page (bot/sandbox_chat).""
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 
 from aiohttp import web
 
@@ -18,7 +19,7 @@ def sandbox_config(config: Config) -> Config:
     """The same settings, with the LINE and MOF clients aimed at the mounted simulators and
     the simulators' credentials. Explicit base URLs (e.g. standalone simulators) are kept."""
     from bot.config import DEFAULT_LINE_API, DEFAULT_LINE_DATA_API, DEFAULT_MOF_API
-    from bot.simulators.line import SIM_ACCESS_TOKEN, SIM_CHANNEL_SECRET
+    from bot.simulators.line import SIM_ACCESS_TOKEN, SIM_CHANNEL_SECRET, SIM_LOGIN_CHANNEL_ID
     from bot.simulators.mof import SIM_API_KEY, SIM_APP_ID
 
     local = f"http://127.0.0.1:{config.port}"
@@ -31,6 +32,7 @@ def sandbox_config(config: Config) -> Config:
         sandbox=True,
         line_channel_secret=SIM_CHANNEL_SECRET,
         line_channel_access_token=SIM_ACCESS_TOKEN,
+        line_login_channel_id=config.line_login_channel_id or SIM_LOGIN_CHANNEL_ID,
         line_api_base_url=aim(config.line_api_base_url, DEFAULT_LINE_API, LINE_PREFIX),
         line_data_api_base_url=aim(config.line_data_api_base_url, DEFAULT_LINE_DATA_API, LINE_PREFIX),
         mof_api_base_url=aim(config.mof_api_base_url, DEFAULT_MOF_API, MOF_PREFIX),
@@ -44,12 +46,13 @@ def mount_simulators(app: web.Application, config: Config) -> None:
     API) is kept at `LINE_SIM` and `MOF_SIM` for the chat page's API."""
     from bot.sandbox_chat.keys import LINE_SIM, MOF_SIM
     from bot.simulators.line import SIMULATOR, create_line_simulator
-    from bot.simulators.mof import STATE, create_mof_simulator
+    from bot.simulators.mof import STATE, create_mof_simulator, demo_carrier_seed
 
     line = create_line_simulator()
     # `config` has been through sandbox_config: its MOF credentials are the simulator's own,
     # or the ones the operator set.
-    mof = create_mof_simulator(app_id=config.mof_app_id, api_key=config.mof_api_key)
+    mof = create_mof_simulator(app_id=config.mof_app_id, api_key=config.mof_api_key,
+                               seed=demo_carrier_seed(dt.datetime.now(dt.timezone.utc)))
     app.add_subapp(LINE_PREFIX, line)
     app.add_subapp(MOF_PREFIX, mof)
     app[LINE_SIM] = line[SIMULATOR]

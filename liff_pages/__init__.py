@@ -1,4 +1,61 @@
 """The LIFF pages (manual entry, mobile-barcode carrier; SPEC §6) and the JSON endpoints they
-call. Not built yet: it is the next milestone. The invoice card and the upload buttons already
-link to `/liff/manual?campaign=…` and `/liff/carrier?campaign=…` (or the channel's LIFF URLs),
-and the shared intake they will call is `bot.chat.intake.register`."""
+call, mounted by `setup_liff_pages(app)` (the only name bot/ uses from this package)."""
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+__all__ = ["setup_liff_pages"]
+
+SUBMIT_LIMIT = (10, 60.0)  # form submissions per user per minute
+READ_LIMIT = (120, 60.0)  # campaign look-ups and field validations per user per minute
+REQUERY_INTERVAL_S = 5.0
+
+
+async def _liff_ctx(app: web.Application) -> AsyncIterator[None]:
+    import asyncio
+
+    from bot.appkeys import CONFIG, DATABASE
+    from bot.chat.results import ResultNotifier
+    from bot.mof import MofClient
+    from bot.storage.models import utcnow
+    from liff_pages.carriers import CarrierRequeries
+    from liff_pages.keys import LIFF_MOF, SEALER
+    from liff_pages.sealing import CodeSealer
+
+    config = app[CONFIG]
+    app[SEALER] = CodeSealer.for_config(config)
+    mof = MofClient(None, config.mof_api_base_url, config.mof_app_id or "-", config.mof_api_key or "-")
+    app[LIFF_MOF] = mof
+    notifier = ResultNotifier(sandbox_base_url=config.base_url if config.sandbox else None)
+    db = app[DATABASE]
+
+    async def notify(upload_id: int, now) -> None:  # noqa: ANN001
+        async with db.session() as session, session.begin():
+            await notifier.notify(session, upload_id, now)
+
+    requeries = CarrierRequeries(db, mof, app[SEALER], notify, clock=utcnow)
+    stop = asyncio.Event()
+    task = asyncio.create_task(requeries.run(stop, REQUERY_INTERVAL_S)) if config.run_worker else None
+    try:
+        yield
+    finally:
+        stop.set()
+        if task is not None:
+            await task
+        await mof.close()
+
+
+def setup_liff_pages(app: web.Application) -> None:
+    """Routes under /liff/ (pages, static files, the sandbox shim, the JSON API) and the
+    carrier re-query loop (a cleanup context; register after the database and outbox)."""
+    from liff_pages.api import setup_api
+    from liff_pages.keys import LIMITS
+    from liff_pages.limits import RateLimiter
+    from liff_pages.pages import setup_pages
+
+    app[LIMITS] = {"submit": RateLimiter(*SUBMIT_LIMIT), "read": RateLimiter(*READ_LIMIT)}
+    app.cleanup_ctx.append(_liff_ctx)
+    setup_pages(app)
+    setup_api(app)

@@ -14,19 +14,24 @@ from bot.storage.models import Channel
 DEFAULT_CHANNEL = "default"
 
 
-async def ensure_default_channel(db: Database, liff_id: str | None) -> int:
-    """The row named `default` (made on first start), with the configured LIFF ID."""
+async def ensure_default_channel(db: Database, liff_id: str | None, login_channel_id: str | None = None) -> int:
+    """The row named `default` (made on first start), with the configured LIFF ID and LINE
+    Login channel ID."""
     async with db.session() as session, session.begin():
         channel = await session.scalar(select(Channel).where(Channel.name == DEFAULT_CHANNEL))
         if channel is None:
-            channel = Channel(name=DEFAULT_CHANNEL, liff_id=liff_id, linked=True)
+            channel = Channel(name=DEFAULT_CHANNEL, liff_id=liff_id, login_channel_id=login_channel_id, linked=True)
             session.add(channel)
-        elif liff_id and channel.liff_id != liff_id:
-            channel.liff_id = liff_id
+        else:
+            if liff_id and channel.liff_id != liff_id:
+                channel.liff_id = liff_id
+            if login_channel_id and channel.login_channel_id != login_channel_id:
+                channel.login_channel_id = login_channel_id
         await session.flush()
         return channel.id
 
 
 async def channel_ctx(app: web.Application) -> AsyncIterator[None]:
-    await ensure_default_channel(app[DATABASE], app[CONFIG].liff_id)
+    config = app[CONFIG]
+    await ensure_default_channel(app[DATABASE], config.liff_id, config.line_login_channel_id)
     yield

@@ -25,7 +25,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.appkeys import CONFIG, DATABASE, STATE_STORAGE
-from bot.chat import answers
+from bot.chat import answers, liff_answers
 from bot.chat.channels import DEFAULT_CHANNEL
 from bot.chat.intake import customer_for, register
 from bot.chat.results import answering_inline
@@ -87,6 +87,10 @@ class ChatHandler:
         now = utcnow()
         reply = ReplyToken(event.reply_token, now) if getattr(event, "reply_token", None) else None
         if isinstance(event, MessageEvent) and isinstance(event.message, TextMessageContent):
+            if reply is not None and await liff_answers.answer_held(  # a LIFF page's 發票資訊
+                    self.app[DATABASE], self.app[MESSAGING_POOL], channel_id=channel_id, user_id=user_id,
+                    text=event.message.text, reply_token=reply.token, now=now):
+                return
             await self._trigger(channel_id, user_id, TextInput(event.message.text), reply, now)
         elif isinstance(event, PostbackEvent):
             data = event.postback.data or ""

@@ -71,6 +71,11 @@ class ResultNotifier:
                 upload_id=upload.id, delivery_kind=DeliveryKind.NOTICE_PUSH, now=now,
             )
 
+    async def notify(self, session: AsyncSession, upload_id: int, now: dt.datetime) -> None:
+        """Queue the answer for an upload settled outside the worker (a carrier invoice found
+        on a later query), as a notice: held in quiet hours, once per status."""
+        await self._notify(session, upload_id, now, DeliveryKind.NOTICE_PUSH)
+
     async def _notify(self, session: AsyncSession, upload_id: int, now: dt.datetime, kind: DeliveryKind) -> None:
         if upload_id in _ANSWERED_INLINE.get():
             return

@@ -52,6 +52,7 @@ from aiohttp import web
 
 SIM_CHANNEL_SECRET = "sim-channel-secret"
 SIM_ACCESS_TOKEN = "sim-access-token"
+SIM_LOGIN_CHANNEL_ID = "1234567890"  # the LINE Login channel its ID tokens are issued for
 REPLY_TOKEN_LIFETIME_S = 60.0
 MAX_MESSAGES = 5
 MAX_TEXT = 5000
@@ -98,7 +99,7 @@ class LineSimulator:
 
     channel_secret: str = SIM_CHANNEL_SECRET
     access_tokens: frozenset[str] = frozenset({SIM_ACCESS_TOKEN})
-    login_channel_id: str = "1234567890"
+    login_channel_id: str = SIM_LOGIN_CHANNEL_ID
     bot_user_id: str = field(default_factory=new_user_id)
     clock: Callable[[], float] = time.time
     messages: list[dict[str, Any]] = field(default_factory=list)
@@ -339,7 +340,7 @@ def create_line_simulator(
     *,
     channel_secret: str = SIM_CHANNEL_SECRET,
     access_tokens: Iterable[str] = (SIM_ACCESS_TOKEN,),
-    login_channel_id: str = "1234567890",
+    login_channel_id: str = SIM_LOGIN_CHANNEL_ID,
     clock: Callable[[], float] = time.time,
 ) -> web.Application:
     """The simulator app; its state (and Python API) is `app[SIMULATOR]`."""

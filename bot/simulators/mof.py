@@ -618,6 +618,34 @@ SIM_APP_ID = "SIMAPPID0001"
 SIM_API_KEY = "sim-api-key"
 
 
+# The sandbox's demo mobile-barcode carrier: two invoices MOF knows at once, one it gets later.
+DEMO_CARRIER = ("/DEMO+01", "demo1234")
+DEMO_CARRIER_LATE = dt.timedelta(seconds=50)  # the carrier re-query finds it on its 1-minute retry
+
+
+def demo_carrier_seed(now: dt.datetime) -> dict[str, Any]:
+    """A seed document with the demo carrier: invoices issued 3 days ago and yesterday, known at
+    once, and one issued today that appears `DEMO_CARRIER_LATE` after `now` (shops have 48 h)."""
+    today = now.astimezone(TAIPEI).date()
+    stamp = now.strftime("%H%M%S")  # a new set of numbers for each sandbox start
+
+    def invoice(n: int, days_ago: int, amount: int, item: str, later: bool = False) -> dict[str, Any]:
+        row: dict[str, Any] = {
+            "invNum": f"DC{stamp}{n:02d}", "invDate": (today - dt.timedelta(days=days_ago)).isoformat(),
+            "randomNumber": f"{n:04d}", "sellerBan": "53212539", "sellerName": "示範便利商店",
+            "amount": str(amount), "items": [{"description": item, "quantity": "1", "unitPrice": str(amount)}],
+        }
+        if later:
+            row["availableAt"] = (now + DEMO_CARRIER_LATE).isoformat()
+        return row
+
+    return {"carriers": [{
+        "cardNo": DEMO_CARRIER[0], "verifyCode": DEMO_CARRIER[1],
+        "invoices": [invoice(1, 3, 120, "拿鐵咖啡"), invoice(2, 1, 85, "鮮奶吐司"),
+                     invoice(3, 0, 260, "午餐便當組", later=True)],
+    }]}
+
+
 def create_mof_simulator(
     *, app_id: str = SIM_APP_ID, api_key: str = SIM_API_KEY, seed: Any = None
 ) -> web.Application:

@@ -79,6 +79,8 @@ class Channel(Base):
     channel_secret: Mapped[str | None] = mapped_column(String(200))
     access_token: Mapped[str | None] = mapped_column(Text)
     liff_id: Mapped[str | None] = mapped_column(String(100))
+    # The LINE Login channel of the LIFF app: the `client_id` its ID tokens are verified for.
+    login_channel_id: Mapped[str | None] = mapped_column(String(20))
     basic_id: Mapped[str | None] = mapped_column(String(50))  # "@123abcde", for keyword links
     linked: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
@@ -300,6 +302,31 @@ class OutgoingMessage(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[dt.datetime | None]
+
+
+class CarrierQuery(Base):
+    """A mobile-barcode carrier a customer gave for a campaign: re-queried at MOF on the
+    verification schedule until 3 days after the issue-date window, then its code is deleted."""
+
+    __tablename__ = "carrier_queries"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "customer_id", "barcode"),
+        Index("ix_carrier_queries_due", "state", "next_query_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    barcode: Mapped[str] = mapped_column(String(8))  # "/ABC+123"
+    # AES-GCM (nonce + ciphertext) of the verification code; NULL once deleted.
+    sealed_code: Mapped[str | None] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(10), default="active")  # active | done
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_query_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    query_until: Mapped[dt.datetime]  # 3 days after the issue-date window ends
+    lease_until: Mapped[dt.datetime | None]
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
 class CouponCode(Base):

@@ -69,3 +69,28 @@ def test_channels_read_secrets_from_env_never_echo_and_respect_roles(cli, databa
     assert chans["品牌A"].linked is False and chans["品牌A"].channel_secret == SECRET
     assert chans["品牌B"].access_token == TOKEN
     assert actions.count("channel.add") == 2 and "channel.unlink" in actions
+
+
+def test_channels_keep_the_liff_apps_line_login_channel_id(cli, database_url):
+    cli("users", "add", "boss", "--role", "admin")
+    env = {"LINE_CHANNEL_SECRET": SECRET, "LINE_CHANNEL_ACCESS_TOKEN": TOKEN}
+    added = cli("--as", "boss", "channels", "add", "品牌C", "--liff-id", "1657-abcd",
+                "--login-channel-id", "1657000001", env=env)
+    assert added.exit_code == 0, added.output
+    bad = cli("--as", "boss", "channels", "set-login", "品牌C", "not-digits")
+    assert bad.exit_code != 0 and "digits" in bad.output
+    assert cli("--as", "boss", "channels", "set-login", "品牌C", "1657000002").exit_code == 0
+    assert "1657000002" in cli("channels", "list").output
+
+    async def stored():
+        db = Database(database_url)
+        try:
+            async with db.session() as s:
+                channel = await s.scalar(select(Channel).where(Channel.name == "品牌C"))
+                actions = [a.action for a in await s.scalars(select(AuditEntry))]
+                return channel.login_channel_id, actions
+        finally:
+            await db.close()
+
+    login, actions = run_sync(stored())
+    assert login == "1657000002" and "channel.set-login" in actions

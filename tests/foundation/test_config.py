@@ -34,6 +34,9 @@ def test_heroku_style_postgres_url_gets_the_async_driver():
         ({"LINE_CHANNEL_ACCESS_TOKEN": "tok"}, "LINE_CHANNEL_SECRET"),
         ({"LINE_CHANNEL_SECRET": "s", "LINE_CHANNEL_ACCESS_TOKEN": "t"}, "MOF_APP_ID"),
         ({"LINE_CHANNEL_SECRET": "s", "LINE_CHANNEL_ACCESS_TOKEN": "t", "MOF_APP_ID": "a"}, "MOF_API_KEY"),
+        ({"LINE_CHANNEL_SECRET": "s", "LINE_CHANNEL_ACCESS_TOKEN": "t", "MOF_APP_ID": "a", "MOF_API_KEY": "k"},
+         "APP_SECRET"),
+        ({"LINE_LOGIN_CHANNEL_ID": "not-digits"}, "LINE_LOGIN_CHANNEL_ID"),
         ({"LOG_LEVEL": "chatty"}, "LOG_LEVEL"),
     ],
 )
@@ -51,12 +54,13 @@ def test_production_mode_and_secrets_stay_out_of_repr():
             "LINE_CHANNEL_ACCESS_TOKEN": "access-token-value",
             "MOF_APP_ID": "EINV0001",
             "MOF_API_KEY": "mof-key-value",
+            "APP_SECRET": "app-secret-value-0123456789abcdef",
             "DATABASE_URL": "postgresql+asyncpg://app:dbpass123@db/prod",
         }
     )
     assert not config.sandbox
     text = repr(config) + str(config.describe())
-    for secret in ("chan-secret-value", "access-token-value", "mof-key-value", "dbpass123"):
+    for secret in ("chan-secret-value", "access-token-value", "mof-key-value", "dbpass123", "app-secret-value"):
         assert secret not in text
 
 

@@ -1,0 +1,312 @@
+"""The LIFF pages' JSON endpoints. Each call carries `Authorization: Bearer <LIFF ID token>`,
+verified with LINE (`/oauth2/v2.1/verify`, `client_id` = the LIFF app's LINE Login channel)
+before any user data is read or stored; the user is the token's `sub`. Bodies are small JSON
+objects naming `liff_id` (the LIFF app the page runs in) and `campaign`."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import select
+
+from bot.appkeys import CONFIG, DATABASE
+from bot.chat import answers, liff_answers
+from bot.chat.intake import customer_for, register
+from bot.chat.results import answering_inline
+from bot.chat.speakers import speaker_for
+from bot.line.messaging import IdTokenClaims, InvalidIdToken, LineApiError
+from bot.line.outbox import MESSAGING_POOL
+from bot.log import pseudonym
+from bot.storage.models import Campaign, Channel, Customer, Upload, utcnow
+from bot.verification import jobs
+from bot.verification.worker import VERIFICATION_WORKER
+from flows.conversation.availability import Availability, CampaignFacts, ChannelFacts, campaign_availability
+from flows.einvoice.model import InvoiceSource, MofError
+from flows.messages.custom import CustomKind
+from flows.messages.system import NOT_EXIST_TEXT, NOT_STARTED_TEXT
+from flows.verification import policy
+from liff_pages import carriers, forms
+from liff_pages.keys import LIFF_MOF, LIMITS, SEALER
+from liff_pages.limits import RATE_LIMITED_TEXT
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 4 * 1024  # the forms are a few short fields
+SANDBOX_LIFF_ID = "sandbox"
+API = "/liff/api"
+UNAUTHORIZED_TEXT = "登入驗證失敗，請關閉頁面後從 LINE 重新開啟"
+UNAVAILABLE_TEXT = "系統忙碌中，請稍後再試"
+MOF_DOWN_TEXT = "財政部電子發票平台暫時無法回應，請稍後再試"
+
+
+class Refused(Exception):
+    """An answer other than 200, as {"error", "message", **extra}."""
+
+    def __init__(self, status: int, error: str, message: str, **extra: Any) -> None:
+        super().__init__(error)
+        self.status, self.error, self.message, self.extra = status, error, message, extra
+
+    def response(self) -> web.Response:
+        return web.json_response({"error": self.error, "message": self.message, **self.extra},
+                                 status=self.status, headers=NO_STORE)
+
+
+NO_STORE = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+
+
+@dataclass(frozen=True)
+class Caller:
+    """A verified call: the LIFF app's channel, the campaign, the user and the JSON body."""
+
+    channel: Channel
+    campaign: Campaign
+    claims: IdTokenClaims
+    body: dict[str, Any]
+
+    @property
+    def user_id(self) -> str:
+        return self.claims.sub
+
+
+async def _body(request: web.Request) -> dict[str, Any]:
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        raise Refused(413, "body", "資料過大")
+    raw = await request.content.read(MAX_BODY + 1)
+    if len(raw) > MAX_BODY:
+        raise Refused(413, "body", "資料過大")
+    try:
+        body = json.loads(raw or b"{}")
+    except (ValueError, UnicodeDecodeError):
+        raise Refused(400, "body", "資料格式錯誤（需為 JSON 物件）") from None
+    if not isinstance(body, dict):
+        raise Refused(400, "body", "資料格式錯誤（需為 JSON 物件）")
+    return body
+
+
+def _bearer(request: web.Request) -> str:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip() or len(token) > 4096:
+        raise Refused(401, "id_token", UNAUTHORIZED_TEXT)
+    return token.strip()
+
+
+async def _channel_of(request: web.Request, liff_id: Any) -> Channel | None:
+    sandbox = request.app[CONFIG].sandbox
+    async with request.app[DATABASE].session() as session:
+        if sandbox and liff_id == SANDBOX_LIFF_ID:
+            return await session.scalar(select(Channel).where(Channel.name == "default"))
+        if not isinstance(liff_id, str) or not liff_id or len(liff_id) > 100:
+            return None
+        return await session.scalar(select(Channel).where(Channel.liff_id == liff_id).order_by(Channel.id))
+
+
+async def _campaign(request: web.Request, value: Any) -> Campaign | None:
+    text = str(value) if isinstance(value, (str, int)) and not isinstance(value, bool) else ""
+    if not text.isdigit() or len(text) > 18:
+        return None
+    async with request.app[DATABASE].session() as session:
+        return await session.get(Campaign, int(text))
+
+
+async def _verify(request: web.Request, channel: Channel, token: str) -> IdTokenClaims:
+    try:
+        line = await request.app[MESSAGING_POOL](channel.id)
+        return await line.verify_id_token(token, channel.login_channel_id or "")
+    except InvalidIdToken:
+        raise Refused(401, "id_token", UNAUTHORIZED_TEXT) from None
+    except (LineApiError, ValueError) as exc:
+        log.warning("LIFF token check failed", extra={"fields": {"error": type(exc).__name__}})
+        raise Refused(503, "line", UNAVAILABLE_TEXT) from None
+
+
+async def _ended_text(request: web.Request, campaign: Campaign, customer: Customer) -> str:
+    """The campaign's 活動時間結束 message (as marketers edited it), as plain text."""
+    async with request.app[DATABASE].session() as session:
+        speaker = await speaker_for(session, campaign.id, customer, _sandbox_base(request))
+        messages = await answers.custom(session, speaker, CustomKind.ENDED)
+    return "\n".join(_texts(messages[0].get("contents") if messages else None)) or NOT_EXIST_TEXT
+
+
+def _texts(node: Any) -> list[str]:
+    if isinstance(node, dict):
+        own = [node["text"]] if node.get("type") == "text" and isinstance(node.get("text"), str) else []
+        return own + [t for key in ("header", "hero", "body", "footer", "contents") for t in _texts(node.get(key))]
+    if isinstance(node, list):
+        return [t for item in node for t in _texts(item)]
+    return []
+
+
+def _sandbox_base(request: web.Request) -> str | None:
+    config = request.app[CONFIG]
+    return config.base_url if config.sandbox else None
+
+
+async def caller(request: web.Request, *, limit: str) -> tuple[Caller, Customer]:
+    """Size, token, rate, campaign availability: everything an endpoint checks first."""
+    body = await _body(request)
+    token = _bearer(request)
+    channel = await _channel_of(request, body.get("liff_id"))
+    campaign = await _campaign(request, body.get("campaign"))
+    if channel is None or not channel.login_channel_id:
+        raise Refused(404, "gone", NOT_EXIST_TEXT)  # no LIFF app we know of: nothing to verify for
+    claims = await _verify(request, channel, token)
+    limiter = request.app[LIMITS][limit]
+    if not limiter.allow(f"{channel.id}:{claims.sub}"):
+        raise Refused(429, "rate", RATE_LIMITED_TEXT, retry_after=round(limiter.retry_after(f"{channel.id}:{claims.sub}"), 1))
+    if campaign is None:
+        raise Refused(404, "gone", NOT_EXIST_TEXT)
+    liff_id = channel.liff_id or (SANDBOX_LIFF_ID if request.app[CONFIG].sandbox else None)
+    facts = CampaignFacts(str(campaign.id), str(campaign.channel_id), campaign.start_at, campaign.end_at,
+                          published=campaign.published_at is not None, paused=campaign.paused)
+    verdict = campaign_availability(facts, ChannelFacts(str(channel.id), channel.linked, liff_id), utcnow())
+    async with request.app[DATABASE].session() as session, session.begin():
+        customer = await customer_for(session, channel.id, claims.sub, claims.name or None)
+    if verdict is Availability.ENDED:
+        raise Refused(410, "ended", await _ended_text(request, campaign, customer))
+    if verdict is Availability.NOT_STARTED:
+        raise Refused(409, "not_started", NOT_STARTED_TEXT)
+    if not verdict.ok:
+        raise Refused(404, "gone", NOT_EXIST_TEXT)
+    return Caller(channel, campaign, claims, body), customer
+
+
+def _fields(body: dict[str, Any]) -> dict[str, Any]:
+    fields = body.get("fields")
+    if not isinstance(fields, dict):
+        raise Refused(400, "fields", "資料格式錯誤（缺少欄位）")
+    return fields
+
+
+def _guarded(handler):  # noqa: ANN001,ANN202 - an aiohttp handler wrapper
+    async def wrapped(request: web.Request) -> web.Response:
+        try:
+            return await handler(request)
+        except Refused as refused:
+            return refused.response()
+
+    return wrapped
+
+
+# --- endpoints -----------------------------------------------------------------------------
+
+@_guarded
+async def handle_campaign(request: web.Request) -> web.Response:
+    """What the page shows before the form: the campaign's name and rules link, or why not."""
+    call, _customer = await caller(request, limit="read")
+    body = {"state": "ok", "name": call.campaign.name, "rules_url": call.campaign.rules_url}
+    if request.app[CONFIG].sandbox:
+        from bot.simulators.mof import DEMO_CARRIER
+
+        body["demo_carrier"] = {"carrier_barcode": DEMO_CARRIER[0], "verification_code": DEMO_CARRIER[1]}
+    return web.json_response(body, headers=NO_STORE)
+
+
+@_guarded
+async def handle_validate(request: web.Request) -> web.Response:
+    """The one set of rules, for the page to show errors beside the fields as they are typed."""
+    call, _customer = await caller(request, limit="read")
+    form, fields = call.body.get("form"), _fields(call.body)
+    if form == "manual":
+        errors = forms.check_manual(fields)[2]
+    elif form == "carrier":
+        errors = forms.check_carrier(fields)[1]
+    else:
+        raise Refused(400, "form", "表單種類錯誤")
+    return web.json_response({"errors": errors}, headers=NO_STORE)
+
+
+@_guarded
+async def handle_manual(request: web.Request) -> web.Response:
+    call, customer = await caller(request, limit="submit")
+    code, phone, errors = forms.check_manual(_fields(call.body))
+    if errors or code is None:
+        raise Refused(422, "fields", "請修正標示的欄位", errors=errors)
+    db, now = request.app[DATABASE], utcnow()
+    async with db.session() as session, session.begin():
+        campaign = await session.get(Campaign, call.campaign.id)
+        customer = await session.get(Customer, customer.id)
+        if phone is not None:
+            customer.phone, customer.phone_consent_at = phone, now
+        intake = await register(session, campaign=campaign, customer=customer, code=code,
+                                source=InvoiceSource.MANUAL, now=now)
+        upload_id = intake.upload.id
+    if intake.queued:
+        await _verify_now(request.app, upload_id)
+    async with db.session() as session:
+        upload = await session.get(Upload, upload_id)
+        speaker = await speaker_for(session, call.campaign.id, customer, _sandbox_base(request))
+        messages = await answers.for_upload(session, speaker, upload)
+    texts = [m["text"] for m in answers.invoice_info(upload)]
+    await _hold(request, customer, texts, messages, f"upload.{upload.status}", f"upload:{upload_id}", upload_id)
+    log.info("LIFF manual entry", extra={"fields": {"user": pseudonym(call.user_id), "upload_id": upload_id,
+                                                   "status": upload.status}})
+    return web.json_response({"state": "accepted", "status": upload.status, "texts": texts}, headers=NO_STORE)
+
+
+@_guarded
+async def handle_carrier(request: web.Request) -> web.Response:
+    call, customer = await caller(request, limit="submit")
+    card, errors = forms.check_carrier(_fields(call.body))
+    if errors or card is None:
+        raise Refused(422, "fields", "請修正標示的欄位", errors=errors)
+    db, now = request.app[DATABASE], utcnow()
+    counts = await carriers.import_invoices(db, request.app[LIFF_MOF], campaign_id=call.campaign.id,
+                                            customer_id=customer.id, card=card, now=now)
+    if isinstance(counts, MofError):
+        if counts.code == "919":
+            raise Refused(422, "fields", "請修正標示的欄位",
+                          errors={"verification_code": forms.MESSAGES["carrier_refused"]})
+        raise Refused(503, "mof", MOF_DOWN_TEXT)
+    query_id = await carriers.remember(db, request.app[SEALER], campaign=call.campaign, customer_id=customer.id,
+                                       card=card, now=now)
+    texts: list[str] = []
+    if counts.upload_ids:
+        async with db.session() as session:
+            speaker = await speaker_for(session, call.campaign.id, customer, _sandbox_base(request))
+            messages = [m for upload_id in counts.upload_ids
+                        for m in await answers.for_upload(session, speaker, await session.get(Upload, upload_id))]
+        texts = [carrier_text(card.barcode, counts)]
+        await _hold(request, customer, texts, messages, "upload.carrier",
+                    f"carrier:{query_id}:{counts.upload_ids[0]}", counts.upload_ids[0])
+    log.info("LIFF carrier import", extra={"fields": {"user": pseudonym(call.user_id), **counts.to_dict()}})
+    return web.json_response({"state": "accepted", "counts": counts.to_dict(), "texts": texts}, headers=NO_STORE)
+
+
+def carrier_text(barcode: str, counts: carriers.CarrierCounts) -> str:
+    """What the carrier page sends as the user (MOF lists no random code, so no 發票資訊 form)."""
+    return (f"您匯入的電子載具發票如下：\n\n手機條碼：{barcode}\n找到發票：{counts.found} 張\n"
+            f"新登錄：{counts.new} 張\n重複登錄：{counts.duplicates} 張\n不符合資格：{counts.not_eligible} 張")
+
+
+async def _hold(request: web.Request, customer: Customer, texts: list[str], messages: list[dict[str, Any]],
+                kind: str, key: str, upload_id: int) -> None:
+    async with request.app[DATABASE].session() as session, session.begin():
+        await liff_answers.hold_answer(session, channel_id=customer.channel_id, to=customer.line_user_id,
+                                       customer_id=customer.id, texts=texts, messages=messages, kind=kind,
+                                       key=key, upload_id=upload_id, now=utcnow())
+
+
+async def _verify_now(app: web.Application, upload_id: int) -> None:
+    """The first MOF attempt inside the request, under a job lease like any worker's."""
+    worker = app.get(VERIFICATION_WORKER)
+    if worker is None:
+        return
+    async with app[DATABASE].session() as session, session.begin():
+        claimed = await jobs.claim_upload(session, upload_id, worker.owner, utcnow(), policy.LEASE_DURATION)
+    if claimed is None:
+        return
+    with answering_inline(upload_id):
+        await worker.process(claimed)
+
+
+def setup_api(app: web.Application) -> None:
+    app.router.add_post(f"{API}/campaign", handle_campaign)
+    app.router.add_post(f"{API}/validate", handle_validate)
+    app.router.add_post(f"{API}/manual", handle_manual)
+    app.router.add_post(f"{API}/carrier", handle_carrier)
+

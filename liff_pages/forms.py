@@ -1,0 +1,88 @@
+"""The LIFF forms' validation, the one source both the pages (through /liff/api/validate) and
+the submissions use: flows.einvoice.codes parses, this module words its errors in zh-TW."""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flows.einvoice.codes import InvoiceCodeError, MobileBarcode, parse_carrier, parse_manual
+from flows.einvoice.model import InvoiceCode
+
+MANUAL_FIELDS = ("invoice_number", "date", "random_code", "total_amount", "phone", "consent")
+CARRIER_FIELDS = ("carrier_barcode", "verification_code")
+
+MESSAGES = {
+    "invoice_number": "發票號碼：請輸入 2 個英文字母與 8 位數字，例如 AB-12345678",
+    "date": "開立日期：請選擇或輸入正確的日期（YYYY-MM-DD）",
+    "random_code": "隨機碼：請輸入 4 位數字",
+    "total_amount": "總金額：請輸入整數金額（新臺幣元）",
+    "phone": "手機號碼：請輸入 09 開頭的 10 位數字，例如 0912345678",
+    "consent": "留下手機號碼前，請勾選同意活動辦法",
+    "carrier_barcode": "手機條碼：請輸入「/」加 7 個字元（0-9、A-Z、.、+、-）",
+    "verification_code": "驗證碼：請輸入驗證碼（最多 32 個字元，前後不留空白）",
+    "carrier_refused": "手機條碼或驗證碼不正確，請確認後再試",
+}
+_PLACEHOLDERS = {"invoice_number": "AB12345678", "date": "2024-01-01", "random_code": "1234", "total_amount": None}
+_PHONE = re.compile(r"09[0-9]{8}")
+
+
+def _text(fields: dict[str, Any], name: str) -> Any:
+    value = fields.get(name)
+    return value.strip() if isinstance(value, str) else value
+
+
+def normalise_phone(value: Any) -> str | None:
+    """`0912-345-678`, `+886912345678` → `0912345678`; None when empty; ValueError when not a
+    Taiwanese mobile number."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if not isinstance(value, str):
+        raise ValueError("phone")
+    digits = re.sub(r"[\s-]", "", value)
+    if digits.startswith("+886"):
+        digits = "0" + digits[4:]
+    if not _PHONE.fullmatch(digits):
+        raise ValueError("phone")
+    return digits
+
+
+def check_manual(fields: dict[str, Any]) -> tuple[InvoiceCode | None, str | None, dict[str, str]]:
+    """(code, phone, errors by field): every wrong field is named, not only the first."""
+    values = {name: _text(fields, name) for name in _PLACEHOLDERS}
+    errors: dict[str, str] = {}
+    if values["total_amount"] in (None, ""):
+        errors["total_amount"] = MESSAGES["total_amount"]
+        values["total_amount"] = None
+    code: InvoiceCode | None = None
+    for _ in range(len(_PLACEHOLDERS) + 1):
+        try:
+            code = parse_manual(**values)
+            break
+        except InvoiceCodeError as exc:
+            name = exc.field if exc.field in _PLACEHOLDERS else "invoice_number"
+            errors[name] = MESSAGES[name]
+            values[name] = _PLACEHOLDERS[name]
+    phone = None
+    try:
+        phone = normalise_phone(fields.get("phone"))
+    except ValueError:
+        errors["phone"] = MESSAGES["phone"]
+    if phone is not None and fields.get("consent") is not True:
+        errors["consent"] = MESSAGES["consent"]
+    return (None if errors else code), phone, errors
+
+
+def check_carrier(fields: dict[str, Any]) -> tuple[MobileBarcode | None, dict[str, str]]:
+    barcode, verification = fields.get("carrier_barcode"), fields.get("verification_code")
+    errors: dict[str, str] = {}
+    try:
+        parse_carrier(barcode, "x")
+    except InvoiceCodeError:
+        errors["carrier_barcode"] = MESSAGES["carrier_barcode"]
+    try:
+        parse_carrier("/AAAAAAA", verification)
+    except InvoiceCodeError:
+        errors["verification_code"] = MESSAGES["verification_code"]
+    if errors:
+        return None, errors
+    return parse_carrier(barcode, verification), {}

@@ -1,0 +1,88 @@
+"""Unit tests of the LIFF pages' building blocks: code sealing, rate limits, form rules."""
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from bot.config import Config
+from liff_pages import forms
+from liff_pages.limits import RateLimiter
+from liff_pages.sealing import CodeSealer, SealError, carrier_aad, derive_key
+
+
+def test_sealed_codes_open_only_with_the_same_key_and_row(tmp_path) -> None:
+    sealer = CodeSealer(derive_key(b"app-secret-one-0123456789abcdef"))
+    aad = carrier_aad(1, 2, "/ABC+123")
+    first, second = sealer.seal("Secret-42", aad), sealer.seal("Secret-42", aad)
+    assert first != second  # a fresh nonce each time
+    assert "Secret-42" not in first and b"Secret-42" not in base64.urlsafe_b64decode(first)
+    assert sealer.open(first, aad) == "Secret-42"
+    with pytest.raises(SealError):
+        sealer.open(first, carrier_aad(1, 3, "/ABC+123"))  # another customer's row
+    with pytest.raises(SealError):
+        CodeSealer(derive_key(b"another-secret-0123456789abcdef")).open(first, aad)
+    raw = bytearray(base64.urlsafe_b64decode(first))
+    raw[-1] ^= 1
+    with pytest.raises(SealError):
+        sealer.open(base64.urlsafe_b64encode(bytes(raw)).decode(), aad)
+    with pytest.raises(SealError):
+        sealer.open("not a sealed code", aad)
+    assert "Secret" not in repr(sealer)
+
+
+def test_the_key_comes_from_app_secret_else_the_data_dir_key(tmp_path) -> None:
+    aad = carrier_aad(1, 1, "/ABC+123")
+    with_secret = CodeSealer.for_config(Config(app_secret="s" * 32, data_dir=tmp_path / "a"))
+    same_secret = CodeSealer.for_config(Config(app_secret="s" * 32, data_dir=tmp_path / "b"))
+    assert same_secret.open(with_secret.seal("x1", aad), aad) == "x1"
+    sandbox = CodeSealer.for_config(Config(data_dir=tmp_path / "c"))
+    with pytest.raises(SealError):
+        sandbox.open(with_secret.seal("x1", aad), aad)
+    assert CodeSealer.for_config(Config(data_dir=tmp_path / "c")).open(sandbox.seal("x2", aad), aad) == "x2"
+    assert derive_key(b"a") != derive_key(b"b") and len(derive_key(b"a")) == 32
+
+
+def test_rate_limiter_window_slides_per_key() -> None:
+    now = [0.0]
+    limiter = RateLimiter(3, 60.0, clock=lambda: now[0])
+    assert [limiter.allow("u1") for _ in range(4)] == [True, True, True, False]
+    assert limiter.allow("u2")  # budgets are per user
+    assert limiter.retry_after("u1") == pytest.approx(60.0)
+    now[0] = 30.0
+    assert not limiter.allow("u1")
+    now[0] = 60.01
+    assert limiter.allow("u1") and limiter.retry_after("u2") == 0.0
+    with pytest.raises(ValueError):
+        RateLimiter(0, 1.0)
+
+
+def test_rate_limiter_forgets_idle_users_when_full() -> None:
+    now = [0.0]
+    limiter = RateLimiter(1, 10.0, clock=lambda: now[0], max_keys=2)
+    limiter.allow("a"), limiter.allow("b")
+    now[0] = 11.0
+    assert limiter.allow("c") and set(limiter._calls) == {"c"}
+
+
+def test_manual_form_names_every_wrong_field_and_normalises_the_rest() -> None:
+    code, phone, errors = forms.check_manual({"invoice_number": " ab-12345678 ", "date": "2024-1-5",
+                                              "random_code": "0042", "total_amount": "120",
+                                              "phone": "+886 912-345-678", "consent": True})
+    assert errors == {} and phone == "0912345678"
+    assert (code.invoice_number, code.date.isoformat(), code.total_amount) == ("AB12345678", "2024-01-05", 120)
+    _, _, errors = forms.check_manual({"invoice_number": "AB1234567", "date": "tomorrow", "random_code": "1234",
+                                       "total_amount": "-1", "phone": "12345"})
+    assert set(errors) == {"invoice_number", "date", "total_amount", "phone"}
+    _, _, errors = forms.check_manual({"invoice_number": "AB12345678", "date": "2024-01-05", "random_code": "1234",
+                                       "total_amount": "1", "phone": "0912345678", "consent": "yes"})
+    assert set(errors) == {"consent"}  # only a real checkbox `true` is consent
+
+
+def test_carrier_form_rules() -> None:
+    card, errors = forms.check_carrier({"carrier_barcode": "/abc+123", "verification_code": "Ab12"})
+    assert errors == {} and card.barcode == "/ABC+123"
+    _, errors = forms.check_carrier({"carrier_barcode": "ABC1234", "verification_code": " x"})
+    assert set(errors) == {"carrier_barcode", "verification_code"}
+    _, errors = forms.check_carrier({"carrier_barcode": "/ABC+123", "verification_code": "x" * 33})
+    assert set(errors) == {"verification_code"}
