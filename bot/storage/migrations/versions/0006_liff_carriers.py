@@ -1,7 +1,7 @@
 """LIFF pages: the channel's LINE Login channel ID and the carrier re-query table
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0008
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from alembic import op
 import bot.storage.models
 
 revision = "0006"
-down_revision = "0004"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
