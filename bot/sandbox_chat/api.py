@@ -56,11 +56,11 @@ TRANSCRIPT = web.AppKey("sandbox_chat_transcript", Transcript)
 LAST_SAMPLE = web.AppKey("sandbox_chat_last_sample", list)  # [SampleInvoice] once one was sent
 
 
-def _bad(exc: InputError) -> web.Response:
+def bad_request(exc: InputError) -> web.Response:
     return web.json_response({"error": str(exc), "field": exc.field}, status=400)
 
 
-async def _json_body(request: web.Request) -> dict[str, Any]:
+async def json_body(request: web.Request) -> dict[str, Any]:
     if request.content_type != "application/json":
         raise InputError("body", "expected Content-Type: application/json")
     try:
@@ -103,13 +103,13 @@ def _photo_url(event: dict[str, Any]) -> str:
 
 async def handle_say(request: web.Request) -> web.Response:
     try:
-        body = await _json_body(request)
+        body = await json_body(request)
         user = inputs.user_id(body.get("user"))
         text = inputs.message_text(body.get("text"))
         name = inputs.display_name(body.get("name"))
         secret = await signing_secret(request.app, channel_id(body.get("channel")))
     except InputError as exc:
-        return _bad(exc)
+        return bad_request(exc)
     _use_name(request.app, user, name)
     entry = request.app[TRANSCRIPT].add(user, "text", text=text)
     delivered = await _deliver(request.app, request.app[LINE_SIM].text_event(user, text), secret)
@@ -120,14 +120,14 @@ async def handle_say(request: web.Request) -> web.Response:
 
 async def handle_postback(request: web.Request) -> web.Response:
     try:
-        body = await _json_body(request)
+        body = await json_body(request)
         user = inputs.user_id(body.get("user"))
         data = inputs.postback_data(body.get("data"))
         shown = None if body.get("display_text") is None else inputs.message_text(body.get("display_text"))
         name = inputs.display_name(body.get("name"))
         secret = await signing_secret(request.app, channel_id(body.get("channel")))
     except InputError as exc:
-        return _bad(exc)
+        return bad_request(exc)
     _use_name(request.app, user, name)
     entry = request.app[TRANSCRIPT].add(user, "postback", data=data, display_text=shown)
     delivered = await _deliver(request.app, request.app[LINE_SIM].postback_event(user, data), secret)
@@ -203,7 +203,7 @@ async def handle_photo(request: web.Request) -> web.Response:
         user, name, channel, data, content_type = await _photo_form(request)
         secret = await signing_secret(request.app, channel)
     except InputError as exc:
-        return _bad(exc)
+        return bad_request(exc)
     _use_name(request.app, user, name)
     event = request.app[LINE_SIM].image_event(user, data, content_type)
     entry = request.app[TRANSCRIPT].add(user, "photo", photo_url=_photo_url(event))
@@ -238,13 +238,13 @@ async def _send_sample(request: web.Request, user: str, sample: SampleInvoice, s
 
 async def handle_sample_photo(request: web.Request) -> web.Response:
     try:
-        body = await _json_body(request)
+        body = await json_body(request)
         user = inputs.user_id(body.get("user"))
         kind = _sample_kind(body)
         name = inputs.display_name(body.get("name"))
         secret = await signing_secret(request.app, channel_id(body.get("channel")))
     except InputError as exc:
-        return _bad(exc)
+        return bad_request(exc)
     _use_name(request.app, user, name)
     sample = await asyncio.to_thread(make_sample, utcnow(), kind)
     seed = sample.mof_seed()
@@ -256,14 +256,14 @@ async def handle_sample_photo(request: web.Request) -> web.Response:
 
 async def handle_resend_sample(request: web.Request) -> web.Response:
     try:
-        body = await _json_body(request)
+        body = await json_body(request)
         user = inputs.user_id(body.get("user"))
         name = inputs.display_name(body.get("name"))
         secret = await signing_secret(request.app, channel_id(body.get("channel")))
         if not request.app[LAST_SAMPLE]:
             raise InputError("sample", "no sample photo was sent yet: send one first")
     except InputError as exc:
-        return _bad(exc)
+        return bad_request(exc)
     _use_name(request.app, user, name)
     return await _send_sample(request, user, request.app[LAST_SAMPLE][0], secret, again=True)
 
@@ -272,7 +272,7 @@ async def handle_said(request: web.Request) -> web.Response:
     try:
         user = inputs.user_id(request.query.get("user"))
     except InputError as exc:
-        return _bad(exc)
+        return bad_request(exc)
     return web.json_response({"entries": request.app[TRANSCRIPT].of(user)})
 
 
@@ -294,7 +294,7 @@ async def handle_rich_menu(request: web.Request) -> web.Response:
     try:
         user = inputs.user_id(request.query.get("user"))
     except InputError as exc:
-        return _bad(exc)
+        return bad_request(exc)
     sim = request.app[LINE_SIM]
     menu_id = sim.user_rich_menus.get(user) or sim.default_rich_menu
     menu = sim.rich_menus.get(menu_id) if menu_id else None

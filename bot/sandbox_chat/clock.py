@@ -15,6 +15,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.appkeys import CONFIG
+from bot.sandbox_chat.api import bad_request, json_body
 from bot.sandbox_chat.inputs import InputError
 from bot.storage.models import allow_clock_offset, clock_offset, set_clock_offset, utcnow
 from flows.campaigns.dates import TAIPEI
@@ -33,10 +34,8 @@ def next_release(now: dt.datetime) -> dt.datetime:
     return at
 
 
-def target_offset(body: Any, now: dt.datetime, offset: dt.timedelta) -> dt.timedelta:
+def target_offset(body: dict[str, Any], now: dt.datetime, offset: dt.timedelta) -> dt.timedelta:
     """The new offset a request asks for (time only moves forward, or back to the real time)."""
-    if not isinstance(body, dict):
-        raise InputError("body", "expected a JSON object")
     if body.get("reset") is True:
         return dt.timedelta(0)
     if "advance_minutes" in body:
@@ -59,15 +58,9 @@ async def handle_get(_request: web.Request) -> web.Response:
 
 async def handle_post(request: web.Request) -> web.Response:
     try:
-        if request.content_type != "application/json":
-            raise InputError("body", "expected Content-Type: application/json")
-        try:
-            body = await request.json()
-        except ValueError:
-            raise InputError("body", "not valid JSON") from None
-        offset = target_offset(body, utcnow(), clock_offset())
+        offset = target_offset(await json_body(request), utcnow(), clock_offset())
     except InputError as exc:
-        return web.json_response({"error": str(exc), "field": exc.field}, status=400)
+        return bad_request(exc)
     set_clock_offset(offset)
     return web.json_response(clock_state())
 

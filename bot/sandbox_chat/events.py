@@ -15,6 +15,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.sandbox_chat import inputs
+from bot.sandbox_chat.api import TRANSCRIPT, bad_request
 from bot.sandbox_chat.inputs import InputError
 from bot.sandbox_chat.keys import LINE_SIM
 from bot.storage.models import utcnow
@@ -66,7 +67,7 @@ async def handle_events(request: web.Request) -> web.StreamResponse:
     try:
         user = inputs.user_id(request.query.get("user"))
     except InputError as exc:
-        return web.json_response({"error": str(exc), "field": exc.field}, status=400)
+        return bad_request(exc)
     feed = request.app[FEED]
     if len(feed) >= MAX_SUBSCRIBERS:
         return web.json_response({"error": "events: too many open pages"}, status=503)
@@ -101,8 +102,6 @@ async def _close_feed(app: web.Application) -> None:
 
 def setup_events(app: web.Application) -> None:
     """The feed, fed by the LINE simulator (needs LINE_SIM) and the transcript's listeners."""
-    from bot.sandbox_chat.api import TRANSCRIPT
-
     feed = Feed()
     app[FEED] = feed
     app[LINE_SIM].listeners.append(lambda record: feed.publish(record["to"], "bot", record))
