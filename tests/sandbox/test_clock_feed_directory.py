@@ -179,3 +179,29 @@ async def test_resending_a_sample_takes_the_duplicate_paths(start_sandbox):
     assert "重複" in "\n".join(texts_of(answer["messages"]))
     status, body = await sandbox.post("/sandbox/api/sample-photo", {"user": first, "kind": "huge"})
     assert status == 400 and body["field"] == "kind"
+
+
+async def test_the_rich_menu_the_simulator_holds_is_what_the_page_draws(start_sandbox):
+    from bot.sandbox_chat.keys import LINE_SIM
+
+    sandbox = await start_sandbox()
+    user = new_user()
+    async with sandbox.client.get("/sandbox/api/richmenu", params={"user": user}) as resp:
+        assert resp.status == 200 and (await resp.json()) == {"menu": None}  # the page draws its own
+    sim = sandbox.server.app[LINE_SIM]
+    menu_id = "richmenu-" + "0" * 32
+    area = {"bounds": {"x": 0, "y": 0, "width": 2500, "height": 843},
+            "action": {"type": "postback", "data": "action=invoice_card&campaign=demo"}}
+    sim.rich_menus[menu_id] = {"richMenuId": menu_id, "size": {"width": 2500, "height": 843},
+                               "chatBarText": "發票登錄", "areas": [area]}
+    sim.rich_menu_images[menu_id] = (b"\x89PNG\r\n\x1a\n", "image/png")
+    sim.default_rich_menu = menu_id
+    async with sandbox.client.get("/sandbox/api/richmenu", params={"user": user}) as resp:
+        menu = (await resp.json())["menu"]
+    assert menu["chatBarText"] == "發票登錄" and menu["areas"] == [area]
+    async with sandbox.client.get(menu["image"]) as resp:
+        assert resp.status == 200 and resp.content_type == "image/png"
+    # A tap on it: the postback, with no bubble on the user's side unless displayText is set.
+    status, body = await sandbox.post("/sandbox/api/postback", {"user": user, "data": area["action"]["data"]})
+    assert status == 200 and body["entry"]["display_text"] is None
+    await sandbox.wait_messages(user, 1)
