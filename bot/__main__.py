@@ -9,6 +9,7 @@ from aiohttp import web
 from bot import log as logsetup
 from bot.app import create_app
 from bot.config import Config, ConfigError
+from bot.sandbox import sandbox_config
 
 
 def main() -> int:
@@ -21,7 +22,9 @@ def main() -> int:
         config.log_level, secrets=[config.line_channel_secret, config.line_channel_access_token, config.mof_api_key]
     )
     log = logging.getLogger("bot")
-    log.info("starting", extra={"fields": config.describe()})
+    # What the service will really use: in sandbox mode the simulators' URLs, not LINE's and MOF's.
+    effective = sandbox_config(config) if config.sandbox else config
+    log.info("starting", extra={"fields": effective.describe()})
 
     def announce(_message: str) -> None:
         where = f"http://127.0.0.1:{config.port}"

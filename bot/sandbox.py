@@ -48,11 +48,14 @@ def mount_simulators(app: web.Application, config: Config) -> None:
     from bot.simulators.line import SIMULATOR, create_line_simulator
     from bot.simulators.mof import STATE, create_mof_simulator, demo_carrier_seed
 
-    line = create_line_simulator()
+    from bot.storage.models import utcnow
+
+    # Both simulators keep the service's time, so the sandbox clock control moves them too.
+    line = create_line_simulator(clock=lambda: utcnow().timestamp())
     # `config` has been through sandbox_config: its MOF credentials are the simulator's own,
     # or the ones the operator set.
-    mof = create_mof_simulator(app_id=config.mof_app_id, api_key=config.mof_api_key,
-                               seed=demo_carrier_seed(dt.datetime.now(dt.timezone.utc)))
+    mof = create_mof_simulator(app_id=config.mof_app_id, api_key=config.mof_api_key, clock=utcnow,
+                               seed=demo_carrier_seed(utcnow()))
     app.add_subapp(LINE_PREFIX, line)
     app.add_subapp(MOF_PREFIX, mof)
     app[LINE_SIM] = line[SIMULATOR]
@@ -62,9 +65,12 @@ def mount_simulators(app: web.Application, config: Config) -> None:
 def setup_sandbox(app: web.Application) -> None:
     """Everything sandbox mode adds (call it from create_app when config.sandbox, after the
     webhook and channel_ctx are registered): the simulators, the demo campaign seeded once
-    on start, the chat page at GET /sandbox with its static files, and its JSON API."""
+    on start, the chat page at GET /sandbox with its static files, its JSON API, the clock
+    control and the live feed of what the bot sent."""
     from bot.sandbox_chat.api import setup_api
+    from bot.sandbox_chat.clock import setup_clock
     from bot.sandbox_chat.demo import demo_ctx
+    from bot.sandbox_chat.events import setup_events
     from bot.sandbox_chat.page import setup_page
 
     config = app[CONFIG]
@@ -74,3 +80,5 @@ def setup_sandbox(app: web.Application) -> None:
     app.cleanup_ctx.append(demo_ctx)
     setup_page(app)
     setup_api(app)
+    setup_clock(app)
+    setup_events(app)

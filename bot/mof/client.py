@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-import time
 import uuid as uuid_mod
 from collections.abc import Callable
 from types import TracebackType
@@ -14,6 +13,7 @@ from typing import Any
 import aiohttp
 
 from bot.mof import wire
+from bot.storage.models import utcnow
 from flows.einvoice.model import (
     CarrierInvoiceHeader,
     InvoiceCode,
@@ -40,7 +40,7 @@ class MofClient:
         timeout: float = 10.0,
         uuid: str | None = None,
         max_response_bytes: int = wire.MAX_RESPONSE_BYTES,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] = lambda: utcnow().timestamp(),
     ) -> None:
         if not base_url.startswith(("http://", "https://")):
             raise ValueError("base_url: must be an http(s) URL")

@@ -3,21 +3,28 @@ say a text, tap a postback, send a photo or a generated sample invoice photo —
 webhook event built by the LINE simulator and delivered, signed, to the service's own
 /callback over HTTP, exactly as LINE would deliver it.
 
-  POST /sandbox/api/say           {"user", "text", "name"?}
-  POST /sandbox/api/postback      {"user", "data", "name"?}
-  POST /sandbox/api/photo         multipart: user, name?, file (an image, at most 10 MB)
-  POST /sandbox/api/sample-photo  {"user", "pending": bool, "name"?} → the invoice it made
+  POST /sandbox/api/say           {"user", "text", "name"?, "channel"?}
+  POST /sandbox/api/postback      {"user", "data", "display_text"?, "name"?, "channel"?}
+  POST /sandbox/api/photo         multipart: user, name?, channel?, file (an image, at most 10 MB)
+  POST /sandbox/api/sample-photo  {"user", "kind"?, "name"?, "channel"?} → the invoice it made
+                                  (kind: eligible | low | business | pending | never | unreadable;
+                                  the older {"pending": true} still means pending)
+  POST /sandbox/api/resend-sample {"user", "name"?, "channel"?} → the last sample photo anyone
+                                  sent, sent again (the duplicate paths)
 
-`name` (optional, ≤ 20 characters) becomes the user's LINE profile display name.
+`name` (optional, ≤ 20 characters) becomes the user's LINE profile display name; `channel`
+(optional, a channel id from GET /sandbox/api/campaigns) is the LINE account talked to.
+A postback without `display_text` leaves no bubble on the user's side, as in LINE.
   GET  /sandbox/api/said?user=    the user's own side of the chat, oldest first
   GET  /sandbox/api/photos/{id}   a photo a user sent (for the thumbnails)
+  GET  /sandbox/api/richmenu?user= the rich menu LINE shows that user (linked, else default) or null
+  GET  /sandbox/api/richmenu/{id}/image
 
 Every input is validated; a bad one gets 400 {"error": "<field>: <reason>", "field"}.
 """
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -28,11 +35,13 @@ from aiohttp import BodyPartReader, web
 from bot.appkeys import CONFIG
 from bot.log import pseudonym
 from bot.sandbox_chat import inputs
+from bot.sandbox_chat.directory import channel_id, setup_directory, signing_secret
 from bot.sandbox_chat.inputs import InputError
 from bot.sandbox_chat.keys import LINE_SIM, MOF_SIM
-from bot.sandbox_chat.samples import make_sample
+from bot.sandbox_chat.samples import SampleInvoice, SampleKind, make_sample
 from bot.sandbox_chat.transcript import Transcript
 from bot.simulators.mof import apply_seed
+from bot.storage.models import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -44,13 +53,14 @@ _MAX_USER_FIELD = 200
 
 HTTP_SESSION = web.AppKey("sandbox_chat_http", aiohttp.ClientSession)
 TRANSCRIPT = web.AppKey("sandbox_chat_transcript", Transcript)
+LAST_SAMPLE = web.AppKey("sandbox_chat_last_sample", list)  # [SampleInvoice] once one was sent
 
 
-def _bad(exc: InputError) -> web.Response:
+def bad_request(exc: InputError) -> web.Response:
     return web.json_response({"error": str(exc), "field": exc.field}, status=400)
 
 
-async def _json_body(request: web.Request) -> dict[str, Any]:
+async def json_body(request: web.Request) -> dict[str, Any]:
     if request.content_type != "application/json":
         raise InputError("body", "expected Content-Type: application/json")
     try:
@@ -67,10 +77,11 @@ def callback_url(app: web.Application) -> str:
     return f"http://127.0.0.1:{app[CONFIG].port}/callback"
 
 
-async def _deliver(app: web.Application, event: dict[str, Any]) -> web.Response | int:
-    """Deliver one event to /callback; the webhook's status, or a 502 response saying why not."""
+async def _deliver(app: web.Application, event: dict[str, Any], secret: str | None = None) -> web.Response | int:
+    """Deliver one event to /callback, signed with `secret` (None: the simulator's); the
+    webhook's status, or a 502 response saying why not."""
     try:
-        status = await app[LINE_SIM].deliver(callback_url(app), [event], session=app[HTTP_SESSION])
+        status = await app[LINE_SIM].deliver(callback_url(app), [event], secret=secret, session=app[HTTP_SESSION])
     except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
         log.warning("sandbox delivery failed", extra={"fields": {"error": type(exc).__name__}})
         return web.json_response({"error": f"webhook: delivery to /callback failed ({type(exc).__name__})"},
@@ -92,15 +103,16 @@ def _photo_url(event: dict[str, Any]) -> str:
 
 async def handle_say(request: web.Request) -> web.Response:
     try:
-        body = await _json_body(request)
+        body = await json_body(request)
         user = inputs.user_id(body.get("user"))
         text = inputs.message_text(body.get("text"))
         name = inputs.display_name(body.get("name"))
+        secret = await signing_secret(request.app, channel_id(body.get("channel")))
     except InputError as exc:
-        return _bad(exc)
+        return bad_request(exc)
     _use_name(request.app, user, name)
     entry = request.app[TRANSCRIPT].add(user, "text", text=text)
-    delivered = await _deliver(request.app, request.app[LINE_SIM].text_event(user, text))
+    delivered = await _deliver(request.app, request.app[LINE_SIM].text_event(user, text), secret)
     if isinstance(delivered, web.Response):
         return delivered
     return web.json_response({"ok": True, "entry": entry})
@@ -108,15 +120,17 @@ async def handle_say(request: web.Request) -> web.Response:
 
 async def handle_postback(request: web.Request) -> web.Response:
     try:
-        body = await _json_body(request)
+        body = await json_body(request)
         user = inputs.user_id(body.get("user"))
         data = inputs.postback_data(body.get("data"))
+        shown = None if body.get("display_text") is None else inputs.message_text(body.get("display_text"))
         name = inputs.display_name(body.get("name"))
+        secret = await signing_secret(request.app, channel_id(body.get("channel")))
     except InputError as exc:
-        return _bad(exc)
+        return bad_request(exc)
     _use_name(request.app, user, name)
-    entry = request.app[TRANSCRIPT].add(user, "postback", data=data)
-    delivered = await _deliver(request.app, request.app[LINE_SIM].postback_event(user, data))
+    entry = request.app[TRANSCRIPT].add(user, "postback", data=data, display_text=shown)
+    delivered = await _deliver(request.app, request.app[LINE_SIM].postback_event(user, data), secret)
     if isinstance(delivered, web.Response):
         return delivered
     return web.json_response({"ok": True, "entry": entry})
@@ -131,8 +145,8 @@ async def _read_part(part: BodyPartReader, limit: int, field: str, too_large: st
     return bytes(data)
 
 
-async def _photo_form(request: web.Request) -> tuple[str, str | None, bytes, str]:
-    """(user, name, file bytes, MIME type) from the multipart form, read within the limits."""
+async def _photo_form(request: web.Request) -> tuple[str, str | None, int | None, bytes, str]:
+    """(user, name, channel, file bytes, MIME type) from the multipart form, within the limits."""
     if request.content_type != "multipart/form-data":
         raise InputError("body", "expected multipart/form-data with the fields user and file")
     limit_mb = inputs.MAX_PHOTO_BYTES // (1024 * 1024)
@@ -142,6 +156,7 @@ async def _photo_form(request: web.Request) -> tuple[str, str | None, bytes, str
         reader = await request.multipart()
         user_raw: bytes | None = None
         name_raw: bytes | None = None
+        channel_raw: bytes | None = None
         data: bytes | None = None
         while (part := await reader.next()) is not None:
             if not isinstance(part, BodyPartReader):
@@ -150,10 +165,13 @@ async def _photo_form(request: web.Request) -> tuple[str, str | None, bytes, str
                 user_raw = await _read_part(part, _MAX_USER_FIELD, "user", "too long")
             elif part.name == "name" and name_raw is None:
                 name_raw = await _read_part(part, _MAX_USER_FIELD, "name", "too long")
+            elif part.name == "channel" and channel_raw is None:
+                channel_raw = await _read_part(part, _MAX_USER_FIELD, "channel", "too long")
             elif part.name == "file" and data is None:
                 data = await _read_part(part, inputs.MAX_PHOTO_BYTES, "file", f"larger than {limit_mb} MB")
             else:
-                raise InputError(part.name or "body", "unexpected form field (send user, file and optionally name)")
+                raise InputError(part.name or "body",
+                                 "unexpected form field (send user, file and optionally name and channel)")
     except InputError:
         raise
     except (ValueError, AssertionError):
@@ -162,9 +180,15 @@ async def _photo_form(request: web.Request) -> tuple[str, str | None, bytes, str
         raise InputError("user", "required")
     user = inputs.user_id(_utf8(user_raw, "user"))
     name = None if name_raw is None else inputs.display_name(_utf8(name_raw, "name"))
+    channel = None
+    if channel_raw is not None:
+        text = _utf8(channel_raw, "channel")
+        if not text.isascii() or not text.isdigit():
+            raise InputError("channel", "expected a channel id (a positive whole number)")
+        channel = channel_id(int(text))
     if data is None:
         raise InputError("file", "required")
-    return user, name, data, inputs.image_type(data)
+    return user, name, channel, data, inputs.image_type(data)
 
 
 def _utf8(raw: bytes, field: str) -> str:
@@ -176,44 +200,79 @@ def _utf8(raw: bytes, field: str) -> str:
 
 async def handle_photo(request: web.Request) -> web.Response:
     try:
-        user, name, data, content_type = await _photo_form(request)
+        user, name, channel, data, content_type = await _photo_form(request)
+        secret = await signing_secret(request.app, channel)
     except InputError as exc:
-        return _bad(exc)
+        return bad_request(exc)
     _use_name(request.app, user, name)
     event = request.app[LINE_SIM].image_event(user, data, content_type)
     entry = request.app[TRANSCRIPT].add(user, "photo", photo_url=_photo_url(event))
-    delivered = await _deliver(request.app, event)
+    delivered = await _deliver(request.app, event, secret)
     if isinstance(delivered, web.Response):
         return delivered
     return web.json_response({"ok": True, "entry": entry})
 
 
-async def handle_sample_photo(request: web.Request) -> web.Response:
+def _sample_kind(body: dict[str, Any]) -> SampleKind:
+    kind = body.get("kind")
+    if kind is None:
+        return SampleKind.PENDING if inputs.flag(body.get("pending"), "pending") else SampleKind.ELIGIBLE
     try:
-        body = await _json_body(request)
-        user = inputs.user_id(body.get("user"))
-        pending = inputs.flag(body.get("pending"), "pending")
-        name = inputs.display_name(body.get("name"))
-    except InputError as exc:
-        return _bad(exc)
-    _use_name(request.app, user, name)
-    sample = await asyncio.to_thread(make_sample, dt.datetime.now(dt.timezone.utc), pending=pending)
-    apply_seed(request.app[MOF_SIM], sample.mof_seed())
+        return SampleKind(kind)
+    except ValueError:
+        raise InputError("kind", "expected one of " + ", ".join(k.value for k in SampleKind)) from None
+
+
+async def _send_sample(request: web.Request, user: str, sample: SampleInvoice, secret: str | None,
+                       *, again: bool) -> web.Response:
     event = request.app[LINE_SIM].image_event(user, sample.photo, "image/jpeg")
-    summary = {**sample.summary(), "pending": pending}
+    summary = {**sample.summary(), "pending": sample.kind is SampleKind.PENDING, "again": again}
     entry = request.app[TRANSCRIPT].add(user, "photo", photo_url=_photo_url(event), sample=summary)
-    log.info("sandbox sample invoice", extra={"fields": {"user": pseudonym(user), "pending": pending}})
-    delivered = await _deliver(request.app, event)
+    log.info("sandbox sample invoice", extra={"fields": {"user": pseudonym(user), "kind": sample.kind.value,
+                                                         "again": again}})
+    delivered = await _deliver(request.app, event, secret)
     if isinstance(delivered, web.Response):
         return delivered
     return web.json_response({"ok": True, **summary, "photo_url": entry["photo_url"], "entry": entry})
+
+
+async def handle_sample_photo(request: web.Request) -> web.Response:
+    try:
+        body = await json_body(request)
+        user = inputs.user_id(body.get("user"))
+        kind = _sample_kind(body)
+        name = inputs.display_name(body.get("name"))
+        secret = await signing_secret(request.app, channel_id(body.get("channel")))
+    except InputError as exc:
+        return bad_request(exc)
+    _use_name(request.app, user, name)
+    sample = await asyncio.to_thread(make_sample, utcnow(), kind)
+    seed = sample.mof_seed()
+    if seed is not None:
+        apply_seed(request.app[MOF_SIM], seed)
+    request.app[LAST_SAMPLE][:] = [sample]
+    return await _send_sample(request, user, sample, secret, again=False)
+
+
+async def handle_resend_sample(request: web.Request) -> web.Response:
+    try:
+        body = await json_body(request)
+        user = inputs.user_id(body.get("user"))
+        name = inputs.display_name(body.get("name"))
+        secret = await signing_secret(request.app, channel_id(body.get("channel")))
+        if not request.app[LAST_SAMPLE]:
+            raise InputError("sample", "no sample photo was sent yet: send one first")
+    except InputError as exc:
+        return bad_request(exc)
+    _use_name(request.app, user, name)
+    return await _send_sample(request, user, request.app[LAST_SAMPLE][0], secret, again=True)
 
 
 async def handle_said(request: web.Request) -> web.Response:
     try:
         user = inputs.user_id(request.query.get("user"))
     except InputError as exc:
-        return _bad(exc)
+        return bad_request(exc)
     return web.json_response({"entries": request.app[TRANSCRIPT].of(user)})
 
 
@@ -231,6 +290,28 @@ async def handle_photo_content(request: web.Request) -> web.Response:
                         headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "private, max-age=3600"})
 
 
+async def handle_rich_menu(request: web.Request) -> web.Response:
+    try:
+        user = inputs.user_id(request.query.get("user"))
+    except InputError as exc:
+        return bad_request(exc)
+    sim = request.app[LINE_SIM]
+    menu_id = sim.user_rich_menus.get(user) or sim.default_rich_menu
+    menu = sim.rich_menus.get(menu_id) if menu_id else None
+    if menu is None or menu_id not in sim.rich_menu_images:
+        return web.json_response({"menu": None})
+    return web.json_response({"menu": {**menu, "image": f"{API_PREFIX}/richmenu/{menu_id}/image"}})
+
+
+async def handle_rich_menu_image(request: web.Request) -> web.Response:
+    found = request.app[LINE_SIM].rich_menu_images.get(request.match_info["menu_id"])
+    if found is None:
+        raise web.HTTPNotFound(text="rich menu: no image")
+    data, content_type = found
+    return web.Response(body=data, content_type=content_type if content_type in ("image/png", "image/jpeg")
+                        else "application/octet-stream", headers={"X-Content-Type-Options": "nosniff"})
+
+
 async def _http_ctx(app: web.Application) -> AsyncIterator[None]:
     session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=DELIVERY_TIMEOUT_S))
     app[HTTP_SESSION] = session
@@ -243,10 +324,15 @@ async def _http_ctx(app: web.Application) -> AsyncIterator[None]:
 def setup_api(app: web.Application) -> None:
     """Register the API routes and their HTTP client context (needs LINE_SIM and MOF_SIM set)."""
     app[TRANSCRIPT] = Transcript()
+    app[LAST_SAMPLE] = []
     app.cleanup_ctx.append(_http_ctx)
+    setup_directory(app)
     app.router.add_post(f"{API_PREFIX}/say", handle_say)
     app.router.add_post(f"{API_PREFIX}/postback", handle_postback)
     app.router.add_post(f"{API_PREFIX}/photo", handle_photo)
     app.router.add_post(f"{API_PREFIX}/sample-photo", handle_sample_photo)
+    app.router.add_post(f"{API_PREFIX}/resend-sample", handle_resend_sample)
+    app.router.add_get(f"{API_PREFIX}/richmenu", handle_rich_menu)
+    app.router.add_get(API_PREFIX + r"/richmenu/{menu_id:richmenu-[0-9a-f]{32}}/image", handle_rich_menu_image)
     app.router.add_get(f"{API_PREFIX}/said", handle_said)
     app.router.add_get(PHOTOS_PATH + r"/{message_id:\d{1,30}}", handle_photo_content)

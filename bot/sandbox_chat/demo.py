@@ -1,5 +1,7 @@
-"""The sandbox's demo campaign: on first start in sandbox mode, an admin user `sandbox`, a running
-campaign on the default channel with a pool of demo coupon codes, and its card triggers."""
+"""The sandbox's demo campaigns: on first start in sandbox mode, an admin user `sandbox` and, on
+the default channel, a running campaign (NT$ 100 threshold, at most 3 invoices a person, a pool
+of demo coupon codes) with its card triggers, plus a not-yet-started and an ended campaign with
+their own keywords — so every system and custom message can be seen from the chat."""
 from __future__ import annotations
 
 import datetime as dt
@@ -15,7 +17,7 @@ from bot.appkeys import CONFIG, DATABASE
 from bot.campaigns.store import Actor, CampaignStore
 from bot.chat.channels import DEFAULT_CHANNEL
 from bot.storage.database import Database
-from bot.storage.models import AdminUser, Campaign, Channel, Trigger
+from bot.storage.models import AdminUser, Campaign, Channel, Trigger, utcnow
 from flows.campaigns.dates import TAIPEI
 from flows.campaigns.roles import Role
 from flows.conversation.triggers import TriggerKind
@@ -27,6 +29,14 @@ DEMO_KEYWORD = "登錄發票"
 DEMO_POSTBACK = "action=invoice_card&campaign=demo"
 DEMO_NAME = "示範活動：發票登錄送好禮"
 DEMO_COUPONS = 50
+DEMO_THRESHOLD = 100  # NT$: a sample below it is 不符合資格 (bot.sandbox_chat.samples.SampleKind.LOW)
+DEMO_CAP = 3  # invoices 通過 per person: the 4th is 參與達上限
+UPCOMING_NAME = "示範活動：下週開跑（尚未開始）"
+UPCOMING_KEYWORD = "搶先登錄"
+UPCOMING_STARTS_IN = dt.timedelta(days=7)
+ENDED_NAME = "示範活動：上月活動（已結束）"
+ENDED_KEYWORD = "上月活動登錄"
+ENDED_AGO = dt.timedelta(days=3)
 COUPON_PREFIX = "DEMO-"
 RUNNING_FOR = dt.timedelta(days=30)
 ISSUE_DAYS_BACK = 60
@@ -42,27 +52,30 @@ class DemoCampaign:
     created: bool
 
 
-def demo_settings(channel_id: int, rules_url: str, now: dt.datetime) -> dict[str, Any]:
-    """Running from yesterday for 30 days; invoices issued from 60 days back until the end;
-    the whole invoice qualifies from NT$1; the reward is a code from the campaign's pool."""
+def demo_settings(channel_id: int, rules_url: str, now: dt.datetime, *, name: str = DEMO_NAME,
+                  start: dt.datetime | None = None, end: dt.datetime | None = None) -> dict[str, Any]:
+    """By default running from yesterday for 30 days; invoices issued from 60 days back until
+    the end; the whole invoice qualifies from NT$100, at most 3 per person; the reward is a
+    code from the campaign's pool."""
     local = now.astimezone(TAIPEI)
-    start, end = local - dt.timedelta(days=1), local + RUNNING_FOR
+    start = (start or local - dt.timedelta(days=1)).astimezone(TAIPEI)
+    end = (end or local + RUNNING_FOR).astimezone(TAIPEI)
     return {
-        "name": DEMO_NAME,
+        "name": name,
         "start_at": start.isoformat(),
         "end_at": end.isoformat(),
         "rules_url": rules_url,
         "channel_id": str(channel_id),
         "image_url": None,
         "conditions": {
-            "per_person_cap": None,
+            "per_person_cap": DEMO_CAP,
             "issue_dates": {
-                "start": (local.date() - dt.timedelta(days=ISSUE_DAYS_BACK)).isoformat(),
+                "start": (min(start, local).date() - dt.timedelta(days=ISSUE_DAYS_BACK)).isoformat(),
                 "end": end.date().isoformat(),
             },
             "sellers": None,
             "reward_timing": "immediate",
-            "scope": {"kind": "whole_invoice", "measure": "amount", "threshold": 1},
+            "scope": {"kind": "whole_invoice", "measure": "amount", "threshold": DEMO_THRESHOLD},
             "reward": {"bot_name": "示範機器人", "module_name": "優惠券", "coupon": {"kind": "code_pool"}},
             "higher_tiers": [],
         },
@@ -94,16 +107,33 @@ async def _seed(db: Database, rules_url: str, now: dt.datetime) -> DemoCampaign:
         raise RuntimeError("the default channel row is missing (bot.chat.channels.channel_ctx runs first)")
     actor = await _sandbox_actor(db)
     store = CampaignStore(db)
-    view = await store.create(actor, demo_settings(channel_id, rules_url, now), now)
+    main_id = await _campaign(store, db, actor, channel_id, demo_settings(channel_id, rules_url, now), now,
+                              ((TriggerKind.KEYWORD_EXACT, DEMO_KEYWORD), (TriggerKind.POSTBACK, DEMO_POSTBACK)))
+    starts = now + UPCOMING_STARTS_IN
+    await _campaign(store, db, actor, channel_id,
+                    demo_settings(channel_id, rules_url, now, name=UPCOMING_NAME, start=starts, end=starts + RUNNING_FOR),
+                    now, ((TriggerKind.KEYWORD_EXACT, UPCOMING_KEYWORD),))
+    # Made and published back when it ran, as a marketer would have.
+    then = now - ENDED_AGO - RUNNING_FOR
+    await _campaign(store, db, actor, channel_id,
+                    demo_settings(channel_id, rules_url, then, name=ENDED_NAME, start=then, end=now - ENDED_AGO),
+                    then, ((TriggerKind.KEYWORD_EXACT, ENDED_KEYWORD),))
+    return DemoCampaign(main_id, created=True)
+
+
+async def _campaign(store: CampaignStore, db: Database, actor: Actor, channel_id: int, settings: dict[str, Any],
+                    now: dt.datetime, triggers: tuple[tuple[TriggerKind, str], ...]) -> int:
+    """One published demo campaign with its coupon pool and triggers (a clashing trigger is skipped)."""
+    view = await store.create(actor, settings, now)
     await store.import_coupons(actor, view.id, demo_coupon_file(), now)
     async with db.session() as session, session.begin():
-        for kind, value in ((TriggerKind.KEYWORD_EXACT, DEMO_KEYWORD), (TriggerKind.POSTBACK, DEMO_POSTBACK)):
+        for kind, value in triggers:
             clash = await session.scalar(select(Trigger.id).where(
                 Trigger.channel_id == channel_id, Trigger.kind == kind.value, Trigger.value == value))
             if clash is None:
                 session.add(Trigger(channel_id=channel_id, campaign_id=view.id, kind=kind.value, value=value))
     await store.publish(actor, view.id, now)
-    return DemoCampaign(view.id, created=True)
+    return view.id
 
 
 async def ensure_demo_campaign(db: Database, rules_url: str, now: dt.datetime) -> DemoCampaign:
@@ -125,8 +155,7 @@ async def demo_ctx(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG]
     if not config.sandbox:
         raise RuntimeError("the demo campaign is for sandbox mode only")
-    result = await ensure_demo_campaign(app[DATABASE], f"{config.base_url}/sandbox/rules",
-                                        dt.datetime.now(dt.timezone.utc))
+    result = await ensure_demo_campaign(app[DATABASE], f"{config.base_url}/sandbox/rules", utcnow())
     if result.created:
         log.info("sandbox demo campaign created", extra={"fields": {"campaign": result.campaign_id}})
     yield

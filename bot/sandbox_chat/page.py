@@ -9,7 +9,7 @@ from importlib import resources
 from aiohttp import web
 
 from bot.appkeys import CONFIG
-from bot.sandbox_chat.demo import DEMO_KEYWORD, DEMO_NAME, DEMO_POSTBACK
+from bot.sandbox_chat.demo import DEMO_CAP, DEMO_KEYWORD, DEMO_NAME, DEMO_POSTBACK, DEMO_THRESHOLD
 
 STATIC_PREFIX = "/sandbox/static"
 _STATIC = {"chat.js": "text/javascript", "chat.css": "text/css"}
@@ -59,8 +59,8 @@ async def handle_rules(_request: web.Request) -> web.Response:
         "max-width:40rem;margin:2rem auto;padding:0 1rem\">"
         f"<h1>{title}</h1><p>這是 Sandbox 模式的示範活動，僅供體驗發票登錄流程，不會發出真正的獎項。</p>"
         "<ul><li>活動期間內，於 LINE 聊天室輸入「登錄發票」取得發票卡片，30 分鐘內上傳電子發票證明聯照片。</li>"
-        "<li>發票金額滿 1 元即符合資格，獎項為示範優惠券序號（DEMO-0001 起）。</li>"
-        "<li>同一張發票僅能登錄一次。</li></ul>"
+        f"<li>發票金額滿 {DEMO_THRESHOLD} 元即符合資格，獎項為示範優惠券序號（DEMO-0001 起）。</li>"
+        f"<li>每人最多 {DEMO_CAP} 張發票符合資格；同一張發票僅能登錄一次。</li></ul>"
         "<p><a href=\"/sandbox\">回到聊天室</a></p></body></html>"
     )
     return web.Response(text=body, content_type="text/html", charset="utf-8")

@@ -1,43 +1,66 @@
 """Sample invoices for the sandbox: a random invoice issued yesterday, its phone photo (with
-the two QR codes), and the MOF simulator's seed entry for it — available now, or later so
-the chat shows 等待驗證 first."""
+the two QR codes), and the MOF simulator's seed entry for it. Each kind shows one answer of
+the bot: 符合資格 (NT$ 100 or more, the demo threshold), 不符合資格 (below it), 統編發票 (a
+buyer BAN), 等待驗證 then a pushed result (MOF has it two minutes later), 無效 after three
+days of retries (MOF never has it), and 無法辨識 (a photo too blurred to read)."""
 from __future__ import annotations
 
 import datetime as dt
 import random
 import secrets
 from dataclasses import dataclass, replace
+from decimal import Decimal
+from enum import Enum
 from typing import Any
 
-from bot.simulators.invoice_photos import SELLERS, make_invoice_code, render_photo
+from bot.simulators.invoice_photos import SELLERS, Degradation, make_invoice_code, render_photo
 from flows.campaigns.dates import TAIPEI
-from flows.einvoice.model import InvoiceCode
+from flows.einvoice.ban import is_valid_ban
+from flows.einvoice.model import InvoiceCode, Item
 from flows.einvoice.roc import period_of
 
 PHOTO_SIZE = (1600, 1200)
 PENDING_DELAY = dt.timedelta(minutes=2)  # MOF "uploads" it then; a later retry finds it
+ELIGIBLE_FROM = 100  # the demo campaign's threshold (bot.sandbox_chat.demo)
+UNREADABLE = Degradation(blur=14.0, contrast=0.4, noise=12.0)
+
+
+class SampleKind(str, Enum):
+    """Which answer the sample is made to get."""
+
+    ELIGIBLE = "eligible"  # NT$ ≥ 100, at MOF → 符合資格
+    LOW = "low"  # NT$ < 100 → 不符合資格
+    BUSINESS = "business"  # buyer BAN ≠ 00000000 → 資格不符 (統編發票)
+    PENDING = "pending"  # at MOF two minutes later → 等待驗證, then the retry's result
+    NEVER = "never"  # never at MOF → 等待驗證, 無效 when the 3-day retries end
+    UNREADABLE = "unreadable"  # blurred photo → 無法辨識
 
 
 @dataclass(frozen=True)
 class SampleInvoice:
+    kind: SampleKind
     code: InvoiceCode
     seller_name: str
     photo: bytes
-    available_at: dt.datetime | None  # None: at MOF already
+    available_at: dt.datetime | None  # None: at MOF already (or never, for NEVER)
 
     def summary(self) -> dict[str, Any]:
         """What the page shows about the sample (no secrets in an invoice)."""
         return {
+            "kind": self.kind.value,
             "invoice_number": self.code.invoice_number,
             "date": self.code.date.isoformat(),
             "random_code": self.code.random_code,
             "total_amount": self.code.total_amount,
+            "buyer_ban": self.code.buyer_ban,
             "seller_name": self.seller_name,
             "available_at": self.available_at.isoformat() if self.available_at else None,
         }
 
-    def mof_seed(self) -> dict[str, Any]:
-        """The MOF simulator's seed document for this invoice."""
+    def mof_seed(self) -> dict[str, Any] | None:
+        """The MOF simulator's seed document for this invoice (None: MOF never gets it)."""
+        if self.kind in (SampleKind.NEVER, SampleKind.UNREADABLE):
+            return None
         code = self.code
         invoice: dict[str, Any] = {
             "invNum": code.invoice_number,
@@ -45,6 +68,7 @@ class SampleInvoice:
             "randomNumber": code.random_code,
             "sellerBan": code.seller_ban,
             "sellerName": self.seller_name,
+            "buyerBan": code.buyer_ban or "00000000",
             "amount": str(code.total_amount),
             "items": [{"description": item.name, "quantity": str(item.quantity), "unitPrice": str(item.unit_price)}
                       for item in code.items],
@@ -56,15 +80,35 @@ class SampleInvoice:
         return {"invoices": [invoice]}
 
 
-def make_sample(now: dt.datetime, *, pending: bool, seed: int | None = None) -> SampleInvoice:
-    """A random invoice issued yesterday (Asia/Taipei) and its photo. CPU-bound (~0.2 s):
-    call it in a thread from async code."""
+def _random_buyer_ban(rng: random.Random) -> str:
+    while True:
+        candidate = f"{rng.randrange(1, 10**8):08d}"
+        if is_valid_ban(candidate):
+            return candidate
+
+
+def _with_items(code: InvoiceCode, items: tuple[Item, ...]) -> InvoiceCode:
+    total = int(sum(item.quantity * item.unit_price for item in items))
+    return replace(code, items=items, total_amount=total, sales_amount=round(total / 1.05))
+
+
+def make_sample(now: dt.datetime, kind: SampleKind = SampleKind.ELIGIBLE, *, seed: int | None = None) -> SampleInvoice:
+    """A random invoice of `kind` issued yesterday (Asia/Taipei) and its photo. CPU-bound
+    (~0.2 s): call it in a thread from async code."""
     seed = secrets.randbelow(2**31) if seed is None else seed
     rng = random.Random(seed)
     day = now.astimezone(TAIPEI).date() - dt.timedelta(days=1)
-    code = make_invoice_code(rng, items=rng.randint(1, 4), today=day)
+    buyer = _random_buyer_ban(rng) if kind is SampleKind.BUSINESS else "00000000"
+    code = make_invoice_code(rng, items=rng.randint(1, 4), today=day, buyer_ban=buyer)
     code = replace(code, date=day, period=period_of(day))
+    if kind is SampleKind.LOW:
+        code = _with_items(code, (replace(code.items[0], quantity=Decimal(1), unit_price=Decimal(rng.randint(15, 95))),))
+    elif code.total_amount < ELIGIBLE_FROM:
+        first = code.items[0]
+        code = _with_items(code, (replace(first, unit_price=first.unit_price + ELIGIBLE_FROM), *code.items[1:]))
     photo_seed = rng.randrange(2**31)
     seller_name = random.Random(photo_seed).choice(SELLERS)  # the name render_photo prints
-    photo = render_photo(code, seed=photo_seed, size=PHOTO_SIZE)
-    return SampleInvoice(code, seller_name, photo, now + PENDING_DELAY if pending else None)
+    degradation = UNREADABLE if kind is SampleKind.UNREADABLE else Degradation()
+    photo = render_photo(code, degradation, seed=photo_seed, size=PHOTO_SIZE)
+    available_at = now + PENDING_DELAY if kind is SampleKind.PENDING else None
+    return SampleInvoice(kind, code, seller_name, photo, available_at)

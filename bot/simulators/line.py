@@ -116,6 +116,8 @@ class LineSimulator:
     rich_menu_images: dict[str, tuple[bytes, str]] = field(default_factory=dict)
     default_rich_menu: str | None = None
     user_rich_menus: dict[str, str] = field(default_factory=dict)  # userId → richMenuId
+    # Called with each accepted reply/push record as it is recorded (e.g. a live feed).
+    listeners: list[Callable[[dict[str, Any]], None]] = field(default_factory=list)
 
     # --- Python control API ---------------------------------------------------------------
 
@@ -330,7 +332,10 @@ class LineSimulator:
 
     def _record(self, kind: str, to: str, messages: list[dict[str, Any]]) -> None:
         at = dt.datetime.fromtimestamp(self.clock(), dt.timezone.utc).isoformat(timespec="milliseconds")
-        self.messages.append({"kind": kind, "to": to, "messages": messages, "at": at})
+        record = {"kind": kind, "to": to, "messages": messages, "at": at}
+        self.messages.append(record)
+        for listener in list(self.listeners):
+            listener(record)
 
 
 SIMULATOR: web.AppKey[LineSimulator] = web.AppKey("line_simulator", LineSimulator)

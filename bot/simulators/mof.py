@@ -121,9 +121,12 @@ class SimState:
     requests: list[dict[str, Any]] = field(default_factory=list)
     fixed_now: dt.datetime | None = None
     released: asyncio.Event = field(default_factory=asyncio.Event)
+    clock: Callable[[], dt.datetime] | None = None  # the real time when None (sandbox: the service's)
 
     def now(self) -> dt.datetime:
-        return self.fixed_now or dt.datetime.now(TAIPEI)
+        if self.fixed_now is not None:
+            return self.fixed_now
+        return self.clock().astimezone(TAIPEI) if self.clock else dt.datetime.now(TAIPEI)
 
     def visible(self, inv: SimInvoice) -> bool:
         return inv.available_at is None or self.now() >= inv.available_at
@@ -647,11 +650,13 @@ def demo_carrier_seed(now: dt.datetime) -> dict[str, Any]:
 
 
 def create_mof_simulator(
-    *, app_id: str = SIM_APP_ID, api_key: str = SIM_API_KEY, seed: Any = None
+    *, app_id: str = SIM_APP_ID, api_key: str = SIM_API_KEY, seed: Any = None,
+    clock: Callable[[], dt.datetime] | None = None,
 ) -> web.Application:
-    """The simulator app; `seed` is a seed document ({"invoices": [...], "carriers": [...]})."""
+    """The simulator app; `seed` is a seed document ({"invoices": [...], "carriers": [...]});
+    `clock` (aware datetimes) replaces the real time, e.g. the sandbox's movable clock."""
     app = web.Application()
-    state = SimState(app_id=app_id, api_key=api_key)
+    state = SimState(app_id=app_id, api_key=api_key, clock=clock)
     if seed is not None:
         apply_seed(state, seed)
     app[STATE] = state

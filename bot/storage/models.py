@@ -58,8 +58,37 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
         return value.astimezone(dt.timezone.utc)
 
 
+_clock_offset = dt.timedelta(0)
+_clock_offset_allowed = False
+
+
 def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    """The service's current time (aware, UTC): the one time source of service code. In sandbox
+    mode only, the clock control (bot.sandbox_chat.clock) may have moved it ahead."""
+    return dt.datetime.now(dt.timezone.utc) + _clock_offset
+
+
+def clock_offset() -> dt.timedelta:
+    return _clock_offset
+
+
+def allow_clock_offset(allowed: bool) -> None:
+    """Sandbox mode's start-up allows moving the clock; its shutdown forbids it again and puts the
+    clock back (nothing else calls this)."""
+    global _clock_offset_allowed, _clock_offset
+    _clock_offset_allowed = allowed
+    if not allowed:
+        _clock_offset = dt.timedelta(0)
+
+
+def set_clock_offset(offset: dt.timedelta) -> None:
+    """Move utcnow() by `offset` (≥ 0) from the real time; refused unless sandbox mode allowed it."""
+    global _clock_offset
+    if not _clock_offset_allowed:
+        raise RuntimeError("the clock can only be moved in sandbox mode")
+    if offset < dt.timedelta(0):
+        raise ValueError("the clock offset cannot be negative")
+    _clock_offset = offset
 
 
 class Base(DeclarativeBase):

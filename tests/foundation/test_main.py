@@ -61,3 +61,27 @@ def test_bad_setting_stops_start_up_with_one_line(tmp_path, env, variable):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1
     assert lines[0].startswith(f"configuration error: {variable}:")
+
+
+def test_sandbox_start_up_log_shows_the_simulators_not_production(tmp_path):
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot"],
+        env=_env(PORT=str(port), DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/app.db"),
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        lines = []
+        while not any("/sandbox  ·  health" in line for line in lines):
+            line = proc.stdout.readline()
+            assert line, "the service ended before its banner: " + "".join(lines)
+            lines.append(line)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    [starting] = [line for line in lines if '"msg": "starting"' in line]
+    assert f'"line_api": "http://127.0.0.1:{port}/sandbox/line"' in starting
+    assert f'"mof_api": "http://127.0.0.1:{port}/sandbox/mof"' in starting
+    text = "".join(lines)
+    for production in ("api.line.me", "api.einvoice.nat.gov.tw", '"mof_api_key": "None"', "sim-channel-secret"):
+        assert production not in text

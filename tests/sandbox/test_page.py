@@ -21,7 +21,8 @@ async def test_the_page_is_served_with_its_script_and_style(start_sandbox):
     assert '<script src="/sandbox/static/chat.js"' in page
     assert 'href="/sandbox/static/chat.css"' in page
     assert f'data-keyword="{DEMO_KEYWORD}"' in page
-    for label in ("登錄發票", "上傳範例發票照片", "上傳照片…", "範例發票（財政部尚未上傳）"):
+    for label in ("登錄發票", "上傳範例發票照片", "上傳照片…", "範例發票（財政部尚未上傳）", "未達門檻發票",
+                  "統編發票", "財政部查無", "模糊照片", "重送上一張", "+31 分", "到 08:01"):
         assert f">{label}</button>" in page
     assert "<details" in page and "Sandbox mode" in page
     assert f"<dt>port</dt><dd><code>{sandbox.config.port}</code></dd>" in page
@@ -31,8 +32,10 @@ async def test_the_page_is_served_with_its_script_and_style(start_sandbox):
     async with sandbox.client.get("/sandbox/static/chat.js") as resp:
         assert resp.status == 200 and resp.content_type == "text/javascript"
         script = await resp.text()
-    assert "/sandbox/line/_sim/messages" in script and "LIFF 頁面即將推出" in script
-    assert "localStorage" in script
+    assert "/sandbox/line/_sim/messages" in script and "new EventSource(" in script
+    # the user list is shared by the tabs, the current user is each tab's own
+    assert 'sessionStorage.setItem(CURRENT_KEY' in script and 'localStorage.setItem(CURRENT_KEY' not in script
+    assert 'event.origin !== location.origin' in script  # the LIFF panel's close message
     async with sandbox.client.get("/sandbox/static/chat.css") as resp:
         assert resp.status == 200 and resp.content_type == "text/css"
     async with sandbox.client.get("/sandbox/static/page.html") as resp:
@@ -62,6 +65,11 @@ async def test_nothing_of_the_sandbox_exists_in_production_mode(aiohttp_client, 
         ("POST", "/sandbox/api/sample-photo", {"json": {"user": user}}),
         ("POST", "/sandbox/api/photo", {"data": photo_form(user, b"\xff\xd8\xff\xe0")}),
         ("GET", "/sandbox/line/_sim/messages", {}),
+        ("GET", "/sandbox/api/clock", {}),
+        ("POST", "/sandbox/api/clock", {"json": {"advance_minutes": 31}}),
+        ("GET", f"/sandbox/api/events?user={user}", {}),
+        ("GET", "/sandbox/api/campaigns", {}),
+        ("POST", "/sandbox/api/resend-sample", {"json": {"user": user}}),
     ]:
         async with client.request(method, path, **kwargs) as resp:
             assert resp.status == 404, (method, path, resp.status)

@@ -1,0 +1,364 @@
+"""The sandbox chat page in Debian's chromium (selenium + /usr/bin/chromedriver), at 375×812 as
+a phone and at desktop size, against `python -m bot` in sandbox mode: after every action the
+newest message is on screen and not covered, nothing is wider than the viewport, two windows
+keep two users, the whole flow (rich menu → card → sample photo → 符合資格 with a coupon, then
+the not-eligible and over-cap samples), the LIFF panel, and the clock control closing the
+photo window. Screenshots go to $TEST_ARTIFACTS_DIR (default <pytest tmp>/artifacts)."""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+CHROMEDRIVER = "/usr/bin/chromedriver"
+pytestmark = pytest.mark.skipif(not Path(CHROMEDRIVER).exists() and os.environ.get("CI") != "true",
+                                reason="chromium-driver is not installed")
+PHONE = (375, 812)
+DESKTOP = (1280, 900)
+QUALIFIED = "恭喜符合活動資格"
+NOT_QUALIFIED = "未符合活動資格"
+CAP_REACHED = "參與活動的次數已達上限"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Service:
+    """`python -m bot` in sandbox mode on a loopback port with its own SQLite database."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.port = _free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("LINE_", "MOF_", "REDIS_", "DATABASE_"))}
+        env.update(PORT=str(self.port), DATABASE_URL=f"sqlite+aiosqlite:///{workdir / 'app.db'}",
+                   DATA_DIR=str(workdir / "data"), STATE_PREFIX=f"sb{uuid.uuid4().hex[:8]}", LOG_LEVEL="WARNING")
+        self.log = open(workdir / "service.log", "wb")  # noqa: SIM115 - closed in stop()
+        self.process = subprocess.Popen([sys.executable, "-m", "bot"], cwd=workdir, env=env,
+                                        stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                if self.get("/sandbox/api/campaigns")["channels"][0]["campaigns"]:
+                    break
+            except (OSError, KeyError, IndexError, ValueError):
+                pass
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the service did not start: see {workdir / 'service.log'}")
+            time.sleep(0.3)
+
+    def get(self, path: str) -> Any:
+        with urllib.request.urlopen(self.base + path, timeout=10) as resp:
+            return json.loads(resp.read())
+
+    def post(self, path: str, payload: Any) -> Any:
+        request = urllib.request.Request(self.base + path, data=json.dumps(payload).encode(),
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=10) as resp:
+            return json.loads(resp.read())
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        self.log.close()
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    running = Service(tmp_path_factory.mktemp("sandbox-browser"))
+    # Daytime in Taipei whenever the tests run: pushes are held 00:00–08:00 (quiet hours).
+    running.post("/sandbox/api/clock", {"until": "08:01"})
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture(scope="module")
+def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    where = Path(os.environ.get("TEST_ARTIFACTS_DIR") or tmp_path_factory.mktemp("artifacts"))
+    where.mkdir(parents=True, exist_ok=True)
+    return where
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    os.environ["SE_AVOID_STATS"] = "true"
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service as DriverService
+
+    options = webdriver.ChromeOptions()
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-background-networking", "--disable-component-update", "--no-first-run", "--disable-sync"):
+        options.add_argument(arg)
+    profile = tempfile.mkdtemp(prefix="sandbox-chromium-")
+    options.add_argument(f"--user-data-dir={profile}")
+    if Path("/usr/bin/chromium").exists():
+        options.binary_location = "/usr/bin/chromium"
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=DriverService(executable_path=CHROMEDRIVER), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def _size(driver: Any, size: tuple[int, int]) -> None:
+    width, height = size
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+        "width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 600})
+
+
+def _wait(what: str, predicate: Callable[[], Any], timeout: float = 20.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+# Every rendered element's box inside the viewport's width (a flex carousel scrolls on its own).
+_TOO_WIDE = """
+const width = window.innerWidth, bad = [];
+if (document.documentElement.scrollWidth > width) bad.push('document ' + document.documentElement.scrollWidth);
+for (const node of document.querySelectorAll('body *')) {
+  if (node.closest('.flex-carousel') && !node.classList.contains('flex-carousel')) continue;
+  if (node.closest('[hidden]') || node.tagName === 'OPTION') continue;
+  const r = node.getBoundingClientRect();
+  if (!r.width && !r.height) continue;
+  if (r.left < -1 || r.right > width + 1) bad.push(node.tagName + '.' + node.className + ' ' + Math.round(r.left) + '…' + Math.round(r.right));
+}
+return bad;
+"""
+
+# The newest chat row: inside the chat's visible box, and the topmost element at its visible
+# bottom (and at its top when it fits) belongs to it.
+_NEWEST = """
+const chat = document.getElementById('chat'), rows = chat.querySelectorAll('.row:not(.system)');
+if (!rows.length) return '';  // an empty chat: nothing to follow yet
+const row = rows[rows.length - 1], box = chat.getBoundingClientRect(), r = row.getBoundingClientRect();
+if (r.bottom > box.bottom + 1) return 'below the chat by ' + (r.bottom - box.bottom);
+if (r.bottom < box.top) return 'above the chat';
+if (box.bottom > window.innerHeight + 1) return 'chat runs past the viewport';
+const x = r.left + Math.min(24, r.width / 2);
+for (const y of [r.bottom - 4, Math.max(r.top + 4, box.top + 4)]) {
+  const hit = document.elementFromPoint(x, y);
+  if (!hit || !row.contains(hit)) return 'covered at y=' + Math.round(y) + ' by ' + (hit ? hit.tagName + '.' + hit.className : 'nothing');
+}
+return '';
+"""
+
+
+class Page:
+    def __init__(self, driver: Any, service: Service, artifacts: Path, prefix: str) -> None:
+        self.driver, self.service, self.artifacts, self.prefix = driver, service, artifacts, prefix
+        self.shots = 0
+
+    def open(self) -> None:
+        self.driver.get(self.service.base + "/sandbox")
+        _wait("the live feed", lambda: "即時連線中" in self.text("#live"))
+        _wait("the campaign picker", lambda: self.js("return document.getElementById('campaign-select').value"))
+
+    def js(self, script: str, *args: Any) -> Any:
+        return self.driver.execute_script(script, *args)
+
+    def text(self, css: str) -> str:
+        return self.js("const n = document.querySelector(arguments[0]); return n ? n.textContent : ''", css)
+
+    def click(self, css: str) -> None:
+        from selenium.webdriver.common.by import By
+
+        self.driver.find_element(By.CSS_SELECTOR, css).click()
+
+    def user(self) -> str:
+        return self.text("#user-id")
+
+    def bot_rows(self) -> int:
+        return self.js("return document.querySelectorAll('#chat .row.bot').length")
+
+    def last_bot_text(self) -> str:
+        return self.js("const r = document.querySelectorAll('#chat .row.bot'); return r.length ? r[r.length-1].textContent : ''")
+
+    def wait_bot(self, before: int, contains: str, what: str) -> None:
+        try:
+            self._wait_bot(before, contains, what)
+        except AssertionError:
+            self.driver.save_screenshot(str(self.artifacts / f"{self.prefix}-failed.png"))
+            raise AssertionError(f"{what}: status line {self.text('#status')!r}, live {self.text('#live')!r}, "
+                                 f"user {self.user()}, log {self.driver.get_log('browser')}") from None
+
+    def _wait_bot(self, before: int, contains: str, what: str) -> None:
+        _wait(what, lambda: self.bot_rows() > before and contains in self.js("return document.getElementById('chat').textContent"))
+        _wait(f"{what} drawn last", lambda: contains in self.last_bot_text() or self.settled(contains))
+
+    def settled(self, contains: str) -> bool:
+        rows = self.js("return Array.from(document.querySelectorAll('#chat .row.bot')).map(r => r.textContent)")
+        return any(contains in row for row in rows[-3:])
+
+    def check(self, label: str) -> None:
+        """After an action: the newest message is on screen and uncovered, nothing too wide."""
+        deadline = time.monotonic() + 3  # images decoded, scroll applied
+        while (problem := self.js(_NEWEST)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        self.shots += 1
+        self.driver.save_screenshot(str(self.artifacts / f"{self.prefix}-{self.shots:02d}-{label}.png"))
+        assert problem == "", f"{label}: {problem}"
+        assert self.js(_TOO_WIDE) == [], label
+
+
+def _phone(browser: Any, service: Service, artifacts: Path) -> Page:
+    _size(browser, PHONE)
+    page = Page(browser, service, artifacts, "phone")
+    page.open()
+    return page
+
+
+def test_the_whole_flow_on_a_phone(browser, service, artifacts):
+    page = _phone(browser, service, artifacts)
+    assert page.js("return [window.innerWidth, window.innerHeight]") == list(PHONE)
+    page.check("opened")
+    # The rich menu: opened from the menu bar, a tap sends the postback without a user bubble.
+    page.click("#menubar")
+    assert page.js("return !document.getElementById('richmenu').hidden")
+    page.check("menu-open")
+    before = page.bot_rows()
+    page.click(".richmenu-grid button")
+    page.wait_bot(before, "示範活動：發票登錄送好禮", "the card")
+    assert page.js("return document.querySelectorAll('#chat .row.user').length") == 0
+    page.check("card")
+    page.click("#menubar")  # closes it again, like LINE's menu bar
+    assert page.js("return document.getElementById('richmenu').hidden")
+
+    before = page.bot_rows()
+    page.click("[data-sample=eligible]")
+    page.wait_bot(before, QUALIFIED, "符合資格")
+    assert "DEMO-" in page.js("return document.getElementById('chat').textContent")
+    page.check("qualified")
+    assert "reply 免費" in page.last_bot_text() or "push 計費" in page.last_bot_text()
+
+    before = page.bot_rows()
+    page.click("[data-sample=low]")
+    page.wait_bot(before, NOT_QUALIFIED, "不符合資格")
+    page.check("not-qualified")
+
+    for n in (2, 3):  # the cap is 3 invoices 通過 a person
+        before = page.bot_rows()
+        page.click("[data-sample=eligible]")
+        _wait(f"qualified #{n}", lambda: page.js(
+            "return document.getElementById('chat').textContent.split(arguments[0]).length - 1", QUALIFIED) >= n)
+    before = page.bot_rows()
+    page.click("[data-sample=eligible]")
+    page.wait_bot(before, CAP_REACHED, "參與達上限")
+    page.check("over-cap")
+
+    # A reload keeps this tab's user and its conversation, with the input bar on screen.
+    user = page.user()
+    browser.refresh()
+    _wait("the conversation again", lambda: CAP_REACHED in page.js("return document.getElementById('chat').textContent"))
+    assert page.user() == user
+    bar = page.js("const r = document.querySelector('.inputbar').getBoundingClientRect(); return [r.top, r.bottom]")
+    assert 0 < bar[0] and bar[1] <= PHONE[1] + 1
+    page.check("reloaded")
+
+
+def test_the_card_opens_liff_pages_in_a_panel(browser, service, artifacts):
+    page = _phone(browser, service, artifacts)
+    page.prefix = "phone-liff"
+    page.click("#user-add")
+    user = page.user()
+    before = page.bot_rows()
+    page.click("[data-action=keyword]")
+    page.wait_bot(before, "示範活動：發票登錄送好禮", "the card")
+    page.check("card")
+    buttons = page.js("return Array.from(document.querySelectorAll('#chat button[data-liff]')).map(b => [b.textContent, b.disabled])")
+    assert [label for label, _ in buttons][-2:] == ["手動上傳", "電子載具"] and not any(d for _, d in buttons)
+    page.js("Array.from(document.querySelectorAll('#chat button[data-liff]')).pop().click()")
+    src = _wait("the panel", lambda: page.js(
+        "const l = document.getElementById('liff'); return l.hidden ? '' : document.getElementById('liff-frame').getAttribute('src')"))
+    assert src.startswith("/liff/carrier?campaign=") and src.endswith(f"&sandbox_user={user}")
+    panel = page.js("const r = document.getElementById('liff').getBoundingClientRect(); return [r.width, r.height]")
+    assert panel == list(PHONE)  # LINE's Full view: the whole screen
+    page.shots += 1
+    browser.save_screenshot(str(artifacts / "phone-liff-panel.png"))
+    # A message from elsewhere than the panel's own frame is ignored; the close button closes.
+    page.js("window.postMessage({type: 'liff-close'}, '*')")
+    time.sleep(0.2)
+    assert not page.js("return document.getElementById('liff').hidden")
+    page.click("#liff-close")
+    assert page.js("return document.getElementById('liff').hidden")
+
+
+def test_the_clock_closes_the_photo_window(browser, service, artifacts):
+    page = _phone(browser, service, artifacts)
+    page.prefix = "phone-clock"
+    page.click("#user-add")
+    before = page.bot_rows()
+    page.click("[data-action=keyword]")
+    page.wait_bot(before, "示範活動：發票登錄送好禮", "the card")
+    shown = page.text("#clock-now")
+    page.click("[data-clock='31']")
+    _wait("the simulated time", lambda: page.text("#clock-now") != shown)
+    assert service.get("/sandbox/api/clock")["offset_seconds"] >= 31 * 60
+    before = page.bot_rows()
+    page.click("[data-sample=eligible]")
+    _wait("the photo in the chat", lambda: page.js("return document.querySelectorAll('#chat .row.user img').length") >= 1)
+    time.sleep(3)  # the bot would have answered by now
+    assert page.bot_rows() == before  # the window closed: the photo gets no answer
+    page.check("window-closed")
+
+
+def test_two_windows_keep_two_users_at_desktop_size(browser, service, artifacts):
+    _size(browser, DESKTOP)
+    first = Page(browser, service, artifacts, "desktop-a")
+    first.open()
+    first.click("#user-add")
+    user_a = first.user()
+    first_window = browser.current_window_handle
+    browser.switch_to.new_window("window")
+    _size(browser, DESKTOP)
+    second = Page(browser, service, artifacts, "desktop-b")
+    second.open()
+    user_b = second.user()
+    assert user_b != user_a  # a new tab starts with the first user, not the other tab's choice
+    assert user_a in second.js("return Array.from(document.querySelectorAll('#user-select option')).map(o => o.value)")
+    before = second.bot_rows()
+    second.click("[data-action=keyword]")
+    second.wait_bot(before, "示範活動：發票登錄送好禮", "the card in the second window")
+    second.check("card")
+
+    browser.switch_to.window(first_window)
+    first_rows = first.bot_rows()
+    first.click("[data-sample=low]")  # no card in this user's chat: no answer, and no card either
+    _wait("the photo in the first window", lambda: first.js("return document.querySelectorAll('#chat .row.user img').length") >= 1)
+    browser.refresh()
+    _wait("the first window again", lambda: first.js("return document.querySelectorAll('#chat .row.user img').length") >= 1)
+    assert first.user() == user_a
+    assert first.bot_rows() == first_rows
+    first.check("first-window")
+    sent_to = {m["to"] for m in service.get("/sandbox/line/_sim/messages")}
+    assert user_b in sent_to
+    browser.switch_to.window(browser.window_handles[-1])
+    browser.refresh()
+    _wait("the second window again", lambda: second.bot_rows() >= 1)
+    assert second.user() == user_b
+    browser.close()
+    browser.switch_to.window(first_window)
