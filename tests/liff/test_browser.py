@@ -270,7 +270,7 @@ def test_carrier_import_from_the_panel(service: Service, browser: Any, artifacts
     numbers = [f"CR{uuid.uuid4().int % 10**8:08d}" for _ in range(2)]
     service.post("/sandbox/mof/_sim/invoices", {"carriers": [{"cardNo": "/TEST.12", "verifyCode": "Pass-9", "invoices": [
         {"invNum": n, "invDate": day, "randomNumber": "1111", "sellerBan": "53212539", "sellerName": "示範超市",
-         "amount": "99", "items": [{"description": "牛奶", "quantity": "1", "unitPrice": "99"}]} for n in numbers]}]})
+         "amount": "199", "items": [{"description": "牛奶", "quantity": "1", "unitPrice": "199"}]} for n in numbers]}]})
     _in_panel(browser, service, "carrier", user)
     _wait_visible(browser, "entry")
     assert "/DEMO+01" in browser.find_element("id", "demo").text
