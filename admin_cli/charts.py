@@ -52,13 +52,14 @@ def legend() -> Text:
 
 def terminal_chart(days: Sequence[DayCounts], width: int) -> RenderableType:
     """One line per day: `MM-DD ███▓▒░ total`, bars scaled to the busiest day and to `width`."""
+    heading = Text("每日上傳發票數（依狀態）", style="bold")
     if not days:
-        return Text("（尚無上傳）")
+        return Group(heading, Text("（尚無上傳）"))
     peak = max(d.total for d in days)
     number = len(str(peak))
     label = 10 if days[0].day.year != days[-1].day.year else 5  # YYYY-MM-DD or MM-DD
     cells = max(10, width - label - number - 3)
-    lines: list[RenderableType] = [Text("每日上傳發票數（依狀態）", style="bold"), legend()]
+    lines: list[RenderableType] = [heading, legend()]
     for day in days:
         line = Text(day.day.isoformat()[-label:] + " ")
         for status, cell_count in zip(DAY_STATUSES, _segments(day.counts, cells, peak)):

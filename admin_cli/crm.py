@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from admin_cli.context import CliError, acting_user, acting_user_name, fail, load_config
 from admin_cli.output import add_row, print_table, table
+from admin_cli.output import console as terminal
 from bot.backme.emails import outbox_counts
 from bot.backme.pages import PAGE_KEY, PageSettingsError, parse_field_mapping, parse_receipt_option_names
 from bot.backme.receipts import validate_template
@@ -37,6 +38,7 @@ crm_app.add_typer(outbox_app, name="outbox")
 
 SECRET_ENV = "BACKME_SECRET"
 STATS_URL_ENV = "BACKME_STATS_URL"
+console = terminal()  # sized to the terminal; kept for crm commands written before admin_cli.output
 
 
 def _run(work: Any) -> Any:  # noqa: ANN401

@@ -74,7 +74,7 @@ def run_walkthrough(clone: Path, steps: list[str]) -> list[tuple[str, int, str]]
                                   if p and not (Path(p) / "admin-cli").exists())
     env["COLUMNS"] = "80"
     done = subprocess.run(["bash", "--noprofile", "--norc", "-c", "\n".join(script)], cwd=clone, env=env,
-                          capture_output=True, text=True, timeout=540)
+                          capture_output=True, text=True, timeout=1500)
     chunks = re.split(rf"\n{MARK} (\d+)\n", "\n" + done.stdout)
     assert len(chunks) == 2 * len(steps) + 1, done.stdout + done.stderr
     return [(steps[i], int(chunks[2 * i + 1]), chunks[2 * i]) for i in range(len(steps))]
