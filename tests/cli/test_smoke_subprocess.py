@@ -13,6 +13,7 @@ import zipfile
 from pathlib import Path
 
 import yaml
+from rich.cells import cell_len
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
@@ -109,5 +110,5 @@ def test_readme_walkthrough_runs_as_written(tmp_path):
     assert (clone / "walkthrough.db").is_file()
     for command, _, output in results:  # every table fits 80 columns
         if "┃" in output:
-            widths = {len(line) for line in output.splitlines() if line.startswith(("┏", "┗", "└", "┡"))}
+            widths = {cell_len(line) for line in output.splitlines() if line.startswith(("┏", "┗", "└", "┡"))}
             assert widths and max(widths) <= 80, (command, output)
