@@ -176,3 +176,8 @@ def test_show_list_and_jobs_json_are_single_documents(team):
 def test_shell_completion_is_available(cli):
     helped = cli("--help")
     assert "--install-completion" in helped.output and "--show-completion" in helped.output
+    # what the installed bash completion script asks the program: complete `admin-cli rep`, `reports st`
+    asked = cli(env={"_ADMIN_CLI_COMPLETE": "complete_bash", "COMP_WORDS": "admin-cli rep", "COMP_CWORD": "1"})
+    assert asked.exit_code == 0 and asked.output.split() == ["reports"]
+    asked = cli(env={"_ADMIN_CLI_COMPLETE": "complete_bash", "COMP_WORDS": "admin-cli reports st", "COMP_CWORD": "2"})
+    assert asked.output.split() == ["stats"]
