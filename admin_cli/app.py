@@ -8,7 +8,7 @@ app = typer.Typer(
     help="Run invoice-registration campaigns and the Backme → CRM route from a terminal.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    add_completion=True,
 )
 
 

@@ -7,13 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from admin_cli.campaign_access import checked, now, run_as
 from admin_cli.campaign_file import parse_text, read_file, resolve_channel, to_file_text
 from admin_cli.context import CliError
 from admin_cli.editor import edit_text
+from admin_cli.output import JSON_OPTION, add_row, print_json, print_table, table
 from bot.campaigns.store import Actor, CampaignStore, CampaignView
 from flows.campaigns.dates import in_taipei
 from flows.campaigns.lifecycle import (
@@ -77,8 +76,8 @@ def _tiers_text(conditions: Conditions) -> str:
 def print_view(view: CampaignView) -> None:
     """The campaign's 發票活動資訊 as a two-column table."""
     s, c = view.settings, view.settings.conditions
-    table = Table("欄位", "內容", show_header=False)
-    rows = [
+    grid = table("欄位", "內容", show_header=False)
+    rows: list[tuple[str, str | list[str]]] = [
         ("ID", str(view.id)),
         ("活動名稱", s.name),
         ("活動狀態", f"{view.status.label} ({view.status.value})"),
@@ -93,14 +92,30 @@ def print_view(view: CampaignView) -> None:
         ("送獎時機", c.reward_timing.label),
         ("消費認列範圍", scope_text(c)),
         ("獎項", _coupon_text(c.reward) if c.reward_timing.value == "immediate" else "（僅搜集名單）"),
-        ("級距", _tiers_text(c)),
+        ("級距", _tiers_text(c).split("\n")),
         ("可編輯欄位", _editable_text(view.status)),
         ("可執行動作", "、".join(a.label for a in view.settings_actions) + "；列表："
          + "、".join(a.label for a in view.list_actions)),
     ]
     for key, value in rows:
-        table.add_row(key, value)
-    Console().print(table)
+        add_row(grid, key, value)
+    print_table(grid)
+
+
+def view_json(view: CampaignView) -> dict[str, Any]:
+    """`campaigns show --json`: the campaign file's fields plus its ID, channel, status and counts."""
+    return {
+        "id": view.id,
+        "channel": view.channel_name,
+        "status": view.status.value,
+        "status_label": view.status.label,
+        "upload_count": view.upload_count,
+        "created_at": view.created_at,
+        "updated_at": view.updated_at,
+        "settings": view.settings.to_dict(),
+        "settings_actions": [a.value for a in view.settings_actions],
+        "list_actions": [a.value for a in view.list_actions],
+    }
 
 
 def _editable_text(status: CampaignStatus) -> str:
@@ -225,6 +240,7 @@ def list_campaigns(
     status: str | None = typer.Option(None, "--status", help=STATUS_HELP),
     limit: int = typer.Option(50, "--limit", min=1, max=200),
     offset: int = typer.Option(0, "--offset", min=0),
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """List campaigns, newest first: name, dates, channel, uploads, status."""
     wanted: CampaignStatus | None = None
@@ -242,11 +258,16 @@ def list_campaigns(
         return await store.list(now(), search=search, status=wanted, limit=limit, offset=offset)
 
     rows = run_as(ctx, work)
-    table = Table("ID", "活動名稱", "活動日期", "渠道", "上傳發票數", "活動狀態")
+    if as_json:
+        print_json([{"id": r.id, "name": r.name, "start_at": r.start_at, "end_at": r.end_at,
+                     "channel": r.channel_name, "upload_count": r.upload_count, "status": r.status.value,
+                     "status_label": r.status.label} for r in rows])
+        return
+    grid = table("ID", "活動名稱", "活動日期", "渠道", "上傳發票數", "活動狀態")
     for row in rows:
-        table.add_row(str(row.id), row.name, f"{when(row.start_at)} ～ {when(row.end_at)}", row.channel_name,
-                      str(row.upload_count), row.status.label)
-    Console(width=160).print(table)
+        add_row(grid, row.id, row.name, [when(row.start_at) + " ～", when(row.end_at)], row.channel_name,
+                row.upload_count, row.status.label)
+    print_table(grid)
     if not rows:
         typer.echo("no campaigns match")
 
@@ -256,6 +277,7 @@ def show(
     ctx: typer.Context,
     campaign_id: int = typer.Argument(..., metavar="CAMPAIGN", help="Campaign ID."),
     as_file: bool = typer.Option(False, "--yaml", help="Print it as a campaign file (to edit and `edit --file`)."),
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """Show a campaign's settings, status, and what may be edited and done now."""
 
@@ -265,6 +287,8 @@ def show(
     view = run_as(ctx, work)
     if as_file:
         typer.echo(to_file_text(view.settings, view.channel_name), nl=False)
+    elif as_json:
+        print_json(view_json(view))
     else:
         print_view(view)
 

@@ -4,12 +4,11 @@ from __future__ import annotations
 import os
 
 import typer
-from rich.console import Console
-from rich.table import Table
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from admin_cli.context import CliError, acting_user, acting_user_name, in_transaction
+from admin_cli.output import add_row, print_table, table
 from bot.storage.models import AuditEntry, Channel
 from flows.campaigns.roles import Permission, can
 
@@ -79,11 +78,11 @@ def list_channels() -> None:
     async def work(session: AsyncSession) -> list[Channel]:
         return list(await session.scalars(select(Channel).order_by(Channel.id)))
 
-    table = Table("ID", "渠道", "LIFF ID", "LINE Login", "Basic ID", "串接")
+    grid = table("ID", "渠道", "LIFF ID", "LINE Login", "Basic ID", "串接")
     for ch in in_transaction(work):
-        table.add_row(str(ch.id), ch.name, ch.liff_id or "（未設定）", ch.login_channel_id or "（未設定）",
-                      ch.basic_id or "-", "是" if ch.linked else "否")
-    Console().print(table)
+        add_row(grid, ch.id, ch.name, ch.liff_id or "（未設定）", ch.login_channel_id or "（未設定）",
+                ch.basic_id or "-", "是" if ch.linked else "否")
+    print_table(grid)
 
 
 def _set(ctx: typer.Context, name: str, action: str, **changes: object) -> None:

@@ -5,12 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from admin_cli.campaign_access import checked, now, run_as
 from admin_cli.campaigns import when
 from admin_cli.context import CliError, load_config
+from admin_cli.output import add_row, print_table, table
 from bot.campaigns.coupons import ImportReport, PoolCount, WaitingReward, remaining, waiting_rewards
 from bot.campaigns.store import Actor, CampaignStore
 from bot.chat.results import ResultNotifier
@@ -74,10 +73,10 @@ def import_pool(
 
 
 def _print_pool(campaign_id: int, pool: PoolCount) -> None:
-    table = Table("級距", "剩餘序號")
+    grid = table("級距", "剩餘序號")
     for tier in sorted(pool.free_by_tier, key=lambda t: (t is not None, t or 0)):
-        table.add_row("不限級距" if tier is None else f"第 {tier} 級", str(pool.free_by_tier[tier]))
-    Console().print(table)
+        add_row(grid, "不限級距" if tier is None else f"第 {tier} 級", pool.free_by_tier[tier])
+    print_table(grid)
     typer.echo(f"campaign {campaign_id}: {pool.free} codes left, {pool.assigned} given")
 
 
@@ -107,9 +106,9 @@ def waiting(
             return await waiting_rewards(session, campaign_id)
 
     rows = run_as(ctx, work)
-    table = Table("獎項 ID", "活動", "上傳 ID", "級距", "LINE UID", "等待自")
+    grid = table("獎項 ID", "活動", "上傳 ID", "級距", "LINE UID", "等待自")
     for row in rows:
-        table.add_row(str(row.reward_id), str(row.campaign_id), str(row.upload_id),
-                      "" if row.tier is None else str(row.tier), row.line_user_id, when(row.created_at))
-    Console(width=140).print(table)
+        add_row(grid, row.reward_id, row.campaign_id, row.upload_id, row.tier, row.line_user_id,
+                when(row.created_at))
+    print_table(grid)
     typer.echo(f"{len(rows)} rewards waiting for a code")

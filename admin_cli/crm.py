@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import Any, Optional
 
 import typer
-from rich.console import Console
-from rich.table import Table
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from admin_cli.context import CliError, acting_user, acting_user_name, fail, load_config
+from admin_cli.output import add_row, print_table, table
+from admin_cli.output import console as terminal
 from bot.backme.emails import outbox_counts
 from bot.backme.pages import PAGE_KEY, PageSettingsError, parse_field_mapping, parse_receipt_option_names
 from bot.backme.receipts import validate_template
@@ -39,7 +39,7 @@ crm_app.add_typer(outbox_app, name="outbox")
 
 SECRET_ENV = "BACKME_SECRET"
 STATS_URL_ENV = "BACKME_STATS_URL"
-console = Console()
+console = terminal()  # sized to the terminal; kept for crm commands written before admin_cli.output
 
 
 def _run(work: Any) -> Any:  # noqa: ANN401
@@ -171,12 +171,12 @@ def pages_list() -> None:
         async with db.session() as session:
             return list((await session.execute(select(DonationPage).order_by(DonationPage.key))).scalars().all())
 
-    table = Table("key", "name", "financial type", "prefix", "e-receipt", "reverse sync", "Backme total")
+    grid = table("key", "name", "financial type", "prefix", "e-receipt", "reverse sync", "Backme total")
     for p in _run(work):
         total = "-" if p.backme_money is None else f"{p.backme_money:.0f} / {p.backme_count}"
-        table.add_row(p.key, p.name, p.financial_type, p.receipt_prefix, "yes" if p.e_receipt_enabled else "no",
-                      "yes" if p.reverse_sync_enabled else "no", total)
-    console.print(table)
+        add_row(grid, p.key, p.name, p.financial_type, p.receipt_prefix, "yes" if p.e_receipt_enabled else "no",
+                "yes" if p.reverse_sync_enabled else "no", total)
+    print_table(grid)
 
 
 def _contribution_json(c: Contribution, page_key: str) -> dict[str, Any]:
@@ -208,11 +208,11 @@ def _print(rows: list[tuple[Contribution, str]], as_json: bool, with_reason: boo
             typer.echo(json.dumps(_contribution_json(c, key), ensure_ascii=False))
         return
     columns = ["page", "processor", "trade no", "amount", "status", "receipt no."] + (["reason"] if with_reason else [])
-    table = Table(*columns)
+    grid = table(*columns)
     for c, key in rows:
         cells = [key, c.processor, c.trade_no, f"{Decimal(c.amount):.0f}", _status_label(c.status), c.receipt_number or ""]
-        table.add_row(*(cells + ([c.status_reason or ""] if with_reason else [])))
-    console.print(table)
+        add_row(grid, *(cells + ([c.status_reason or ""] if with_reason else [])))
+    print_table(grid)
 
 
 @contributions_app.command("search")
@@ -259,15 +259,15 @@ def outbox_status(as_json: bool = typer.Option(False, "--json")) -> None:
     if as_json:
         typer.echo(json.dumps(states))
         return
-    table = Table("state", "count")
+    grid = table("state", "count")
     for state, count in states.items():
-        table.add_row(state, str(count))
-    console.print(table)
+        add_row(grid, state, count)
+    print_table(grid)
     if failed:
-        errors = Table("id", "kind", "state", "attempts", "last error")
+        errors = table("id", "kind", "state", "attempts", "last error")
         for row in failed:
-            errors.add_row(str(row.id), row.kind, row.state, str(row.attempts), row.last_error or "")
-        console.print(errors)
+            add_row(errors, row.id, row.kind, row.state, row.attempts, row.last_error)
+        print_table(errors)
 
 
 # Registers `crm contacts`, `crm receipts`, `crm pages receipt-options` and `crm contributions add/import`.

@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
+from rich.text import Text
+
+from admin_cli.output import add_row, plain, print_table, table
 
 from flows.einvoice.codes import display_number
 from flows.einvoice.model import InvoiceCode
@@ -71,14 +72,14 @@ def decode(
         for result in results:
             typer.echo(json.dumps(result, ensure_ascii=False))
     else:
-        table = Table(title="E-invoice photos")
-        for column in ("File", "Invoice", "Date", "Random", "Total", "Seller BAN", "Items", "Result"):
-            table.add_column(column)
+        grid = table("File", "Invoice", "Date", "Random", "Total", "Seller BAN", "Items", "Result",
+                     title="E-invoice photos")
         for result in results:
             if "error" in result:
-                table.add_row(result["file"], "", "", "", "", "", "", f"[red]{result['error']}[/red]")
+                add_row(grid, result["file"], "", "", "", "", "", "", Text(plain(result["error"]), style="red"))
                 continue
-            table.add_row(
+            add_row(
+                grid,
                 result["file"],
                 display_number(result["invoice_number"]),
                 result["date"] or "",
@@ -86,8 +87,8 @@ def decode(
                 "" if result["total_amount"] is None else str(result["total_amount"]),
                 result["seller_ban"] or "",
                 str(len(result["items"])),
-                "[green]ok[/green]",
+                Text("ok", style="green"),
             )
-        Console().print(table)
+        print_table(grid)
     if any("error" in result for result in results):
         raise typer.Exit(code=1)

@@ -5,13 +5,12 @@ from __future__ import annotations
 import datetime as dt
 
 import typer
-from rich.console import Console
-from rich.table import Table
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from admin_cli.campaigns import when
 from admin_cli.context import CliError, acting_user, acting_user_name, in_transaction
+from admin_cli.output import JSON_OPTION, add_row, print_json, print_table, table
 from bot.storage.models import AuditEntry, Upload, VerificationJob
 from bot.verification.jobs import FAILED, PipelineStats, list_failed, pipeline_stats, requeue_failed
 from flows.campaigns.roles import Permission, can
@@ -20,7 +19,7 @@ jobs_app = typer.Typer(help="The verification pipeline: failed jobs, requeue, co
 
 
 @jobs_app.command("failed")
-def failed(limit: int = typer.Option(100, "--limit", min=1, max=10_000)) -> None:
+def failed(limit: int = typer.Option(100, "--limit", min=1, max=10_000), as_json: bool = JSON_OPTION) -> None:
     """Failed verification jobs, newest first, with the reason."""
 
     async def work(session: AsyncSession) -> list[tuple]:
@@ -30,12 +29,17 @@ def failed(limit: int = typer.Option(100, "--limit", min=1, max=10_000)) -> None
         return [(j, uploads.get(j.upload_id)) for j in jobs]
 
     rows = in_transaction(work)
-    table = Table("Job", "上傳 ID", "活動", "發票號碼", "嘗試次數", "失敗時間", "原因")
+    if as_json:
+        print_json([{"job_id": job.id, "upload_id": job.upload_id,
+                     "campaign_id": upload.campaign_id if upload else None,
+                     "invoice_number": upload.invoice_number if upload else None, "attempts": job.attempts,
+                     "failed_at": job.failed_at, "reason": job.last_error} for job, upload in rows])
+        return
+    grid = table("Job", "上傳 ID", "活動", "發票號碼", "嘗試次數", "失敗時間", "原因")
     for job, upload in rows:
-        table.add_row(str(job.id), str(job.upload_id), str(upload.campaign_id) if upload else "",
-                      (upload.invoice_number or "") if upload else "", str(job.attempts), when(job.failed_at),
-                      job.last_error or "")
-    Console(width=180).print(table)
+        add_row(grid, job.id, job.upload_id, upload.campaign_id if upload else "",
+                upload.invoice_number if upload else "", job.attempts, when(job.failed_at), job.last_error)
+    print_table(grid)
     typer.echo(f"{len(rows)} failed jobs")
 
 
@@ -69,7 +73,7 @@ def requeue(
 
 
 @jobs_app.command("stats")
-def stats() -> None:
+def stats(as_json: bool = JSON_OPTION) -> None:
     """Queued, running and failed jobs, and how long the oldest pending one has waited."""
 
     async def work(session: AsyncSession) -> PipelineStats:
@@ -77,7 +81,12 @@ def stats() -> None:
 
     numbers = in_transaction(work)
     age = numbers.oldest_pending_age(dt.datetime.now(dt.timezone.utc))
-    table = Table("queued", "running", "failed", "oldest pending")
-    table.add_row(str(numbers.queued), str(numbers.running), str(numbers.failed),
-                  f"{int(age.total_seconds())} s" if numbers.oldest_pending_at else "-")
-    Console().print(table)
+    if as_json:
+        print_json({"queued": numbers.queued, "running": numbers.running, "failed": numbers.failed,
+                    "oldest_pending_at": numbers.oldest_pending_at,
+                    "oldest_pending_seconds": int(age.total_seconds()) if numbers.oldest_pending_at else None})
+        return
+    grid = table("queued", "running", "failed", "oldest pending")
+    add_row(grid, numbers.queued, numbers.running, numbers.failed,
+            f"{int(age.total_seconds())} s" if numbers.oldest_pending_at else "-")
+    print_table(grid)

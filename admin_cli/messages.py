@@ -10,8 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,6 +17,7 @@ from admin_cli.campaign_access import checked
 from admin_cli.campaigns import when
 from admin_cli.context import CliError, acting_user, acting_user_name, in_transaction, load_config
 from admin_cli.editor import edit_text
+from admin_cli.output import add_row, console, table
 from bot.line.templates import render_default_messages, render_message, validate_template
 from bot.storage.models import AdminUser, AuditEntry, Campaign, MessageTemplate
 from flows.campaigns.lifecycle import CampaignStatus, check_edit, status_of
@@ -83,20 +82,20 @@ def list_messages(campaign_id: int = typer.Argument(..., metavar="CAMPAIGN")) ->
         return {row.kind: row for row in rows}
 
     saved = in_transaction(work)
-    system = Table("系統訊息", "內容（不可編輯）", "按鈕", "計費", title="系統訊息")
+    system = table("系統訊息", "內容（不可編輯）", "按鈕", "計費", title="系統訊息")
     for kind in SystemKind:
         invoice = _example_invoice() if kind.spec.needs_invoice else None
         buttons = "拍照上傳、手動上傳、電子載具" if kind.has_upload_buttons else "–"
-        system.add_row(kind.label, system_text(kind, invoice), buttons, _BILLING_LABELS[kind.billing])
-    custom = Table("kind", "自訂訊息", "內容", "按鈕", "計費", "更新時間", title="自訂訊息")
+        add_row(system, kind.label, system_text(kind, invoice), buttons, _BILLING_LABELS[kind.billing])
+    custom = table("kind", "自訂訊息", "內容", "按鈕", "計費", "更新時間", title="自訂訊息")
     for kind in CustomKind:
         row = saved.get(kind.value)
-        custom.add_row(kind.value, kind.label, "自訂" if row else "預設",
-                       "拍照上傳、手動上傳、電子載具" if kind.has_upload_buttons else "–",
-                       _BILLING_LABELS[kind.billing], when(row.updated_at) if row else "")
-    console = Console(width=160)
-    console.print(system)
-    console.print(custom)
+        add_row(custom, kind.value, kind.label, "自訂" if row else "預設",
+                "拍照上傳、手動上傳、電子載具" if kind.has_upload_buttons else "–",
+                _BILLING_LABELS[kind.billing], when(row.updated_at) if row else "")
+    out = console()
+    out.print(system)
+    out.print(custom)
 
 
 # --- edit -------------------------------------------------------------------------------------------

@@ -9,17 +9,27 @@ import tempfile
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 from sqlalchemy import select
 
 from admin_cli.campaign_access import now, run_as
 from admin_cli.campaigns import when
+from admin_cli.charts import print_chart, write_png
 from admin_cli.context import CliError, load_config
+from admin_cli.output import JSON_OPTION, add_row, console, display, print_json, print_links, print_table, table
 from bot.campaigns import statuses
 from bot.campaigns.exports import ExportFormat, ExportKind, count_rows, export, format_date
-from bot.campaigns.stats import CampaignStats, ParticipantPage, campaign_stats, participants
+from bot.campaigns.stats import (
+    DAY_STATUSES,
+    CampaignStats,
+    DayCounts,
+    ParticipantPage,
+    ParticipantRow,
+    Share,
+    campaign_stats,
+    participants,
+    uploads_per_day,
+)
 from bot.campaigns.store import Actor, CampaignStore, CampaignView
 from bot.photos import photo_linker
 from bot.storage.models import AuditEntry, Customer, Upload
@@ -50,25 +60,62 @@ def _umask() -> int:
 # --- stats ------------------------------------------------------------------------------------------
 
 @reports_app.command("stats")
-def stats(ctx: typer.Context, campaign_id: int = typer.Argument(..., metavar="CAMPAIGN")) -> None:
-    """上傳發票數, 參與人數 and 通過 / 無效 / 待驗證 / 資格不符 with their share of 上傳發票數."""
+def stats(
+    ctx: typer.Context,
+    campaign_id: int = typer.Argument(..., metavar="CAMPAIGN"),
+    png: Path | None = typer.Option(None, "--png", help="Also write the uploads-per-day chart to this PNG file."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """上傳發票數, 參與人數 and 通過 / 無效 / 待驗證 / 資格不符 with their share of 上傳發票數, and
+    a chart of the uploads per day (Asia/Taipei) by status."""
+    if png is not None and not png.resolve().parent.is_dir():
+        raise typer.BadParameter(f"directory {png.resolve().parent} does not exist", param_hint="--png")
 
-    async def work(store: CampaignStore, actor: Actor) -> tuple[CampaignView, CampaignStats]:
+    async def work(store: CampaignStore, actor: Actor) -> tuple[CampaignView, CampaignStats, list[DayCounts]]:
         view = await store.get(campaign_id, now())
         async with store.db.session() as session:
-            return view, await campaign_stats(session, campaign_id)
+            return view, await campaign_stats(session, campaign_id), await uploads_per_day(session, campaign_id)
 
-    view, numbers = run_as(ctx, work)
-    typer.echo(f"campaign {view.id} 「{view.settings.name}」 ({view.status.label})")
-    table = Table("項目", "數量", "比例")
-    table.add_row("上傳發票數", str(numbers.uploads), "")
-    table.add_row("參與人數", str(numbers.participants), "")
+    view, numbers, days = run_as(ctx, work)
+    if png is not None:
+        cjk = write_png(days, (f"{view.settings.name}：每日上傳發票數",
+                               f"Campaign {view.id}: uploads per day by status"), png)
+        typer.echo(f"wrote the chart to {png}" + ("" if cjk else " (no CJK font found: status codes as labels)"),
+                   err=as_json)
+    if as_json:
+        print_json(_stats_json(view, numbers, days))
+        return
+    out = console()
+    out.print(f"campaign {view.id} 「{display(view.settings.name)}」 ({view.status.label})")
+    grid = table("項目", "數量", "比例")
+    add_row(grid, "上傳發票數", numbers.uploads, "")
+    add_row(grid, "參與人數", numbers.participants, "")
     for label, share in (("通過", numbers.passed), ("無效", numbers.invalid), ("待驗證", numbers.pending),
                          ("資格不符", numbers.not_qualified)):
-        table.add_row(label, str(share.count), f"{share.percent:.1f}%")
-    table.add_row("重複登錄（不計入）", str(numbers.duplicates), "")
-    table.add_row("無法辨識（不計入）", str(numbers.unreadable), "")
-    Console().print(table)
+        add_row(grid, label, share.count, f"{share.percent:.1f}%")
+    add_row(grid, "重複登錄（不計入）", numbers.duplicates, "")
+    add_row(grid, "無法辨識（不計入）", numbers.unreadable, "")
+    print_table(grid, out)
+    print_chart(days, out)
+
+
+def _stats_json(view: CampaignView, numbers: CampaignStats, days: list[DayCounts]) -> dict:
+    def share(part: Share) -> dict:
+        return {"count": part.count, "percent": part.percent}
+
+    return {
+        "campaign": {"id": view.id, "name": view.settings.name, "status": view.status.value,
+                     "status_label": view.status.label},
+        "uploads": numbers.uploads,
+        "participants": numbers.participants,
+        "passed": share(numbers.passed),
+        "invalid": share(numbers.invalid),
+        "pending": share(numbers.pending),
+        "not_qualified": share(numbers.not_qualified),
+        "duplicates": numbers.duplicates,
+        "unreadable": numbers.unreadable,
+        "per_day": [{"day": d.day, "total": d.total, **{s.value: d.count(s) for s in DAY_STATUSES}} for d in days],
+    }
 
 
 # --- participants -----------------------------------------------------------------------------------
@@ -81,8 +128,9 @@ def participant_list(
                                       "Default: the counted ones (通過, 無效, 待驗證, 資格不符)."),
     page: int = typer.Option(1, "--page", min=1),
     per_page: int = typer.Option(20, "--per-page", min=1, max=500),
+    as_json: bool = JSON_OPTION,
 ) -> None:
-    """The participant list, newest first, one page at a time."""
+    """The participant list, newest first, one page at a time; photo links in full below the table."""
     wanted = parse_status(status) if status is not None else None
     link = photo_linker(load_config())
 
@@ -93,15 +141,34 @@ def participant_list(
                                       offset=(page - 1) * per_page, photo_link=link)
 
     result = run_as(ctx, work)
-    table = Table("姓名 / LINE UID", "電話", "發票號碼 / 開立日期", "上傳方式", "上傳時間", "驗證時間", "發票檔案", "狀態")
+    pages = max(1, -(-result.total // per_page))
+    if as_json:
+        print_json({"page": page, "pages": pages, "per_page": per_page, "total": result.total,
+                    "rows": [_participant_json(row) for row in result.rows]})
+        return
+    grid = table("姓名 / LINE UID", "電話", "發票號碼 / 開立日期", "狀態 / 上傳方式", "上傳 / 驗證時間", "發票檔案")
+    links: list[tuple[str, str]] = []
     for row in result.rows:
         number = f"{row.invoice_number[:2]}-{row.invoice_number[2:]}" if row.invoice_number else ""
-        table.add_row(f"{row.name or ''}\n{row.line_user_id}", row.phone or "",
-                      f"{number}\n{format_date(row.invoice_date)}", row.source.label, when(row.uploaded_at),
-                      when(row.verified_at) if row.verified_at else "", row.photo_link or "", row.status.label)
-    Console(width=180).print(table)
-    pages = max(1, -(-result.total // per_page))
+        ref = ""
+        if row.photo_link:
+            ref = f"[{len(links) + 1}]"
+            links.append((ref, row.photo_link))
+        add_row(grid, [row.name, row.line_user_id], row.phone, [number, format_date(row.invoice_date)],
+                [row.status.label, row.source.label],
+                [when(row.uploaded_at), when(row.verified_at) if row.verified_at else "–"], ref)
+    print_table(grid)
+    if links:
+        typer.echo("發票檔案:")
+        print_links(links)
     typer.echo(f"page {page} of {pages} ({result.total} uploads)")
+
+
+def _participant_json(row: ParticipantRow) -> dict:
+    return {"upload_id": row.upload_id, "name": row.name, "line_user_id": row.line_user_id, "phone": row.phone,
+            "invoice_number": row.invoice_number, "invoice_date": row.invoice_date, "source": row.source.value,
+            "source_label": row.source.label, "uploaded_at": row.uploaded_at, "verified_at": row.verified_at,
+            "photo_link": row.photo_link, "status": row.status.value, "status_label": row.status.label}
 
 
 # --- exports ----------------------------------------------------------------------------------------
@@ -127,7 +194,7 @@ def export_file(
             async with store.db.session() as session, session.begin():
                 total = await count_rows(session, campaign_id, kind)
                 columns = (TextColumn(f"{kind.label}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-                with Progress(*columns, console=Console(stderr=True), transient=True) as progress, \
+                with Progress(*columns, console=console(stderr=True), transient=True) as progress, \
                         os.fdopen(handle, "wb") as out:
                     task = progress.add_task("export", total=total)
                     rows = await export(session, campaign_id, kind, fmt, out,
@@ -184,13 +251,13 @@ def lottery(
     typer.echo(f"seed {result.seed} — repeat this draw with --seed {result.seed}")
     typer.echo(f"drew {len(result.winners)} of {count} winners among {result.entries} 通過 invoices "
                f"from {result.users} users" + (" (one win per user)" if one_per_user else ""))
-    table = Table("#", "上傳 ID", "姓名", "LINE UID", "發票號碼", "開立日期")
+    grid = table("#", "上傳 ID", "姓名", "LINE UID", "發票號碼", "開立日期")
     lines = []
     for place, (upload_id, user_id, name, number, day) in enumerate(winners, start=1):
         cells = [str(place), str(upload_id), name or "", user_id, number or "", format_date(day)]
-        table.add_row(*cells)
+        add_row(grid, *cells)
         lines.append(cells)
-    Console(width=160).print(table)
+    print_table(grid)
     if output is not None:
         with output.open("w", encoding="utf-8-sig", newline="") as out:
             writer = csv.writer(out, lineterminator="\r\n")

@@ -6,12 +6,11 @@ from pathlib import Path
 
 import segno
 import typer
-from rich.console import Console
-from rich.table import Table
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from admin_cli.context import CliError, acting_user, acting_user_name, in_transaction
+from admin_cli.output import add_row, print_table, table
 from bot.storage.models import AuditEntry, Campaign, Channel, Trigger
 from flows.campaigns.roles import Permission, can
 from flows.conversation.triggers import Trigger as DomainTrigger
@@ -83,10 +82,10 @@ def list_triggers(campaign_id: int | None = typer.Option(None, "--campaign", hel
             query = query.where(Trigger.campaign_id == campaign_id)
         return list(await session.scalars(query))
 
-    table = Table("ID", "活動", "類型", "內容")
+    grid = table("ID", "活動", "類型", "內容")
     for trigger in in_transaction(work):
-        table.add_row(str(trigger.id), str(trigger.campaign_id), trigger.kind, trigger.value)
-    Console().print(table)
+        add_row(grid, trigger.id, trigger.campaign_id, trigger.kind, trigger.value)
+    print_table(grid)
 
 
 @triggers_app.command("remove")

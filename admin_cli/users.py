@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 import typer
-from rich.console import Console
-from rich.table import Table
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from admin_cli.context import CliError, acting_user, acting_user_name, in_transaction
+from admin_cli.output import add_row, print_table, table
 from bot.storage.models import AdminUser, AuditEntry
 from flows.campaigns.roles import Role
 
@@ -63,8 +62,8 @@ def list_users() -> None:
     async def work(session: AsyncSession) -> list[AdminUser]:
         return list(await session.scalars(select(AdminUser).order_by(AdminUser.id)))
 
-    table = Table("ID", "名稱", "角色", "role")
+    grid = table("ID", "名稱", "角色", "role")
     for user in in_transaction(work):
         role = Role(user.role)
-        table.add_row(str(user.id), user.name, role.label, role.value)
-    Console().print(table)
+        add_row(grid, user.id, user.name, role.label, role.value)
+    print_table(grid)

@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import String, func, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.campaigns import statuses
@@ -69,6 +69,53 @@ async def campaign_stats(session: AsyncSession, campaign_id: int) -> CampaignSta
         passed=Share.of(passed, total), invalid=Share.of(invalid, total),
         pending=Share.of(pending, total), not_qualified=Share.of(not_qualified, total),
         duplicates=duplicates, unreadable=unreadable)
+
+
+#: The statuses counted in 上傳發票數, in the order the per-day chart stacks them.
+DAY_STATUSES: tuple[UploadStatus, ...] = (UploadStatus.PASSED, UploadStatus.INVALID, UploadStatus.PENDING,
+                                          UploadStatus.NOT_QUALIFIED)
+
+
+@dataclass(frozen=True)
+class DayCounts:
+    """Counted uploads of one Asia/Taipei calendar day, per status (`DAY_STATUSES` order)."""
+
+    day: dt.date
+    counts: tuple[int, int, int, int]
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts)
+
+    def count(self, status: UploadStatus) -> int:
+        return self.counts[DAY_STATUSES.index(status)]
+
+
+def _taipei_day(dialect: str, column):  # noqa: ANN001, ANN202 - SQL expressions
+    """The Asia/Taipei calendar date of a stored UTC instant, as 'YYYY-MM-DD' text. SQLite keeps
+    UTC text: +8 hours (Taiwan has had no daylight saving time since 1979)."""
+    if dialect == "postgresql":
+        return func.to_char(func.timezone("Asia/Taipei", column), "YYYY-MM-DD")
+    return func.date(type_coerce(column, String), "+8 hours")
+
+
+async def uploads_per_day(session: AsyncSession, campaign_id: int) -> list[DayCounts]:
+    """上傳發票數 per Asia/Taipei day and status (通過, 無效, 待驗證, 資格不符), by upload time,
+    from the first day with an upload to the last; days without uploads are there with zeros."""
+    day = _taipei_day(session.get_bind().dialect.name, Upload.uploaded_at).label("day")
+    rows = (await session.execute(
+        select(day, Upload.status, func.count())
+        .where(Upload.campaign_id == campaign_id, Upload.status.in_(statuses.COUNTED_CODES))
+        .group_by(day, Upload.status))).all()
+    found: dict[dt.date, list[int]] = {}
+    for text, code, count in rows:
+        index = DAY_STATUSES.index(statuses.to_domain(code))
+        found.setdefault(dt.date.fromisoformat(text), [0, 0, 0, 0])[index] += count
+    if not found:
+        return []
+    first, last = min(found), max(found)
+    days = [first + dt.timedelta(days=n) for n in range((last - first).days + 1)]
+    return [DayCounts(d, tuple(found.get(d, (0, 0, 0, 0)))) for d in days]  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,12 @@
 """`admin-cli campaigns`: files of every scope/tier shape, interactive creation, list/search,
 show, edits allowed or refused by status, lifecycle actions, roles and one-line errors."""
+import json
 import sys
 
 import pytest
 import time_machine
 import yaml
+from rich.cells import cell_len
 
 from bot.storage.models import Campaign
 from tests.cli.seed import EXAMPLES, NOW, audit_actions, fetch, setup_team
@@ -81,16 +83,23 @@ def test_list_searches_campaign_and_channel_names_and_filters_status(team):
     first = _create(team, "list-only.yaml")
     second = _create(team, "items-blocks-or.yaml")
     assert team("--as", "mia", "campaigns", "publish", str(second)).exit_code == 0
-    by_name = team("--as", "sam", "campaigns", "list", "--search", "早餐")
-    assert "早餐組合登錄活動" in by_name.output and "年終發票抽獎" not in by_name.output
-    by_channel = team("--as", "sam", "campaigns", "list", "--search", "官方")
-    assert "早餐組合登錄活動" in by_channel.output and "年終發票抽獎" in by_channel.output
-    drafts = team("--as", "sam", "campaigns", "list", "--status", "草稿")
-    assert "年終發票抽獎" in drafts.output and "早餐組合登錄活動" not in drafts.output
-    running = team("--as", "sam", "campaigns", "list", "--status", "running")
-    assert "進行中" in running.output and "2026-11-01 00:00 ～ 2027-01-31 23:59" in running.output
+    def names(*args):
+        listed = team("--as", "sam", "campaigns", "list", "--json", *args)
+        assert listed.exit_code == 0, listed.output
+        return [row["name"] for row in json.loads(listed.output)]
+
+    assert names("--search", "早餐") == ["早餐組合登錄活動"]
+    assert names("--search", "官方") == ["早餐組合登錄活動", "年終發票抽獎"]
+    assert names("--status", "草稿") == ["年終發票抽獎"]
+    [running] = json.loads(team("--as", "sam", "campaigns", "list", "--status", "running", "--json").output)
+    assert running == {"id": second, "name": "早餐組合登錄活動", "start_at": "2026-11-01T00:00:00+08:00",
+                       "end_at": "2027-01-31T23:59:59+08:00", "channel": "品牌官方帳號", "upload_count": 0,
+                       "status": "running", "status_label": "進行中"}
+    table = team("--as", "sam", "campaigns", "list", "--status", "running").output  # the table, 80 columns
+    assert "進行中" in table and "2026-11-01" in table and "2027-01-31" in table
+    assert {cell_len(line) for line in table.splitlines() if line[:1] in "┏┃│└"} == {80}  # wrapped, border whole
     assert team("--as", "sam", "campaigns", "list", "--status", "soon").exit_code == 2
-    assert str(first) in drafts.output
+    assert str(first) in team("--as", "sam", "campaigns", "list", "--status", "草稿").output
 
 
 def test_edit_follows_the_status(team, database_url, tmp_path):

@@ -23,7 +23,7 @@ def team(cli):
 
 
 def test_list_shows_system_texts_and_custom_state(team, tmp_path):
-    listing = team("messages", "list", "1")
+    listing = team("messages", "list", "1", env={"COLUMNS": "250"})  # wide enough for each text on one line
     assert listing.exit_code == 0
     assert "很抱歉，您參與活動的次數已達上限，無法再進行參加，謝謝您的參與！" in listing.output
     assert "很抱歉，此活動已不存在" in listing.output and "AB-12345678" in listing.output

@@ -54,8 +54,10 @@ def test_participants_paged_and_filtered(team, database_url):
     second = team("--as", "sam", "reports", "participants", str(campaign_id), "--per-page", "4", "--page", "2")
     assert "page 2 of 2" in second.output and "AB-10000000" in second.output
     assert "AB-10000005" not in second.output
-    duplicates = team("--as", "sam", "reports", "participants", str(campaign_id), "--status", "重複登錄")
-    assert "(1 uploads)" in duplicates.output and "AB-10000006" in duplicates.output
+    duplicates = team("--as", "sam", "reports", "participants", str(campaign_id), "--status", "重複登錄", "--json")
+    page = json.loads(duplicates.output)
+    assert (page["total"], page["page"], page["pages"]) == (1, 1, 1)
+    assert [row["invoice_number"] for row in page["rows"]] == ["AB10000006"]
     assert team("--as", "sam", "reports", "participants", str(campaign_id), "--status", "bad").exit_code == 2
 
 
@@ -150,10 +152,14 @@ def test_jobs_failed_requeue_and_stats(team, database_url):
     broken = add_job(database_url, ids[4], "failed", "MOF permanent error: signature mismatch")
     queued = add_job(database_url, ids[3], "queued")
     listing = team("jobs", "failed")
-    assert "1 failed jobs" in listing.output and "signature mismatch" in listing.output
-    assert "AB10000004" in listing.output
+    assert "1 failed jobs" in listing.output and "AB10000004" in listing.output
+    [failed] = json.loads(team("jobs", "failed", "--json").output)
+    assert failed["job_id"] == broken and failed["reason"] == "MOF permanent error: signature mismatch"
+    assert failed["invoice_number"] == "AB10000004" and failed["campaign_id"] == campaign_id
     counts = team("jobs", "stats").output
     assert re.search(r"│\s*1\s*│\s*0\s*│\s*1\s*│", counts)
+    numbers = json.loads(team("jobs", "stats", "--json").output)
+    assert (numbers["queued"], numbers["running"], numbers["failed"]) == (1, 0, 1)
     not_failed = team("--as", "boss", "jobs", "requeue", str(queued))
     assert not_failed.exit_code == 1 and f"{queued} (queued)" in not_failed.output
     assert team("--as", "sam", "jobs", "requeue", str(broken)).exit_code == 1

@@ -1,43 +1,114 @@
-"""The installed entry point end to end: `python -m admin_cli` in a fresh directory and database
-runs the walkthrough's core (user, channel, campaign from a file, publish, coupons, stats, export)."""
+"""The README's marketer walkthrough, run verbatim: its first fenced block is read from README.md
+and run by bash, command after command, in a fresh "clone" (a temp directory with the repository's
+`.venv` and `docs/examples`) with a fresh SQLite database and no admin-cli on PATH until the block
+activates the venv. So the README and this test cannot drift apart."""
 import csv
 import datetime as dt
+import json
 import os
+import re
+import shutil
 import subprocess
-import sys
+import zipfile
+from pathlib import Path
 
 import yaml
+from rich.cells import cell_len
 
-from tests.cli.seed import EXAMPLES, SECRET, TOKEN
+ROOT = Path(__file__).resolve().parents[2]
+README = ROOT / "README.md"
+MARK = "@@walkthrough-exit"
 
 
-def test_walkthrough_core_in_a_subprocess(tmp_path):
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("LINE_CHANNEL_SECRET", "LINE_CHANNEL_ACCESS_TOKEN", "ADMIN_CLI_USER")}
-    env["DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp_path / 'smoke.db'}"
+def walkthrough_block() -> str:
+    section = README.read_text(encoding="utf-8").split("## Marketer walkthrough", 1)[1].split("\n## ", 1)[0]
+    found = re.search(r"```sh\n(.*?)```", section, re.S)
+    assert found, "README: the marketer walkthrough has no ```sh block"
+    return found.group(1)
 
-    def run(*args, extra=None, code=0):
-        done = subprocess.run([sys.executable, "-m", "admin_cli", *args], cwd=tmp_path, capture_output=True,
-                              text=True, env={**env, **(extra or {})}, timeout=120)
-        assert done.returncode == code, (args, done.stdout, done.stderr)
-        return done.stdout + done.stderr
 
-    today = dt.date.today()  # a file whose dates are valid today
-    data = yaml.safe_load((EXAMPLES / "list-only.yaml").read_text(encoding="utf-8"))
-    data.update(start_at=f"{today - dt.timedelta(days=1)}T00:00", end_at=f"{today + dt.timedelta(days=60)}T23:59")
-    data["conditions"]["issue_dates"] = {"start": str(today.replace(day=1)), "end": str(today + dt.timedelta(days=60))}
-    (tmp_path / "campaign.yaml").write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+def commands(block: str) -> list[str]:
+    """The block's commands: comment-only and blank lines dropped, `\\` continuations joined."""
+    out, current = [], ""
+    for line in block.splitlines():
+        if not current and (not line.strip() or line.lstrip().startswith("#")):
+            continue
+        current = f"{current}\n{line}" if current else line
+        if not line.endswith("\\"):
+            out.append(current)
+            current = ""
+    assert not current, "README: a walkthrough command ends with a dangling backslash"
+    return out
 
-    run("db", "upgrade")
-    run("users", "add", "boss", "--role", "admin")
-    run("--as", "boss", "channels", "add", "品牌官方帳號",
-        extra={"LINE_CHANNEL_SECRET": SECRET, "LINE_CHANNEL_ACCESS_TOKEN": TOKEN})
-    assert "created campaign 1" in run("--as", "boss", "campaigns", "create", "-f", "campaign.yaml")
-    assert "now 進行中" in run("--as", "boss", "campaigns", "publish", "1")
-    (tmp_path / "codes.csv").write_text("CODE-1\nCODE-2\n", encoding="utf-8")
-    assert "imported 2 codes" in run("--as", "boss", "coupons", "import", "1", "codes.csv")
-    assert "上傳發票數" in run("--as", "boss", "reports", "stats", "1")
-    run("--as", "boss", "reports", "export", "1", "participants", "-o", "people.csv")
-    with (tmp_path / "people.csv").open(encoding="utf-8-sig") as f:
+
+def expected_exit(command: str) -> int:
+    """0, or the status its comment announces (`# exits 1: …`)."""
+    said = re.search(r"#\s*exits (\d+)", command)
+    return int(said.group(1)) if said else 0
+
+
+def fresh_clone(where: Path) -> Path:
+    """What `git clone` + step 1 of the README leave: the repository's venv and example files.
+    When today is past the examples' window (they are dated), the copies are moved to cover it."""
+    clone = where / "clone"
+    (clone / "docs").mkdir(parents=True)
+    (clone / ".venv").symlink_to(ROOT / ".venv", target_is_directory=True)
+    shutil.copytree(ROOT / "docs" / "examples", clone / "docs" / "examples")
+    today = dt.date.today()
+    for file in (clone / "docs" / "examples").glob("*.yaml"):
+        data = yaml.safe_load(file.read_text(encoding="utf-8"))
+        if dt.date.fromisoformat(str(data["end_at"])[:10]) < today + dt.timedelta(days=2):
+            data.update(start_at=f"{today - dt.timedelta(days=1)}T00:00", end_at=f"{today + dt.timedelta(days=60)}T23:59")
+            data["conditions"]["issue_dates"] = {"start": str(today.replace(day=1)),
+                                                 "end": str(today + dt.timedelta(days=60))}
+            file.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return clone
+
+
+def run_walkthrough(clone: Path, steps: list[str]) -> list[tuple[str, int, str]]:
+    script = ["exec 2>&1"]
+    for step in steps:
+        script += [step, f'printf "\\n{MARK} %d\\n" "$?"']
+    keep = ("HOME", "LANG", "LC_ALL", "TMPDIR", "TEST_BACKENDS")
+    env = {k: v for k, v in os.environ.items() if k in keep}
+    env["PATH"] = os.pathsep.join(p for p in os.environ["PATH"].split(os.pathsep)
+                                  if p and not (Path(p) / "admin-cli").exists())
+    env["COLUMNS"] = "80"
+    done = subprocess.run(["bash", "--noprofile", "--norc", "-c", "\n".join(script)], cwd=clone, env=env,
+                          capture_output=True, text=True, timeout=1500)
+    chunks = re.split(rf"\n{MARK} (\d+)\n", "\n" + done.stdout)
+    assert len(chunks) == 2 * len(steps) + 1, done.stdout + done.stderr
+    return [(steps[i], int(chunks[2 * i + 1]), chunks[2 * i]) for i in range(len(steps))]
+
+
+def test_readme_walkthrough_runs_as_written(tmp_path):
+    steps = commands(walkthrough_block())
+    assert steps[0].startswith(". .venv/bin/activate"), "the walkthrough must put admin-cli on PATH first"
+    assert any("docs/examples/" in s for s in steps)
+    clone = fresh_clone(tmp_path)
+
+    results = run_walkthrough(clone, steps)
+    for command, code, output in results:
+        assert code == expected_exit(command), f"{command!r} exited {code}:\n{output}"
+        if code == 0:
+            assert "Traceback" not in output, output
+    said = {command.split("#")[0].strip(): output for command, _, output in results}
+
+    assert "created campaign 1" in said["admin-cli campaigns create -f docs/examples/whole-invoice-amount-tiers.yaml"]
+    assert "created campaign 2" in said["admin-cli campaigns create -f docs/examples/list-only.yaml"]
+    assert "imported 3 codes" in said["admin-cli coupons import 1 codes.csv"]
+    stats = said["admin-cli reports stats 1 --png uploads-per-day.png"]
+    assert "上傳發票數" in stats and "每日上傳發票數（依狀態）" in stats
+    assert (clone / "uploads-per-day.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    assert (clone / "keyword-qr.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    with (clone / "參加名單.csv").open(encoding="utf-8-sig") as f:
         assert next(csv.reader(f))[:2] == ["姓名", "LINE UID"]
-    assert run("--as", "boss", "campaigns", "show", "9", code=1).strip() == "error: CAMPAIGN: no campaign with ID 9"
+    assert zipfile.is_zipfile(clone / "發票明細.xlsx")
+    listed = json.loads(said["admin-cli campaigns list --json"])
+    assert [(c["id"], c["status"]) for c in listed] == [(1, "running")]
+    assert "no 通過 invoices" in results[-1][2]
+    assert (clone / "walkthrough.db").is_file()
+    for command, _, output in results:  # every table fits 80 columns
+        if "┃" in output:
+            widths = {cell_len(line) for line in output.splitlines() if line.startswith(("┏", "┗", "└", "┡"))}
+            assert widths and max(widths) <= 80, (command, output)
