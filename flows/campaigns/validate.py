@@ -25,6 +25,7 @@ URL_MAX = 2000
 SELLER_MAX = 100
 KEYWORD_MAX = 50
 REWARD_NAME_MAX = 100
+RETENTION_DAYS_MAX = 3650
 _WHITESPACE_OR_CONTROL = re.compile(r"[\s\x00-\x1f\x7f]")
 
 
@@ -63,6 +64,10 @@ def validate(settings: CampaignSettings, today: dt.date,
         add("channel_id", "請選擇 LINE 渠道")
     elif len(channel) > CHANNEL_ID_MAX or _WHITESPACE_OR_CONTROL.search(channel):
         add("channel_id", "渠道代號格式不正確")
+
+    retention = settings.retention_days
+    if not _is_positive_int(retention) or retention > RETENTION_DAYS_MAX:
+        add("retention_days", f"個資保存期限需為 1 到 {RETENTION_DAYS_MAX} 天（活動結束後）")
 
     _validate_conditions(settings.conditions, today, previous, add)
     return errors
