@@ -84,7 +84,7 @@ def invoice_card(campaign: CardCampaign, liff_url: LiffUrlBuilder) -> FlexMessag
     """The 發票卡片 as an SDK FlexMessage."""
     hero = (
         FlexImage(url=campaign.image_url, size="full", aspect_ratio="1:1", aspect_mode="cover")
-        if campaign.image_url
+        if campaign.image_url and campaign.image_url.startswith("https://")  # LINE refuses http images
         else None
     )
     body = FlexBox(

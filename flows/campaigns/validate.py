@@ -56,6 +56,8 @@ def validate(settings: CampaignSettings, today: dt.date,
         add("rules_url", "請輸入活動規則網頁 URL（個資授權同意說明）：" + url_problem)
     if settings.image_url is not None:
         image_problem = _url_problem(settings.image_url)
+        if image_problem is None and not settings.image_url.startswith("https://"):
+            image_problem = "LINE 只接受 https:// 開頭的圖片網址"
         if image_problem:
             add("image_url", "活動圖片網址無效：" + image_problem)
 

@@ -90,9 +90,29 @@ def test_refusals_change_nothing(team, database_url, line_sim, tmp_path):
     image = str(_png(tmp_path / "m.png"))
     bad_user = team("--as", "mia", "richmenu", "create", "1", "--image", image, "--user", "nobody", env=env)
     assert bad_user.exit_code == 1 and "LINE API: 400" in bad_user.output
+    assert "was deleted again" in bad_user.output
     assert not fetch(database_url, Trigger)  # the trigger rolled back with the failed link
+    # the menu created before the failed link was deleted on LINE's side too
+    assert sim.rich_menus == {} and sim.rich_menu_images == {}
+    assert [c["endpoint"] for c in sim.api_calls] == ["richmenu.create", "richmenu.content", "richmenu.delete"]
     assert team("--as", "sam", "richmenu", "create", "1", "--image", image, "--all-users", env=env).exit_code == 1
     assert team("--as", "mia", "richmenu", "create", "1", "--image", image, env=env).exit_code == 2
     missing = team("--as", "mia", "richmenu", "create", "9", "--image", image, "--all-users", env=env)
     assert missing.exit_code == 1 and "no campaign with ID 9" in missing.output
     assert not fetch(database_url, Trigger)
+
+
+def test_lines_documented_image_limits(team, database_url, line_sim, tmp_path):
+    """800–2500 px wide, at least 250 px high (and width/height ≥ 1.45), in the CLI and the simulator."""
+    sim, base = line_sim
+    env = {"LINE_API_BASE_URL": base, "LINE_DATA_API_BASE_URL": base}
+    narrow = team("--as", "mia", "richmenu", "create", "1", "--image", str(_png(tmp_path / "a.png", (800, 250))),
+                  "--all-users", env=env)
+    assert narrow.exit_code == 0, narrow.output
+    assert list(sim.rich_menus.values())[0]["size"] == {"width": 800, "height": 250}
+    for size in ((799, 300), (1200, 249), (2501, 900)):
+        refused = team("--as", "mia", "richmenu", "create", "1", "--image",
+                       str(_png(tmp_path / f"{size[0]}.png", size)), "--all-users", env=env)
+        assert refused.exit_code == 1 and f"{size[0]}×{size[1]}" in refused.output
+    assert len(sim.rich_menus) == 1
+
