@@ -1,44 +1,12 @@
 """`admin-cli richmenu create` with line-bot-sdk against the LINE simulator over real HTTP:
 the menu, its image on the data host, links, the campaign's postback trigger; refusals roll back."""
-import asyncio
-import io
-import threading
-
 import pytest
 import time_machine
-from aiohttp import web
 from PIL import Image
 
-from bot.simulators.line import SIMULATOR, create_line_simulator, new_user_id
+from bot.simulators.line import new_user_id
 from bot.storage.models import AuditEntry, Trigger
 from tests.cli.seed import EXAMPLES, NOW, TOKEN, fetch, setup_team
-
-
-@pytest.fixture
-def line_sim():
-    """The LINE simulator on 127.0.0.1 in its own thread and event loop."""
-    app = create_line_simulator(access_tokens=[TOKEN])
-    loop = asyncio.new_event_loop()
-    runner = web.AppRunner(app)
-    started = threading.Event()
-    ports = []
-
-    def serve():
-        asyncio.set_event_loop(loop)
-        loop.run_until_complete(runner.setup())
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        loop.run_until_complete(site.start())
-        ports.append(site._server.sockets[0].getsockname()[1])
-        started.set()
-        loop.run_forever()
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    assert started.wait(10)
-    yield app[SIMULATOR], f"http://127.0.0.1:{ports[0]}"
-    asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
-    loop.call_soon_threadsafe(loop.stop)
-    thread.join(10)
 
 
 def _png(path, size=(2500, 843)):
