@@ -38,7 +38,7 @@ class AuditRow:
     detail: dict[str, Any]
 
     def to_dict(self) -> dict[str, Any]:
-        detail = dict(self.detail)
+        detail = {k: v for k, v in self.detail.items() if k != "actor"}
         return {"id": self.id, "at": self.at.isoformat(), "actor": self.actor, "action": self.action,
                 "target": self.target, "before": detail.pop("before", None),
                 "after": detail.pop("after", None), "detail": detail}
