@@ -18,7 +18,7 @@ Control API (JSON unless said):
   POST /_sim/block           {"userId"}  (pushes to the user fail like LINE's undeliverable push)
   POST /_sim/unblock         {"userId"}
   POST /_sim/faults          {"push": [429, 500, ...], "reply": [...]}  (next calls answer these)
-  POST /_sim/deliver         {"url", "events": [{"type": "text"|"image"|"postback"|"follow",
+  POST /_sim/deliver         {"url", "events": [{"type": "text"|"image"|"postback"|"follow"|"unfollow",
                               "userId", "text"?, "data"?, "contentBase64"?}], "secret"?}
                              → {"status", "events": [the delivered event objects]}
   POST /_sim/redeliver       {"url", "webhookEventId"} → {"status", "event"}
@@ -233,6 +233,11 @@ class LineSimulator:
         event["follow"] = {"isUnblocked": unblocked}
         return event
 
+    def unfollow_event(self, user_id: str) -> dict[str, Any]:
+        """The user blocked the account: no reply token (LINE sends none with an unfollow)."""
+        self.blocked.add(user_id)
+        return self._base_event("unfollow", user_id, reply=False)
+
     def event_from_spec(self, spec: Mapping[str, Any]) -> dict[str, Any]:
         """Build an event from the control API's short form; errors name the field."""
         kind = spec.get("type")
@@ -258,12 +263,14 @@ class LineSimulator:
             return self.postback_event(user_id, data)
         if kind == "follow":
             return self.follow_event(user_id)
+        if kind == "unfollow":
+            return self.unfollow_event(user_id)
         if kind == "raw":
             raw_event = spec.get("event")
             if not isinstance(raw_event, dict):
                 raise ValueError("event: an event object is required for a raw event")
             return dict(raw_event)
-        raise ValueError(f"type: expected text, image, postback, follow or raw, got {kind!r}")
+        raise ValueError(f"type: expected text, image, postback, follow, unfollow or raw, got {kind!r}")
 
     def webhook_body(self, events: list[dict[str, Any]]) -> bytes:
         return json.dumps(
