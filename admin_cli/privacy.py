@@ -40,6 +40,12 @@ async def privacy_officer(session: AsyncSession, ctx: typer.Context) -> AdminUse
     return user
 
 
+def _printed_as_json(data: dict[str, Any], as_json: bool) -> bool:
+    if as_json:
+        typer.echo(json.dumps(data, ensure_ascii=False))
+    return as_json
+
+
 def _print_counts(title: str, data: dict[str, Any]) -> None:
     table = Table("項目", "數量", title=title)
     for key, label in _COUNT_LABELS:
@@ -69,8 +75,7 @@ def purge(
         return report.to_dict()
 
     data = in_transaction(work)
-    if as_json:
-        typer.echo(json.dumps(data, ensure_ascii=False))
+    if _printed_as_json(data, as_json):
         return
     verb = "would purge" if dry_run else "purged"
     table = Table("ID", "活動名稱", "結束", "保存天數", "清除時間", title=f"{verb}: campaigns past retention")
@@ -103,8 +108,7 @@ def forget(
         return report.to_dict()
 
     data = in_transaction(work)
-    if as_json:
-        typer.echo(json.dumps(data, ensure_ascii=False))
+    if _printed_as_json(data, as_json):
         return
     verb = "would remove" if dry_run else "removed"
     _print_counts(f"{verb}: the user's data (now {data['pseudonym']})", data)
@@ -128,9 +132,7 @@ def rotate_links(
         return {"before": before, "after": after}
 
     data = in_transaction(work)
-    if as_json:
-        typer.echo(json.dumps(data))
-    else:
+    if not _printed_as_json(data, as_json):
         typer.echo(f"photo-link generation {data['before']} → {data['after']}: every earlier link is revoked")
 
 

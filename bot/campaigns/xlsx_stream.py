@@ -29,6 +29,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from decimal import Decimal
 from typing import IO, Any, BinaryIO, Union
 
+from flows.messages.model import cut_utf16
+
 EXCEL_MAX_ROWS = 1_048_576  # rows in a worksheet, header included
 EXCEL_MAX_COLUMNS = 16_384
 MAX_STRING_UNITS = 32_767  # characters in a cell, counted in UTF-16 units
@@ -87,7 +89,7 @@ def escape_text(value: str) -> tuple[str, bool]:
     """The text of an inline string as it goes into `<t>`, and whether it needs
     `xml:space="preserve"`. Truncates to Excel's 32,767 UTF-16 units."""
     if len(value) > MAX_STRING_UNITS // 2:
-        value = _truncate_utf16(value, MAX_STRING_UNITS)
+        value = cut_utf16(value, MAX_STRING_UNITS)
     value = _SURROGATE.sub("\ufffd", value)
     value = _EXCEL_ESCAPE.sub(lambda m: "_x005F" + m.group(0), value)
     value = _CONTROL.sub(lambda m: f"_x{ord(m.group(0)):04X}_", value)
@@ -99,15 +101,6 @@ def _needs_care(value: str) -> bool:
     """Whether `escape_text` would change anything (or add xml:space) for this string."""
     return (_MARKUP_OR_CONTROL.search(value) is not None or "\x00" in value or "_x" in value
             or value.strip() != value or len(value) > MAX_STRING_UNITS // 2)
-
-
-def _truncate_utf16(value: str, units: int) -> str:
-    count = 0
-    for index, char in enumerate(value):
-        count += 2 if ord(char) > 0xFFFF else 1
-        if count > units:
-            return value[:index]
-    return value
 
 
 def _escape_attribute(value: str) -> str:
