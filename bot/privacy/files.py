@@ -8,7 +8,8 @@ from typing import Protocol
 
 class FileDeleter(Protocol):
     def delete(self, path: str) -> bool:
-        """Delete the stored file; True when it existed. A missing file is not an error."""
+        """Delete the stored file; True when it existed. A missing file is not an error, nor is
+        a path that is not a stored photo (nothing is deleted for it)."""
 
 
 class LocalFiles:
@@ -20,7 +21,7 @@ class LocalFiles:
     def delete(self, path: str) -> bool:
         parts = PurePosixPath(path).parts
         if not parts or parts[0] != "photos" or any(p in ("", ".", "..") for p in parts):
-            raise ValueError(f"path: not a stored photo path: {path!r}")
+            return False  # not a file we wrote (never delete outside photos/); the path is still cleared
         file = self.root.joinpath(*parts)
         try:
             file.unlink()

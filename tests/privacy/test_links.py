@@ -71,3 +71,16 @@ def test_link_lifetime_is_configurable():
     assert Config.from_env({"PHOTO_LINK_TTL_DAYS": "2"}, service=False).photo_link_ttl_days == 2
     with pytest.raises(ConfigError, match="PHOTO_LINK_TTL_DAYS"):
         Config.from_env({"PHOTO_LINK_TTL_DAYS": "0"}, service=False)
+
+
+def test_local_files_delete_only_stored_photos(tmp_path):
+    from bot.privacy.files import LocalFiles
+
+    (tmp_path / "photos" / "1").mkdir(parents=True)
+    (tmp_path / "photos" / "1" / "a.jpg").write_bytes(b"x")
+    (tmp_path / "secret.txt").write_text("keep")
+    files = LocalFiles(tmp_path)
+    assert files.delete("photos/1/a.jpg") is True and not (tmp_path / "photos" / "1" / "a.jpg").exists()
+    assert files.delete("photos/1/a.jpg") is False  # already gone: not an error
+    assert files.delete("photos/../secret.txt") is False and (tmp_path / "secret.txt").exists()
+    assert files.delete("https://cdn.example/x.jpg") is False
