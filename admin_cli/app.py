@@ -51,6 +51,11 @@ app.add_typer(coupons_app, name="coupons")
 app.add_typer(reports_app, name="reports")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(richmenu_app, name="richmenu")
+from admin_cli.audit import audit_command  # noqa: E402
+from admin_cli.privacy import privacy_app  # noqa: E402
+
+app.add_typer(privacy_app, name="privacy")
+app.command("audit")(audit_command)
 
 
 def main() -> None:

@@ -85,6 +85,7 @@ def print_view(view: CampaignView) -> None:
         ("渠道", f"{view.channel_name} (ID {view.channel_id})"),
         ("活動規則", s.rules_url),
         ("活動圖片", s.image_url or "（無）"),
+        ("個資保存期限", f"活動結束後 {s.retention_days} 天"),
         ("上傳發票數", str(view.upload_count)),
         ("發票開立日期", f"{c.issue_dates.start.isoformat()} ～ {c.issue_dates.end.isoformat()}"),
         ("每人參與上限", "不限制" if c.per_person_cap is None else f"{c.per_person_cap} 張"),
@@ -295,13 +296,13 @@ def show(
 
 # --- edit -------------------------------------------------------------------------------------------
 
-def _edited(current: CampaignView, file: Path | None, overrides: dict[str, str | None],
+def _edited(current: CampaignView, file: Path | None, overrides: dict[str, Any],
             editor_text: str | None) -> dict[str, Any] | None:
     if file is not None:
         return read_file(file)
     if editor_text is not None:
         return parse_text(editor_text, "edited file")
-    given = {k: v for k, v in overrides.items() if v is not None}
+    given: dict[str, Any] = {k: v for k, v in overrides.items() if v is not None}
     if not given:
         return None
     data = current.settings.to_dict()
@@ -320,11 +321,15 @@ def edit(
     end: str | None = typer.Option(None, "--end", help="活動結束 (ISO 8601; Taipei time without offset)."),
     rules_url: str | None = typer.Option(None, "--rules-url", help="活動規則網址."),
     image_url: str | None = typer.Option(None, "--image-url", help="活動圖片網址 (- to remove)."),
+    retention_days: int | None = typer.Option(None, "--retention-days",
+                                              help="個資保存期限: days after the end (default 180)."),
 ) -> None:
     """Edit a campaign: a draft or a paused campaign is saved; a scheduled or running one
     publishes the edits at once. Without options the campaign file opens in $EDITOR. Fields the
-    status does not allow are refused with the reason."""
-    overrides = {"name": name, "start_at": start, "end_at": end, "rules_url": rules_url, "image_url": image_url}
+    status does not allow are refused with the reason (after the end, change the retention
+    period with `admin-cli privacy retention`)."""
+    overrides: dict[str, Any] = {"name": name, "start_at": start, "end_at": end, "rules_url": rules_url,
+                                 "image_url": image_url, "retention_days": retention_days}
 
     async def work(store: CampaignStore, actor: Actor) -> tuple[CampaignView | None, str]:
         moment = now()

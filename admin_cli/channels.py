@@ -85,14 +85,23 @@ def list_channels() -> None:
     print_table(grid)
 
 
+def _shown(key: str, value: object) -> object:
+    """An audited value; credentials only as set / not set."""
+    if "secret" in key or "token" in key:
+        return "***" if value else None
+    return value
+
+
 def _set(ctx: typer.Context, name: str, action: str, **changes: object) -> None:
     async def work(session: AsyncSession) -> str:
         actor_id = await _editor(session, ctx)
         channel = await _channel(session, name)
+        before = {key: _shown(key, getattr(channel, key)) for key in changes}
         for key, value in changes.items():
             setattr(channel, key, value)
         session.add(AuditEntry(actor_id=actor_id, action=f"channel.{action}", target=f"channel:{channel.id}",
-                               detail={k: v for k, v in changes.items()}))
+                               detail={**{k: _shown(k, v) for k, v in changes.items()}, "before": before,
+                                       "after": {k: _shown(k, v) for k, v in changes.items()}}))
         return f"channel {name}: {action}"
 
     typer.echo(in_transaction(work))

@@ -19,7 +19,10 @@ from admin_cli.context import CliError, acting_user, acting_user_name, in_transa
 from admin_cli.editor import edit_text
 from admin_cli.output import add_row, console, table
 from bot.line.templates import render_default_messages, render_message, validate_template
-from bot.storage.models import AdminUser, AuditEntry, Campaign, MessageTemplate
+from bot.chat.channels import DEFAULT_CHANNEL
+from bot.config import Config
+from bot.line.validation import LineCheckUnavailable, channel_token, line_refusals
+from bot.storage.models import AdminUser, AuditEntry, Campaign, Channel, MessageTemplate
 from flows.campaigns.lifecycle import CampaignStatus, check_edit, status_of
 from flows.campaigns.roles import Permission, can
 from flows.messages.billing import Billing
@@ -121,10 +124,12 @@ def edit(
     campaign_id: int = typer.Argument(..., metavar="CAMPAIGN"),
     kind_text: str = typer.Argument(..., metavar="KIND", help=KIND_HELP),
     file: Path | None = typer.Option(None, "--file", "-f", help="Template source (Jinja2 → flex JSON)."),
-    alt_text: str | None = typer.Option(None, "--alt-text", help="Alternative text (Jinja2, ≤ 400 characters)."),
+    alt_text: str | None = typer.Option(None, "--alt-text", help="Alternative text (Jinja2 source ≤ 400 "
+                                        "characters; rendered ≤ 1500 UTF-16 code units)."),
 ) -> None:
     """Save a custom message template (from --file, or edit the current one in $EDITOR).
-    The template is validated with sample, hostile and empty values before it is saved."""
+    The template is validated with sample, hostile and empty values before it is saved, and by
+    LINE's validate endpoint when the campaign's channel has an access token."""
     kind = parse_kind(kind_text)
     if file is not None:
         source = checked(_read_source, file)
@@ -136,6 +141,8 @@ def edit(
             return
         source = edited
 
+    config = load_config()
+
     async def work(session: AsyncSession) -> str:
         actor, status, moment = await _editor_of(session, ctx, campaign_id, kind)
         row = await _saved(session, campaign_id, kind)
@@ -143,6 +150,8 @@ def edit(
         errors = validate_template(kind, source, alt_text=alt)
         if errors:
             raise CliError(_errors_line(errors))
+        await _check_with_line(session, config, campaign_id, kind, source, alt)
+        before = {"source": row.source, "alt_text": row.alt_text} if row else None
         if row is None:
             row = MessageTemplate(campaign_id=campaign_id, kind=kind.value, source=source, alt_text=alt,
                                   updated_by=actor.id, updated_at=moment)
@@ -150,10 +159,31 @@ def edit(
         else:
             row.source, row.alt_text, row.updated_by, row.updated_at = source, alt, actor.id, moment
         session.add(AuditEntry(actor_id=actor.id, action="campaign.message.save", target=f"campaign:{campaign_id}",
-                               detail={"actor": actor.name, "kind": kind.value, "status": status.value}, at=moment))
+                               detail={"actor": actor.name, "kind": kind.value, "status": status.value,
+                                       "before": before, "after": {"source": source, "alt_text": alt}},
+                               at=moment))
         return f"saved the {kind.label} of campaign {campaign_id}"
 
     typer.echo(in_transaction(work))
+
+
+async def _check_with_line(session: AsyncSession, config: Config, campaign_id: int, kind: CustomKind,
+                           source: str, alt: str | None) -> None:
+    """When the campaign's channel is configured (an access token), LINE's validate endpoint must
+    accept the template rendered with the preview values."""
+    campaign = await _campaign(session, campaign_id)
+    channel = await session.get(Channel, campaign.channel_id)
+    token = channel_token(config, channel.access_token if channel else None,
+                          channel is not None and channel.name == DEFAULT_CHANNEL)
+    if not token:
+        return
+    message = render_message(kind, source, alt or kind.defaults[0].alt_text, preview_variables(kind, campaign))
+    try:
+        refusals = await line_refusals(token, config, [message])
+    except LineCheckUnavailable as exc:
+        raise CliError(f"template not saved: {exc}") from None
+    if refusals:
+        raise CliError("template refused by LINE: " + "; ".join(refusals))
 
 
 async def _editor_of(session: AsyncSession, ctx: typer.Context, campaign_id: int,
@@ -183,12 +213,15 @@ def reset(
 
     async def work(session: AsyncSession) -> str:
         actor, status, moment = await _editor_of(session, ctx, campaign_id, kind)
-        removed = await session.execute(delete(MessageTemplate).where(
-            MessageTemplate.campaign_id == campaign_id, MessageTemplate.kind == kind.value))
-        if not removed.rowcount:
+        row = await _saved(session, campaign_id, kind)
+        if row is None:
             return f"the {kind.label} of campaign {campaign_id} is already the default"
+        before = {"source": row.source, "alt_text": row.alt_text}
+        await session.execute(delete(MessageTemplate).where(
+            MessageTemplate.campaign_id == campaign_id, MessageTemplate.kind == kind.value))
         session.add(AuditEntry(actor_id=actor.id, action="campaign.message.reset", target=f"campaign:{campaign_id}",
-                               detail={"actor": actor.name, "kind": kind.value}, at=moment))
+                               detail={"actor": actor.name, "kind": kind.value, "before": before, "after": None},
+                               at=moment))
         return f"reset the {kind.label} of campaign {campaign_id} to the default"
 
     typer.echo(in_transaction(work))

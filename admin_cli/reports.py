@@ -32,11 +32,14 @@ from bot.campaigns.stats import (
 )
 from bot.campaigns.store import Actor, CampaignStore, CampaignView
 from bot.photos import photo_linker
+from bot.privacy.keys import link_generation
+from bot.storage import audit
 from bot.storage.models import AuditEntry, Customer, Upload
 from flows.campaigns.lottery import Draw, Entry, draw, new_seed
 from flows.campaigns.roles import Permission, require
 from flows.campaigns.rules import UploadStatus
 from flows.campaigns.settings import RewardTiming
+from flows.privacy.csv_cells import neutralise
 
 reports_app = typer.Typer(help="Statistics, participant list, exports and the winner draw.", no_args_is_help=True)
 
@@ -49,12 +52,6 @@ def parse_status(text: str) -> UploadStatus:
             return status
     raise typer.BadParameter(f"unknown status {text!r}; {STATUS_HELP}", param_hint="--status")
 
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 # --- stats ------------------------------------------------------------------------------------------
@@ -132,11 +129,12 @@ def participant_list(
 ) -> None:
     """The participant list, newest first, one page at a time; photo links in full below the table."""
     wanted = parse_status(status) if status is not None else None
-    link = photo_linker(load_config())
+    config = load_config()
 
     async def work(store: CampaignStore, actor: Actor) -> ParticipantPage:
         await store.get(campaign_id, now())
-        async with store.db.session() as session:
+        async with store.db.session() as session, session.begin():
+            link = photo_linker(config, generation=await link_generation(session), now=now())
             return await participants(session, campaign_id, status=wanted, limit=per_page,
                                       offset=(page - 1) * per_page, photo_link=link)
 
@@ -181,8 +179,9 @@ def export_file(
     fmt: ExportFormat = typer.Option(ExportFormat.CSV, "--format", help="csv (UTF-8 with BOM, for Excel) or xlsx."),
     output: Path = typer.Option(..., "-o", "--output", help="File to write (replaced only when complete)."),
 ) -> None:
-    """Write an export file; a progress bar shows on long exports."""
-    link = photo_linker(load_config())
+    """Write an export file (owner-only, mode 0600; its photo links are fresh and expire after
+    PHOTO_LINK_TTL_DAYS); a progress bar shows on long exports. Audited: who exported what, when."""
+    config = load_config()
     directory = output.resolve().parent
     if not directory.is_dir():
         raise typer.BadParameter(f"directory {directory} does not exist", param_hint="-o")
@@ -192,6 +191,8 @@ def export_file(
         handle, partial = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".part", dir=directory)
         try:
             async with store.db.session() as session, session.begin():
+                moment = now()
+                link = photo_linker(config, generation=await link_generation(session), now=moment)
                 total = await count_rows(session, campaign_id, kind)
                 columns = (TextColumn(f"{kind.label}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
                 with Progress(*columns, console=console(stderr=True), transient=True) as progress, \
@@ -200,7 +201,10 @@ def export_file(
                     rows = await export(session, campaign_id, kind, fmt, out,
                                         progress=lambda done: progress.update(task, completed=done),
                                         photo_link=link)
-            os.chmod(partial, 0o666 & ~_umask())  # mkstemp makes it 0600; give it the usual mode
+                audit.record(session, action="campaign.export", target=f"campaign:{campaign_id}",
+                             actor=actor, at=moment, kind=kind.value, format=fmt.value, rows=rows,
+                             file=str(output.resolve()), photo_links_expire_days=config.photo_link_ttl_days)
+            os.chmod(partial, 0o600)  # personal data: owner-only (mkstemp made it so; kept explicit)
             os.replace(partial, output)
         except BaseException:
             Path(partial).unlink(missing_ok=True)
@@ -259,8 +263,10 @@ def lottery(
         lines.append(cells)
     print_table(grid)
     if output is not None:
-        with output.open("w", encoding="utf-8-sig", newline="") as out:
+        descriptor = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(descriptor, 0o600)  # an existing file keeps its mode on open: owner-only
+        with open(descriptor, "w", encoding="utf-8-sig", newline="") as out:
             writer = csv.writer(out, lineterminator="\r\n")
             writer.writerow(["名次", "上傳 ID", "姓名", "LINE UID", "發票號碼", "開立日期"])
-            writer.writerows(lines)
+            writer.writerows([[neutralise(cell) for cell in line] for line in lines])
         typer.echo(f"wrote the winners to {output}")

@@ -31,11 +31,12 @@ from flows.conversation.triggers import TriggerKind
 richmenu_app = typer.Typer(help="Rich menus that open a campaign's invoice card.", no_args_is_help=True)
 
 IMAGE_MAX_BYTES = 1024 * 1024
+WIDTH_MIN, WIDTH_MAX, HEIGHT_MIN = 800, 2500, 250  # LINE's documented rich-menu image limits
 _FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png"}
 
 def read_image(path: Path) -> tuple[bytes, str, int, int]:
     """The image's bytes, content type and size; LINE takes a JPEG or PNG of at most 1 MB,
-    1200–2500 px wide, at least 200 px high, width/height ≥ 1.45."""
+    800–2500 px wide, at least 250 px high, width/height ≥ 1.45."""
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -49,10 +50,28 @@ def read_image(path: Path) -> tuple[bytes, str, int, int]:
         raise CliError("--image: not a JPEG or PNG image") from None
     if kind not in _FORMATS:
         raise CliError(f"--image: {kind} image; LINE takes JPEG or PNG")
-    if not (1200 <= width <= 2500 and height >= 200 and width / height >= 1.45):
-        raise CliError(f"--image: {width}×{height} px; a rich menu is 1200–2500 px wide, ≥ 200 px high, "
+    if not (WIDTH_MIN <= width <= WIDTH_MAX and height >= HEIGHT_MIN and width / height >= 1.45):
+        raise CliError(f"--image: {width}×{height} px; a rich menu is {WIDTH_MIN}–{WIDTH_MAX} px wide, "
+                       f"≥ {HEIGHT_MIN} px high, "
                        "width/height ≥ 1.45 (e.g. 2500×1686 or 2500×843)")
     return data, _FORMATS[kind], width, height
+
+
+class _RolledBack(Exception):
+    """A call after the menu was created failed; the menu was deleted again (or not)."""
+
+    def __init__(self, cause: BaseException, deleted: bool) -> None:
+        super().__init__(str(cause))
+        self.cause, self.deleted = cause, deleted
+
+
+async def _delete_quietly(api: AsyncMessagingApi, rich_menu_id: str) -> bool:
+    """Delete a half-set-up rich menu (`DELETE /v2/bot/richmenu/{id}`); False if that failed too."""
+    try:
+        await api.delete_rich_menu(rich_menu_id)
+    except (ApiException, aiohttp.ClientError):
+        return False
+    return True
 
 
 def _api_error(exc: ApiException) -> CliError:
@@ -63,7 +82,8 @@ def _api_error(exc: ApiException) -> CliError:
 def create(
     ctx: typer.Context,
     campaign_id: int = typer.Argument(..., metavar="CAMPAIGN"),
-    image: Path = typer.Option(..., "--image", help="JPEG or PNG (e.g. 2500×1686 or 2500×843), ≤ 1 MB."),
+    image: Path = typer.Option(..., "--image", help="JPEG or PNG, 800–2500 px wide, ≥ 250 px high, "
+                               "width/height ≥ 1.45 (e.g. 2500×1686 or 2500×843), ≤ 1 MB."),
     postback: str | None = typer.Option(None, "--postback", help="Postback data (default: campaign:<ID>:card)."),
     name: str = typer.Option("發票登錄", "--name", help="The menu's name (≤ 300 characters)."),
     chat_bar_text: str = typer.Option("發票登錄", "--chat-bar-text", help="Text on the chat bar (≤ 14 characters)."),
@@ -113,11 +133,22 @@ def create(
             async with AsyncApiClient(api_config) as client, AsyncApiClient(blob_config) as blob_client:
                 api, blob = AsyncMessagingApi(client), AsyncMessagingApiBlob(blob_client)
                 rich_menu_id = (await api.create_rich_menu(menu)).rich_menu_id
-                await blob.set_rich_menu_image(rich_menu_id, data, _headers={"Content-Type": content_type})
-                if all_users:
-                    await api.set_default_rich_menu(rich_menu_id)
-                for user in users or []:
-                    await api.link_rich_menu_id_to_user(user, rich_menu_id)
+                try:
+                    await blob.set_rich_menu_image(rich_menu_id, data, _headers={"Content-Type": content_type})
+                    if all_users:
+                        await api.set_default_rich_menu(rich_menu_id)
+                    for user in users or []:
+                        await api.link_rich_menu_id_to_user(user, rich_menu_id)
+                except (ApiException, aiohttp.ClientError) as exc:
+                    raise _RolledBack(exc, await _delete_quietly(api, rich_menu_id)) from None
+        except _RolledBack as failed:
+            note = (f" (the rich menu {rich_menu_id} was deleted again)" if failed.deleted
+                    else f" (the rich menu {rich_menu_id} could not be deleted: delete it in LINE)")
+            cause = failed.cause
+            if isinstance(cause, ApiException):
+                raise CliError(str(_api_error(cause)) + note) from None
+            raise CliError(f"LINE API: cannot reach {config.line_api_base_url} ({type(cause).__name__})"
+                           + note) from None
         except ApiException as exc:
             raise _api_error(exc) from None
         except aiohttp.ClientError as exc:

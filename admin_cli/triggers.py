@@ -101,7 +101,9 @@ def remove(ctx: typer.Context, trigger_id: int = typer.Argument(..., metavar="TR
             raise CliError(f"TRIGGER: no trigger with ID {trigger_id}")
         await session.delete(trigger)
         session.add(AuditEntry(actor_id=actor.id, action="trigger.remove", target=f"campaign:{trigger.campaign_id}",
-                               detail={"trigger": trigger_id}))
+                               detail={"trigger": trigger_id, "after": None,
+                                       "before": {"kind": trigger.kind, "value": trigger.value,
+                                                  "campaign": trigger.campaign_id}}))
         return f"removed trigger {trigger_id}"
 
     typer.echo(in_transaction(work))

@@ -15,6 +15,7 @@ from bot.chat.channels import channel_ctx
 from bot.chat.handler import ChatHandler
 from bot.chat.results import ResultNotifier
 from bot.line.outbox import outbox_ctx
+from bot.privacy.service import privacy_ctx
 from bot.line.webhook import setup_line_webhook
 from bot.photos import setup_photos
 from bot.sandbox import sandbox_config, setup_sandbox
@@ -80,6 +81,7 @@ def create_app(config: Config) -> web.Application:
     app.cleanup_ctx.append(state_ctx)
     app.cleanup_ctx.append(channel_ctx)
     app.cleanup_ctx.append(outbox_ctx)
+    app.cleanup_ctx.append(privacy_ctx)
     notifier = ResultNotifier(sandbox_base_url=config.base_url if config.sandbox else None)
     app.cleanup_ctx.append(
         verification_ctx(notifier.on_outcome, notifier.on_expired, on_pending=notifier.on_pending)

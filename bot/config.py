@@ -55,6 +55,8 @@ class Config:
     state_prefix: str = "invoicebot"
     # Signs photo links and keys the carrier verification codes' encryption (production: required).
     app_secret: str | None = field(default=None, repr=False)
+    photo_link_ttl_days: int = 7  # photo links in lists and exports expire after this
+    privacy_purge_seconds: int = 3600  # how often the service runs the retention purge
     # Sandbox mode: no LINE credentials were given, so the service runs against its bundled
     # simulators. Derived from the credentials unless set explicitly.
     sandbox: bool | None = None
@@ -139,6 +141,9 @@ class Config:
             run_worker=_flag("RUN_WORKER", get("RUN_WORKER"), True),
             state_prefix=get("STATE_PREFIX") or "invoicebot",
             app_secret=get("APP_SECRET"),
+            photo_link_ttl_days=_whole("PHOTO_LINK_TTL_DAYS", get("PHOTO_LINK_TTL_DAYS"), 7, 1, 365),
+            privacy_purge_seconds=_whole("PRIVACY_PURGE_SECONDS", get("PRIVACY_PURGE_SECONDS"), 3600,
+                                         60, 7 * 86400),
         )
 
 
@@ -210,6 +215,14 @@ def _log_level(value: str | None) -> str:
     if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         raise ConfigError("LOG_LEVEL", "must be DEBUG, INFO, WARNING or ERROR")
     return level
+
+
+def _whole(name: str, value: str | None, default: int, low: int, high: int) -> int:
+    if value is None:
+        return default
+    if not value.isdigit() or not low <= int(value) <= high:
+        raise ConfigError(name, f"must be a whole number from {low} to {high}, got {value!r}")
+    return int(value)
 
 
 def _flag(name: str, value: str | None, default: bool) -> bool:

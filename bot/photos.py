@@ -1,7 +1,10 @@
-"""Uploaded invoice photos over HTTP: links that carry an HMAC token (so the participant list
-and exports can link a photo without exposing the others), and the route that serves them."""
+"""Uploaded invoice photos over HTTP: links that carry an expiry and an HMAC token (so the
+participant list and exports can link a photo without exposing the others; a link dies after
+PHOTO_LINK_TTL_DAYS, and all die when the link generation is rotated), and the route that
+serves them."""
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import hashlib
 import hmac
@@ -12,8 +15,10 @@ from pathlib import Path, PurePosixPath
 
 from aiohttp import web
 
-from bot.appkeys import CONFIG
+from bot.appkeys import CONFIG, DATABASE
 from bot.config import Config
+from bot.privacy.keys import link_generation
+from bot.storage.models import utcnow
 
 KEY_FILE = ".photo-link-key"
 _SIGNATURES = {b"\xff\xd8\xff": "image/jpeg", b"\x89PNG\r\n\x1a\n": "image/png", b"GIF8": "image/gif",
@@ -45,17 +50,34 @@ def _key(data_dir: Path, app_secret: str | None) -> bytes:
     return key
 
 
-def token(key: bytes, path: str) -> str:
-    return hmac.new(key, path.encode(), hashlib.sha256).hexdigest()[:32]
+# --- link tokens: expiring, and revoked all at once by moving the generation on -------------
+
+def token(key: bytes, path: str, expires: int, generation: int) -> str:
+    """The `t` of a link: HMAC of the link generation, the expiry (Unix seconds) and the path."""
+    message = f"{generation}\n{expires}\n{path}".encode()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()[:32]
 
 
-def photo_linker(config: Config) -> Callable[[str], str]:
-    """Stored photo path (`photos/<campaign>/<file>`) → its URL under the service's base URL."""
+def token_is_valid(key: bytes, path: str, given_token: str, given_expires: str, generation: int,
+                   now: dt.datetime) -> bool:
+    """A link is good while its expiry is in the future and its token matches (constant time)."""
+    if not given_expires.isdigit() or len(given_expires) > 12:
+        return False
+    expires = int(given_expires)
+    expected = token(key, path, expires, generation)
+    matches = hmac.compare_digest(expected.encode(), given_token.encode())
+    return matches and now.timestamp() < expires
+
+
+def photo_linker(config: Config, *, generation: int, now: dt.datetime) -> Callable[[str], str]:
+    """Stored photo path (`photos/<campaign>/<file>`) → its URL under the service's base URL,
+    good for PHOTO_LINK_TTL_DAYS from `now` under link generation `generation`."""
     key = link_key(config)
     base = config.base_url
+    expires = int(now.timestamp()) + config.photo_link_ttl_days * 86400
 
     def link(path: str) -> str:
-        return f"{base}/{path}?t={token(key, path)}"
+        return f"{base}/{path}?e={expires}&t={token(key, path, expires, generation)}"
 
     return link
 
@@ -68,9 +90,10 @@ def _safe(path: str) -> bool:
 async def handle_photo(request: web.Request) -> web.StreamResponse:
     config = request.app[CONFIG]
     path = "photos/" + request.match_info["rest"]
-    given = request.query.get("t", "")
-    if not _safe(path) or not hmac.compare_digest(token(link_key(config), path).encode(), given.encode()):
-        raise web.HTTPNotFound()  # a wrong token tells nothing about which files exist
+    given, expires = request.query.get("t", ""), request.query.get("e", "")
+    if not _safe(path) or not token_is_valid(link_key(config), path, given, expires,
+                                             await _link_generation(request), utcnow()):
+        raise web.HTTPNotFound()  # a wrong or expired token tells nothing about which files exist
     file = Path(config.data_dir) / path
     if not file.is_file():
         raise web.HTTPNotFound()
@@ -78,6 +101,11 @@ async def handle_photo(request: web.Request) -> web.StreamResponse:
     kind = next((t for sig, t in _SIGNATURES.items() if head.startswith(sig)), "application/octet-stream")
     return web.FileResponse(file, headers={"Content-Type": kind, "Cache-Control": "private, max-age=3600",
                                            "X-Content-Type-Options": "nosniff"})
+
+
+async def _link_generation(request: web.Request) -> int:
+    async with request.app[DATABASE].session() as session, session.begin():
+        return await link_generation(session)
 
 
 def setup_photos(app: web.Application) -> None:

@@ -13,7 +13,11 @@ row; any other dialect (or `sql_formatting=False`, the reference the tests compa
 in Python with `format_date` / `format_time` / `format_number`. Both give the same CSV bytes and
 the same XLSX sheets.
 
-Formats: dates `2023/09/01`; times `2023-09-02 18:00` in Asia/Taipei; 單價 / 數量 / 小計 with a
+Safety: in CSV, cells of free text (names, phones, seller / item / bot names) that a spreadsheet
+would read as a formula (`=`, `+`, `-`, `@`, tab, CR first) get a leading `'` (OWASP).
+
+Formats: dates `2023/09/01`; times `2023-09-02 18:00` in Asia/Taipei (in XLSX real date cells
+formatted `yyyy/mm/dd` and `yyyy-mm-dd hh:mm`); 單價 / 數量 / 小計 with a
 thousands separator (`1,000`; in XLSX numbers with a `#,##0` format, `#,##0.####` for fractions);
 empty cells for missing values.
 參加名單 includes 重複登錄 and 無法辨識 uploads with those labels ("all statuses").
@@ -30,7 +34,7 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any, BinaryIO
 
-from sqlalchemy import Float, String, case, cast, func, literal, select, type_coerce
+from sqlalchemy import Date, DateTime, Float, String, case, cast, func, literal, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.campaigns import statuses
@@ -39,6 +43,8 @@ from bot.campaigns.xlsx_stream import XlsxStream
 from bot.storage.models import Customer, InvoiceItem, Reward, Upload
 from flows.campaigns.dates import TAIPEI
 from flows.einvoice.model import InvoiceSource
+from flows.privacy.csv_cells import TRIGGERS as CSV_TRIGGERS
+from flows.privacy.csv_cells import neutralise
 
 ProgressCallback = Callable[[int], None]  # called with the number of data rows written so far
 
@@ -132,6 +138,17 @@ class _SqlText:
              func.strftime("%Y-%m-%d %H:%M", func.substr(text, 1, 16), "+8 hours")),
             else_=text), ""), String)
 
+    def day(self, col: Any) -> Any:
+        """The date itself (an XLSX date cell)."""
+        return col if self.dialect == "postgresql" else type_coerce(col, Date)
+
+    def local_minute(self, col: Any) -> Any:
+        """The Asia/Taipei wall time cut to the minute, naive (an XLSX date-time cell). On SQLite
+        the stored instant comes back and `local_minute` finishes it in Python (`_local_times`)."""
+        if self.dialect == "postgresql":
+            return type_coerce(func.date_trunc("minute", func.timezone(_TAIPEI_ZONE, col)), DateTime())
+        return col
+
     def integer(self, col: Any) -> Any:
         """`1,000` like `format_number` for an integer column; '' for NULL."""
         if self.dialect == "postgresql":
@@ -162,6 +179,12 @@ def participants_query(campaign_id: int, sql: _SqlText | None = None, *,
             _C.display_name, _C.line_user_id, _C.phone, _U.invoice_number, _U.invoice_date,
             _U.source, _U.uploaded_at, _U.verified_at, _U.photo_path, _U.status, _U.tier,
             _R.bot_name, _R.module_name)
+    elif fmt is ExportFormat.XLSX:  # dates and times as real date cells
+        columns = (
+            _text(_C.display_name), _C.line_user_id, _text(_C.phone), _text(_U.invoice_number),
+            sql.day(_U.invoice_date), _label(_U.source, _SOURCE_LABELS), sql.local_minute(_U.uploaded_at),
+            sql.local_minute(_U.verified_at), _U.photo_path if raw_photo else _text(_U.photo_path),
+            _label(_U.status, _STATUS_LABELS), _U.tier, _text(_R.bot_name), _text(_R.module_name))
     else:
         columns = (
             _text(_C.display_name), _C.line_user_id, _text(_C.phone), _text(_U.invoice_number),
@@ -192,9 +215,10 @@ def items_query(campaign_id: int, sql: _SqlText | None = None, *,
             numbers = tuple(cast(col, Float) for col in numbers)
         elif sql.dialect == "postgresql":
             numbers = tuple(sql.decimal(col) for col in numbers)
+        day = sql.day(_U.invoice_date) if fmt is ExportFormat.XLSX else sql.date(_U.invoice_date)
         columns = (
             _text(_C.display_name), _C.line_user_id, _text(_C.phone), _text(_U.invoice_number),
-            sql.date(_U.invoice_date), _text(_U.seller_name), _text(_U.seller_ban), _I.name,
+            day, _text(_U.seller_name), _text(_U.seller_ban), _I.name,
             *numbers, _label(_U.status, _STATUS_LABELS))
     return (select(*columns)
             .select_from(InvoiceItem.__table__)
@@ -245,14 +269,40 @@ Row = Sequence[Any]
 Shape = Callable[[Sequence[Row]], Sequence[Row]]
 
 
-def _participant_row(r: Row, photo_link: Callable[[str], str]) -> list[Any]:
-    return [r[0] or "", r[1], r[2] or "", r[3] or "", format_date(r[4]), _SOURCE_LABELS.get(r[5], r[5]),
-            format_time(r[6]), format_time(r[7]), photo_link(r[8]) if r[8] else "",
+def local_minute(moment: dt.datetime | None) -> dt.datetime | None:
+    """The Asia/Taipei wall time of `moment`, naive and cut to the minute (an XLSX date-time)."""
+    if moment is None:
+        return None
+    if moment >= _FIXED_OFFSET_SINCE and moment.utcoffset() == dt.timedelta(0):
+        local = moment + _TAIPEI_OFFSET  # fast path, as in format_time
+    else:
+        local = moment.astimezone(TAIPEI)
+    return local.replace(second=0, microsecond=0, tzinfo=None)
+
+
+def _local_times(rows: Sequence[Row], columns: Sequence[int]) -> Sequence[Row]:
+    fixed = []
+    for r in rows:
+        row = list(r)
+        for c in columns:
+            row[c] = local_minute(row[c])
+        fixed.append(row)
+    return fixed
+
+
+def _participant_row(r: Row, photo_link: Callable[[str], str], fmt: ExportFormat) -> list[Any]:
+    if fmt is ExportFormat.XLSX:
+        day, uploaded, verified = r[4], local_minute(r[6]), local_minute(r[7])
+    else:
+        day, uploaded, verified = format_date(r[4]), format_time(r[6]), format_time(r[7])
+    return [r[0] or "", r[1], r[2] or "", r[3] or "", day, _SOURCE_LABELS.get(r[5], r[5]),
+            uploaded, verified, photo_link(r[8]) if r[8] else "",
             _STATUS_LABELS.get(r[9], r[9]), r[10], r[11] or "", r[12] or ""]
 
 
-def _item_row(r: Row) -> list[Any]:
-    return [r[0] or "", r[1], r[2] or "", r[3] or "", format_date(r[4]), r[5] or "", r[6] or "",
+def _item_row(r: Row, fmt: ExportFormat) -> list[Any]:
+    day = r[4] if fmt is ExportFormat.XLSX else format_date(r[4])
+    return [r[0] or "", r[1], r[2] or "", r[3] or "", day, r[5] or "", r[6] or "",
             r[7], r[8], r[9], r[10], _STATUS_LABELS.get(r[11], r[11])]
 
 
@@ -294,12 +344,12 @@ def _plan(kind: ExportKind, fmt: ExportFormat, campaign_id: int, dialect: str | 
     if dialect not in ("postgresql", "sqlite"):  # generic: the database returns raw values
         if kind is ExportKind.PARTICIPANTS:
             def generic(rows: Sequence[Row]) -> Sequence[Row]:
-                shaped = [_participant_row(r, photo_link) for r in rows]
+                shaped = [_participant_row(r, photo_link, fmt) for r in rows]
                 return _format_numbers(shaped, numeric) if fmt is ExportFormat.CSV else shaped
             return participants_query(campaign_id), generic
 
         def generic_items(rows: Sequence[Row]) -> Sequence[Row]:
-            shaped = [_item_row(r) for r in rows]
+            shaped = [_item_row(r, fmt) for r in rows]
             return _format_numbers(shaped, numeric) if fmt is ExportFormat.CSV else shaped
         return items_query(campaign_id), generic_items
 
@@ -309,7 +359,8 @@ def _plan(kind: ExportKind, fmt: ExportFormat, campaign_id: int, dialect: str | 
         linked = photo_link is not identity_link
         stmt = participants_query(campaign_id, sql, fmt=fmt, raw_photo=linked)
         if dialect == "sqlite":
-            steps.append(lambda rows: _fix_sqlite_times(rows, (6, 7)))
+            steps.append(lambda rows: _fix_sqlite_times(rows, (6, 7)) if fmt is ExportFormat.CSV
+                         else _local_times(rows, (6, 7)))
         if linked:
             steps.append(lambda rows: [(*r[:8], photo_link(r[8]) if r[8] else "", *r[9:])
                                        for r in rows])
@@ -329,16 +380,36 @@ def _plan(kind: ExportKind, fmt: ExportFormat, campaign_id: int, dialect: str | 
 
 # --- writers -----------------------------------------------------------------------------------
 
+def _neutralised(rows: Sequence[Row], columns: Sequence[int]) -> Sequence[Row]:
+    """Rows whose free-text cells could be read as formulas get them neutralised (OWASP CSV
+    injection, flows.privacy.csv_cells); other rows pass untouched."""
+    out: list[Row] | None = None
+    for index, row in enumerate(rows):
+        if any((v := row[c]) and v.__class__ is str and v[0] in CSV_TRIGGERS for c in columns):
+            if out is None:
+                out = list(rows[:index])
+            fixed = list(row)
+            for c in columns:
+                if fixed[c].__class__ is str:
+                    fixed[c] = neutralise(fixed[c])
+            row = fixed
+        if out is not None:
+            out.append(row)
+    return rows if out is None else out
+
+
 class _CsvWriter:
-    def __init__(self, out: BinaryIO, columns: Sequence[str]) -> None:
+    def __init__(self, out: BinaryIO, columns: Sequence[str], text_columns: Sequence[int] = ()) -> None:
         self.out = out
         self.buffer = io.StringIO()
         self.writer = csv.writer(self.buffer, lineterminator="\r\n")
+        self.text_columns: Sequence[int] = ()
         out.write(BOM)
         self.write_rows([columns])
+        self.text_columns = text_columns
 
     def write_rows(self, rows: Sequence[Row]) -> None:
-        self.writer.writerows(rows)
+        self.writer.writerows(_neutralised(rows, self.text_columns) if self.text_columns else rows)
         self.out.write(self.buffer.getvalue().encode("utf-8"))
         self.buffer.seek(0)
         self.buffer.truncate()
@@ -377,6 +448,10 @@ class _XlsxWriter:
         self.book.close()
 
 
+# Cells holding text from users, LINE, MOF or marketers: names, phones, seller and item names,
+# bot and module names. Neutralised in CSV.
+_PARTICIPANT_TEXT = (0, 2, 11, 12)
+_ITEM_TEXT = (0, 2, 5, 7)
 _PARTICIPANT_NUMERIC = (10,)
 _ITEM_NUMERIC = (8, 9, 10)
 _PARTICIPANT_WIDTHS = (14, 36, 15, 12, 12, 10, 17, 17, 40, 9, 9, 16, 16)
@@ -384,10 +459,10 @@ _ITEM_WIDTHS = (14, 36, 15, 12, 12, 24, 12, 30, 10, 8, 10, 9)
 
 
 def _writer(fmt: ExportFormat, out: BinaryIO, kind: ExportKind) -> _CsvWriter | _XlsxWriter:
-    columns, widths = ((PARTICIPANT_COLUMNS, _PARTICIPANT_WIDTHS) if kind is ExportKind.PARTICIPANTS
-                       else (ITEM_COLUMNS, _ITEM_WIDTHS))
+    columns, widths, text = ((PARTICIPANT_COLUMNS, _PARTICIPANT_WIDTHS, _PARTICIPANT_TEXT)
+                             if kind is ExportKind.PARTICIPANTS else (ITEM_COLUMNS, _ITEM_WIDTHS, _ITEM_TEXT))
     if fmt is ExportFormat.CSV:
-        return _CsvWriter(out, columns)
+        return _CsvWriter(out, columns, text)
     return _XlsxWriter(out, kind.label, columns, widths)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import and_, delete, exists, func, or_, select, update
@@ -29,6 +29,7 @@ from bot.storage.models import (
     Participation,
     Upload,
 )
+from flows.campaigns.dates import today_in_taipei
 from flows.campaigns.editing import review
 from flows.campaigns.errors import CampaignSettingsError, FieldError
 from flows.campaigns.lifecycle import (
@@ -46,6 +47,7 @@ from flows.campaigns.lifecycle import (
 )
 from flows.campaigns.roles import Permission, Role, permission_for, require
 from flows.campaigns.settings import CampaignSettings
+from flows.campaigns.validate import validate
 from flows.conversation.instants import require_aware
 
 LIST_LIMIT_MAX = 200
@@ -277,7 +279,8 @@ class CampaignStore:
             if transition.save_settings:
                 values.update(_row_values(new), channel_id=int(new.channel_id))
             await session.execute(update(Campaign).where(Campaign.id == campaign.id).values(values))
-            detail: dict[str, Any] = {"from": status.value, "changed": changed}
+            detail: dict[str, Any] = {"from": status.value, "changed": changed,
+                                      **_before_after(saved, new, changed)}
             if transition.reset_draft_uploads:
                 detail["draft_uploads_removed"] = removed
             self._audit(session, actor, audit_action, campaign.id, now, **detail)
@@ -310,6 +313,32 @@ class CampaignStore:
         return await self._settings_action(actor, campaign_id, SettingsAction.PUBLISH, None, now,
                                            "campaign.resume", only_from=CampaignStatus.PAUSED)
 
+    async def set_retention(self, actor: Actor, campaign_id: int, days: int,
+                            now: dt.datetime) -> CampaignView:
+        """個資保存期限: the roles that may edit change it in every status, also after the end
+        (until the purge has run); audited with before and after."""
+        require_aware(now, "now")
+        require(actor.name, actor.role, Permission.EDIT)
+        async with self.db.session() as session, session.begin():
+            campaign = await self._load(session, campaign_id, lock=True)
+            saved = CampaignSettings.from_dict(campaign.settings)
+            if campaign.purged_at is not None:
+                raise CampaignSettingsError([FieldError(
+                    "retention_days", "此活動的個資已清除，無法再變更個資保存期限")])
+            new = replace(saved, retention_days=days)
+            problems = [e for e in validate(new, today_in_taipei(now), previous=saved)
+                        if e.field == "retention_days"]
+            if problems:
+                raise CampaignSettingsError(problems)
+            await session.execute(update(Campaign).where(Campaign.id == campaign.id)
+                                  .values(settings=new.to_dict(), updated_at=now))
+            self._audit(session, actor, "campaign.retention", campaign.id, now,
+                        before={"retention_days": saved.retention_days},
+                        after={"retention_days": days})
+            await session.flush()
+            session.expire(campaign)
+            return await self._view(session, await self._load(session, campaign_id), now)
+
     async def copy(self, actor: Actor, campaign_id: int, now: dt.datetime) -> CampaignView:
         """複製活動: a new draft with the same settings and custom messages, named 「…（複本）」."""
         require_aware(now, "now")
@@ -341,10 +370,11 @@ class CampaignStore:
             status = self._status(campaign, now)
             require(actor.name, actor.role, permission_for(ListAction.DELETE, status))
             require_list_action(ListAction.DELETE, status)
-            name = campaign.name
+            name, before = campaign.name, dict(campaign.settings)
             await _delete_messages_of_uploads(session, Upload.campaign_id == campaign_id)
             await session.execute(delete(Campaign).where(Campaign.id == campaign_id))
-            self._audit(session, actor, "campaign.delete", campaign_id, now, name=name)
+            self._audit(session, actor, "campaign.delete", campaign_id, now, name=name,
+                        before=before, after=None)
 
     async def import_coupons(self, actor: Actor, campaign_id: int, data: bytes | str,
                              now: dt.datetime, on_given: OnRewardsGiven | None = None) -> tuple[ImportReport, list]:
@@ -368,6 +398,19 @@ class CampaignStore:
                         invalid=len(report.invalid), blank_lines=len(report.blank_lines),
                         rewards_given=len(given))
             return report, given
+
+
+def _before_after(saved: CampaignSettings, new: CampaignSettings,
+                  changed: list[str]) -> dict[str, dict[str, Any]]:
+    """The audit's `before` and `after`: each changed field's value as the campaign file holds it."""
+    old, edited = saved.to_dict(), new.to_dict()
+
+    def value(data: dict[str, Any], field: str) -> Any:
+        for part in field.split("."):
+            data = data.get(part) if isinstance(data, dict) else None
+        return data
+
+    return {"before": {f: value(old, f) for f in changed}, "after": {f: value(edited, f) for f in changed}}
 
 
 async def _delete_messages_of_uploads(session: AsyncSession, where: Any) -> None:

@@ -2,7 +2,9 @@
 deflated zip entry, so a sheet of a million rows never sits in memory.
 
 Only what the exports need: inline strings (no shared-string table), numbers with the `#,##0`
-(integers) or `#,##0.####` (fractions) format, a bold header row, column widths, several sheets.
+(integers) or `#,##0.####` (fractions) format, dates (`datetime.date`, format `yyyy/mm/dd`) and
+naive date-times (`datetime.datetime`, format `yyyy-mm-dd hh:mm`) as real date cells, a bold
+header row, column widths, several sheets.
 Strings are escaped as Excel does: `&`, `<`, `>` as entities; control characters as `_xHHHH_`
 (and a literal `_xHHHH_` as `_x005F_xHHHH_`); leading/trailing whitespace kept with
 `xml:space="preserve"`; longer than 32,767 UTF-16 units truncated; lone surrogates as U+FFFD.
@@ -17,6 +19,7 @@ sheet. Usage::
 """
 from __future__ import annotations
 
+import datetime as dt
 import math
 import re
 import zipfile
@@ -26,6 +29,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from decimal import Decimal
 from typing import IO, Any, BinaryIO, Union
 
+from flows.messages.model import cut_utf16
+
 EXCEL_MAX_ROWS = 1_048_576  # rows in a worksheet, header included
 EXCEL_MAX_COLUMNS = 16_384
 MAX_STRING_UNITS = 32_767  # characters in a cell, counted in UTF-16 units
@@ -34,9 +39,12 @@ DEFAULT_COMPRESSLEVEL = 1  # deflate level: 1 is several times faster than 6 for
 _CHUNK_ROWS = 2_000  # rows templated per string before it is encoded and compressed
 _MAX_PENDING = 2  # encoded chunks queued for the deflate thread (bounds memory)
 
-Cell = Union[str, int, float, Decimal, None]
+Cell = Union[str, int, float, Decimal, dt.date, dt.datetime, None]
 
 STYLE_HEADER, STYLE_INTEGER, STYLE_DECIMAL = 1, 2, 3  # indexes into cellXfs of styles.xml
+STYLE_DATE, STYLE_DATETIME = 4, 5
+DATE_FORMAT, DATETIME_FORMAT = "yyyy/mm/dd", "yyyy-mm-dd hh:mm"
+_EXCEL_EPOCH_ORDINAL = dt.date(1899, 12, 30).toordinal()  # serial 0 (1900 date system)
 
 _SHEET_NAME_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
 # Characters that stop a string from being copied into <t> verbatim (searched once per chunk of
@@ -81,7 +89,7 @@ def escape_text(value: str) -> tuple[str, bool]:
     """The text of an inline string as it goes into `<t>`, and whether it needs
     `xml:space="preserve"`. Truncates to Excel's 32,767 UTF-16 units."""
     if len(value) > MAX_STRING_UNITS // 2:
-        value = _truncate_utf16(value, MAX_STRING_UNITS)
+        value = cut_utf16(value, MAX_STRING_UNITS)
     value = _SURROGATE.sub("\ufffd", value)
     value = _EXCEL_ESCAPE.sub(lambda m: "_x005F" + m.group(0), value)
     value = _CONTROL.sub(lambda m: f"_x{ord(m.group(0)):04X}_", value)
@@ -93,15 +101,6 @@ def _needs_care(value: str) -> bool:
     """Whether `escape_text` would change anything (or add xml:space) for this string."""
     return (_MARKUP_OR_CONTROL.search(value) is not None or "\x00" in value or "_x" in value
             or value.strip() != value or len(value) > MAX_STRING_UNITS // 2)
-
-
-def _truncate_utf16(value: str, units: int) -> str:
-    count = 0
-    for index, char in enumerate(value):
-        count += 2 if ord(char) > 0xFFFF else 1
-        if count > units:
-            return value[:index]
-    return value
 
 
 def _escape_attribute(value: str) -> str:
@@ -124,6 +123,22 @@ def check_sheet_name(name: str, taken: Sequence[str] = ()) -> str:
     return name
 
 
+def excel_serial(value: dt.date | dt.datetime) -> float | int:
+    """The 1900-system serial number of a date (whole days) or a naive date-time."""
+    days = value.toordinal() - _EXCEL_EPOCH_ORDINAL
+    if value.__class__ is dt.date:
+        return days
+    if value.tzinfo is not None:
+        raise ValueError("date-time cells are naive local times (Excel has no time zones)")
+    seconds = value.hour * 3600 + value.minute * 60 + value.second
+    return days + (seconds * 1_000_000 + value.microsecond) / 86_400_000_000
+
+
+def _date_cell(prefix: str, row: str, value: dt.date | dt.datetime) -> str:
+    style = STYLE_DATE if value.__class__ is dt.date else STYLE_DATETIME
+    return f'{prefix}{row}" s="{style}"><v>{excel_serial(value):.16G}</v></c>'
+
+
 def _number_cell(prefix: str, row: str, value: Any) -> str:
     """`<c>` of a number; integers get #,##0, fractions #,##0.#### (as XlsxWriter wrote them)."""
     cls = value.__class__
@@ -140,6 +155,8 @@ def _number_cell(prefix: str, row: str, value: Any) -> str:
             raise ValueError(f"cell {prefix[6:]}{row}: {value} is not a finite number")
         style = STYLE_INTEGER if value.is_integer() else STYLE_DECIMAL
         return f'{prefix}{row}" s="{style}"><v>{value:.16G}</v></c>'
+    if cls is dt.date or cls is dt.datetime:
+        return _date_cell(prefix, row, value)
     raise TypeError(f"cell {prefix[6:]}{row}: unsupported value type {cls.__name__}")
 
 
@@ -269,7 +286,8 @@ class XlsxStream:
     def write_rows(self, rows: Sequence[Sequence[Cell]]) -> int:
         """Append rows to the current sheet; returns how many were taken — fewer than
         `len(rows)` only when the sheet is full (then add the next sheet and pass the rest).
-        Cells: str (empty = no cell), int, float, Decimal (numbers), None (no cell)."""
+        Cells: str (empty = no cell), int, float, Decimal (numbers), date / naive datetime (date
+        cells), None (no cell)."""
         self._check_open()
         sheet = self._sheet
         if sheet is None:
@@ -422,20 +440,25 @@ class XlsxStream:
         self.close()
 
 
-# cellXfs: 0 default, 1 bold (header), 2 #,##0 (integers), 3 #,##0.#### (fractions).
+# cellXfs: 0 default, 1 bold (header), 2 #,##0 (integers), 3 #,##0.#### (fractions),
+# 4 yyyy/mm/dd (dates), 5 yyyy-mm-dd hh:mm (date-times).
 _STYLES = (
     f'{_XML_DECL}<styleSheet xmlns="{_NS_MAIN}">'
-    '<numFmts count="2"><numFmt numFmtId="164" formatCode="#,##0"/>'
-    '<numFmt numFmtId="165" formatCode="#,##0.####"/></numFmts>'
+    '<numFmts count="4"><numFmt numFmtId="164" formatCode="#,##0"/>'
+    '<numFmt numFmtId="165" formatCode="#,##0.####"/>'
+    f'<numFmt numFmtId="166" formatCode="{DATE_FORMAT}"/>'
+    f'<numFmt numFmtId="167" formatCode="{DATETIME_FORMAT}"/></numFmts>'
     '<fonts count="2"><font><sz val="11"/><name val="Calibri"/><family val="2"/></font>'
     '<font><b/><sz val="11"/><name val="Calibri"/><family val="2"/></font></fonts>'
     '<fills count="2"><fill><patternFill patternType="none"/></fill>'
     '<fill><patternFill patternType="gray125"/></fill></fills>'
     '<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>'
     '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>'
-    '<cellXfs count="4"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
+    '<cellXfs count="6"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
     '<xf numFmtId="0" fontId="1" fillId="0" borderId="0" xfId="0" applyFont="1"/>'
     '<xf numFmtId="164" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
-    '<xf numFmtId="165" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/></cellXfs>'
+    '<xf numFmtId="165" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
+    '<xf numFmtId="166" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
+    '<xf numFmtId="167" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/></cellXfs>'
     '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles>'
     "</styleSheet>")

@@ -32,7 +32,7 @@ from bot.chat.results import answering_inline
 from bot.chat.speakers import speaker_for
 from bot.line.flex import CardCampaign, invoice_card_json
 from bot.line.messaging import LineApiError
-from bot.line.outbox import MESSAGING_POOL, enqueue_push, send_reply
+from bot.line.outbox import MESSAGING_POOL, drop_pushes_to, enqueue_push, send_reply
 from bot.line.webhook import LineChannel
 from bot.log import pseudonym
 from bot.state.base import StorageKey
@@ -305,12 +305,28 @@ class ChatHandler:
                             "system.unexpected")
 
     async def _follow(self, channel_id: int, user_id: str, *, blocked_at: dt.datetime | None) -> None:
+        """A follow clears the block mark; an unfollow (block) records it and drops the user's
+        queued pushes (the outbox never claims pushes to a blocked user)."""
         async with self.app[DATABASE].session() as session, session.begin():
             await session.execute(update(Customer).where(Customer.channel_id == channel_id,
                                                          Customer.line_user_id == user_id)
                                   .values(blocked_at=blocked_at))
+            if blocked_at is not None:
+                await _record_block(session, channel_id, user_id, blocked_at)
+                await drop_pushes_to(session, channel_id, user_id, "user blocked the account (unfollow)")
         if blocked_at is not None:
             await self.app[STATE_STORAGE].clear(self._key(channel_id, user_id))
+
+
+async def _record_block(session: Any, channel_id: int, user_id: str, at: dt.datetime) -> None:
+    """An unfollow from a user we had no row for is recorded too (a row with only the mark)."""
+    if session.bind.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    await session.execute(insert(Customer).values(channel_id=channel_id, line_user_id=user_id, blocked_at=at,
+                                                  created_at=at)
+                          .on_conflict_do_nothing(index_elements=["channel_id", "line_user_id"]))
 
 
 def _availability_action(availability: Any, action: machine.ProcessPhoto) -> machine.Action:

@@ -18,7 +18,7 @@ from linebot.v3.messaging import (
 )
 
 from flows.messages.buttons import CAMERA_URI, LiffPage, LiffUrlBuilder, liff_url_builder
-from flows.messages.model import MAX_ALT_TEXT_LENGTH, MAX_URI_LENGTH
+from flows.messages.model import MAX_ALT_TEXT_LENGTH, MAX_URI_LENGTH, cut_utf16, utf16_units
 
 CARD_ALT_SUFFIX = "：發票登錄"
 RULES_LABEL = "活動辦法"
@@ -84,7 +84,7 @@ def invoice_card(campaign: CardCampaign, liff_url: LiffUrlBuilder) -> FlexMessag
     """The 發票卡片 as an SDK FlexMessage."""
     hero = (
         FlexImage(url=campaign.image_url, size="full", aspect_ratio="1:1", aspect_mode="cover")
-        if campaign.image_url
+        if campaign.image_url and campaign.image_url.startswith("https://")  # LINE refuses http images
         else None
     )
     body = FlexBox(
@@ -111,7 +111,7 @@ def invoice_card(campaign: CardCampaign, liff_url: LiffUrlBuilder) -> FlexMessag
         ],
     )
     bubble = FlexBubble(hero=hero, body=body, footer=footer)
-    alt = campaign.name[: MAX_ALT_TEXT_LENGTH - len(CARD_ALT_SUFFIX)] + CARD_ALT_SUFFIX
+    alt = cut_utf16(campaign.name, MAX_ALT_TEXT_LENGTH - utf16_units(CARD_ALT_SUFFIX)) + CARD_ALT_SUFFIX
     return FlexMessage(alt_text=alt, contents=bubble)
 
 

@@ -23,6 +23,7 @@ from linebot.v3.messaging import (
     PushMessageRequest,
     ReplyMessageRequest,
     TextMessage,
+    ValidateMessageRequest,
 )
 from linebot.v3.messaging.models.message import Message as SdkMessage
 
@@ -61,6 +62,25 @@ class Permanent(LineApiError):
 
 class RecipientUnreachable(Permanent):
     """LINE refused to deliver to this user (blocked the account or is not a friend)."""
+
+
+class InvalidMessages(Permanent):
+    """LINE's validate endpoint refused the messages; `details` are its "property: message" lines."""
+
+    def __init__(self, message: str, details: list[str], *, status: int | None = None) -> None:
+        super().__init__(message, status=status)
+        self.details = details
+
+
+def _body_details(body: Any) -> list[str]:
+    if isinstance(body, (bytes, bytearray)):
+        body = body.decode("utf-8", "replace")
+    try:
+        parsed = json.loads(body) if isinstance(body, str) else None
+    except json.JSONDecodeError:
+        return []
+    details = parsed.get("details") if isinstance(parsed, dict) else None
+    return [f"{d.get('property', '')}: {d.get('message', '')}" for d in details or [] if isinstance(d, dict)]
 
 
 class InvalidIdToken(Permanent):
@@ -289,6 +309,25 @@ class LineMessaging:
                 return b"".join(chunks)
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             raise Transient(f"content: {type(exc).__name__}") from None
+
+    async def validate_messages(self, messages: Sequence[OutgoingMessage], *, kind: str = "reply") -> None:
+        """Ask LINE whether it would accept these messages (`POST /v2/bot/message/validate/{kind}`,
+        kind reply | push | multicast | narrowcast | broadcast). InvalidMessages when refused."""
+        calls = {"reply": self._api.validate_reply, "push": self._api.validate_push,
+                 "multicast": self._api.validate_multicast, "narrowcast": self._api.validate_narrowcast,
+                 "broadcast": self._api.validate_broadcast}
+        if kind not in calls:
+            raise ValueError(f"kind: one of {', '.join(calls)}")
+        request = ValidateMessageRequest(messages=_sdk_messages(messages))
+        try:
+            await calls[kind](request, _request_timeout=self._timeout)
+        except ApiException as exc:
+            error = _map_api_error(exc)
+            if exc.status == 400:
+                raise InvalidMessages(str(error), _body_details(exc.body), status=400) from None
+            raise error from None
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            raise Transient(f"validate: {type(exc).__name__}") from None
 
     async def get_profile(self, user_id: str) -> Profile:
         if not user_id:

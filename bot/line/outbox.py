@@ -196,6 +196,31 @@ class _Claimed:
 MessagingFor = Callable[[int], Awaitable[LineMessaging]]
 
 
+# --- users who blocked the account (unfollow) get no pushes (issue 16) ---------------------
+
+def recipient_blocked(row: Any) -> Any:
+    """SQL: the outbox row's recipient has blocked the account (an unfollow, or LINE refused a
+    push); such rows are never claimed. `drop_pushes_to` fails the ones already queued."""
+    return (
+        select(Customer.id)
+        .where(Customer.channel_id == row.channel_id, Customer.line_user_id == row.to,
+               Customer.blocked_at.is_not(None))
+        .exists()
+    )
+
+
+async def drop_pushes_to(session: AsyncSession, channel_id: int, user_id: str, reason: str) -> int:
+    """Fail every queued push to one user of one channel (they blocked us); how many."""
+    result = await session.execute(
+        update(OutgoingMessage)
+        .where(OutgoingMessage.channel_id == channel_id, OutgoingMessage.to == user_id,
+               OutgoingMessage.state == "queued", OutgoingMessage.delivery == "push")
+        .values(state="failed", last_error=reason)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)
+
+
 class OutboxSender:
     """Claims and sends due pushes. Several senders (processes) may run at once."""
 
@@ -242,6 +267,7 @@ class OutboxSender:
                 candidate.not_before <= now,
                 or_(candidate.lease_until.is_(None), candidate.lease_until <= now),
                 ~older_queued,
+                ~recipient_blocked(candidate),
             )
             .order_by(candidate.id)
             .limit(self._batch)

@@ -10,7 +10,8 @@ flex container within LINE's limits.
 
 LINE limits (Messaging API reference, "Flex Message → Container"): a bubble's JSON is at most
 30 KB, a carousel holds at most 12 bubbles and its JSON is at most 50 KB; a flex message's
-altText is at most 400 characters (https://developers.line.biz/en/reference/messaging-api/#flex-message).
+altText is at most 1500 characters counted in UTF-16 code units, and every image, icon and video
+URL must be https (https://developers.line.biz/en/reference/messaging-api/#flex-message).
 """
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from linebot.v3.messaging import FlexContainer
 from markupsafe import Markup
 
 from flows.messages.custom import CustomKind
-from flows.messages.model import MAX_ALT_TEXT_LENGTH
+from flows.messages.model import MAX_ALT_TEXT_LENGTH, cut_utf16, utf16_units
 
 BUBBLE_MAX_BYTES = 30 * 1024
 CAROUSEL_MAX_BYTES = 50 * 1024
@@ -113,6 +114,7 @@ def container_errors(container: Any) -> list[str]:
             errors.append(f"flex: a carousel has {len(bubbles)} bubbles; LINE allows at most {CAROUSEL_MAX_BUBBLES}")
         if size > CAROUSEL_MAX_BYTES:
             errors.append(f"flex: a carousel's JSON is {size} bytes; LINE allows at most {CAROUSEL_MAX_BYTES}")
+    errors.extend(image_url_errors(container))
     bubbles = [container] if container["type"] == "bubble" else container.get("contents") or []
     for i, bubble in enumerate(bubbles if isinstance(bubbles, list) else []):
         for block in ("header", "body", "footer"):
@@ -128,6 +130,26 @@ def container_errors(container: Any) -> list[str]:
     else:
         if parsed is None:
             errors.append("flex: not a valid flex container")
+    return errors
+
+
+_IMAGE_TYPES = {"image": ("url",), "icon": ("url",), "video": ("url", "previewUrl")}
+
+
+def image_url_errors(node: Any, where: str = "flex") -> list[str]:
+    """Image, icon and video URLs that are not https: LINE refuses them."""
+    errors: list[str] = []
+    if isinstance(node, dict):
+        for key in _IMAGE_TYPES.get(node.get("type"), ()):
+            url = node.get(key)
+            if not (isinstance(url, str) and url.startswith("https://")):
+                errors.append(f"{where}.{key}: an image URL must start with https:// (got {str(url)[:60]!r})")
+        for key, value in node.items():
+            if isinstance(value, (dict, list)):
+                errors.extend(image_url_errors(value, f"{where}.{key}"))
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            errors.extend(image_url_errors(value, f"{where}[{i}]"))
     return errors
 
 
@@ -172,8 +194,9 @@ def validate_template(kind: CustomKind | str, source: str, *, alt_text: str | No
                 alt = _TEXT_ENV.from_string(alt_text).render(**_complete(custom, values))
             except TemplateError as exc:
                 return [f"alt_text: does not render with {label}: {exc}"]
-            if label == "preview values" and len(alt) > MAX_ALT_TEXT_LENGTH:
-                return [f"alt_text: {len(alt)} characters; LINE allows at most {MAX_ALT_TEXT_LENGTH}"]
+            if label == "preview values" and utf16_units(alt) > MAX_ALT_TEXT_LENGTH:
+                return [f"alt_text: {utf16_units(alt)} UTF-16 code units; LINE allows at most "
+                        f"{MAX_ALT_TEXT_LENGTH}"]
             if label == "preview values" and not alt.strip():
                 return ["alt_text: renders empty"]
     return []
@@ -195,14 +218,14 @@ def render_flex(kind: CustomKind | str, source: str, variables: Mapping[str, Any
 
 
 def render_alt_text(kind: CustomKind | str, alt_text: str, variables: Mapping[str, Any]) -> str:
-    """The alt text, cut to LINE's 400 characters (a long user name never fails a send)."""
+    """The alt text, cut to LINE's 1500 UTF-16 code units (a long user name never fails a send)."""
     custom = _kind(kind)
     try:
         text = _TEXT_ENV.from_string(alt_text).render(**_complete(custom, variables)).strip()
     except TemplateError as exc:
         raise TemplateRenderError(f"alt_text: {type(exc).__name__}") from None
     text = text or custom.label
-    return text[:MAX_ALT_TEXT_LENGTH]
+    return cut_utf16(text, MAX_ALT_TEXT_LENGTH)
 
 
 def render_message(kind: CustomKind | str, source: str, alt_text: str, variables: Mapping[str, Any]) -> dict[str, Any]:

@@ -18,14 +18,19 @@ Control API (JSON unless said):
   POST /_sim/block           {"userId"}  (pushes to the user fail like LINE's undeliverable push)
   POST /_sim/unblock         {"userId"}
   POST /_sim/faults          {"push": [429, 500, ...], "reply": [...]}  (next calls answer these)
-  POST /_sim/deliver         {"url", "events": [{"type": "text"|"image"|"postback"|"follow",
+  POST /_sim/deliver         {"url", "events": [{"type": "text"|"image"|"postback"|"follow"|"unfollow",
                               "userId", "text"?, "data"?, "contentBase64"?}], "secret"?}
                              → {"status", "events": [the delivered event objects]}
   POST /_sim/redeliver       {"url", "webhookEventId"} → {"status", "event"}
 
-Rich menus (LINE's shapes): `POST /v2/bot/richmenu` (validated: size 2500 × 1686 or 843 or
-1200–2500 × ≥ 200 with ratio ≥ 1.45, name ≤ 300, chatBarText ≤ 14, 1–20 areas inside the menu,
-each with an action) → {"richMenuId"}; `POST /v2/bot/richmenu/{id}/content` (the data host:
+Message validation: `POST /v2/bot/message/validate/{reply,push,multicast,narrowcast,broadcast}`
+checks the `messages` as a send would (altText ≤ 1500 UTF-16 code units, flex containers: bubble
+≤ 30 KB, carousel ≤ 12 bubbles and ≤ 50 KB, known component types, https image/icon/video URLs)
+→ 200 `{}` or 400 with `details`; each call is recorded in `api_calls`.
+
+Rich menus (LINE's shapes): `POST /v2/bot/richmenu` (validated: 800–2500 px wide, ≥ 250 px high,
+ratio ≥ 1.45, name ≤ 300, chatBarText ≤ 14, 1–20 areas inside the menu, each with an action)
+→ {"richMenuId"}; `DELETE /v2/bot/richmenu/{id}` (its image and links go too); `POST /v2/bot/richmenu/{id}/content` (the data host:
 one JPEG/PNG ≤ 1 MB, once); `POST /v2/bot/user/all/richmenu/{id}` (default menu) and
 `POST /v2/bot/user/{userId}/richmenu/{id}` (both need the image first); `GET
 /v2/bot/richmenu/list` → {"richmenus": [...]}. Each call is recorded in `api_calls`.
@@ -56,7 +61,12 @@ SIM_LOGIN_CHANNEL_ID = "1234567890"  # the LINE Login channel its ID tokens are 
 REPLY_TOKEN_LIFETIME_S = 60.0
 MAX_MESSAGES = 5
 MAX_TEXT = 5000
-MAX_ALT_TEXT = 400
+MAX_ALT_TEXT = 1500  # UTF-16 code units
+MAX_BUBBLE_BYTES = 30 * 1024
+MAX_CAROUSEL_BYTES = 50 * 1024
+MAX_CAROUSEL_BUBBLES = 12
+MAX_IMAGE_URL = 2000
+_FLEX_COMPONENTS = {"box", "button", "image", "video", "icon", "text", "span", "separator", "filler"}
 ID_TOKEN_ISSUER = "https://access.line.me"
 UNDELIVERABLE = "Failed to send messages"  # LINE's message when a push cannot be delivered
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
@@ -226,6 +236,11 @@ class LineSimulator:
         event["follow"] = {"isUnblocked": unblocked}
         return event
 
+    def unfollow_event(self, user_id: str) -> dict[str, Any]:
+        """The user blocked the account: no reply token (LINE sends none with an unfollow)."""
+        self.blocked.add(user_id)
+        return self._base_event("unfollow", user_id, reply=False)
+
     def event_from_spec(self, spec: Mapping[str, Any]) -> dict[str, Any]:
         """Build an event from the control API's short form; errors name the field."""
         kind = spec.get("type")
@@ -251,12 +266,14 @@ class LineSimulator:
             return self.postback_event(user_id, data)
         if kind == "follow":
             return self.follow_event(user_id)
+        if kind == "unfollow":
+            return self.unfollow_event(user_id)
         if kind == "raw":
             raw_event = spec.get("event")
             if not isinstance(raw_event, dict):
                 raise ValueError("event: an event object is required for a raw event")
             return dict(raw_event)
-        raise ValueError(f"type: expected text, image, postback, follow or raw, got {kind!r}")
+        raise ValueError(f"type: expected text, image, postback, follow, unfollow or raw, got {kind!r}")
 
     def webhook_body(self, events: list[dict[str, Any]]) -> bytes:
         return json.dumps(
@@ -310,11 +327,13 @@ class LineSimulator:
         app[SIMULATOR] = self
         app.router.add_post("/v2/bot/message/reply", _reply)
         app.router.add_post("/v2/bot/message/push", _push)
+        app.router.add_post("/v2/bot/message/validate/{kind}", _validate)
         app.router.add_get("/v2/bot/message/{message_id}/content", _content)
         app.router.add_get("/v2/bot/profile/{user_id}", _profile)
         app.router.add_post("/oauth2/v2.1/verify", _verify)
         app.router.add_post("/v2/bot/richmenu", _create_rich_menu)
         app.router.add_get("/v2/bot/richmenu/list", _list_rich_menus)
+        app.router.add_delete("/v2/bot/richmenu/{rich_menu_id}", _delete_rich_menu)
         app.router.add_post("/v2/bot/richmenu/{rich_menu_id}/content", _rich_menu_image)
         app.router.add_post("/v2/bot/user/all/richmenu/{rich_menu_id}", _default_rich_menu)
         app.router.add_post("/v2/bot/user/{user_id}/richmenu/{rich_menu_id}", _link_rich_menu)
@@ -406,16 +425,79 @@ def _validate_messages(value: Any) -> list[dict[str, str]]:
             alt = message.get("altText")
             if not isinstance(alt, str) or not alt:
                 details.append({"message": "must be specified", "property": f"{where}.altText"})
-            elif len(alt) > MAX_ALT_TEXT:
+            elif len(alt.encode("utf-16-le")) // 2 > MAX_ALT_TEXT:
                 details.append({"message": f"Length must be between 0 and {MAX_ALT_TEXT}", "property": f"{where}.altText"})
             contents = message.get("contents")
             if not isinstance(contents, dict) or contents.get("type") not in ("bubble", "carousel"):
                 details.append({"message": "must be specified", "property": f"{where}.contents"})
+            else:
+                details.extend(_flex_problems(contents, f"{where}.contents"))
         elif kind in ("image", "sticker", "video", "audio", "location", "imagemap", "template"):
             pass
         else:
             details.append({"message": "invalid message type", "property": f"{where}.type"})
     return details
+
+
+def _flex_problems(container: dict[str, Any], where: str) -> list[dict[str, str]]:
+    """A flex container's size limits, component types and image URLs, as LINE checks them."""
+    problems: list[dict[str, str]] = []
+    size = len(json.dumps(container, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+    if container["type"] == "bubble" and size > MAX_BUBBLE_BYTES:
+        problems.append({"message": f"size must be {MAX_BUBBLE_BYTES} bytes or less", "property": where})
+    if container["type"] == "carousel":
+        bubbles = container.get("contents")
+        if not isinstance(bubbles, list) or not 1 <= len(bubbles) <= MAX_CAROUSEL_BUBBLES:
+            problems.append({"message": f"Size must be between 1 and {MAX_CAROUSEL_BUBBLES}",
+                             "property": f"{where}.contents"})
+        if size > MAX_CAROUSEL_BYTES:
+            problems.append({"message": f"size must be {MAX_CAROUSEL_BYTES} bytes or less", "property": where})
+
+    def walk(node: Any, path: str, in_block: bool) -> None:
+        if isinstance(node, list):
+            for i, item in enumerate(node):
+                walk(item, f"{path}[{i}]", in_block)
+            return
+        if not isinstance(node, dict):
+            return
+        kind = node.get("type")
+        if in_block and kind not in _FLEX_COMPONENTS:
+            problems.append({"message": "invalid component type", "property": f"{path}.type"})
+        urls = {"image": ("url",), "icon": ("url",), "video": ("url", "previewUrl")}.get(kind, ())
+        for key in urls:
+            url = node.get(key)
+            if not isinstance(url, str) or not url.startswith("https://") or len(url) > MAX_IMAGE_URL:
+                problems.append({"message": "must be an https URL of at most 2000 characters",
+                                 "property": f"{path}.{key}"})
+        for key, value in node.items():
+            if key in ("action", "background", "styles"):
+                continue
+            child_in_block = in_block or key in ("header", "hero", "body", "footer")
+            if key == "contents" and kind == "carousel":
+                child_in_block = False
+            walk(value, f"{path}.{key}", child_in_block if isinstance(value, (dict, list)) else in_block)
+
+    walk(container, where, False)
+    return problems
+
+
+async def _validate(request: web.Request) -> web.Response:
+    """`POST /v2/bot/message/validate/{kind}`: 200 `{}` when a send of these messages would be
+    accepted, else 400 with LINE-style details; no message is sent."""
+    sim = request.app[SIMULATOR]
+    if not _authorized(request):
+        return _error(401, _UNAUTHORIZED)
+    kind = request.match_info["kind"]
+    if kind not in ("reply", "push", "multicast", "narrowcast", "broadcast"):
+        return _error(404, "Not found")
+    body = await _json_body(request)
+    if not isinstance(body, dict):
+        return _error(400, "The request body could not be parsed as JSON")
+    details = _validate_messages(body.get("messages"))
+    _call(sim, f"message.validate.{kind}", ok=not details, details=copy.deepcopy(details))
+    if details:
+        return _error(400, f"The request body has {len(details)} error(s)", details)
+    return web.json_response({}, headers={"X-Line-Request-Id": str(uuid.uuid4())})
 
 
 async def _json_body(request: web.Request) -> Any:
@@ -688,7 +770,7 @@ def _rich_menu_problems(body: Any) -> list[dict[str, str]]:
     width = height = 0
     if isinstance(size, dict) and _is_int(size.get("width")) and _is_int(size.get("height")):
         width, height = size["width"], size["height"]
-        if not (1200 <= width <= 2500 and height >= 200 and width / height >= 1.45):
+        if not (800 <= width <= 2500 and height >= 250 and width / height >= 1.45):
             bad("size", "invalid rich menu size")
     elif "size" in body:
         bad("size", "must have integer width and height")
@@ -739,6 +821,22 @@ async def _list_rich_menus(request: web.Request) -> web.Response:
     if not _authorized(request):
         return _error(401, _UNAUTHORIZED)
     return web.json_response({"richmenus": [copy.deepcopy(m) for m in sim.rich_menus.values()]})
+
+
+async def _delete_rich_menu(request: web.Request) -> web.Response:
+    sim = request.app[SIMULATOR]
+    if not _authorized(request):
+        return _error(401, _UNAUTHORIZED)
+    rich_menu_id = request.match_info["rich_menu_id"]
+    if sim.rich_menus.pop(rich_menu_id, None) is None:
+        return _error(404, "Not found")
+    sim.rich_menu_images.pop(rich_menu_id, None)
+    if sim.default_rich_menu == rich_menu_id:
+        sim.default_rich_menu = None
+    for user in [u for u, m in sim.user_rich_menus.items() if m == rich_menu_id]:
+        del sim.user_rich_menus[user]
+    _call(sim, "richmenu.delete", richMenuId=rich_menu_id)
+    return web.json_response({})
 
 
 async def _rich_menu_image(request: web.Request) -> web.Response:

@@ -136,7 +136,7 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(50))
     target: Mapped[str] = mapped_column(String(100))
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
 
 
 class Campaign(Base):
@@ -157,6 +157,8 @@ class Campaign(Base):
     cap: Mapped[int | None] = mapped_column(Integer)
     published_at: Mapped[dt.datetime | None]
     paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    # When the retention purge removed its personal data (None: not yet).
+    purged_at: Mapped[dt.datetime | None]
     created_by: Mapped[int | None] = mapped_column(ForeignKey("admin_users.id"))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
@@ -405,6 +407,18 @@ class WebhookEvent(Base):
     event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     channel_id: Mapped[int | None] = mapped_column(ForeignKey("channels.id"))
     received_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+
+
+class PrivacyKey(Base):
+    """A key of the privacy features: `pseudonym` (the secret of LINE user ID pseudonyms) and
+    `photo_links` (its generation is mixed into every photo-link token; rotating revokes them)."""
+
+    __tablename__ = "privacy_keys"
+
+    name: Mapped[str] = mapped_column(String(50), primary_key=True)
+    secret: Mapped[str] = mapped_column(String(128))
+    generation: Mapped[int] = mapped_column(Integer, default=1)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
 class StateEntry(Base):

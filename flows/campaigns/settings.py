@@ -16,6 +16,7 @@ from typing import Any
 from flows.campaigns.dates import in_taipei
 from flows.campaigns.errors import CampaignSettingsError
 from flows.campaigns.json_fields import MISSING, FieldReader, join
+from flows.privacy.retention import DEFAULT_RETENTION_DAYS
 
 
 class Platform(str, Enum):
@@ -230,6 +231,8 @@ class CampaignSettings:
     conditions: Conditions
     platform: Platform = Platform.LINE
     image_url: str | None = None  # recommended 888×888
+    # 個資保存期限: days after end_at before personal data is purged (flows.privacy.retention).
+    retention_days: int = DEFAULT_RETENTION_DAYS
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict; times are ISO 8601 with the Taipei offset."""
@@ -241,6 +244,7 @@ class CampaignSettings:
             "platform": self.platform.value,
             "channel_id": self.channel_id,
             "image_url": self.image_url,
+            "retention_days": self.retention_days,
             "conditions": self.conditions.to_dict(),
         }
 
@@ -267,7 +271,7 @@ def image_size_advice(width: int, height: int) -> str | None:
 # --- reading untrusted dicts -------------------------------------------------------------------
 
 _SETTINGS_KEYS = {"name", "start_at", "end_at", "rules_url", "platform", "channel_id", "image_url",
-                  "conditions"}
+                  "retention_days", "conditions"}
 _CONDITION_KEYS = {"per_person_cap", "issue_dates", "sellers", "reward_timing", "scope", "reward",
                    "higher_tiers"}
 
@@ -277,6 +281,7 @@ def _read_settings(r: FieldReader, data: Any) -> Any:
     if d is MISSING:
         return MISSING
     platform = r.field(d, "platform", "", optional=True)
+    retention = r.field(d, "retention_days", "", optional=True)
     values = dict(
         name=r.string(r.field(d, "name", ""), "name"),
         start_at=r.moment(r.field(d, "start_at", ""), "start_at"),
@@ -286,6 +291,8 @@ def _read_settings(r: FieldReader, data: Any) -> Any:
         channel_id=r.string(r.field(d, "channel_id", ""), "channel_id"),
         image_url=r.string(r.field(d, "image_url", "", optional=True), "image_url", allow_none=True),
         conditions=_read_conditions(r, r.field(d, "conditions", ""), "conditions"),
+        retention_days=(DEFAULT_RETENTION_DAYS if retention is None
+                        else r.integer(retention, "retention_days")),
     )
     if any(v is MISSING for v in values.values()):
         return MISSING

@@ -25,6 +25,7 @@ URL_MAX = 2000
 SELLER_MAX = 100
 KEYWORD_MAX = 50
 REWARD_NAME_MAX = 100
+RETENTION_DAYS_MAX = 3650
 _WHITESPACE_OR_CONTROL = re.compile(r"[\s\x00-\x1f\x7f]")
 
 
@@ -55,6 +56,8 @@ def validate(settings: CampaignSettings, today: dt.date,
         add("rules_url", "請輸入活動規則網頁 URL（個資授權同意說明）：" + url_problem)
     if settings.image_url is not None:
         image_problem = _url_problem(settings.image_url)
+        if image_problem is None and not settings.image_url.startswith("https://"):
+            image_problem = "LINE 只接受 https:// 開頭的圖片網址"
         if image_problem:
             add("image_url", "活動圖片網址無效：" + image_problem)
 
@@ -63,6 +66,10 @@ def validate(settings: CampaignSettings, today: dt.date,
         add("channel_id", "請選擇 LINE 渠道")
     elif len(channel) > CHANNEL_ID_MAX or _WHITESPACE_OR_CONTROL.search(channel):
         add("channel_id", "渠道代號格式不正確")
+
+    retention = settings.retention_days
+    if not _is_positive_int(retention) or retention > RETENTION_DAYS_MAX:
+        add("retention_days", f"個資保存期限需為 1 到 {RETENTION_DAYS_MAX} 天（活動結束後）")
 
     _validate_conditions(settings.conditions, today, previous, add)
     return errors

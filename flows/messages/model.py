@@ -7,7 +7,7 @@ from typing import Any
 
 # LINE limits the adapters rely on (Messaging API reference).
 MAX_TEXT_LENGTH = 5000  # text message
-MAX_ALT_TEXT_LENGTH = 400  # flex altText
+MAX_ALT_TEXT_LENGTH = 1500  # flex altText, in UTF-16 code units (as LINE counts)
 MAX_BUTTON_LABEL_LENGTH = 20  # action label in a button
 MAX_URI_LENGTH = 1000  # URI action
 
@@ -40,6 +40,21 @@ class TextMessage:
             raise ValueError(f"text: 1..{MAX_TEXT_LENGTH} characters required")
 
 
+def utf16_units(text: str) -> int:
+    """Length as LINE counts it: UTF-16 code units (an emoji outside the BMP counts 2)."""
+    return len(text) + sum(1 for c in text if ord(c) > 0xFFFF)
+
+
+def cut_utf16(text: str, units: int) -> str:
+    """The longest prefix of `text` of at most `units` UTF-16 code units (never half a pair)."""
+    count = 0
+    for index, char in enumerate(text):
+        count += 2 if ord(char) > 0xFFFF else 1
+        if count > units:
+            return text[:index]
+    return text
+
+
 @dataclass(frozen=True)
 class FlexMessage:
     """A flex message: alternative text plus a flex container (bubble or carousel) as JSON."""
@@ -48,8 +63,8 @@ class FlexMessage:
     contents: dict[str, Any] = field(hash=False)
 
     def __post_init__(self) -> None:
-        if not self.alt_text or len(self.alt_text) > MAX_ALT_TEXT_LENGTH:
-            raise ValueError(f"alt_text: 1..{MAX_ALT_TEXT_LENGTH} characters required")
+        if not self.alt_text or utf16_units(self.alt_text) > MAX_ALT_TEXT_LENGTH:
+            raise ValueError(f"alt_text: 1..{MAX_ALT_TEXT_LENGTH} UTF-16 code units required")
         if not isinstance(self.contents, dict) or self.contents.get("type") not in (
             "bubble",
             "carousel",

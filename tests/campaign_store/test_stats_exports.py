@@ -67,8 +67,19 @@ def csv_rows(data: bytes) -> list[list[str]]:
     return list(csv.reader(io.StringIO(data[len(BOM):].decode("utf-8"), newline="")))
 
 
+def _displayed(attrs: str, text: str) -> str:
+    """A date cell (style 4, yyyy/mm/dd) or date-time cell (style 5, yyyy-mm-dd hh:mm) as Excel
+    shows it; any other cell's text as stored."""
+    style = re.search(r's="(\d+)"', attrs)
+    if style is None or style.group(1) not in ("4", "5"):
+        return text
+    moment = dt.datetime(1899, 12, 30) + dt.timedelta(minutes=round(float(text) * 1440))
+    return moment.strftime("%Y/%m/%d") if style.group(1) == "4" else moment.strftime("%Y-%m-%d %H:%M")
+
+
 def xlsx_rows(data: bytes) -> dict[str, list[list[str]]]:
-    """Sheet name → rows of cell texts, read from the XLSX's XML (numbers, inline or shared strings)."""
+    """Sheet name → rows of cell texts, read from the XLSX's XML (numbers, inline or shared strings;
+    date cells as displayed)."""
     with zipfile.ZipFile(io.BytesIO(data)) as z:
         names = re.findall(r'<sheet name="([^"]+)"', z.read("xl/workbook.xml").decode())
         shared: list[str] = []
@@ -90,7 +101,7 @@ def xlsx_rows(data: bytes) -> dict[str, list[list[str]]]:
                         position = position * 26 + ord(ch) - 64
                     while len(cells) < position - 1:
                         cells.append("")
-                    cells.append(shared[int(text)] if 't="s"' in attrs else text)
+                    cells.append(shared[int(text)] if 't="s"' in attrs else _displayed(attrs, text))
                 rows.append(cells)
             sheets[name.replace("&amp;", "&")] = rows
     return sheets
@@ -362,7 +373,8 @@ async def test_hostile_values_in_the_items_xlsx(hostile_world):
     sheet = openpyxl.load_workbook(io.BytesIO(data))["發票明細"]
     rows = [[c.value for c in row] for row in sheet.iter_rows(min_row=2)]
     assert len(rows) == 9  # 3 items of each of the 3 passed / not-qualified uploads
-    assert rows[0][:6] == [None, "U0", "886912345670", "AB00000000", "2023/09/01", "全通路 & 分店"]
+    assert rows[0][:6] == [None, "U0", "886912345670", "AB00000000", dt.datetime(2023, 9, 1), "全通路 & 分店"]
+    assert sheet.cell(2, 5).is_date and sheet.cell(2, 5).number_format == "yyyy/mm/dd"
     assert rows[0][8:11] == [12.5, 0.5, 12.5]
     assert rows[4][8:11] == [-3, 1, -6]
     assert rows[5][8:11] == [1234567890.1234, 1.5, 3703703670.3702]
@@ -393,3 +405,62 @@ async def test_sql_number_text_matches_format_number(database):
             got = (await s.execute(select(*[sql.decimal(literal(v, Numeric(16, 4)))
                                             for v in decimals]))).one()
             assert list(got) == [format_number(v) for v in decimals]
+
+
+@pytest.mark.parametrize("sql_formatting", [True, False])
+async def test_participant_xlsx_dates_and_times_are_date_cells(hostile_world, sql_formatting):
+    """openpyxl reads 開立日期 / 上傳時間 / 驗證時間 as datetimes (Taipei wall time, to the minute),
+    formatted like the CSV text; missing values are empty cells."""
+    db, cid = hostile_world
+    _, data = await export_bytes(db, cid, ExportKind.PARTICIPANTS, ExportFormat.XLSX,
+                                 sql_formatting=sql_formatting)
+    import openpyxl
+
+    sheet = openpyxl.load_workbook(io.BytesIO(data))["參加名單"]
+    first = [c for c in next(sheet.iter_rows(min_row=2, max_row=2))]
+    assert first[4].value == dt.datetime(2023, 9, 1) and first[4].number_format == "yyyy/mm/dd"
+    # 09:59:59.999999 UTC is 17:59 in Taipei (cut, never rounded up to 18:00)
+    assert first[6].value == dt.datetime(2023, 9, 2, 17, 59) and first[6].number_format == "yyyy-mm-dd hh:mm"
+    assert first[7].value == dt.datetime(2023, 9, 2, 18, 0) and first[7].is_date
+    third = [c.value for c in next(sheet.iter_rows(min_row=4, max_row=4))]
+    assert third[6] == dt.datetime(2024, 3, 1, 0, 0) and third[7] is None
+
+
+async def test_csv_cells_that_would_be_formulas_are_neutralised(database):
+    """OWASP CSV injection: names (from users), seller and item names (from MOF) starting with
+    = + - @ tab or CR get a leading apostrophe; negative amounts stay plain numbers."""
+    from sqlalchemy import insert
+
+    from bot.storage.models import InvoiceItem, Upload
+
+    db = database
+    store = CampaignStore(db)
+    marketer = await add_actor(db, "mia", Role.MARKETER)
+    channel = await add_channel(db)
+    cid = await make_campaign(db, store, marketer, channel, timing="list_only")
+    hostile = ["=HYPERLINK(\"http://evil\")", "+1+2", "-2+3", "@SUM(A1)", "\tx", "\rx", "Amy"]
+    customers = [await add_customer(db, channel, f"U{i}", name, "+886912345678" if i == 1 else None)
+                 for i, name in enumerate(hostile)]
+    async with db.session() as s, s.begin():
+        for i, customer in enumerate(customers):
+            upload_id = (await s.execute(insert(Upload).values(
+                campaign_id=cid, customer_id=customer, source="manual", status="passed",
+                invoice_number=f"AB{i:08d}", invoice_date=dt.date(2023, 9, 1),
+                seller_name="=cmd|' /C calc'!A0" if i == 0 else "店",
+                uploaded_at=dt.datetime(2023, 9, 2, tzinfo=dt.timezone.utc)).returning(Upload.id))).scalar_one()
+            await s.execute(insert(InvoiceItem).values(
+                upload_id=upload_id, row_num=1, name="-折扣" if i == 0 else "品項",
+                unit_price=Decimal("-50"), quantity=Decimal(1), amount=Decimal("-50")))
+    for sql_formatting in (True, False):
+        _, data = await export_bytes(db, cid, ExportKind.PARTICIPANTS, ExportFormat.CSV,
+                                     sql_formatting=sql_formatting)
+        rows = csv_rows(data)[1:]
+        assert [r[0] for r in rows] == ["'" + h for h in hostile[:6]] + ["Amy"]
+        assert rows[1][2] == "+886912345678"  # a phone number is a plain number: kept
+        _, data = await export_bytes(db, cid, ExportKind.ITEMS, ExportFormat.CSV,
+                                     sql_formatting=sql_formatting)
+        items = csv_rows(data)[1:]
+        assert items[0][5] == "'=cmd|' /C calc'!A0" and items[0][7] == "'-折扣"
+        assert items[0][8:11] == ["-50", "1", "-50"]
+    _, data = await export_bytes(db, cid, ExportKind.PARTICIPANTS, ExportFormat.XLSX)
+    assert xlsx_rows(data)["參加名單"][1][0] == hostile[0]  # XLSX holds strings, never formulas

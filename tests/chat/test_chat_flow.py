@@ -5,6 +5,7 @@ import datetime as dt
 
 from sqlalchemy import select, text, update
 
+from bot.simulators.line import new_user_id
 from bot.storage.models import OutgoingMessage, VerificationJob, WebhookEvent
 from bot.verification.worker import VERIFICATION_WORKER
 from tests.chat.conftest import KEYWORD, invoice_code, photo_of
@@ -216,3 +217,43 @@ async def test_rich_menu_postback_and_bot_module_send_the_card(make_stack):
         assert card["messages"][0]["type"] == "flex" and "冬季發票登錄抽好禮" in _all_text(card["messages"])
     await asyncio.sleep(0.5)
     assert len(await stack.fetch_messages(BOB)) == 1  # an unknown module sends nothing
+
+
+async def test_an_unfollow_is_recorded_and_drops_the_users_queued_pushes(make_stack):
+    """The block is recorded (also for a user the bot never talked to) and queued pushes to
+    the user are dropped; a follow clears the mark."""
+    from sqlalchemy import insert as sql_insert
+
+    from bot.storage.models import Customer
+
+    stack = await make_stack()
+    user, stranger = new_user_id(), new_user_id()
+    await _card(stack, user)
+    async with stack.db.session() as s, s.begin():
+        customer = await s.scalar(select(Customer).where(Customer.line_user_id == user))
+        await s.execute(sql_insert(OutgoingMessage).values(
+            channel_id=customer.channel_id, customer_id=customer.id, to=user, kind="qualified", delivery="push",
+            billable=True, messages={"messages": [{"type": "text", "text": "later"}]}, state="queued",
+            not_before=dt.datetime(2099, 1, 1, tzinfo=dt.timezone.utc), attempts=0))
+    assert await stack.deliver(stack.sim.unfollow_event(user), stack.sim.unfollow_event(stranger)) == 200
+
+    async def blocked() -> dict[str, object]:
+        async with stack.db.session() as s:
+            rows = (await s.execute(select(Customer.line_user_id, Customer.blocked_at))).all()
+        return {uid: at for uid, at in rows}
+
+    for _ in range(100):
+        marks = await blocked()
+        if marks.get(user) and marks.get(stranger):
+            break
+        await asyncio.sleep(0.05)
+    assert marks[user] is not None and marks[stranger] is not None
+    async with stack.db.session() as s:
+        [push] = (await s.scalars(select(OutgoingMessage).where(OutgoingMessage.delivery == "push"))).all()
+    assert push.state == "failed" and "unfollow" in push.last_error
+    assert await stack.deliver(stack.sim.follow_event(user)) == 200
+    for _ in range(100):
+        if (await blocked())[user] is None:
+            break
+        await asyncio.sleep(0.05)
+    assert (await blocked())[user] is None

@@ -14,7 +14,10 @@ GOOD = QUALIFIED_BUBBLE.replace("恭喜符合活動資格！", "恭喜中獎資�
 
 
 @pytest.fixture
-def team(cli):
+def team(cli, line_sim, monkeypatch):
+    """The channel has an access token, so saving asks the LINE simulator's validate endpoint."""
+    monkeypatch.setenv("LINE_API_BASE_URL", line_sim[1])
+    monkeypatch.setenv("LINE_DATA_API_BASE_URL", line_sim[1])
     with time_machine.travel(NOW, tick=True):
         setup_team(cli)
         result = cli("--as", "mia", "campaigns", "create", "-f", str(EXAMPLES / "whole-invoice-amount-tiers.yaml"))
@@ -92,3 +95,50 @@ def test_edit_in_editor_and_ended_campaign(team, database_url, tmp_path):
     with time_machine.travel("2027-02-15T12:00:00+08:00", tick=True):
         ended = team("--as", "mia", "messages", "edit", "1", "unreadable", "-f", str(script))
     assert ended.exit_code == 1 and "已結束" in ended.output
+
+
+def test_saving_asks_lines_validate_endpoint(team, database_url, line_sim, tmp_path):
+    """A template passes the local checks and LINE's validate endpoint (the simulator's, over HTTP);
+    what LINE refuses is not saved and the reason names LINE's property."""
+    sim, _ = line_sim
+    source = tmp_path / "qualified.json.j2"
+    source.write_text(GOOD, encoding="utf-8")
+    saved = team("--as", "mia", "messages", "edit", "1", "qualified", "-f", str(source))
+    assert saved.exit_code == 0, saved.output
+    [call] = [c for c in sim.api_calls if c["endpoint"].startswith("message.validate")]
+    assert call["endpoint"] == "message.validate.push" and call["ok"] is True
+    # a 1,600-unit alt text passes nowhere: the local check counts UTF-16 units like LINE
+    emoji = "🎉" * 760  # 760 characters, 1,520 UTF-16 code units
+    long_alt = team("--as", "mia", "messages", "edit", "1", "qualified", "-f", str(source), "--alt-text", emoji)
+    assert long_alt.exit_code == 1 and "1520 UTF-16 code units" in long_alt.output
+    http_image = tmp_path / "http.j2"
+    http_image.write_text('{"type": "bubble", "hero": {"type": "image", "url": "http://example.com/a.png"},'
+                          ' "body": {"type": "box", "layout": "vertical", "contents": [{"type": "text", '
+                          '"text": "{{ campaign_name }}"}]}}', encoding="utf-8")
+    refused = team("--as", "mia", "messages", "edit", "1", "qualified", "-f", str(http_image))
+    assert refused.exit_code == 1 and "https://" in refused.output
+    [row] = fetch(database_url, MessageTemplate)
+    assert row.source == GOOD
+    [audit] = fetch(database_url, AuditEntry, AuditEntry.action == "campaign.message.save")
+    assert audit.detail["before"] is None and audit.detail["after"]["source"] == GOOD
+
+
+def test_a_template_only_line_refuses_is_not_saved(team, database_url, line_sim, tmp_path):
+    """An image URL longer than LINE's 2,000 characters passes the local checks; LINE's validate
+    endpoint refuses it, so it is not saved. A channel token LINE rejects refuses the save too."""
+    sim, _ = line_sim
+    long_url = tmp_path / "long.j2"
+    long_url.write_text('{"type": "bubble", "hero": {"type": "image", "url": "https://example.com/'
+                        + "a" * 2000 + '.png"}, "body": {"type": "box", "layout": "vertical", "contents": '
+                        '[{"type": "text", "text": "{{ campaign_name }}"}]}}', encoding="utf-8")
+    refused = team("--as", "mia", "messages", "edit", "1", "qualified", "-f", str(long_url))
+    assert refused.exit_code == 1 and "refused by LINE" in refused.output
+    assert "messages[0].contents.hero.url" in refused.output
+    [call] = [c for c in sim.api_calls if c["endpoint"] == "message.validate.push"]
+    assert call["ok"] is False
+    source = tmp_path / "good.j2"
+    source.write_text(GOOD, encoding="utf-8")
+    sim.access_tokens = frozenset({"another-token"})  # the channel's token no longer works
+    again = team("--as", "mia", "messages", "edit", "1", "qualified", "-f", str(source))
+    assert again.exit_code == 1 and "LINE could not check" in again.output and "401" in again.output
+    assert not fetch(database_url, MessageTemplate)

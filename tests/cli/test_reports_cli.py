@@ -72,12 +72,19 @@ def test_exports_csv_and_xlsx(team, database_url, tmp_path):
     assert rows[0] == ["姓名", "LINE UID", "電話", "發票號碼", "開立日期", "上傳方式", "上傳時間", "驗證時間",
                        "發票檔案", "狀態", "獎項級距", "機器人名稱", "機器人模組名稱"]
     assert len(rows) == 9 and rows[1][4] == "2026/11/05" and rows[1][5] == "手動輸入"
-    from bot.photos import link_key, token
     from bot.config import Config
+    from bot.photos import link_key, token
 
     path = "photos/%d/0.img" % campaign_id
     key = link_key(Config(data_dir=tmp_path / "data"))
-    assert rows[1][8] == f"http://127.0.0.1:8080/{path}?t={token(key, path)}"
+    link, _, query = rows[1][8].partition("?")
+    assert link == f"http://127.0.0.1:8080/{path}"
+    expires = int(query.split("&")[0].removeprefix("e="))
+    assert query == f"e={expires}&t={token(key, path, expires, 1)}"  # fresh, generation 1, 7 days
+    assert people.stat().st_mode & 0o777 == 0o600  # personal data: owner-only
+    [entry] = fetch(database_url, AuditEntry, AuditEntry.action == "campaign.export")
+    assert entry.detail["actor"] == "sam" and entry.detail["kind"] == "participants"
+    assert entry.detail["rows"] == 8 and entry.detail["file"] == str(people.resolve())
     items = tmp_path / "items.xlsx"
     done = team("--as", "sam", "reports", "export", str(campaign_id), "items", "--format", "xlsx", "-o", str(items))
     assert done.exit_code == 0 and "wrote 4 rows of 發票明細" in done.output  # 3 通過 + 1 資格不符

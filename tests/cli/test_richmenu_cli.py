@@ -1,44 +1,12 @@
 """`admin-cli richmenu create` with line-bot-sdk against the LINE simulator over real HTTP:
 the menu, its image on the data host, links, the campaign's postback trigger; refusals roll back."""
-import asyncio
-import io
-import threading
-
 import pytest
 import time_machine
-from aiohttp import web
 from PIL import Image
 
-from bot.simulators.line import SIMULATOR, create_line_simulator, new_user_id
+from bot.simulators.line import new_user_id
 from bot.storage.models import AuditEntry, Trigger
 from tests.cli.seed import EXAMPLES, NOW, TOKEN, fetch, setup_team
-
-
-@pytest.fixture
-def line_sim():
-    """The LINE simulator on 127.0.0.1 in its own thread and event loop."""
-    app = create_line_simulator(access_tokens=[TOKEN])
-    loop = asyncio.new_event_loop()
-    runner = web.AppRunner(app)
-    started = threading.Event()
-    ports = []
-
-    def serve():
-        asyncio.set_event_loop(loop)
-        loop.run_until_complete(runner.setup())
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        loop.run_until_complete(site.start())
-        ports.append(site._server.sockets[0].getsockname()[1])
-        started.set()
-        loop.run_forever()
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    assert started.wait(10)
-    yield app[SIMULATOR], f"http://127.0.0.1:{ports[0]}"
-    asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
-    loop.call_soon_threadsafe(loop.stop)
-    thread.join(10)
 
 
 def _png(path, size=(2500, 843)):
@@ -90,9 +58,29 @@ def test_refusals_change_nothing(team, database_url, line_sim, tmp_path):
     image = str(_png(tmp_path / "m.png"))
     bad_user = team("--as", "mia", "richmenu", "create", "1", "--image", image, "--user", "nobody", env=env)
     assert bad_user.exit_code == 1 and "LINE API: 400" in bad_user.output
+    assert "was deleted again" in bad_user.output
     assert not fetch(database_url, Trigger)  # the trigger rolled back with the failed link
+    # the menu created before the failed link was deleted on LINE's side too
+    assert sim.rich_menus == {} and sim.rich_menu_images == {}
+    assert [c["endpoint"] for c in sim.api_calls] == ["richmenu.create", "richmenu.content", "richmenu.delete"]
     assert team("--as", "sam", "richmenu", "create", "1", "--image", image, "--all-users", env=env).exit_code == 1
     assert team("--as", "mia", "richmenu", "create", "1", "--image", image, env=env).exit_code == 2
     missing = team("--as", "mia", "richmenu", "create", "9", "--image", image, "--all-users", env=env)
     assert missing.exit_code == 1 and "no campaign with ID 9" in missing.output
     assert not fetch(database_url, Trigger)
+
+
+def test_lines_documented_image_limits(team, database_url, line_sim, tmp_path):
+    """800–2500 px wide, at least 250 px high (and width/height ≥ 1.45), in the CLI and the simulator."""
+    sim, base = line_sim
+    env = {"LINE_API_BASE_URL": base, "LINE_DATA_API_BASE_URL": base}
+    narrow = team("--as", "mia", "richmenu", "create", "1", "--image", str(_png(tmp_path / "a.png", (800, 250))),
+                  "--all-users", env=env)
+    assert narrow.exit_code == 0, narrow.output
+    assert list(sim.rich_menus.values())[0]["size"] == {"width": 800, "height": 250}
+    for size in ((799, 300), (1200, 249), (2501, 900)):
+        refused = team("--as", "mia", "richmenu", "create", "1", "--image",
+                       str(_png(tmp_path / f"{size[0]}.png", size)), "--all-users", env=env)
+        assert refused.exit_code == 1 and f"{size[0]}×{size[1]}" in refused.output
+    assert len(sim.rich_menus) == 1
+

@@ -4,6 +4,7 @@ import pytest
 from bot.app import create_app
 from bot.config import Config
 from bot.photos import link_key, photo_linker, token
+from bot.storage.models import utcnow
 
 JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 64
 
@@ -18,8 +19,8 @@ async def test_a_linked_photo_is_served_and_a_wrong_token_is_not(aiohttp_client,
     folder.mkdir(parents=True)
     (folder / "a.img").write_bytes(JPEG)
     (folder / "b.img").write_bytes(JPEG)
-    link = photo_linker(config)("photos/7/a.img")
-    assert link.startswith("https://bot.example.com/photos/7/a.img?t=")
+    link = photo_linker(config, generation=1, now=utcnow())("photos/7/a.img")
+    assert link.startswith("https://bot.example.com/photos/7/a.img?e=")
     client = await aiohttp_client(create_app(config))
     query = link.split("?", 1)[1]
     ok = await client.get(f"/photos/7/a.img?{query}")
@@ -29,7 +30,9 @@ async def test_a_linked_photo_is_served_and_a_wrong_token_is_not(aiohttp_client,
     assert (await client.get("/photos/7/a.img")).status == 404
     assert (await client.get("/photos/7/a.img?t=" + "0" * 32)).status == 404
     sneaky = "photos/7/../../.photo-link-key"
-    assert (await client.get(f"/{sneaky}?t={token(link_key(config), sneaky)}")).status == 404
+    expires = int(utcnow().timestamp()) + 60
+    sneaky_token = token(link_key(config), sneaky, expires, 1)
+    assert (await client.get(f"/{sneaky}?e={expires}&t={sneaky_token}")).status == 404
 
 
 def test_the_key_persists_beside_the_photos_unless_app_secret_is_set(tmp_path):

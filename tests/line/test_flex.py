@@ -43,8 +43,11 @@ def test_card_without_image_and_invalid_campaigns() -> None:
         CardCampaign("1", "x", "javascript:alert(1)")
     with pytest.raises(ValueError, match="name"):
         CardCampaign("1", " ", "https://e.com/r")
-    long_name = CardCampaign("1", "名" * 500, "https://e.com/r")
-    assert len(invoice_card_json(long_name, liff_urls_for(liff_id="abc", sandbox_base_url=None))["altText"]) == 400
+    long_name = CardCampaign("1", "名" * 2000, "https://e.com/r")
+    assert len(invoice_card_json(long_name, liff_urls_for(liff_id="abc", sandbox_base_url=None))["altText"]) == 1500
+    emoji = invoice_card_json(CardCampaign("1", "🎉" * 1000, "https://e.com/r"),
+                              liff_urls_for(liff_id="abc", sandbox_base_url=None))["altText"]
+    assert len(emoji.encode("utf-16-le")) // 2 <= 1500 and emoji.endswith("：發票登錄")  # LINE counts UTF-16 units
 
 
 async def test_card_is_pushed_as_sent(sim, line) -> None:

@@ -133,3 +133,58 @@ async def test_more_than_five_messages_refused_before_sending(sim, line) -> None
     with pytest.raises(ValueError, match="messages"):
         await line.push("U1", [TextMessage("x")] * 6)
     assert sim.messages == []
+
+
+def _bubble(**hero: str) -> dict:
+    body = {"type": "box", "layout": "vertical", "contents": [{"type": "text", "text": "x"}]}
+    bubble: dict = {"type": "bubble", "body": body}
+    if hero:
+        bubble["hero"] = {"type": "image", **hero}
+    return bubble
+
+
+async def test_validate_endpoint_accepts_what_line_accepts(sim, line) -> None:
+    """`POST /v2/bot/message/validate/{kind}` through the adapter: nothing is sent, the call is
+    recorded, LINE's checks run (altText in UTF-16 units, https images, carousel size)."""
+    good = {"type": "flex", "altText": "🎉" * 750, "contents": _bubble(url="https://e.com/a.png")}
+    for kind in ("reply", "push", "multicast", "narrowcast", "broadcast"):
+        await line.validate_messages([good], kind=kind)
+    assert sim.messages == []
+    assert [c["endpoint"] for c in sim.api_calls] == [
+        "message.validate.reply", "message.validate.push", "message.validate.multicast",
+        "message.validate.narrowcast", "message.validate.broadcast"]
+    with pytest.raises(ValueError):
+        await line.validate_messages([good], kind="nonsense")
+
+
+async def test_validate_endpoint_refusals_name_the_property(sim, line) -> None:
+    from bot.line.messaging import InvalidMessages
+
+    too_long = {"type": "flex", "altText": "🎉" * 751, "contents": _bubble()}  # 1,502 UTF-16 units
+    with pytest.raises(InvalidMessages) as refused:
+        await line.validate_messages([too_long])
+    assert refused.value.details == ["messages[0].altText: Length must be between 0 and 1500"]
+    http = {"type": "flex", "altText": "a", "contents": _bubble(url="http://e.com/a.png")}
+    with pytest.raises(InvalidMessages) as refused:
+        await line.validate_messages([TextMessage("ok"), http])
+    assert refused.value.details == [
+        "messages[1].contents.hero.url: must be an https URL of at most 2000 characters"]
+    carousel = {"type": "flex", "altText": "a",
+                "contents": {"type": "carousel", "contents": [_bubble()] * 13}}
+    with pytest.raises(InvalidMessages) as refused:
+        await line.validate_messages([carousel])
+    assert refused.value.details == ["messages[0].contents.contents: Size must be between 1 and 12"]
+    big = {"type": "flex", "altText": "a", "contents": {
+        "type": "bubble", "body": {"type": "box", "layout": "vertical", "contents": [
+            {"type": "text", "text": "長" * 2000}] * 6}}}
+    with pytest.raises(InvalidMessages) as refused:
+        await line.validate_messages([big])
+    assert "size must be 30720 bytes or less" in refused.value.details[0]
+    assert [c["ok"] for c in sim.api_calls] == [False] * 4
+
+
+async def test_validate_needs_a_valid_token(sim_url) -> None:
+    async with LineMessaging("wrong-token", api_base_url=sim_url, data_api_base_url=sim_url, timeout=5) as line:
+        with pytest.raises(Permanent) as refused:
+            await line.validate_messages([TextMessage("x")])
+    assert refused.value.status == 401

@@ -236,3 +236,23 @@ async def test_two_senders_on_postgresql_never_send_a_row_twice(postgres_url, re
     finally:
         for db in dbs:
             await db.close()
+
+
+async def test_pushes_to_a_user_who_blocked_the_account_are_never_claimed(database, sim, line) -> None:
+    """A blocked mark (unfollow, or LINE refused a push) stops every later push to that user;
+    other users' pushes go on, and a follow clears the mark."""
+    channel_id, customers = await make_channel(database, ["Ugone", "Ustay"])
+    clock = Clock(NOON)
+    async with database.session() as s, s.begin():
+        await s.execute(Customer.__table__.update().where(Customer.id == customers["Ugone"]).values(blocked_at=NOON))
+    await enqueue(database, channel_id, "Ugone", "no", NOON, customer_id=customers["Ugone"])
+    await enqueue(database, channel_id, "Ustay", "yes", NOON, customer_id=customers["Ustay"])
+    sender = sender_for(database, line, clock)
+    assert await sender.run_once() == {"sent": 1}
+    assert pushed_texts(sim) == [("Ustay", "yes")]
+    clock.advance(hours=1)
+    assert await sender.run_once() == {}
+    async with database.session() as s, s.begin():
+        await s.execute(Customer.__table__.update().where(Customer.id == customers["Ugone"]).values(blocked_at=None))
+    assert await sender.run_once() == {"sent": 1}
+    assert pushed_texts(sim)[-1] == ("Ugone", "no")

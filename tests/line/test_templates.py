@@ -73,7 +73,20 @@ def test_carousel_bubble_count_limit() -> None:
 
 
 def test_alt_text_limit_and_syntax() -> None:
-    assert "at most 400" in validate_template("ended", BUBBLE % "x", alt_text="字" * 401)[0]
+    assert "at most 1500" in validate_template("ended", BUBBLE % "x", alt_text="字" * 1501)[0]
+    assert validate_template("ended", BUBBLE % "x", alt_text="字" * 1500) == []
+    # LINE counts UTF-16 code units: 751 emoji are 1,502 units
+    assert "1502 UTF-16 code units" in validate_template("ended", BUBBLE % "x", alt_text="🎉" * 751)[0]
+
+
+def test_image_urls_must_be_https() -> None:
+    hero = ('{"type": "bubble", "hero": {"type": "image", "url": "%s"}, "body": {"type": "box", '
+            '"layout": "vertical", "contents": [{"type": "icon", "url": "%s"}, {"type": "text", "text": "x"}]}}')
+    assert validate_template("ended", hero % ("https://e.com/a.png", "https://e.com/i.png")) == []
+    errors = validate_template("ended", hero % ("http://e.com/a.png", "https://e.com/i.png"))
+    assert errors and "flex.hero.url" in errors[0] and "https://" in errors[0]
+    errors = validate_template("ended", hero % ("https://e.com/a.png", "ftp://e.com/i.png"))
+    assert errors and "flex.body.contents[0].url" in errors[0]
     assert "alt_text: unknown variable 'amount'" in validate_template("ended", BUBBLE % "x", alt_text="{{ amount }}")[0]
 
 
@@ -95,9 +108,10 @@ def test_rendering_escapes_hostile_user_names() -> None:
 def test_render_message_fills_missing_variables_and_cuts_alt_text() -> None:
     kind = CustomKind.NOT_QUALIFIED
     [template] = kind.defaults
-    variables = {**kind.sample_variables(), "user_name": '"' * 500}
+    variables = {**kind.sample_variables(), "user_name": '🎉' * 1000}
     message = render_message(kind, template.bubble, template.alt_text + "{{ user_name }}", variables)
-    assert message["type"] == "flex" and len(message["altText"]) == 400
+    units = len(message["altText"].encode("utf-16-le")) // 2
+    assert message["type"] == "flex" and units in (1499, 1500)  # cut in UTF-16 units, never half an emoji
     assert json.loads(json.dumps(message))["contents"]["footer"]["contents"][0]["action"]["label"] == "拍照上傳"
     partial = render_flex(kind, template.bubble, {"invoice_number": "AB-12345678"})
     assert partial["type"] == "bubble"

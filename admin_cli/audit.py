@@ -1,0 +1,70 @@
+"""`admin-cli audit`: search the audit log (who did what, to what, when, before and after)."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from admin_cli.context import CliError, acting_user, acting_user_name, in_transaction
+from bot.storage import audit
+from flows.campaigns.dates import TAIPEI
+from flows.campaigns.roles import Role
+
+AUDIT_ROLES = frozenset({Role.ADMIN, Role.SUPERVISOR})
+
+
+def parse_moment(text: str | None, option: str) -> dt.datetime | None:
+    """ISO 8601 date or date-time; without an offset it is Asia/Taipei time."""
+    if text is None:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not an ISO 8601 date or date-time (2026-11-01 or "
+                                 "2026-11-01T09:30)", param_hint=option) from None
+    return moment.replace(tzinfo=TAIPEI) if moment.tzinfo is None else moment
+
+
+def _short(value: object, limit: int = 60) -> str:
+    if value is None:
+        return ""
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def audit_command(
+    ctx: typer.Context,
+    actor: str | None = typer.Option(None, "--actor", help="Admin user name (or `system`)."),
+    action: str | None = typer.Option(None, "--action", help="Action or its prefix (campaign, privacy.purge)."),
+    target: str | None = typer.Option(None, "--target", help="Target or its prefix (campaign:5, user:P…)."),
+    since: str | None = typer.Option(None, "--since", help="From (ISO 8601; Taipei time without offset)."),
+    until: str | None = typer.Option(None, "--until", help="Before (ISO 8601; Taipei time without offset)."),
+    limit: int = typer.Option(100, "--limit", min=1, max=audit.SEARCH_LIMIT_MAX),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object per entry, newest first."),
+) -> None:
+    """Search the audit log of admin actions, newest first (管理員 and 主管)."""
+    start, end = parse_moment(since, "--since"), parse_moment(until, "--until")
+
+    async def work(session: AsyncSession) -> list[audit.AuditRow]:
+        user, role = await acting_user(session, acting_user_name(ctx))
+        if role not in AUDIT_ROLES:
+            raise CliError(f"{user.name}（{role.label}）may not read the audit log: 管理員、主管 only")
+        return await audit.search(session, actor=actor, action=action, target=target, since=start,
+                                  until=end, limit=limit)
+
+    rows = in_transaction(work)
+    if as_json:
+        for row in rows:
+            typer.echo(json.dumps(row.to_dict(), ensure_ascii=False, default=str))
+        return
+    table = Table("時間", "操作者", "動作", "對象", "變更前", "變更後", "內容")
+    for row in rows:
+        data = row.to_dict()
+        table.add_row(row.at.astimezone(TAIPEI).strftime("%Y-%m-%d %H:%M:%S"), row.actor, row.action,
+                      row.target, _short(data["before"]), _short(data["after"]), _short(data["detail"]))
+    Console().print(table)
+    typer.echo(f"{len(rows)} entries")

@@ -1,0 +1,1 @@
+"""Personal data as Taiwan's PDPA expects: retention purge, forget-me, privacy keys."""

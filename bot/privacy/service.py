@@ -1,0 +1,54 @@
+"""The retention purge as a cleanup-context loop of the service (when RUN_WORKER): it runs at
+start-up and then every PRIVACY_PURGE_SECONDS (default hourly); several processes may run it, the
+purge is idempotent (a second run finds nothing left)."""
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from bot.appkeys import CONFIG, DATABASE
+from bot.privacy.files import LocalFiles
+from bot.privacy.purge import PurgeReport, purge
+from bot.storage.database import Database
+from bot.storage.models import utcnow
+
+log = logging.getLogger(__name__)
+
+
+async def purge_once(db: Database, files: LocalFiles) -> PurgeReport:
+    async with db.session() as session, session.begin():
+        return await purge(session, utcnow(), files=files)
+
+
+async def purge_loop(db: Database, files: LocalFiles, stop: asyncio.Event, interval: float) -> None:
+    while not stop.is_set():
+        try:
+            report = await purge_once(db, files)
+            if report.campaigns or report.erased.customers:
+                log.info("retention purge", extra={"fields": {
+                    "campaigns": len(report.campaigns), **report.erased.counts()}})
+        except Exception as exc:
+            log.error("retention purge failed", extra={"fields": {"error": type(exc).__name__}})
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=interval)
+        except asyncio.TimeoutError:
+            pass
+
+
+async def privacy_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Cleanup context (after database_ctx)."""
+    config = app[CONFIG]
+    stop = asyncio.Event()
+    task = None
+    if config.run_worker:
+        task = asyncio.create_task(purge_loop(app[DATABASE], LocalFiles(config.data_dir), stop,
+                                              config.privacy_purge_seconds))
+    try:
+        yield
+    finally:
+        stop.set()
+        if task is not None:
+            await task

@@ -1,0 +1,1 @@
+"""Personal-data rules (Taiwan PDPA): retention after a campaign ends, pseudonyms, safe cells."""

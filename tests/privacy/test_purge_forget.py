@@ -1,0 +1,178 @@
+"""The retention purge and forget-me against both databases: what goes (photos, names, phones,
+LINE user IDs become pseudonyms, outbox text), what stays (statistics, invoice facts), audits."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import insert, select
+
+from bot.campaigns.stats import campaign_stats
+from bot.campaigns.store import CampaignStore
+from bot.privacy.files import LocalFiles
+from bot.privacy.forget import forget
+from bot.privacy.keys import pseudonym_key
+from bot.privacy.purge import purge
+from bot.storage.crm_models import Contact, ContactPhone
+from bot.storage.models import AuditEntry, Campaign, Customer, OutgoingMessage, Upload
+from flows.campaigns.roles import Role
+from flows.privacy.pseudonyms import is_pseudonym, pseudonymise
+from tests.campaign_store.data import CREATED, END, add_actor, add_channel, add_customer, add_upload, settings
+
+UID_A, UID_B = "U" + "a" * 32, "U" + "b" * 32
+AFTER_RETENTION = END + dt.timedelta(days=180, minutes=1)
+
+
+async def _world(db, tmp_path):
+    """Two campaigns on one channel: A ended 2023-12-31 (retention 180 days), B runs a year
+    longer. Amy took part in A only, Ben in A and B. Photos on disk, a sent and a queued push."""
+    store = CampaignStore(db)
+    mia = await add_actor(db, "mia", Role.MARKETER)
+    channel = await add_channel(db)
+    views = []
+    for name, end in (("A", END), ("B", END + dt.timedelta(days=365))):
+        view = await store.create(mia, settings(channel, name=name, end=end), CREATED)
+        await store.publish(mia, view.id, CREATED)
+        views.append(view.id)
+    a, b = views
+    amy = await add_customer(db, channel, UID_A, "=Amy", "0912345678")
+    ben = await add_customer(db, channel, UID_B, "Ben", "0987654321")
+    files = LocalFiles(tmp_path)
+    uploads = {}
+    for key, campaign, customer, number in (("amy-a", a, amy, "AB00000001"), ("ben-a", a, ben, "AB00000002"),
+                                            ("ben-b", b, ben, "AB00000003")):
+        path = f"photos/{campaign}/{number}.jpg"
+        (tmp_path / "photos" / str(campaign)).mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_bytes(b"\xff\xd8\xff photo")
+        uploads[key] = await add_upload(db, campaign, customer, number, status="passed", photo_path=path)
+    async with db.session() as s, s.begin():
+        for state in ("sent", "queued"):
+            await s.execute(insert(OutgoingMessage).values(
+                channel_id=channel, customer_id=amy, to=UID_A, kind="qualified", delivery="push", billable=True,
+                messages={"messages": [{"type": "text", "text": "Amy 你好"}]}, state=state,
+                not_before=CREATED, attempts=0, created_at=CREATED))
+    return {"store": store, "a": a, "b": b, "amy": amy, "ben": ben, "files": files, "uploads": uploads,
+            "channel": channel}
+
+
+async def test_nothing_is_purged_before_the_retention_period_ends(database, tmp_path):
+    w = await _world(database, tmp_path)
+    async with database.session() as s, s.begin():
+        report = await purge(s, END + dt.timedelta(days=179), files=w["files"])
+    assert report.campaigns == [] and report.erased.counts()["customers"] == 0
+    assert (tmp_path / f"photos/{w['a']}/AB00000001.jpg").exists()
+
+
+async def test_dry_run_shows_what_would_go_and_changes_nothing(database, tmp_path):
+    w = await _world(database, tmp_path)
+    async with database.session() as s, s.begin():
+        report = await purge(s, AFTER_RETENTION, files=w["files"], dry_run=True)
+    data = report.to_dict()
+    assert [c["id"] for c in data["campaigns"]] == [w["a"]] and data["campaigns"][0]["retention_days"] == 180
+    assert (data["photos"], data["customers"], data["display_names"], data["phones"], data["line_user_ids"]) \
+        == (2, 1, 1, 1, 1)
+    assert data["messages"] == 2 and data["photo_files"] == 0
+    async with database.session() as s:
+        assert (await s.get(Customer, w["amy"])).line_user_id == UID_A
+        assert (await s.get(Campaign, w["a"])).purged_at is None
+        assert not (await s.scalars(select(AuditEntry).where(AuditEntry.action == "privacy.purge"))).all()
+    assert (tmp_path / f"photos/{w['a']}/AB00000001.jpg").exists()
+
+
+async def test_purge_removes_personal_data_and_keeps_statistics(database, tmp_path):
+    w = await _world(database, tmp_path)
+    async with database.session() as s:
+        before = await campaign_stats(s, w["a"])
+    async with database.session() as s, s.begin():
+        report = await purge(s, AFTER_RETENTION, files=w["files"])
+    assert report.erased.photos == 2 and report.erased.photo_files == 2
+    # A's photos are gone, B's (still within retention) stay
+    assert not (tmp_path / f"photos/{w['a']}/AB00000001.jpg").exists()
+    assert (tmp_path / f"photos/{w['b']}/AB00000003.jpg").exists()
+    async with database.session() as s:
+        amy, ben = await s.get(Customer, w["amy"]), await s.get(Customer, w["ben"])
+        key = await pseudonym_key(s)
+        assert (amy.display_name, amy.phone) == (None, None)
+        assert amy.line_user_id == pseudonymise(key, UID_A) and is_pseudonym(amy.line_user_id)
+        # Ben still takes part in B: his data stays until B is purged too
+        assert (ben.display_name, ben.phone, ben.line_user_id) == ("Ben", "0987654321", UID_B)
+        kept = await s.get(Upload, w["uploads"]["amy-a"])
+        assert kept.photo_path is None and kept.invoice_number == "AB00000001" and kept.status == "passed"
+        assert (await s.get(Upload, w["uploads"]["ben-b"])).photo_path is not None
+        after = await campaign_stats(s, w["a"])
+        assert after == before  # anonymous statistics are unchanged
+        messages = (await s.scalars(select(OutgoingMessage).order_by(OutgoingMessage.id))).all()
+        assert [(m.state, m.to, m.messages) for m in messages] == [
+            ("sent", amy.line_user_id, {"messages": [], "purged": True}),
+            ("failed", amy.line_user_id, {"messages": [], "purged": True})]
+        assert (await s.get(Campaign, w["a"])).purged_at is not None
+        [entry] = (await s.scalars(select(AuditEntry).where(AuditEntry.action == "privacy.purge"))).all()
+        assert entry.actor_id is None and entry.detail["actor"] == "system"
+        assert entry.detail["campaigns"] == [w["a"]] and entry.detail["photos"] == 2
+    # a second run finds nothing left
+    async with database.session() as s, s.begin():
+        again = await purge(s, AFTER_RETENTION, files=w["files"])
+    assert again.campaigns == [] and again.erased.customers == []
+    # a year later B is due: Ben goes, and his pseudonym is stable (same key, same ID → same alias)
+    async with database.session() as s, s.begin():
+        later = await purge(s, AFTER_RETENTION + dt.timedelta(days=366), files=w["files"])
+    assert [c["id"] for c in later.campaigns] == [w["b"]] and later.erased.customers == [w["ben"]]
+    async with database.session() as s:
+        assert (await s.get(Customer, w["ben"])).line_user_id == pseudonymise(await pseudonym_key(s), UID_B)
+
+
+async def test_a_longer_retention_period_delays_the_purge(database, tmp_path):
+    w = await _world(database, tmp_path)
+    mia = await add_actor(database, "boss", Role.ADMIN)
+    view = await w["store"].set_retention(mia, w["a"], 365, AFTER_RETENTION)
+    assert view.settings.retention_days == 365
+    async with database.session() as s, s.begin():
+        assert (await purge(s, AFTER_RETENTION, files=w["files"])).campaigns == []
+        entry = (await s.scalars(select(AuditEntry).where(AuditEntry.action == "campaign.retention"))).one()
+        assert entry.detail["before"] == {"retention_days": 180} and entry.detail["after"] == {"retention_days": 365}
+    sam = await add_actor(database, "sam", Role.SALES_AGENT)
+    from flows.campaigns.roles import PermissionDenied
+
+    with pytest.raises(PermissionDenied):
+        await w["store"].set_retention(sam, w["a"], 30, AFTER_RETENTION)
+    from flows.campaigns.errors import CampaignSettingsError
+
+    with pytest.raises(CampaignSettingsError, match="retention_days"):
+        await w["store"].set_retention(mia, w["a"], 0, AFTER_RETENTION)
+
+
+async def test_forget_removes_one_user_everywhere_and_their_crm_links(database, tmp_path):
+    w = await _world(database, tmp_path)
+    other_channel = await add_channel(database, "第二帳號")
+    ben_elsewhere = await add_customer(database, other_channel, UID_B, "Ben 2", "0987-654-321")
+    async with database.session() as s, s.begin():
+        contact = Contact(last_name="王", first_name="小明")
+        s.add(contact)
+        await s.flush()
+        s.add_all([ContactPhone(contact_id=contact.id, phone="0987654321", phone_key="0987654321",
+                                location_type="住家"),
+                   ContactPhone(contact_id=contact.id, phone="0911111111", phone_key="0911111111",
+                                location_type="其他")])
+    with pytest.raises(ValueError, match="LINE_UID"):
+        async with database.session() as s, s.begin():
+            await forget(s, "not-an-id", AFTER_RETENTION, files=w["files"])
+    async with database.session() as s, s.begin():
+        dry = await forget(s, UID_B, AFTER_RETENTION, files=w["files"], crm=True, dry_run=True)
+    assert dry.erased.photos == 2 and dry.erased.crm_phones == 1 and len(dry.erased.customers) == 2
+    async with database.session() as s, s.begin():
+        report = await forget(s, UID_B, AFTER_RETENTION, files=w["files"], crm=True)
+    assert report.channels == sorted([w["channel"], other_channel])
+    assert not (tmp_path / f"photos/{w['b']}/AB00000003.jpg").exists()
+    assert (tmp_path / f"photos/{w['a']}/AB00000001.jpg").exists()  # Amy's stays
+    async with database.session() as s:
+        for customer_id in (w["ben"], ben_elsewhere):
+            row = await s.get(Customer, customer_id)
+            assert (row.display_name, row.phone, row.line_user_id) == (None, None, report.pseudonym)
+        assert (await s.get(Customer, w["amy"])).line_user_id == UID_A
+        phones = (await s.scalars(select(ContactPhone.phone_key))).all()
+        assert phones == ["0911111111"]  # the contact stays; only the link to this user goes
+        entry = (await s.scalars(select(AuditEntry).where(AuditEntry.action == "privacy.forget"))).one()
+        assert entry.target == f"user:{report.pseudonym}" and UID_B not in str(entry.detail)
+        assert entry.detail["crm_phones"] == 1
+        stats = await campaign_stats(s, w["b"])
+        assert stats.participants == 1  # the pseudonymised user still counts
