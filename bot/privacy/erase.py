@@ -7,11 +7,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.privacy.files import FileDeleter
-from bot.storage.models import Customer, OutgoingMessage, Upload
+from bot.storage.models import CarrierQuery, Customer, OutgoingMessage, Upload
 from flows.privacy.pseudonyms import pseudonymise
 
 PURGED_PAYLOAD = {"messages": [], "purged": True}
@@ -64,9 +64,15 @@ async def erase_photos(session: AsyncSession, where: Any, files: FileDeleter | N
 
 
 async def purge_carrier_codes(session: AsyncSession, customer_ids: Sequence[int], dry_run: bool) -> int:
-    """Carrier codes (手機條碼) the customers gave us. This branch stores none (a carrier upload
-    keeps only the invoice it found); the encrypted carrier-code table deletes its rows here."""
-    return 0
+    """Carrier codes (手機條碼 and their sealed verification codes) the customers gave us: their
+    `carrier_queries` rows go whole (re-queries stop; the invoices found stay as uploads)."""
+    if not customer_ids:
+        return 0
+    mine = CarrierQuery.customer_id.in_(customer_ids)
+    if dry_run:
+        return int(await session.scalar(select(func.count()).select_from(CarrierQuery).where(mine)) or 0)
+    result = await session.execute(delete(CarrierQuery).where(mine).execution_options(synchronize_session=False))
+    return int(result.rowcount or 0)
 
 
 async def erase_customers(session: AsyncSession, customer_ids: Sequence[int], key: bytes,

@@ -14,7 +14,7 @@ from bot.privacy.forget import forget
 from bot.privacy.keys import pseudonym_key
 from bot.privacy.purge import purge
 from bot.storage.crm_models import Contact, ContactPhone
-from bot.storage.models import AuditEntry, Campaign, Customer, OutgoingMessage, Upload
+from bot.storage.models import AuditEntry, Campaign, CarrierQuery, Customer, OutgoingMessage, Upload
 from flows.campaigns.roles import Role
 from flows.privacy.pseudonyms import is_pseudonym, pseudonymise
 from tests.campaign_store.data import CREATED, END, add_actor, add_channel, add_customer, add_upload, settings
@@ -176,3 +176,19 @@ async def test_forget_removes_one_user_everywhere_and_their_crm_links(database, 
         assert entry.detail["crm_phones"] == 1
         stats = await campaign_stats(s, w["b"])
         assert stats.participants == 1  # the pseudonymised user still counts
+
+
+async def test_forget_deletes_the_users_carrier_codes_and_keeps_others(database, tmp_path):
+    w = await _world(database, tmp_path)
+    async with database.session() as s, s.begin():
+        for customer, barcode in ((w["ben"], "/BEN+123"), (w["amy"], "/AMY-456")):
+            s.add(CarrierQuery(campaign_id=w["b"], customer_id=customer, barcode=barcode, sealed_code="sealed",
+                               query_until=AFTER_RETENTION))
+    async with database.session() as s, s.begin():
+        dry = await forget(s, UID_B, AFTER_RETENTION, files=w["files"], dry_run=True)
+    assert dry.erased.carrier_codes == 1
+    async with database.session() as s, s.begin():
+        report = await forget(s, UID_B, AFTER_RETENTION, files=w["files"])
+    assert report.erased.carrier_codes == 1
+    async with database.session() as s:
+        assert (await s.scalars(select(CarrierQuery.barcode))).all() == ["/AMY-456"]

@@ -2,7 +2,7 @@
 features (pseudonym key, photo-link generation)
 
 Revision ID: 0007
-Revises: 0004
+Revises: 0006
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from alembic import op
 import bot.storage.models
 
 revision = "0007"
-down_revision = "0004"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
