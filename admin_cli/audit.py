@@ -5,11 +5,10 @@ import datetime as dt
 import json
 
 import typer
-from rich.console import Console
-from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from admin_cli.context import CliError, acting_user, acting_user_name, in_transaction
+from admin_cli.output import add_row, print_table, table
 from bot.storage import audit
 from flows.campaigns.dates import TAIPEI
 from flows.campaigns.roles import Role
@@ -61,10 +60,10 @@ def audit_command(
         for row in rows:
             typer.echo(json.dumps(row.to_dict(), ensure_ascii=False, default=str))
         return
-    table = Table("時間", "操作者", "動作", "對象", "變更前", "變更後", "內容")
+    grid = table("時間", "操作者", "動作", "對象", "變更前", "變更後", "內容")
     for row in rows:
         data = row.to_dict()
-        table.add_row(row.at.astimezone(TAIPEI).strftime("%Y-%m-%d %H:%M:%S"), row.actor, row.action,
+        add_row(grid, row.at.astimezone(TAIPEI).strftime("%Y-%m-%d %H:%M:%S"), row.actor, row.action,
                       row.target, _short(data["before"]), _short(data["after"]), _short(data["detail"]))
-    Console().print(table)
+    print_table(grid)
     typer.echo(f"{len(rows)} entries")

@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any, Optional
 
 import typer
-from rich.table import Table
 from sqlalchemy import select
 
 from admin_cli.context import acting_user_name, fail
+from admin_cli.output import add_row, display, print_table, table
 from admin_cli.crm import _run, as_editor, console, contributions_app, crm_app, pages_app
 from bot.backme.contact_view import contact_details, find_contact_id, search_contacts
 from bot.backme.offline import record_offline_donations
@@ -108,20 +108,20 @@ def pages_receipt_options(
     if as_json:
         typer.echo(json.dumps(rows, ensure_ascii=False))
         return
-    table = Table("value", "Backme label", "older label", "display name", "")
+    grid = table("value", "Backme label", "older label", "display name", "")
     for r in rows:
-        table.add_row(r["value"], r["label"], r["older_label"], r["display_name"], "edited" if r["custom"] else "default")
-    console.print(table)
+        add_row(grid, r["value"], r["label"], r["older_label"], r["display_name"], "edited" if r["custom"] else "default")
+    print_table(grid)
 
 
 # ---------------------------------------------------------------- contributions made elsewhere
 
 
 def _print_recorded(recorded: list) -> None:  # noqa: ANN001
-    table = Table("page", "trade no", "contact", "receipt no.")
+    grid = table("page", "trade no", "contact", "receipt no.")
     for r in recorded:
-        table.add_row(r.page, r.trade_no, str(r.contact_id), r.receipt_number or "")
-    console.print(table)
+        add_row(grid, r.page, r.trade_no, str(r.contact_id), r.receipt_number or "")
+    print_table(grid)
 
 
 def _errors_out(exc: OfflineDonationError) -> typer.Exit:
@@ -311,10 +311,10 @@ def contacts_search(
         for row in found:
             typer.echo(json.dumps(row, ensure_ascii=False))
         return
-    table = Table("id", "external id", "surname", "given name", "e-mail")
+    grid = table("id", "external id", "surname", "given name", "e-mail")
     for row in found:
-        table.add_row(str(row["id"]), row["external_id"] or "", row["last_name"], row["first_name"], row["email"])
-    console.print(table)
+        add_row(grid, str(row["id"]), row["external_id"] or "", row["last_name"], row["first_name"], row["email"])
+    print_table(grid)
 
 
 @contacts_app.command("show")
@@ -335,9 +335,9 @@ def contacts_show(
     if as_json:
         typer.echo(json.dumps(details, ensure_ascii=False))
         return
-    console.print(f"[bold]{details['last_name']}{details['first_name']}[/bold]  #{details['id']}  "
-                  f"{details['external_id'] or ''}  (surname {details['last_name']!r}, given name {details['first_name']!r})",
-                  markup=True, highlight=False)
+    console.print(f"[bold]{display(details['last_name'])}{display(details['first_name'])}[/bold]  #{details['id']}  "
+                  f"{display(details['external_id'] or '')}  (surname {display(repr(details['last_name']))}, "
+                  f"given name {display(repr(details['first_name']))})", markup=True, highlight=False)
     sections = [
         ("e-mails", ("e-mail", "location", "primary"),
          [(e["email"], e["location"], "yes" if e["primary"] else "") for e in details["emails"]]),
@@ -355,7 +355,7 @@ def contacts_show(
           for k in details["contributions"]]),
     ]
     for title, columns, rows in sections:
-        table = Table(*columns, title=title)
+        grid = table(*columns, title=title)
         for row in rows:
-            table.add_row(*row)
-        console.print(table)
+            add_row(grid, *row)
+        print_table(grid)

@@ -7,12 +7,11 @@ import json
 from typing import Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from admin_cli.campaign_access import now, run_as
 from admin_cli.context import CliError, acting_user, acting_user_name, in_transaction, load_config
+from admin_cli.output import add_row, print_table, table
 from bot.campaigns.store import Actor, CampaignStore, CampaignView
 from bot.privacy.files import LocalFiles
 from bot.privacy.forget import forget as forget_user
@@ -47,11 +46,11 @@ def _printed_as_json(data: dict[str, Any], as_json: bool) -> bool:
 
 
 def _print_counts(title: str, data: dict[str, Any]) -> None:
-    table = Table("項目", "數量", title=title)
+    grid = table("項目", "數量", title=title)
     for key, label in _COUNT_LABELS:
         if key in data:
-            table.add_row(label, str(data[key]))
-    Console().print(table)
+            add_row(grid, label, str(data[key]))
+    print_table(grid)
 
 
 @privacy_app.command("purge")
@@ -78,10 +77,10 @@ def purge(
     if _printed_as_json(data, as_json):
         return
     verb = "would purge" if dry_run else "purged"
-    table = Table("ID", "活動名稱", "結束", "保存天數", "清除時間", title=f"{verb}: campaigns past retention")
+    grid = table("ID", "活動名稱", "結束", "保存天數", "清除時間", title=f"{verb}: campaigns past retention")
     for c in data["campaigns"]:
-        table.add_row(str(c["id"]), c["name"], c["end_at"], str(c["retention_days"]), c["due_at"])
-    Console().print(table)
+        add_row(grid, str(c["id"]), c["name"], c["end_at"], str(c["retention_days"]), c["due_at"])
+    print_table(grid)
     _print_counts(f"{verb}: personal data", data)
 
 
