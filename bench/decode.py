@@ -2,7 +2,8 @@
 
     .venv/bin/python bench/decode.py --n 200
 
-Generates N synthetic 12-MP phone photos (half "moderate", half "hard" degradations, seeded),
+Generates N synthetic 12-MP phone photos (half "moderate", half "hard" degradations, seeded;
+each receipt printed in one of the payload forms real receipts use, `invoice_photos.FORMS`),
 then on ONE CPU core decodes each with `flows.einvoice.photo.decode_photo` and with
 `cv2.QRCodeDetector().detectAndDecodeMulti`, and prints success rates (both QR codes; header
 i.e. left QR; any usable code) and p50/p95 time per photo (JPEG decoding included for both).
@@ -26,7 +27,14 @@ from pathlib import Path  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.simulators.invoice_photos import hard, make_invoice_code, moderate, render_photo  # noqa: E402
+from bot.simulators.invoice_photos import (  # noqa: E402
+    FORMS,
+    form_invoice,
+    hard,
+    make_invoice_code,
+    moderate,
+    render_photo,
+)
 from flows.einvoice.errors import InvoiceCodeError  # noqa: E402
 from flows.einvoice.photo import LEFT_QR, RIGHT_QR, decode_photo  # noqa: E402
 from flows.einvoice.qr import parse_left_qr  # noqa: E402
@@ -55,9 +63,12 @@ def _make(args: tuple[int, str, str]) -> tuple[str, str, str]:
     rng = random.Random(seed)
     code = make_invoice_code(rng)
     degradation = moderate(rng) if level == "moderate" else hard(rng)
-    path = Path(directory) / f"{level}-{seed}.jpg"
+    form_rng = random.Random(f"form-{seed}")  # its own stream: the degradations stay as they were
+    form = form_rng.choice(FORMS)
+    code = form_invoice(code, form, form_rng)
+    path = Path(directory) / f"{level}-{seed}-{form}.jpg"
     if not path.exists():
-        path.write_bytes(render_photo(code, degradation, seed=seed))
+        path.write_bytes(render_photo(code, degradation, seed=seed, form=form))
     return str(path), level, code.invoice_number
 
 
