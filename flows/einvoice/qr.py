@@ -227,6 +227,8 @@ def parse_left_qr(payload: bytes | str) -> LeftQr:
     if not _ENCRYPT.fullmatch(encrypt):
         if encrypt:
             notes.append(f"encrypt: the verification field has {len(encrypt)} characters, not 24 (verify without it)")
+        elif parts[0].strip(_PAD + b"*"):
+            notes.append("encrypt: the verification field is not Base64 (verify without it)")
         else:
             notes.append("encrypt: no verification field")
         encrypt = None
@@ -450,6 +452,8 @@ def _left_only(left: LeftQr) -> tuple[tuple[Item, ...], bool, str | None]:
         except InvoiceCodeError as error:
             return tuple(items), False, f"items: {error}"
     complete = len(items) == expected and expected == left.items_total
+    if len(items) == expected and len([t for t in complete_tokens if t.strip()]) > 3 * expected:
+        return tuple(items), complete, "items: free text after the announced items (ignored)"
     return tuple(items), complete, None if complete else "items: the right code is missing"
 
 
