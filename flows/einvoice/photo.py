@@ -333,12 +333,19 @@ def _passes(data: bytes, first: Image.Image, full_image: Image.Image | None) -> 
         crop = paper()
         return [] if crop is None else _read(transform(crop), try_invert=False)
 
+    def read_paper_global(transform: Callable[[Image.Image], Image.Image]) -> list[zxingcpp.Barcode]:
+        crop = paper()
+        return [] if crop is None else _read(transform(crop), binarizer=zxingcpp.Binarizer.GlobalHistogram, try_invert=False)
+
     # denoise a little, then sharpen at the enlarged module size; then a median filter (noise
     # and JPEG blocks, keeps module edges); then sharpen alone
     yield lambda: read_paper(
         lambda crop: crop.filter(ImageFilter.GaussianBlur(1)).filter(ImageFilter.UnsharpMask(radius=4.5, percent=250, threshold=0))
     )
     yield lambda: read_paper(lambda crop: crop.filter(ImageFilter.MedianFilter(5)))
+    yield lambda: read_paper_global(
+        lambda crop: crop.filter(ImageFilter.GaussianBlur(1.5)).filter(ImageFilter.UnsharpMask(radius=3, percent=300, threshold=0))
+    )
     yield lambda: _read(first, binarizer=zxingcpp.Binarizer.GlobalHistogram, try_invert=False)
     yield lambda: read_paper(lambda crop: crop.filter(ImageFilter.UnsharpMask(radius=3, percent=200, threshold=0)))
     half = first.resize((first.width // 2, first.height // 2), Image.Resampling.BOX)
