@@ -1,7 +1,8 @@
-"""`admin-cli invoice …`: e-invoice tools for operators (decode invoice photos)."""
+"""`admin-cli invoice …`: e-invoice tools for operators (decode invoice photos, parse code texts)."""
 from __future__ import annotations
 
 import json
+import sys
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
@@ -16,7 +17,7 @@ from flows.einvoice.model import InvoiceCode
 from flows.einvoice.photo import MAX_FILE_BYTES, decode_photo
 
 invoice_app = typer.Typer(
-    help="E-invoice tools: read invoice photos as the bot does.",
+    help="E-invoice tools: read invoice photos and code texts as the bot does.",
     no_args_is_help=True,
 )
 
@@ -91,4 +92,24 @@ def decode(
             )
         print_table(grid)
     if any("error" in result for result in results):
+        raise typer.Exit(code=1)
+
+
+@invoice_app.command("parse")
+def parse(
+    as_json: Annotated[bool, typer.Option("--json", help="JSON lines in and out (the only form)")] = False,
+) -> None:
+    """Parse e-invoice code texts: JSON lines on stdin, each with `left` or `left_hex`, `right` or
+    `right_hex`, and/or `barcode`; one JSON object per line out (the `invoice decode` fields plus
+    period, items_complete and notes, or {"error"}). Exit 1 if any line failed."""
+    from admin_cli.invoice_parse import parse_lines
+
+    if not as_json:
+        typer.echo("error: --json is required (input and output are JSON lines)", err=True)
+        raise typer.Exit(code=2)
+    failed = False
+    for result in parse_lines(sys.stdin):
+        failed = failed or "error" in result
+        typer.echo(json.dumps(result, ensure_ascii=False))
+    if failed:
         raise typer.Exit(code=1)

@@ -31,7 +31,7 @@ from bot.chat.intake import customer_for, register
 from bot.chat.results import answering_inline
 from bot.chat.speakers import speaker_for
 from bot.line.flex import CardCampaign, invoice_card_json
-from bot.line.messaging import LineApiError
+from bot.line.messaging import ContentTooLarge, LineApiError
 from bot.line.outbox import MESSAGING_POOL, drop_pushes_to, enqueue_push, send_reply
 from bot.line.webhook import LineChannel
 from bot.log import pseudonym
@@ -52,7 +52,7 @@ from flows.conversation.triggers import (
 )
 from flows.conversation.triggers import Trigger as DomainTrigger
 from flows.einvoice.model import InvoiceSource
-from flows.einvoice.photo import decode_photo
+from flows.einvoice.photo import PhotoResult, decode_photo
 from flows.messages.custom import CustomKind
 from flows.messages.system import SystemKind
 from flows.verification import policy
@@ -252,15 +252,19 @@ class ChatHandler:
         if not availability.ok:  # paused, ended or unlinked since the card was sent
             await self._send(channel_id, user_id, _availability_action(availability, action))
             return
+        path: str | None = None
         try:
             content = await (await self.app[MESSAGING_POOL](channel_id)).get_content(action.message_id)
+        except ContentTooLarge as exc:  # a file, not a failure: answered 無法辨識 like any unreadable photo
+            result = PhotoResult(code=None, error=f"file too large ({exc})")
         except LineApiError as exc:
             log.warning("image download failed", extra={"fields": {"user": pseudonym(user_id), "error": type(exc).__name__}})
             await self._answer_unexpected(channel_id, customer, campaign_id, action.answer_via)
             return
-        path = await asyncio.to_thread(self._keep_photo, campaign_id, content)
-        async with self._decoding:
-            result = await asyncio.to_thread(decode_photo, content)
+        else:
+            path = await asyncio.to_thread(self._keep_photo, campaign_id, content)
+            async with self._decoding:
+                result = await asyncio.to_thread(decode_photo, content)
         async with db.session() as session, session.begin():
             campaign = await session.get(Campaign, campaign_id)
             customer = await session.get(Customer, customer.id)

@@ -6,6 +6,10 @@ placed on a 12-MP photo background with seeded degradations: rotation, perspecti
 glare, low contrast, small in frame, sensor noise and JPEG compression. Same inputs and seed →
 same bytes. Fonts are Pillow's default; Chinese glyphs are decoration only (the QR content is
 what matters).
+
+`form` picks how the QR payloads are printed: the spec's form or one of the forms real receipts
+use (see reference/einvoice-notes.md): right code starting `**:`, space padding, a verification
+field longer than 24 characters glued to the self-use area, a B2B invoice's blank random code.
 """
 from __future__ import annotations
 
@@ -23,7 +27,7 @@ from PIL import Image, ImageDraw, ImageFilter, ImageFont
 from flows.einvoice.ban import is_valid_ban
 from flows.einvoice.codes import display_number, encode_barcode
 from flows.einvoice.model import InvoiceCode, InvoiceSource, Item
-from flows.einvoice.qr import ItemEncoding, encode_qr_pair
+from flows.einvoice.qr import HEADER_LENGTH, ItemEncoding, encode_qr_pair
 from flows.einvoice.roc import ROC_OFFSET, period_of
 
 PHOTO_SIZE = (4000, 3000)  # 12 MP
@@ -156,6 +160,42 @@ def make_invoice_code(
     )
 
 
+# --- payload forms ------------------------------------------------------------------------------
+
+FORMS = ("spec", "colon_right", "padded", "long_verification", "b2b")
+_EXTRA_VERIFICATION = b"QUJDRA=="  # 8 more Base64 characters some printers add
+
+
+def form_invoice(code: InvoiceCode, form: str, rng: random.Random) -> InvoiceCode:
+    """The invoice as a decoder should read it back from a receipt printed in `form`."""
+    if form == "b2b":
+        return replace(code, random_code=None, buyer_ban=_random_ban(rng))
+    if form == "long_verification":
+        return replace(code, encrypt=None)  # not the 24-character field MOF takes: left out
+    return code
+
+
+def form_payloads(
+    code: InvoiceCode, form: str = "spec", *, encoding: ItemEncoding = ItemEncoding.UTF8, base64_whole: bool = False
+) -> tuple[bytes, bytes]:
+    """The left and right QR payloads of `code` printed in `form` (one of FORMS)."""
+    if form not in FORMS:
+        raise ValueError(f"form: one of {', '.join(FORMS)}")
+    printable = replace(code, encrypt=code.encrypt or "A" * 24)
+    left, right = encode_qr_pair(printable, encoding=encoding, base64_whole=base64_whole)
+    if form == "colon_right" and encoding is not ItemEncoding.BASE64 and left.endswith(b":"):
+        left, right = left[:-1], b"**:" + right[2:]
+    elif form == "padded":
+        head, sep, rest = left.partition(b":")
+        fields = rest.split(b":", 4)
+        fields[3] = fields[3] + b"   "  # the encoding flag, padded
+        left = head + sep + b":".join(fields)
+        right = right + b" " * 12
+    elif form == "long_verification":
+        left = left[:HEADER_LENGTH] + _EXTRA_VERIFICATION + left[HEADER_LENGTH + 1 :]
+    return left, right
+
+
 # --- drawing the receipt ----------------------------------------------------------------------
 
 
@@ -193,11 +233,14 @@ def render_receipt(
     encoding: ItemEncoding = ItemEncoding.UTF8,
     seller_name: str = "統一超商",
     base64_whole: bool = False,
+    form: str = "spec",
 ) -> Image.Image:
     """The receipt as printed (grayscale, 16 px per mm, black on white)."""
     if code.date is None:
         raise ValueError("date: a printed invoice needs an issue date")
-    left, right = encode_qr_pair(code, encoding=encoding, base64_whole=base64_whole)
+    left, right = form_payloads(code, form, encoding=encoding, base64_whole=base64_whole)
+    random_code = code.random_code or "    "
+    clock = code.random_code or code.invoice_number[2:6]
     version = max(segno.make_qr(p, error="L", boost_error=False, mode="byte").version for p in (left, right))
     version = max(version, 6)
     matrices = [_qr_matrix(left, version), _qr_matrix(right, version)]
@@ -224,15 +267,16 @@ def render_receipt(
         draw.text(((width - (box[2] - box[0])) // 2, y), text, font=font, fill=0)
         y += box[3] + PX_PER_MM
     small_lines = [
-        f"{code.date.isoformat()} {8 + int(code.random_code[0]):02d}:{int(code.random_code[1:3]) % 60:02d}:{int(code.random_code[2:]) % 60:02d}",
-        f"隨機碼:{code.random_code}    總計:{code.total_amount}",
+        f"{code.date.isoformat()} {8 + int(clock[0]):02d}:{int(clock[1:3]) % 60:02d}:{int(clock[2:]) % 60:02d}",
+        f"隨機碼:{random_code}    總計:{code.total_amount}",
         f"賣方 {code.seller_ban}" + (f"  買方 {code.buyer_ban}" if code.buyer_ban not in (None, "00000000") else ""),
     ]
     for text in small_lines:
         draw.text((margin, y), text, font=mid, fill=0)
         y += 5 * PX_PER_MM
     y += PX_PER_MM
-    barcode = _code39(encode_barcode(code), narrow=2, wide=5, height=9 * PX_PER_MM)
+    barcode_text = encode_barcode(code) if code.random_code else f"{code.period}{code.invoice_number}    "
+    barcode = _code39(barcode_text, narrow=2, wide=5, height=9 * PX_PER_MM)
     paper.paste(barcode, ((width - barcode.width) // 2, y))
     y += barcode.height + 2 * PX_PER_MM
     gap = width - 2 * margin - 2 * qr_side * module
@@ -285,13 +329,15 @@ def render_photo(
     size: tuple[int, int] = PHOTO_SIZE,
     encoding: ItemEncoding = ItemEncoding.UTF8,
     base64_whole: bool = False,
+    form: str = "spec",
 ) -> bytes:
-    """A JPEG phone photo of the receipt for `code`, degraded as described, deterministic."""
+    """A JPEG phone photo of the receipt for `code` (printed in `form`), degraded as described,
+    deterministic."""
     rng = np.random.default_rng(seed)
     prng = random.Random(seed)
     d = degradation
     receipt = render_receipt(
-        code, encoding=encoding, seller_name=prng.choice(SELLERS), base64_whole=base64_whole
+        code, encoding=encoding, seller_name=prng.choice(SELLERS), base64_whole=base64_whole, form=form
     )
     if d.contrast < 1.0:
         ink = int(255 * (1 - d.contrast) * 0.85)

@@ -90,7 +90,11 @@ def is_business_invoice(code: InvoiceCode) -> bool:
 
 
 def parse_barcode(text: str | bytes) -> InvoiceCode:
-    """The 19-character Code 39 barcode: period (5) + invoice number (10) + random code (4)."""
+    """The 19-character Code 39 barcode: period (5) + invoice number (10) + random code (4).
+
+    The text may keep Code 39's `*` start and stop characters (as typed from the receipt) and
+    surrounding whitespace; a B2B invoice's random code may be 4 spaces (read as None).
+    """
     if isinstance(text, bytes):
         try:
             text = text.decode("ascii")
@@ -98,11 +102,20 @@ def parse_barcode(text: str | bytes) -> InvoiceCode:
             raise InvoiceCodeError("barcode", "must be ASCII") from None
     if not isinstance(text, str):
         raise InvoiceCodeError("barcode", "must be text")
-    if len(text) != BARCODE_LENGTH:
+    if len(text) > 64:
         raise InvoiceCodeError("barcode", f"must be {BARCODE_LENGTH} characters, got {len(text)}")
-    period = validate_period(text[:5])
-    number = validate_invoice_number(text[5:15])
-    random_code = validate_random_code(text[15:])
+    cleaned = text.strip("\r\n\t")
+    if len(cleaned) >= 2 and cleaned.lstrip(" ").startswith("*") and cleaned.rstrip(" ").endswith("*"):
+        cleaned = cleaned.strip(" ")[1:-1]
+    if len(cleaned) != BARCODE_LENGTH:
+        cleaned = cleaned.strip(" ")
+        if len(cleaned) == BARCODE_LENGTH - 4 and text.rstrip("*\r\n\t").endswith(" " * 4):
+            cleaned += " " * 4  # the B2B blank random code, its spaces taken for padding
+    if len(cleaned) != BARCODE_LENGTH:
+        raise InvoiceCodeError("barcode", f"must be {BARCODE_LENGTH} characters, got {len(cleaned)}")
+    period = validate_period(cleaned[:5])
+    number = validate_invoice_number(cleaned[5:15])
+    random_code = None if cleaned[15:] == " " * 4 else validate_random_code(cleaned[15:])
     return InvoiceCode(
         invoice_number=number,
         date=None,

@@ -55,6 +55,9 @@ class InvoiceCode:
     encrypt: str | None = None  # the 24-character verification field of the left QR
     items: tuple[Item, ...] = ()
     items_complete: bool = False  # True when every item the QR announces was read
+    # why parts of a code were not used or look odd (BAN checksum, unreadable item area, …);
+    # information only: two codes that differ only here are the same code
+    notes: tuple[str, ...] = field(default=(), compare=False)
 
     @property
     def display_number(self) -> str:

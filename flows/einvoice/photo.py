@@ -1,9 +1,12 @@
 """Reading an e-invoice from a phone photo: both QR codes, or the Code 39 barcode as a fallback.
 
 Untrusted bytes in, a `PhotoResult` out — never an exception. The file is opened lazily with
-Pillow's decompression-bomb guard on (warnings are errors), its dimensions are checked before
-any pixel is decoded, and JPEGs are decoded straight to a reduced grayscale image (DCT scaling)
-for the fast first pass. Slower fallbacks run only while a code is still missing.
+Pillow's decompression-bomb guard on (warnings are errors); its dimensions and the memory its
+decoding would take (`MAX_DECODE_BYTES`, the decoded pixels plus the grayscale copy) are checked
+before any pixel is decoded. JPEGs are decoded straight to a reduced grayscale image (DCT
+scaling); other formats cannot scale while decoding, so they are reduced right after it, and
+converted to grayscale without full-size RGBA or 16-bit intermediate copies. Slower fallbacks
+run only while a code is still missing.
 """
 from __future__ import annotations
 
@@ -22,15 +25,21 @@ from flows.einvoice.errors import InvoiceCodeError
 from flows.einvoice.model import InvoiceCode, InvoiceSource
 from flows.einvoice.qr import LeftQr, RightQr, combine, is_right_payload, parse_left_qr, parse_right_qr
 
-__all__ = ["MAX_FILE_BYTES", "MAX_IMAGE_PIXELS", "PhotoResult", "decode_image", "decode_photo", "load_grayscale"]
+__all__ = ["MAX_DECODE_BYTES", "MAX_FILE_BYTES", "MAX_IMAGE_PIXELS", "PhotoResult", "decode_image", "decode_photo", "load_grayscale"]
 
 MAX_IMAGE_PIXELS = 50_000_000  # 50 MP: phones take 12–48 MP; beyond that it is a bomb
 MAX_SIDE = 20_000
 MAX_FILE_BYTES = 30 * 1024 * 1024
+# memory one decode may take (decoded pixels + grayscale copy). JPEGs count at their DCT-reduced
+# size, so any phone photo fits; formats decoded at full size fit up to ~6.7 MP RGB (Pillow keeps
+# RGB as 4 bytes a pixel) or 32 MP grayscale — LINE sends photos as JPEG
+MAX_DECODE_BYTES = 32 * 1024 * 1024
 ALLOWED_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF")
 FIRST_PASS_SIDE = 2000  # long side of the first, fast pass
 FULL_PASS_SIDE = 4096  # long side of the full-resolution fallback
+CROP_PASS_SIDE = 2400  # longest the enlarged receipt crop may get
 TIME_BUDGET_S = 3.0  # stop trying fallbacks after this
+MIN_CONTRAST = 16  # an image with fewer grey levels than this holds no code: no fallbacks
 
 # Keep Pillow's guard on, at a sane cap (never raise a stricter cap someone else set).
 if Image.MAX_IMAGE_PIXELS is None or Image.MAX_IMAGE_PIXELS > MAX_IMAGE_PIXELS:
@@ -71,6 +80,10 @@ class _Findings:
     @property
     def complete(self) -> bool:
         return self.left is not None and self.right is not None
+
+    @property
+    def found_any(self) -> bool:
+        return self.left is not None or self.right is not None or self.barcode is not None or bool(self.rejected)
 
     def add(self, results: Iterable[zxingcpp.Barcode]) -> None:
         for result in results:
@@ -117,6 +130,8 @@ def _open(data: bytes) -> Image.Image:
 
 
 def _orientation(image: Image.Image) -> int:
+    if image.format == "PNG" and "exif" not in image.info:
+        return 1  # Pillow would decode the whole image to look for an eXIf chunk after the pixels
     try:
         value = image.getexif().get(_ORIENTATION_TAG, 1)
     except Exception:  # malformed EXIF: ignore orientation, codes read in any rotation
@@ -124,20 +139,62 @@ def _orientation(image: Image.Image) -> int:
     return value if isinstance(value, int) and 1 <= value <= 8 else 1
 
 
+# bytes a pixel takes in Pillow's memory for each mode, and what converting it to grayscale adds
+_PIXEL_BYTES = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16B": 2, "I;16L": 2, "I;16N": 2}
+_GRAY_EXTRA = {"L": 0, "LA": 3, "La": 3, "PA": 3, "RGBA": 3, "RGBa": 3, "I": 5, "F": 5}
+_GRAY_EXTRA.update(dict.fromkeys(("I;16", "I;16B", "I;16L", "I;16N"), 4))
+
+
+def _decode_bytes(image: Image.Image) -> int:
+    """The memory decoding `image` at its (drafted) size and making it grayscale would take."""
+    width, height = image.size
+    per_pixel = _PIXEL_BYTES.get(image.mode, 4)
+    extra = _GRAY_EXTRA.get(image.mode, 2 if "transparency" in image.info else 1)
+    return width * height * (per_pixel + extra)
+
+
+def _stretch_lut(array: np.ndarray, levels: int) -> np.ndarray:
+    """A lookup table mapping [min, max] of `array` to 0..255 (no full-size float copy)."""
+    low, high = int(array.min()), int(array.max())
+    values = np.arange(levels, dtype=np.int64)
+    if high <= low:
+        return np.zeros(levels, dtype=np.uint8)
+    return np.clip((values - low) * 255 // (high - low), 0, 255).astype(np.uint8)
+
+
 def _to_gray(image: Image.Image) -> Image.Image:
+    """Grayscale with at most one extra byte a pixel (plus the alpha band for transparency)."""
     mode = image.mode
     if mode == "L":
         return image
-    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
-        array = np.asarray(image.convert("F") if mode == "F" else image.convert("I"), dtype=np.float32)
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N"):
+        array = np.asarray(image)  # 2 bytes a pixel; a 65536-entry table maps it to 8 bits
+        return Image.fromarray(_stretch_lut(array, 65536)[array.astype(np.uint16, copy=False)], "L")
+    if mode in ("I", "F"):
+        array = np.asarray(image)
         low, high = float(array.min()), float(array.max())
-        scaled = (array - low) * (255.0 / (high - low)) if high > low else np.zeros_like(array)
-        return Image.fromarray(scaled.astype(np.uint8), "L")
-    if mode in ("RGBA", "LA", "PA", "P", "RGBa", "La") or "transparency" in image.info:
-        rgba = image.convert("RGBA")
-        canvas = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        canvas.alpha_composite(rgba)
-        return canvas.convert("L")
+        out = np.zeros(array.shape, dtype=np.uint8)
+        if high > low:
+            for start in range(0, array.shape[0], 256):  # row blocks bound the float temporaries
+                block = array[start : start + 256].astype(np.float32)
+                out[start : start + 256] = ((block - low) * (255.0 / (high - low))).astype(np.uint8)
+        return Image.fromarray(out, "L")
+    if mode == "P":
+        palette = image.getpalette("RGBA") or []
+        entries = np.array(palette, dtype=np.float32).reshape(-1, 4) if palette else np.zeros((1, 4), np.float32)
+        if "transparency" in image.info and isinstance(image.info["transparency"], int):
+            entries[image.info["transparency"] % len(entries), 3] = 0
+        gray = entries[:, 0] * 0.299 + entries[:, 1] * 0.587 + entries[:, 2] * 0.114
+        alpha = entries[:, 3] / 255.0
+        lut = np.clip(gray * alpha + 255.0 * (1 - alpha), 0, 255).astype(np.uint8)
+        lut = np.concatenate([lut, np.full(256 - len(lut), 255, np.uint8)])[:256]
+        return image.point(lut.tolist(), "L")
+    if mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        alpha = image.getchannel("A")
+        gray = image.convert("L") if mode != "PA" else image.convert("RGBA").convert("L")
+        return Image.composite(gray, Image.new("L", image.size, 255), alpha)
+    if "transparency" in image.info:  # L/RGB with a transparent colour: treat as opaque
+        return image.convert("L")
     if mode in ("CMYK", "YCbCr", "LAB", "HSV"):
         return image.convert("RGB").convert("L")
     return image.convert("L")
@@ -145,20 +202,48 @@ def _to_gray(image: Image.Image) -> Image.Image:
 
 def load_grayscale(data: bytes, long_side: int | None) -> Image.Image:
     """Decode to grayscale, EXIF-oriented, at most about `long_side` pixels long (JPEGs are
-    reduced by DCT scaling while decoding). Raises `_Unreadable` with a user-safe reason."""
+    reduced by DCT scaling while decoding, other formats right after). Refuses, before
+    decoding, an image whose decoding would take more than MAX_DECODE_BYTES. Raises
+    `_Unreadable` with a user-safe reason."""
+    return _load(data, long_side, long_side)[0]
+
+
+def _shrink(gray: Image.Image, long_side: int) -> Image.Image:
+    if max(gray.size) <= long_side * 1.5:
+        return gray
+    factor = max(gray.size) / long_side
+    return gray.resize((round(gray.width / factor), round(gray.height / factor)), Image.Resampling.BOX)
+
+
+def _load(data: bytes, jpeg_side: int | None, other_side: int | None) -> tuple[Image.Image, bool]:
+    """`load_grayscale` with one long side for JPEGs (cheap to decode again at another size) and
+    one for the other formats (decoded once, at full cost); also says whether it was a JPEG."""
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
             image = _open(data)
             orientation = _orientation(image)
-            if image.format in ("JPEG", "MPO") and long_side is not None:
+            is_jpeg = image.format in ("JPEG", "MPO")
+            long_side = jpeg_side if is_jpeg else other_side
+            if is_jpeg and long_side is not None:
                 width, height = image.size
                 factor = max(1.0, max(width, height) / long_side)
                 image.draft("L", (int(width / factor), int(height / factor)))
+            needed = _decode_bytes(image)
+            if needed > MAX_DECODE_BYTES:
+                width, height = image.size
+                raise _Unreadable(
+                    f"image too large to decode ({width}×{height} {image.mode}, "
+                    f"{needed // 1_000_000} MB, limit {MAX_DECODE_BYTES // 1_000_000} MB)"
+                )
             image.load()
-            if orientation != 1:
-                image = ImageOps.exif_transpose(image)
             gray = _to_gray(image)
+            del image
+            if long_side is not None and max(gray.size) > long_side * 1.5:
+                factor = max(1, int(max(gray.size) / long_side))
+                gray = gray.reduce(factor) if factor > 1 else gray
+            if orientation != 1:
+                gray = _orient(gray, orientation)
         except _Unreadable:
             raise
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
@@ -167,9 +252,24 @@ def load_grayscale(data: bytes, long_side: int | None) -> Image.Image:
             raise _Unreadable("image too large to decode") from None
         except Exception as error:  # truncated or corrupt data, unsupported modes, codec errors
             raise _Unreadable(f"damaged or unsupported image ({type(error).__name__})") from None
-    if long_side is not None and max(gray.size) > long_side * 1.5:
-        factor = max(gray.size) / long_side
-        gray = gray.resize((round(gray.width / factor), round(gray.height / factor)), Image.Resampling.BOX)
+    return (gray if long_side is None else _shrink(gray, long_side)), is_jpeg
+
+
+_ORIENT_OPS = {
+    2: (Image.Transpose.FLIP_LEFT_RIGHT,),
+    3: (Image.Transpose.ROTATE_180,),
+    4: (Image.Transpose.FLIP_TOP_BOTTOM,),
+    5: (Image.Transpose.TRANSPOSE,),
+    6: (Image.Transpose.ROTATE_270,),
+    7: (Image.Transpose.TRANSVERSE,),
+    8: (Image.Transpose.ROTATE_90,),
+}
+
+
+def _orient(gray: Image.Image, orientation: int) -> Image.Image:
+    """EXIF orientation applied to the (small) grayscale image, as `ImageOps.exif_transpose`."""
+    for op in _ORIENT_OPS.get(orientation, ()):
+        gray = gray.transpose(op)
     return gray
 
 
@@ -177,19 +277,79 @@ def _read(image: Image.Image, **options: object) -> list[zxingcpp.Barcode]:
     return zxingcpp.read_barcodes(image, formats=_FORMATS, **options)
 
 
-def _passes(data: bytes, first: Image.Image) -> Iterable[Callable[[], list[zxingcpp.Barcode]]]:
-    """Fallbacks, cheapest and most productive first."""
+def _paper_box(first: Image.Image) -> tuple[float, float, float, float] | None:
+    """Where the receipt is, as fractions of the image: the bounding box of the bright paper
+    (thermal paper is the brightest large thing in a receipt photo). None when it fills the
+    photo anyway or nothing stands out."""
+    small = first.reduce(4) if min(first.size) >= 400 else first
+    array = np.asarray(small.filter(ImageFilter.MinFilter(3)))
+    threshold = max(150, int(np.percentile(array, 98)) - 50)
+    ys, xs = np.nonzero(array > threshold)
+    if len(xs) < 64:
+        return None
+    margin = 3
+    height, width = array.shape
+    box = (
+        max(0, xs.min() - margin) / width,
+        max(0, ys.min() - margin) / height,
+        min(width, xs.max() + 1 + margin) / width,
+        min(height, ys.max() + 1 + margin) / height,
+    )
+    if (box[2] - box[0]) * (box[3] - box[1]) > 0.6:
+        return None
+    return box
+
+
+def _passes(data: bytes, first: Image.Image, full_image: Image.Image | None) -> Iterable[Callable[[], list[zxingcpp.Barcode]]]:
+    """Fallbacks, cheapest and most productive first (`full_image`: the larger image when it is
+    already decoded)."""
     yield lambda: _read(first.filter(ImageFilter.UnsharpMask(radius=2, percent=250, threshold=0)), try_invert=False)
-    yield lambda: _read(first, binarizer=zxingcpp.Binarizer.GlobalHistogram, try_invert=False)
-    half = first.resize((first.width // 2, first.height // 2), Image.Resampling.BOX)
-    yield lambda: _read(ImageOps.autocontrast(half, cutoff=1), try_invert=False)
-    full_holder: dict[str, Image.Image] = {}
+    full_holder: dict[str, Image.Image] = {} if full_image is None else {"image": full_image}
 
     def full() -> Image.Image:
         if "image" not in full_holder:
             full_holder["image"] = load_grayscale(data, FULL_PASS_SIDE)
         return full_holder["image"]
 
+    crop_holder: dict[str, Image.Image | None] = {}
+
+    def paper() -> Image.Image | None:
+        """The receipt cut from the full-resolution image and enlarged 1.5× (small, blurred
+        codes: more pixels per module for the binarizer, and no background to confuse it)."""
+        if "image" not in crop_holder:
+            box = _paper_box(first)
+            crop_holder["image"] = None
+            if box is not None:
+                image = full()
+                w, h = image.size
+                crop = image.crop((round(box[0] * w), round(box[1] * h), round(box[2] * w), round(box[3] * h)))
+                scale = min(1.5, CROP_PASS_SIDE / max(crop.size))
+                if scale > 1:
+                    crop = crop.resize((round(crop.width * scale), round(crop.height * scale)), Image.Resampling.BICUBIC)
+                crop_holder["image"] = crop
+        return crop_holder["image"]
+
+    def read_paper(transform: Callable[[Image.Image], Image.Image]) -> list[zxingcpp.Barcode]:
+        crop = paper()
+        return [] if crop is None else _read(transform(crop), try_invert=False)
+
+    def read_paper_global(transform: Callable[[Image.Image], Image.Image]) -> list[zxingcpp.Barcode]:
+        crop = paper()
+        return [] if crop is None else _read(transform(crop), binarizer=zxingcpp.Binarizer.GlobalHistogram, try_invert=False)
+
+    # denoise a little, then sharpen at the enlarged module size; then a median filter (noise
+    # and JPEG blocks, keeps module edges); then sharpen alone
+    yield lambda: read_paper(
+        lambda crop: crop.filter(ImageFilter.GaussianBlur(1)).filter(ImageFilter.UnsharpMask(radius=4.5, percent=250, threshold=0))
+    )
+    yield lambda: read_paper(lambda crop: crop.filter(ImageFilter.MedianFilter(5)))
+    yield lambda: read_paper_global(
+        lambda crop: crop.filter(ImageFilter.GaussianBlur(1.5)).filter(ImageFilter.UnsharpMask(radius=3, percent=300, threshold=0))
+    )
+    yield lambda: _read(first, binarizer=zxingcpp.Binarizer.GlobalHistogram, try_invert=False)
+    yield lambda: read_paper(lambda crop: crop.filter(ImageFilter.UnsharpMask(radius=3, percent=200, threshold=0)))
+    half = first.resize((first.width // 2, first.height // 2), Image.Resampling.BOX)
+    yield lambda: _read(ImageOps.autocontrast(half, cutoff=1), try_invert=False)
     yield lambda: _read(full(), try_invert=False) if max(full().size) > max(first.size) else []
     yield lambda: (
         _read(full().filter(ImageFilter.UnsharpMask(radius=3, percent=250, threshold=0)), try_invert=False)
@@ -225,14 +385,16 @@ def decode_image(data: bytes, *, budget_s: float = TIME_BUDGET_S) -> PhotoResult
     """Same as `decode_photo`; `budget_s` bounds the time spent on fallbacks."""
     started = time.perf_counter()
     try:
-        first = load_grayscale(data, FIRST_PASS_SIDE)
+        gray, is_jpeg = _load(data, FIRST_PASS_SIDE, FULL_PASS_SIDE)
     except _Unreadable as error:
         return PhotoResult(code=None, error=str(error))
+    first, full_image = (gray, None) if is_jpeg else (_shrink(gray, FIRST_PASS_SIDE), gray)
     findings = _Findings()
     try:
         findings.add(_read(first, try_invert=False))
-        if not findings.complete:
-            for attempt in _passes(data, first):
+        low, high = first.getextrema()
+        if not findings.complete and (findings.found_any or high - low >= MIN_CONTRAST):
+            for attempt in _passes(data, first, full_image):
                 if time.perf_counter() - started > budget_s:
                     break
                 try:

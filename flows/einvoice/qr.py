@@ -1,16 +1,24 @@
-"""The two QR codes of an 電子發票證明聯: parsing from raw bytes, combining, and encoding.
+"""The two QR codes of an 電子發票證明聯: parsing from raw bytes or text, combining, and encoding.
 
-Left code (ASCII header, 77 characters): invoice number (10), ROC date yyyMMdd (7), random
-code (4), sales amount (8 hex), total amount (8 hex), buyer BAN (8), seller BAN (8),
-verification field (24); then `:`-separated: custom area (10), number of items encoded in the
-codes, total number of items, item encoding (0 Big5, 1 UTF-8, 2 Base64) and the item stream.
-Right code: `**` followed by the rest of the item stream.
+Left code: a fixed 53-character prefix — invoice number (10), ROC date yyyMMdd (7), random code
+(4 digits, or 4 spaces on B2B invoices), sales amount (8 hex), total amount (8 hex), buyer BAN
+(8), seller BAN (8) — then the verification field (24 Base64 characters in the spec; longer on
+some printers) and, `:`-separated, a self-use area (`**********` in the spec, any length in the
+wild, sometimes with no `:` before it), the number of items recorded in the codes, the number of
+items on the invoice, the item encoding (0 Big5, 1 UTF-8, 2 Base64; space-padded on some
+printers) and the item stream. Right code: `**` followed by the rest of the item stream.
 
-The item stream is `name:quantity:unit price` triples joined by `:`. The left code carries a
-prefix of the stream (ending with `:` when it stops between items) and the right code the rest,
-so joining the two shares' bytes gives the stream back. With Base64 the stream's UTF-8 bytes are
-Base64-encoded, either per code (each share separately) or once and the text split between the
-codes; both are accepted. Only in Base64 form may item names contain `:`.
+Parsing is header first: only the 53-character prefix can refuse a code. Everything after it is
+found by its separators and read best effort; a problem there gives a header-only result with the
+reason in `InvoiceCode.notes` (MOF verifies from the header and returns the items). A BAN that
+fails the checksum is a note too, never a refusal.
+
+The item stream is `name:quantity:unit price` triples joined by `:`, maybe followed by free
+supplementary text. The left code carries a prefix of the stream and the right code the rest, cut
+anywhere (the spec ends the left with `:`; many printers do not and start the right with `**:`).
+With Base64 the stream's bytes are Base64-encoded, either per code or once for the whole text and
+split between the codes; both are accepted. Only in Base64 form may item names contain `:`.
+Text input (not bytes) whose item area is already Unicode is accepted whatever the flag says.
 """
 from __future__ import annotations
 
@@ -21,7 +29,8 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from enum import IntEnum
 
-from flows.einvoice.codes import validate_ban, validate_invoice_number, validate_random_code
+from flows.einvoice.ban import NO_BUYER_BAN, is_valid_ban
+from flows.einvoice.codes import validate_invoice_number, validate_random_code
 from flows.einvoice.errors import InvoiceCodeError
 from flows.einvoice.model import InvoiceCode, InvoiceSource, Item
 from flows.einvoice.roc import date_to_roc, period_of, roc_to_date
@@ -29,6 +38,7 @@ from flows.einvoice.roc import date_to_roc, period_of, roc_to_date
 __all__ = [
     "CUSTOM_AREA",
     "HEADER_LENGTH",
+    "PREFIX_LENGTH",
     "ItemEncoding",
     "LeftQr",
     "RightQr",
@@ -42,18 +52,24 @@ __all__ = [
     "parse_right_qr",
 ]
 
-HEADER_LENGTH = 77
+PREFIX_LENGTH = 53  # invoice number … seller BAN: always at these positions
+HEADER_LENGTH = 77  # the spec's header: the prefix and a 24-character verification field
+ENCRYPT_LENGTH = 24
 CUSTOM_AREA = "*" * 10
 RIGHT_PREFIX = b"**"
 MAX_PAYLOAD = 8192  # a QR code holds at most 2953 bytes; anything longer is not one
 MAX_ITEMS = 9999
+B2B_RANDOM_CODE = "    "
 
 _HEX8 = re.compile(r"[0-9A-Fa-f]{8}")
+_DIGITS8 = re.compile(r"[0-9]{8}")
 _ENCRYPT = re.compile(r"[A-Za-z0-9+/=]{24}")
+_BASE64_TEXT = re.compile(rb"[A-Za-z0-9+/=\s]*")
 _COUNT = re.compile(r"[0-9]{1,4}")
-_NUMBER = re.compile(r"-?[0-9]{1,12}(\.[0-9]{1,8})?")
+_NUMBER = re.compile(r"[-+]?[0-9]{1,12}(\.[0-9]{0,8})?|[-+]?\.[0-9]{1,8}")
 _BIG5 = "cp950"  # Big5 as POS systems print it (Microsoft's superset)
 _DP_BUDGET = 2_000_000
+_PAD = b" \t\r\n\x00"
 
 
 class ItemEncoding(IntEnum):
@@ -66,14 +82,21 @@ class ItemEncoding(IntEnum):
 
 @dataclass(frozen=True)
 class LeftQr:
-    """A parsed left code: the header as an InvoiceCode (no items yet) and the item metadata."""
+    """A parsed left code: the header as an InvoiceCode (no items yet) and the item metadata.
+
+    `item_data` is the left share of the item stream, raw; `text_input` says the code was given
+    as text (its item share is already Unicode, encoded here as UTF-8). `notes` are the reasons
+    anything after the prefix was not used (they end up in `InvoiceCode.notes`).
+    """
 
     header: InvoiceCode
     custom_area: str | None = None
     items_in_codes: int = 0
     items_total: int = 0
     encoding: ItemEncoding | None = None
-    item_data: bytes = b""  # the left share of the item stream, raw
+    item_data: bytes = b""
+    text_input: bool = False
+    notes: tuple[str, ...] = ()
 
     @property
     def has_item_fields(self) -> bool:
@@ -82,9 +105,10 @@ class LeftQr:
 
 @dataclass(frozen=True)
 class RightQr:
-    """A parsed right code: its share of the item stream, raw."""
+    """A parsed right code: its share of the item stream, raw (`text_input` as in LeftQr)."""
 
     item_data: bytes
+    text_input: bool = False
 
 
 def _as_bytes(payload: bytes | str, field: str) -> bytes:
@@ -99,36 +123,45 @@ def _as_bytes(payload: bytes | str, field: str) -> bytes:
 
 
 def is_right_payload(payload: bytes) -> bool:
-    """A right code starts with `**`."""
-    return payload.startswith(RIGHT_PREFIX)
+    """A right code starts with `**` (after any padding)."""
+    return payload.lstrip(_PAD).startswith(RIGHT_PREFIX)
 
 
 def is_left_payload(payload: bytes) -> bool:
     """Cheap shape test (full validation is `parse_left_qr`)."""
-    return len(payload) >= HEADER_LENGTH and not payload.startswith(RIGHT_PREFIX)
+    return len(payload.strip(_PAD)) >= PREFIX_LENGTH and not is_right_payload(payload)
 
 
 # --- parsing --------------------------------------------------------------------------------
 
 
-def _parse_header(raw: bytes) -> InvoiceCode:
+def _parse_prefix(raw: bytes, notes: list[str]) -> InvoiceCode:
+    """The fixed 53-character prefix: the only part of a code that can refuse it."""
     try:
-        text = raw[:HEADER_LENGTH].decode("ascii")
+        text = raw[:PREFIX_LENGTH].decode("ascii")
     except UnicodeDecodeError:
-        raise InvoiceCodeError("header", "the first 77 characters must be ASCII") from None
+        raise InvoiceCodeError("header", f"the first {PREFIX_LENGTH} characters must be ASCII") from None
     number = validate_invoice_number(text[0:10])
     day = roc_to_date(text[10:17], field="date")
-    random_code = validate_random_code(text[17:21])
+    random_text = text[17:21]
+    random_code: str | None
+    if random_text == B2B_RANDOM_CODE:
+        random_code = None
+        notes.append("random_code: blank (4 spaces, a B2B invoice)")
+    else:
+        random_code = validate_random_code(random_text)
     amounts = []
     for name, chunk in (("sales_amount", text[21:29]), ("total_amount", text[29:37])):
         if not _HEX8.fullmatch(chunk):
             raise InvoiceCodeError(name, "must be 8 hexadecimal digits")
         amounts.append(int(chunk, 16))
-    buyer = validate_ban(text[37:45], field="buyer_ban", allow_zero=True)
-    seller = validate_ban(text[45:53], field="seller_ban")
-    encrypt = text[53:77]
-    if not _ENCRYPT.fullmatch(encrypt):
-        raise InvoiceCodeError("encrypt", "must be 24 Base64 characters")
+    bans = []
+    for name, chunk in (("buyer_ban", text[37:45]), ("seller_ban", text[45:53])):
+        if not _DIGITS8.fullmatch(chunk):
+            raise InvoiceCodeError(name, "must be 8 digits")
+        if not is_valid_ban(chunk) and not (name == "buyer_ban" and chunk == NO_BUYER_BAN):
+            notes.append(f"{name}: {chunk} fails the BAN checksum")
+        bans.append(chunk)
     return InvoiceCode(
         invoice_number=number,
         date=day,
@@ -137,84 +170,116 @@ def _parse_header(raw: bytes) -> InvoiceCode:
         period=period_of(day),
         sales_amount=amounts[0],
         total_amount=amounts[1],
-        buyer_ban=buyer,
-        seller_ban=seller,
-        encrypt=encrypt,
+        buyer_ban=bans[0],
+        seller_ban=bans[1],
     )
+
+
+def _count(chunk: bytes) -> int | None:
+    text = chunk.strip(_PAD).decode("ascii", "replace")
+    return int(text) if _COUNT.fullmatch(text) else None
+
+
+def _flag(chunk: bytes) -> ItemEncoding | None:
+    text = chunk.strip(_PAD).decode("ascii", "replace")
+    return ItemEncoding(int(text)) if text in ("0", "1", "2") else None
+
+
+def _meta_index(parts: list[bytes]) -> int | None:
+    """The index of 'items in codes' among the `:`-separated parts after the prefix: the first
+    place where two counts are followed by an encoding flag."""
+    for index in range(1, len(parts) - 2):
+        if _count(parts[index]) is not None and _count(parts[index + 1]) is not None and _flag(parts[index + 2]) is not None:
+            return index
+    return None
+
+
+def _split_verification(field: bytes) -> tuple[bytes, bytes]:
+    """A verification field with the self-use area glued on (no ':' between them): the
+    verification field is Base64, so it ends where the first other character starts."""
+    match = re.match(rb"[A-Za-z0-9+/=]*", field)
+    end = match.end() if match else 0
+    return field[:end], field[end:]
 
 
 def parse_left_qr(payload: bytes | str) -> LeftQr:
     """Parse a left code from its raw bytes (zxing-cpp `Barcode.bytes`) or text.
 
-    The header is decoded as ASCII; the item stream stays raw until its encoding is known.
-    A payload of exactly 77 characters (no item fields) is accepted.
+    Raises InvoiceCodeError only for the 53-character prefix (and for input that cannot be a
+    left code at all). Everything after it is best effort, with reasons in `notes`.
     """
+    text_input = isinstance(payload, str)
     raw = _as_bytes(payload, "left_qr")
     if len(raw) > MAX_PAYLOAD:
         raise InvoiceCodeError("left_qr", "is too long to be a QR code")
+    raw = raw.strip(_PAD).removeprefix(b"\xef\xbb\xbf")
     if is_right_payload(raw):
         raise InvoiceCodeError("left_qr", "starts with ** (that is the right code)")
-    if len(raw) < HEADER_LENGTH:
-        raise InvoiceCodeError("left_qr", f"must be at least {HEADER_LENGTH} characters, got {len(raw)}")
-    header = _parse_header(raw)
-    rest = raw[HEADER_LENGTH:]
-    if not rest:
-        return LeftQr(header=header)
-    if rest[:1] != b":":
-        raise InvoiceCodeError("left_qr", "character 78 must be ':' after the 77-character header")
-    parts = rest[1:].split(b":", 4)
-    if len(parts) < 4:
-        raise InvoiceCodeError("item_encoding", "is missing (custom area, item counts and encoding expected)")
-    custom_raw, in_codes_raw, total_raw, encoding_raw = parts[:4]
-    item_data = parts[4] if len(parts) == 5 else b""
-    try:
-        custom = custom_raw.decode("ascii")
-    except UnicodeDecodeError:
-        raise InvoiceCodeError("custom_area", "must be ASCII") from None
-    if len(custom) != 10:
-        raise InvoiceCodeError("custom_area", f"must be 10 characters, got {len(custom)}")
-    counts = []
-    for name, chunk in (("items_in_codes", in_codes_raw), ("items_total", total_raw)):
-        text = chunk.decode("ascii", "replace")
-        if not _COUNT.fullmatch(text):
-            raise InvoiceCodeError(name, "must be a whole number (up to 4 digits)")
-        counts.append(int(text))
-    if counts[0] > counts[1]:
-        raise InvoiceCodeError("items_in_codes", "is larger than the total number of items")
-    enc_text = encoding_raw.decode("ascii", "replace")
-    if enc_text not in ("0", "1", "2"):
-        raise InvoiceCodeError("item_encoding", "must be 0 (Big5), 1 (UTF-8) or 2 (Base64)")
+    if len(raw) < PREFIX_LENGTH:
+        raise InvoiceCodeError("left_qr", f"must be at least {PREFIX_LENGTH} characters, got {len(raw)}")
+    notes: list[str] = []
+    header = _parse_prefix(raw, notes)
+    parts = raw[PREFIX_LENGTH:].split(b":")
+    meta = _meta_index(parts)
+    verification, glued = _split_verification(parts[0].strip(_PAD))
+    custom = glued if meta is None or meta == 1 else b":".join([glued, *parts[1:meta]] if glued else parts[1:meta])
+    encrypt: str | None = verification.decode("ascii")
+    if not _ENCRYPT.fullmatch(encrypt):
+        if encrypt:
+            notes.append(f"encrypt: the verification field has {len(encrypt)} characters, not 24 (verify without it)")
+        elif parts[0].strip(_PAD + b"*"):
+            notes.append("encrypt: the verification field is not Base64 (verify without it)")
+        else:
+            notes.append("encrypt: no verification field")
+        encrypt = None
+    header = replace(header, encrypt=encrypt)
+    custom_text = custom.decode("ascii", "replace") if custom else None
+    if meta is None:
+        leftover = b":".join(parts[1:]) if len(parts) > 1 else glued
+        if leftover.strip(_PAD + b"*"):
+            notes.append("items: no item counts and encoding after the header")
+        return LeftQr(header=header, custom_area=custom_text, text_input=text_input, notes=tuple(notes))
+    in_codes, total = _count(parts[meta]), _count(parts[meta + 1])
+    encoding = _flag(parts[meta + 2])
+    assert in_codes is not None and total is not None and encoding is not None
+    if in_codes > total:
+        notes.append(f"items_in_codes: {in_codes} is more than the {total} items on the invoice")
     return LeftQr(
         header=header,
-        custom_area=custom,
-        items_in_codes=counts[0],
-        items_total=counts[1],
-        encoding=ItemEncoding(int(enc_text)),
-        item_data=item_data,
+        custom_area=custom_text,
+        items_in_codes=in_codes,
+        items_total=total,
+        encoding=encoding,
+        item_data=b":".join(parts[meta + 3 :]),
+        text_input=text_input,
+        notes=tuple(notes),
     )
 
 
 def parse_right_qr(payload: bytes | str) -> RightQr:
-    """Parse a right code: `**` followed by its share of the item stream."""
+    """Parse a right code: `**` followed by its share of the item stream (padding dropped)."""
+    text_input = isinstance(payload, str)
     raw = _as_bytes(payload, "right_qr")
     if len(raw) > MAX_PAYLOAD:
         raise InvoiceCodeError("right_qr", "is too long to be a QR code")
-    if not is_right_payload(raw):
+    raw = raw.strip(_PAD).removeprefix(b"\xef\xbb\xbf")
+    if not raw.startswith(RIGHT_PREFIX):
         raise InvoiceCodeError("right_qr", "must start with **")
-    return RightQr(item_data=raw[len(RIGHT_PREFIX):])
+    return RightQr(item_data=raw[len(RIGHT_PREFIX) :].rstrip(_PAD), text_input=text_input)
 
 
 def _b64decode(text: bytes, field: str) -> bytes:
-    cleaned = text.strip().rstrip(b":")
+    cleaned = b"".join(text.split()).strip(b":")
     try:
         return binascii.a2b_base64(cleaned, strict_mode=True)
     except (binascii.Error, ValueError):
         raise InvoiceCodeError(field, "is not valid Base64") from None
 
 
-def _decode_text(data: bytes, encoding: ItemEncoding, *, partial: bool) -> str:
+def _decode_text(data: bytes, encoding: ItemEncoding, *, partial: bool = False, text_input: bool = False) -> str:
+    """Item bytes to text as the flag says. Text input is already Unicode (as UTF-8 here)."""
     errors = "ignore" if partial else "strict"
-    if encoding is ItemEncoding.BIG5:
+    if encoding is ItemEncoding.BIG5 and not text_input:
         try:
             return data.decode(_BIG5, errors)
         except UnicodeDecodeError:
@@ -235,22 +300,22 @@ def _is_number(token: str) -> bool:
 
 
 def _triples(tokens: list[str], expected: int, colon_names: bool) -> list[tuple[str, str, str]]:
-    """Split tokens into `expected` (name, quantity, price) triples.
+    """Split tokens into `expected` (name, quantity, price) triples; tokens after them are free
+    supplementary text.
 
-    Without colon names the tokens group by three. With them, a name may absorb extra tokens;
-    the parse that gives every item a numeric quantity and price is found by dynamic
-    programming, preferring the shortest names first.
+    Without colon names the first 3 × `expected` tokens are the items. With them (Base64), a
+    name may absorb extra tokens: the parse that gives every item a numeric quantity and price
+    and uses every token is found by dynamic programming (shortest names first); failing that,
+    the first 3 × `expected` tokens.
     """
     extra = len(tokens) - 3 * expected
     if extra < 0:
         raise InvoiceCodeError("items", f"the codes announce {expected} items but hold only {len(tokens) // 3}")
-    if extra and not colon_names:
-        raise InvoiceCodeError("items", f"the codes announce {expected} items but hold more fields ({len(tokens)})")
-    if extra == 0:
-        return [(tokens[i], tokens[i + 1], tokens[i + 2]) for i in range(0, len(tokens), 3)]
+    if extra == 0 or not colon_names:
+        return [(tokens[i], tokens[i + 1], tokens[i + 2]) for i in range(0, 3 * expected, 3)]
     if (expected + 1) * (extra + 1) * (extra + 1) > _DP_BUDGET:
         raise InvoiceCodeError("items", "too many ':' in item names to parse")
-    numeric = [_is_number(t) for t in tokens]
+    numeric = [_is_number(t.strip()) for t in tokens]
     # ok[k][j]: items k.. can be parsed starting at token 3k+j, having absorbed j extra tokens
     ok = [[False] * (extra + 1) for _ in range(expected + 1)]
     ok[expected][extra] = True
@@ -263,7 +328,7 @@ def _triples(tokens: list[str], expected: int, colon_names: bool) -> list[tuple[
                     ok[k][j] = True
                     break
     if not ok[0][0]:
-        raise InvoiceCodeError("items", "cannot split the item fields into name:quantity:price")
+        return _triples(tokens, expected, colon_names=False)
     result = []
     j = 0
     for k in range(expected):
@@ -271,7 +336,7 @@ def _triples(tokens: list[str], expected: int, colon_names: bool) -> list[tuple[
         for absorb in range(extra - j + 1):
             q = start + absorb + 1
             if numeric[q] and numeric[q + 1] and ok[k + 1][j + absorb]:
-                result.append((":".join(tokens[start : q]), tokens[q], tokens[q + 1]))
+                result.append((":".join(tokens[start:q]), tokens[q], tokens[q + 1]))
                 j += absorb
                 break
     return result
@@ -280,7 +345,8 @@ def _triples(tokens: list[str], expected: int, colon_names: bool) -> list[tuple[
 def _items_from(triples: list[tuple[str, str, str]], offset: int = 0) -> list[Item]:
     items = []
     for index, (name, quantity, price) in enumerate(triples, start=offset):
-        if not name.strip():
+        name, quantity, price = name.strip(), quantity.strip(), price.strip()
+        if not name:
             raise InvoiceCodeError(f"items[{index}].name", "must not be empty")
         if not _is_number(quantity):
             raise InvoiceCodeError(f"items[{index}].quantity", "must be a number")
@@ -290,87 +356,155 @@ def _items_from(triples: list[tuple[str, str, str]], offset: int = 0) -> list[It
     return items
 
 
-def _stream_bytes(left: LeftQr, right: RightQr) -> list[bytes]:
-    """Candidate item streams from both shares (joined as printed, or with a ':' restored)."""
-    right_data = right.item_data.rstrip(b" \r\n\t")
-    if left.encoding is ItemEncoding.BASE64:
-        left_b64 = left.item_data.strip().rstrip(b":")
-        right_b64 = right_data.strip()
-        if left_b64.endswith(b"="):  # padded: each code's share was encoded on its own
-            return [_b64decode(left_b64, "items") + _b64decode(right_b64, "items")]
-        # one text split across the codes; an unpadded whole-quad share decodes the same either way
-        return [_b64decode(left_b64 + right_b64, "items")]
-    joined = left.item_data + right_data
-    candidates = [joined]
-    if left.item_data and right_data and not left.item_data.endswith(b":") and not right_data.startswith(b":"):
-        candidates.append(left.item_data + b":" + right_data)
+def _joins(left: bytes, right: bytes) -> list[bytes]:
+    """Candidate streams from the two shares: as printed, with a doubled ':' at the cut made
+    single (spec-form left + `**:` right), and with a ':' restored when neither has it."""
+    if not left:
+        return [right[1:] if right.startswith(b":") else right]
+    if not right:
+        return [left]
+    if left.endswith(b":") and right.startswith(b":"):
+        return [left + right[1:]]
+    candidates = [left + right]
+    if not left.endswith(b":") and not right.startswith(b":"):
+        candidates.append(left + b":" + right)
     return candidates
 
 
-def parse_items(left: LeftQr, right: RightQr | None) -> tuple[tuple[Item, ...], bool]:
-    """The items the codes carry and whether that is every item announced (strict).
+def _is_base64(share: bytes) -> bool:
+    return bool(_BASE64_TEXT.fullmatch(share.strip(b":")))
 
-    With the right code missing, only items whose fields are all followed by `:` in the left
-    share are returned (a trailing field may be cut), and completeness is False unless the
-    left share alone announces and holds every item.
-    """
-    if not left.has_item_fields or left.encoding is None:
-        return (), False
-    expected = left.items_in_codes
-    colon_names = left.encoding is ItemEncoding.BASE64
-    if right is None:
-        if left.encoding is ItemEncoding.BASE64:
-            # names may hold ':' there, so a cut stream cannot be split safely
-            return (), False
-        text = _decode_text(left.item_data, left.encoding, partial=True)
-        # without the right code we cannot know whether the last field was cut: keep only
-        # fields followed by ':'; completeness is unknown, so False
-        complete_tokens = text.split(":")[:-1]
-        usable = (len(complete_tokens) // 3) * 3
-        triples = [(complete_tokens[i], complete_tokens[i + 1], complete_tokens[i + 2]) for i in range(0, usable, 3)]
-        items: list[Item] = []
-        for triple in triples:
-            try:
-                items.extend(_items_from([triple], len(items)))
+
+def _stream_candidates(left: LeftQr, right: RightQr) -> list[tuple[bytes, ItemEncoding]]:
+    """Candidate item streams (bytes and how to read them) from both shares."""
+    left_data, right_data = left.item_data.strip(_PAD), right.item_data
+    encoding = left.encoding
+    assert encoding is not None
+    if encoding is ItemEncoding.BASE64 and _is_base64(left_data) and _is_base64(right_data):
+        left_b64 = b"".join(left_data.split()).strip(b":")
+        right_b64 = b"".join(right_data.split()).strip(b":")
+        candidates: list[bytes] = []
+        if left_b64.endswith(b"=") or (len(left_b64) % 4 == 0 and right_b64.endswith(b"=")):
+            try:  # each code's share encoded on its own
+                candidates.append(_b64decode(left_b64, "items") + _b64decode(right_b64, "items"))
             except InvoiceCodeError:
-                break
-        return tuple(items[:expected]), False
-    first_error: InvoiceCodeError | None = None
-    for data in _stream_bytes(left, right):
+                pass
+        try:  # one text split across the codes
+            candidates.append(_b64decode(left_b64 + right_b64, "items"))
+        except InvoiceCodeError:
+            pass
+        if not candidates:
+            raise InvoiceCodeError("items", "is not valid Base64")
+        return [(data, encoding) for data in candidates]
+    if encoding is ItemEncoding.BASE64:  # plain text under a Base64 flag (payment providers do it)
+        encoding = ItemEncoding.UTF8
+    return [(data, encoding) for data in _joins(left_data, right_data)]
+
+
+def _announced_items(text: str, expected: int, colon_names: bool) -> tuple[list[Item], bool]:
+    """The `expected` items at the start of a stream, and whether text follows them."""
+    tokens = text.split(":")
+    if tokens and tokens[-1].strip() == "":
+        tokens = tokens[:-1]
+    if expected == 0:
+        return [], bool(tokens)
+    triples = _triples(tokens, expected, colon_names)
+    used = sum(len(name.split(":")) for name, _q, _p in triples) + 2 * len(triples)
+    return _items_from(triples), len(tokens) > used
+
+
+def _left_only(left: LeftQr) -> tuple[tuple[Item, ...], bool, str | None]:
+    """Items from the left code alone: those whose fields are all followed by ':' (the last
+    one may continue in the right code), or all of them when the left holds every announced
+    item and more text follows."""
+    expected = left.items_in_codes
+    data = left.item_data.strip(_PAD)
+    encoding = left.encoding
+    assert encoding is not None
+    if encoding is ItemEncoding.BASE64 and _is_base64(data):
         try:
-            tokens = _trim(_decode_text(data, left.encoding, partial=False).split(":"))
-            if expected == 0:
-                if tokens:
-                    raise InvoiceCodeError("items", "the codes announce 0 items but hold item fields")
-                return (), left.items_total == 0
-            items = _items_from(_triples(tokens, expected, colon_names))
-            return tuple(items), expected == left.items_total
+            text = _decode_text(_b64decode(data, "items"), encoding)
+        except InvoiceCodeError:
+            return (), False, "items: the right code is missing and the left share alone is not whole Base64"
+        try:
+            items, _extra = _announced_items(text, expected, colon_names=True)
+        except InvoiceCodeError:
+            return (), False, "items: the right code is missing (names may hold ':', so a cut list is not split)"
+        return tuple(items), expected == left.items_total, None
+    if encoding is ItemEncoding.BASE64:
+        encoding = ItemEncoding.UTF8
+    text = _decode_text(data, encoding, partial=True, text_input=left.text_input)
+    tokens = text.split(":")
+    ends_with_colon = tokens[-1].strip() == ""
+    complete_tokens = tokens[:-1]  # the last field may be cut
+    if expected and len(tokens) == 3 * expected and not ends_with_colon:
+        # every announced field is here; only the last price could go on in the right code
+        try:
+            items = _items_from(_triples(tokens, expected, colon_names=False))
+        except InvoiceCodeError as error:
+            return (), False, f"items: {error}"
+        return tuple(items), False, "items: the right code is missing, so the last price may be cut"
+    items: list[Item] = []
+    usable = min(len(complete_tokens) // 3, expected)
+    for index in range(usable):
+        try:
+            items.extend(_items_from([tuple(complete_tokens[3 * index : 3 * index + 3])], index))  # type: ignore[list-item]
+        except InvoiceCodeError as error:
+            return tuple(items), False, f"items: {error}"
+    complete = len(items) == expected and expected == left.items_total
+    if len(items) == expected and len([t for t in complete_tokens if t.strip()]) > 3 * expected:
+        return tuple(items), complete, "items: free text after the announced items (ignored)"
+    return tuple(items), complete, None if complete else "items: the right code is missing"
+
+
+def parse_items(left: LeftQr, right: RightQr | None) -> tuple[tuple[Item, ...], bool]:
+    """The items the codes carry and whether that is every item on the invoice (strict: raises
+    InvoiceCodeError when the item area cannot be read).
+
+    Free text after the announced items is ignored. Without the right code see `_left_only`.
+    """
+    items, complete, _note = _parse_items(left, right)
+    return items, complete
+
+
+def _parse_items(left: LeftQr, right: RightQr | None) -> tuple[tuple[Item, ...], bool, str | None]:
+    if not left.has_item_fields or left.encoding is None:
+        return (), False, None
+    if right is None:
+        return _left_only(left)
+    expected = left.items_in_codes
+    text_input = left.text_input or right.text_input
+    first_error: InvoiceCodeError | None = None
+    for data, encoding in _stream_candidates(left, right):
+        try:
+            text = _decode_text(data, encoding, text_input=text_input and encoding is not ItemEncoding.BASE64)
+            items, extra = _announced_items(text, expected, colon_names=encoding is ItemEncoding.BASE64)
         except InvoiceCodeError as error:
             first_error = first_error or error
+            continue
+        note = "items: free text after the announced items (ignored)" if extra else None
+        return tuple(items), expected == left.items_total, note
     assert first_error is not None
     raise first_error
-
-
-def _trim(tokens: list[str]) -> list[str]:
-    """Drop the empty token a trailing ':' leaves (and the one an empty stream gives)."""
-    if tokens and tokens[-1] == "":
-        return tokens[:-1]
-    return tokens
 
 
 def combine(left: LeftQr, right: RightQr | None, *, strict: bool = False) -> InvoiceCode:
     """One InvoiceCode from a left code and maybe a right code.
 
-    Not strict: an item stream that does not parse leaves the header with no items and
-    `items_complete` False (items then come from MOF). Strict: it raises InvoiceCodeError.
+    Not strict: an item area that does not parse leaves the header with no items,
+    `items_complete` False and the reason in `notes` (items then come from MOF). Strict: it
+    raises InvoiceCodeError.
     """
+    notes = list(left.notes)
     try:
-        items, complete = parse_items(left, right)
-    except InvoiceCodeError:
+        items, complete, note = _parse_items(left, right)
+    except InvoiceCodeError as error:
         if strict:
             raise
-        items, complete = (), False
-    return replace(left.header, items=items, items_complete=complete)
+        items, complete, note = (), False, f"items unread (header only): {error}"
+    if note:
+        notes.append(note)
+    return replace(left.header, items=items, items_complete=complete, notes=tuple(notes))
 
 
 def parse_qr_pair(
@@ -378,17 +512,19 @@ def parse_qr_pair(
 ) -> InvoiceCode:
     """Parse the left code (and the right code when there is one) into one InvoiceCode.
 
-    Header and item-field errors in the left code always raise; with `strict` so do item
-    errors and a malformed right code; otherwise those leave a header-only code.
+    Only the left code's 53-character prefix can make it raise, unless `strict`, when an item
+    area or right code that cannot be read raises too; otherwise those leave a header-only code
+    with the reason in `notes`.
     """
     parsed_left = parse_left_qr(left)
     parsed_right: RightQr | None = None
     if right is not None:
         try:
             parsed_right = parse_right_qr(right)
-        except InvoiceCodeError:
+        except InvoiceCodeError as error:
             if strict:
                 raise
+            parsed_left = replace(parsed_left, notes=(*parsed_left.notes, f"right_qr unread: {error.reason}"))
     return combine(parsed_left, parsed_right, strict=strict)
 
 
@@ -406,14 +542,16 @@ def _header_text(code: InvoiceCode) -> str:
     if code.date is None:
         raise InvoiceCodeError("date", "is required to encode a left QR code")
     validate_invoice_number(code.invoice_number)
-    validate_random_code(code.random_code)
-    parts = [code.invoice_number, date_to_roc(code.date), code.random_code]
+    random_code = B2B_RANDOM_CODE if code.random_code is None else validate_random_code(code.random_code)
+    parts = [code.invoice_number, date_to_roc(code.date), random_code]
     for name, amount in (("sales_amount", code.sales_amount), ("total_amount", code.total_amount)):
         if amount is None or not 0 <= amount <= 0xFFFFFFFF:
             raise InvoiceCodeError(name, "must be between 0 and 0xFFFFFFFF to encode")
         parts.append(f"{amount:08x}")
-    parts.append(validate_ban(code.buyer_ban or "00000000", field="buyer_ban", allow_zero=True))
-    parts.append(validate_ban(code.seller_ban, field="seller_ban"))
+    for name, ban in (("buyer_ban", code.buyer_ban or NO_BUYER_BAN), ("seller_ban", code.seller_ban)):
+        if not isinstance(ban, str) or not _DIGITS8.fullmatch(ban):
+            raise InvoiceCodeError(name, "must be 8 digits to encode")
+        parts.append(ban)
     if code.encrypt is None or not _ENCRYPT.fullmatch(code.encrypt):
         raise InvoiceCodeError("encrypt", "must be 24 Base64 characters to encode")
     parts.append(code.encrypt)

@@ -180,6 +180,18 @@ async def test_unreadable_photo_answers_unreadable_and_is_recorded(make_stack):
     assert upload.status == "unreadable" and upload.photo_path
 
 
+async def test_photo_over_the_size_limit_answers_unreadable_not_unexpected(make_stack):
+    stack = await make_stack()
+    await _card(stack, ALICE)
+    await stack.photo(ALICE, b"\xff\xd8\xff\xe0" + bytes(10 * 1024 * 1024))  # just over LINE's 10 MB
+    sent = await stack.wait_messages(ALICE, 2)
+    assert sent[1]["kind"] == "reply"
+    assert "無法辨識" in sent[1]["messages"][0]["altText"]
+    [upload] = await stack.uploads()
+    assert upload.status == "unreadable" and upload.photo_path is None
+    assert "file too large" in (upload.reason or "")
+
+
 async def test_forged_signature_is_refused_and_nothing_is_stored(make_stack):
     stack = await make_stack()
     event = stack.sim.text_event(ALICE, KEYWORD)
