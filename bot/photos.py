@@ -2,18 +2,20 @@
 and exports can link a photo without exposing the others), and the route that serves them."""
 from __future__ import annotations
 
+import asyncio
 import functools
 import hashlib
 import hmac
 import os
 import secrets
 from collections.abc import Callable
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from aiohttp import web
 
-from bot.appkeys import CONFIG
+from bot.appkeys import CONFIG, PHOTO_STORE
 from bot.config import Config
+from bot.photo_store import PhotoStoreError, is_photo_path
 
 KEY_FILE = ".photo-link-key"
 _SIGNATURES = {b"\xff\xd8\xff": "image/jpeg", b"\x89PNG\r\n\x1a\n": "image/png", b"GIF8": "image/gif",
@@ -61,8 +63,7 @@ def photo_linker(config: Config) -> Callable[[str], str]:
 
 
 def _safe(path: str) -> bool:
-    parts = PurePosixPath(path).parts
-    return len(parts) == 3 and parts[0] == "photos" and all(p not in ("", ".", "..") for p in parts)
+    return is_photo_path(path)
 
 
 async def handle_photo(request: web.Request) -> web.StreamResponse:
@@ -71,13 +72,15 @@ async def handle_photo(request: web.Request) -> web.StreamResponse:
     given = request.query.get("t", "")
     if not _safe(path) or not hmac.compare_digest(token(link_key(config), path).encode(), given.encode()):
         raise web.HTTPNotFound()  # a wrong token tells nothing about which files exist
-    file = Path(config.data_dir) / path
-    if not file.is_file():
+    try:
+        content = await asyncio.to_thread(request.app[PHOTO_STORE].get, path)
+    except PhotoStoreError:
+        raise web.HTTPServiceUnavailable(text="photo store unavailable, try again later") from None
+    if content is None:
         raise web.HTTPNotFound()
-    head = file.open("rb").read(12)
-    kind = next((t for sig, t in _SIGNATURES.items() if head.startswith(sig)), "application/octet-stream")
-    return web.FileResponse(file, headers={"Content-Type": kind, "Cache-Control": "private, max-age=3600",
-                                           "X-Content-Type-Options": "nosniff"})
+    kind = next((t for sig, t in _SIGNATURES.items() if content.startswith(sig)), "application/octet-stream")
+    return web.Response(body=content, headers={"Content-Type": kind, "Cache-Control": "private, max-age=3600",
+                                               "X-Content-Type-Options": "nosniff"})
 
 
 def setup_photos(app: web.Application) -> None:

@@ -51,12 +51,13 @@ def test_production_mode_and_secrets_stay_out_of_repr():
             "LINE_CHANNEL_ACCESS_TOKEN": "access-token-value",
             "MOF_APP_ID": "EINV0001",
             "MOF_API_KEY": "mof-key-value",
+            "APP_SECRET": "app-secret-value-" + "x" * 16,
             "DATABASE_URL": "postgresql+asyncpg://app:dbpass123@db/prod",
         }
     )
     assert not config.sandbox
     text = repr(config) + str(config.describe())
-    for secret in ("chan-secret-value", "access-token-value", "mof-key-value", "dbpass123"):
+    for secret in ("chan-secret-value", "access-token-value", "mof-key-value", "dbpass123", "app-secret-value"):
         assert secret not in text
 
 
