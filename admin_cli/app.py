@@ -51,6 +51,9 @@ app.add_typer(coupons_app, name="coupons")
 app.add_typer(reports_app, name="reports")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(richmenu_app, name="richmenu")
+from admin_cli.photos import photos_app  # noqa: E402
+
+app.add_typer(photos_app, name="photos")
 
 
 def main() -> None:
