@@ -86,7 +86,7 @@ class Config:
             "line_api": self.line_api_base_url,
             "mof_api": self.mof_api_base_url,
             "mof_api_key": _secret_repr(self.mof_api_key),
-            "photo_store": _redact_url(self.photo_store.url) if self.photo_store.url else f"local {self.data_dir}",
+            "photo_store": self.photo_store.url or f"local {self.data_dir}",  # names no credential
             "database_pool_size": str(self.database_pool_size),
         }
 

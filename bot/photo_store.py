@@ -58,6 +58,8 @@ def parse_store_url(value: str) -> tuple[str, str, str]:
     ("file", "", dir). Raises ValueError with the reason."""
     parts = urlsplit(value)
     if parts.scheme == "s3":
+        if "@" in parts.netloc:
+            raise ValueError("put no credentials in the URL: use AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
         if not parts.netloc or parts.query or parts.fragment:
             raise ValueError(f"expected s3://bucket/prefix, got {value!r}")
         return "s3", parts.netloc, parts.path.strip("/")
@@ -160,7 +162,7 @@ class S3PhotoStore(PhotoStore):
         return f"{self.prefix}/{_checked(path)}" if self.prefix else _checked(path)
 
     def _error(self, action: str, exc: Exception) -> PhotoStoreError:
-        code = getattr(exc, "response", {}).get("Error", {}).get("Code") if hasattr(exc, "response") else None
+        code = (getattr(exc, "response", None) or {}).get("Error", {}).get("Code")
         return PhotoStoreError(f"{self.description}: {action} failed ({code or type(exc).__name__})")
 
     def put(self, path: str, data: bytes) -> None:
