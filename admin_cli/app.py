@@ -56,6 +56,9 @@ from admin_cli.privacy import privacy_app  # noqa: E402
 
 app.add_typer(privacy_app, name="privacy")
 app.command("audit")(audit_command)
+from admin_cli.photos import photos_app  # noqa: E402
+
+app.add_typer(photos_app, name="photos")
 
 
 def main() -> None:

@@ -1,13 +1,14 @@
 """The aiohttp application factory: every resource is opened and closed in `cleanup_ctx`."""
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 
 from aiohttp import web
 
 from bot import metrics as metrics_module
-from bot.appkeys import CONFIG, DATABASE, EVENT_ISOLATION, METRICS, STATE_STORAGE
+from bot.appkeys import CONFIG, DATABASE, EVENT_ISOLATION, METRICS, PHOTO_STORE, STATE_STORAGE
 from bot.config import Config
 from bot.health import handle_healthz
 from bot.backme.route import setup_backme
@@ -17,6 +18,7 @@ from bot.chat.results import ResultNotifier
 from bot.line.outbox import outbox_ctx
 from bot.privacy.service import privacy_ctx
 from bot.line.webhook import setup_line_webhook
+from bot.photo_store import PhotoStoreError, open_store
 from bot.photos import setup_photos
 from bot.sandbox import sandbox_config, setup_sandbox
 from bot.state.base import KeyBuilder
@@ -32,7 +34,7 @@ MAX_BODY = 1024 * 1024  # LINE webhook bodies are small; images are fetched, nev
 
 async def database_ctx(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG]
-    db = Database(config.database_url)
+    db = Database(config.database_url, pool_size=config.database_pool_size)
     try:
         if config.run_migrations:
             await migrate.upgrade(db)
@@ -58,6 +60,10 @@ async def state_ctx(app: web.Application) -> AsyncIterator[None]:
 
         storage = SqlStorage(app[DATABASE], KeyBuilder(prefix=config.state_prefix))
         isolation = SimpleEventIsolation()
+        if app[DATABASE].is_postgresql and config.several_processes:
+            log.warning("several processes expected but REDIS_URL is unset: per-user locks are per process, "
+                        "so one user's events may run at once in two processes; set REDIS_URL",
+                        extra={"fields": {"because": config.several_processes}})
     app[STATE_STORAGE] = storage
     app[EVENT_ISOLATION] = isolation
     try:
@@ -65,6 +71,20 @@ async def state_ctx(app: web.Application) -> AsyncIterator[None]:
     finally:
         await isolation.close()
         await storage.close()
+
+
+async def photo_store_ctx(app: web.Application) -> AsyncIterator[None]:
+    config = app[CONFIG]
+    store = open_store(config.photo_store, config.data_dir)
+    try:
+        await asyncio.to_thread(store.check)
+    except PhotoStoreError as exc:  # degrade, don't crash: uploads get the unexpected-error answer meanwhile
+        log.warning("photo store unreachable at start", extra={"fields": {"error": str(exc)}})
+    app[PHOTO_STORE] = store
+    try:
+        yield
+    finally:
+        store.close()
 
 
 def create_app(config: Config) -> web.Application:
@@ -79,6 +99,7 @@ def create_app(config: Config) -> web.Application:
     app[METRICS] = metrics
     app.cleanup_ctx.append(database_ctx)
     app.cleanup_ctx.append(state_ctx)
+    app.cleanup_ctx.append(photo_store_ctx)
     app.cleanup_ctx.append(channel_ctx)
     app.cleanup_ctx.append(outbox_ctx)
     app.cleanup_ctx.append(privacy_ctx)

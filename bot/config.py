@@ -4,17 +4,22 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
+from typing import Callable, Mapping
 from urllib.parse import urlsplit
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
+
+from bot.photo_store import ADDRESSING_STYLES, PhotoStoreSettings, parse_store_url
+from bot.storage.database import DEFAULT_POOL_SIZE
+from bot.storage.pg_options import split_options
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/app.db"
 DEFAULT_LINE_API = "https://api.line.me"
 DEFAULT_LINE_DATA_API = "https://api-data.line.me"
 DEFAULT_MOF_API = "https://api.einvoice.nat.gov.tw"
 SUPPORTED_DB_DRIVERS = {"sqlite+aiosqlite", "postgresql+asyncpg"}
+MIN_APP_SECRET_LENGTH = 32
 
 
 class ConfigError(ValueError):
@@ -60,6 +65,11 @@ class Config:
     # Sandbox mode: no LINE credentials were given, so the service runs against its bundled
     # simulators. Derived from the credentials unless set explicitly.
     sandbox: bool | None = None
+    database_pool_size: int = DEFAULT_POOL_SIZE
+    photo_store: PhotoStoreSettings = field(default_factory=PhotoStoreSettings)
+    # Why more than one process of this deployment is expected (None: no sign of it); with
+    # PostgreSQL and no REDIS_URL start-up warns, since the embedded store's locks are per process.
+    several_processes: str | None = None
 
     def __post_init__(self) -> None:
         if self.sandbox is None:
@@ -80,6 +90,8 @@ class Config:
             "line_api": self.line_api_base_url,
             "mof_api": self.mof_api_base_url,
             "mof_api_key": _secret_repr(self.mof_api_key),
+            "photo_store": self.photo_store.url or f"local {self.data_dir}",  # names no credential
+            "database_pool_size": str(self.database_pool_size),
         }
 
     @classmethod
@@ -108,9 +120,13 @@ class Config:
         if service and secret is not None and (mof_key is None or mof_app is None):
             missing = "MOF_APP_ID" if mof_app is None else "MOF_API_KEY"
             raise ConfigError(missing, "required in production mode (LINE credentials are set)")
-        if service and secret is not None and get("APP_SECRET") is None:
-            raise ConfigError("APP_SECRET", "required in production mode: it keys the encryption of "
-                                            "carrier verification codes (use 32+ random characters)")
+        app_secret = get("APP_SECRET")
+        if service and secret is not None and app_secret is None:
+            raise ConfigError("APP_SECRET", "required in production mode, the same on every process "
+                              "(it signs the photo links and keys the encryption of carrier verification codes), "
+                              "e.g. `openssl rand -hex 32`")
+        if app_secret is not None and len(app_secret) < MIN_APP_SECRET_LENGTH:
+            raise ConfigError("APP_SECRET", f"must be at least {MIN_APP_SECRET_LENGTH} characters")
         login_channel = get("LINE_LOGIN_CHANNEL_ID")
         if login_channel is not None and not login_channel.isdigit():
             raise ConfigError("LINE_LOGIN_CHANNEL_ID", "must be the LINE Login channel ID (digits)")
@@ -140,10 +156,13 @@ class Config:
             run_migrations=_flag("RUN_MIGRATIONS", get("RUN_MIGRATIONS"), True),
             run_worker=_flag("RUN_WORKER", get("RUN_WORKER"), True),
             state_prefix=get("STATE_PREFIX") or "invoicebot",
-            app_secret=get("APP_SECRET"),
+            app_secret=app_secret,
             photo_link_ttl_days=_whole("PHOTO_LINK_TTL_DAYS", get("PHOTO_LINK_TTL_DAYS"), 7, 1, 365),
             privacy_purge_seconds=_whole("PRIVACY_PURGE_SECONDS", get("PRIVACY_PURGE_SECONDS"), 3600,
                                          60, 7 * 86400),
+            database_pool_size=_positive("DATABASE_POOL_SIZE", get("DATABASE_POOL_SIZE"), DEFAULT_POOL_SIZE),
+            photo_store=_photo_store(get),
+            several_processes=_several_processes(get),
         )
 
 
@@ -173,6 +192,11 @@ def _database_url(value: str) -> str:
         )
     if url.drivername.startswith("postgresql") and not url.database:
         raise ConfigError("DATABASE_URL", "names no database")
+    if url.drivername.startswith("postgresql"):
+        try:
+            split_options(url)
+        except ValueError as exc:
+            raise ConfigError("DATABASE_URL", str(exc)) from None
     if url.drivername.startswith("sqlite") and not url.database:
         raise ConfigError("DATABASE_URL", "names no SQLite file")
     return value
@@ -233,3 +257,43 @@ def _flag(name: str, value: str | None, default: bool) -> bool:
     if value.lower() in {"0", "false", "no", "off"}:
         return False
     raise ConfigError(name, "must be true or false")
+
+
+def _positive(name: str, value: str | None, default: int) -> int:
+    if value is None:
+        return default
+    if not value.isdigit() or not 0 < int(value) <= 1000:
+        raise ConfigError(name, f"must be a number from 1 to 1000, got {value!r}")
+    return int(value)
+
+
+def _photo_store(get: Callable[[str], str | None]) -> PhotoStoreSettings:
+    url = get("PHOTO_STORE_URL")
+    if url is not None:
+        try:
+            parse_store_url(url)
+        except ValueError as exc:
+            raise ConfigError("PHOTO_STORE_URL", str(exc)) from None
+    endpoint = None
+    for name in ("S3_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"):
+        endpoint = endpoint or _http_url(name, get(name))
+    style = get("S3_ADDRESSING_STYLE")
+    if style is not None and style not in ADDRESSING_STYLES:
+        raise ConfigError("S3_ADDRESSING_STYLE", f"must be one of {', '.join(ADDRESSING_STYLES)}")
+    return PhotoStoreSettings(url=url, s3_endpoint_url=endpoint,
+                              s3_region=get("AWS_REGION") or get("AWS_DEFAULT_REGION"), s3_addressing_style=style)
+
+
+def _several_processes(get: Callable[[str], str | None]) -> str | None:
+    """A sign that this process is one of several: WEB_CONCURRENCY > 1, a platform process name
+    other than web.1 (DYNO=web.2, DYNO=worker.1), or RUN_WORKER=false (a worker runs elsewhere)."""
+    concurrency = get("WEB_CONCURRENCY")
+    if concurrency is not None:
+        if _positive("WEB_CONCURRENCY", concurrency, 1) > 1:
+            return f"WEB_CONCURRENCY={concurrency}"
+    dyno = get("DYNO")
+    if dyno is not None and dyno not in ("web.1",) and "." in dyno and not dyno.startswith(("run.", "release.")):
+        return f"DYNO={dyno}"
+    if _flag("RUN_WORKER", get("RUN_WORKER"), True) is False:
+        return "RUN_WORKER=false"
+    return None

@@ -4,6 +4,7 @@ PHOTO_LINK_TTL_DAYS, and all die when the link generation is rotated), and the r
 serves them."""
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import functools
 import hashlib
@@ -11,12 +12,13 @@ import hmac
 import os
 import secrets
 from collections.abc import Callable
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from aiohttp import web
 
-from bot.appkeys import CONFIG, DATABASE
+from bot.appkeys import CONFIG, DATABASE, PHOTO_STORE
 from bot.config import Config
+from bot.photo_store import PhotoStoreError, is_photo_path
 from bot.privacy.keys import link_generation
 from bot.storage.models import utcnow
 
@@ -83,8 +85,7 @@ def photo_linker(config: Config, *, generation: int, now: dt.datetime) -> Callab
 
 
 def _safe(path: str) -> bool:
-    parts = PurePosixPath(path).parts
-    return len(parts) == 3 and parts[0] == "photos" and all(p not in ("", ".", "..") for p in parts)
+    return is_photo_path(path)
 
 
 async def handle_photo(request: web.Request) -> web.StreamResponse:
@@ -94,13 +95,15 @@ async def handle_photo(request: web.Request) -> web.StreamResponse:
     if not _safe(path) or not token_is_valid(link_key(config), path, given, expires,
                                              await _link_generation(request), utcnow()):
         raise web.HTTPNotFound()  # a wrong or expired token tells nothing about which files exist
-    file = Path(config.data_dir) / path
-    if not file.is_file():
+    try:
+        content = await asyncio.to_thread(request.app[PHOTO_STORE].get, path)
+    except PhotoStoreError:
+        raise web.HTTPServiceUnavailable(text="photo store unavailable, try again later") from None
+    if content is None:
         raise web.HTTPNotFound()
-    head = file.open("rb").read(12)
-    kind = next((t for sig, t in _SIGNATURES.items() if head.startswith(sig)), "application/octet-stream")
-    return web.FileResponse(file, headers={"Content-Type": kind, "Cache-Control": "private, max-age=3600",
-                                           "X-Content-Type-Options": "nosniff"})
+    kind = next((t for sig, t in _SIGNATURES.items() if content.startswith(sig)), "application/octet-stream")
+    return web.Response(body=content, headers={"Content-Type": kind, "Cache-Control": "private, max-age=3600",
+                                               "X-Content-Type-Options": "nosniff"})
 
 
 async def _link_generation(request: web.Request) -> int:

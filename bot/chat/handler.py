@@ -8,7 +8,6 @@ import datetime as dt
 import logging
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -24,7 +23,7 @@ from linebot.v3.webhooks import (
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.appkeys import CONFIG, DATABASE, STATE_STORAGE
+from bot.appkeys import CONFIG, DATABASE, PHOTO_STORE, STATE_STORAGE
 from bot.chat import answers, liff_answers
 from bot.chat.channels import DEFAULT_CHANNEL
 from bot.chat.intake import customer_for, register
@@ -35,6 +34,7 @@ from bot.line.messaging import ContentTooLarge, LineApiError
 from bot.line.outbox import MESSAGING_POOL, drop_pushes_to, enqueue_push, send_reply
 from bot.line.webhook import LineChannel
 from bot.log import pseudonym
+from bot.photo_store import PHOTOS, PhotoStoreError
 from bot.state.base import StorageKey
 from bot.storage.models import Campaign, Channel, Customer, Trigger, Upload, utcnow
 from bot.verification import jobs
@@ -262,7 +262,12 @@ class ChatHandler:
             await self._answer_unexpected(channel_id, customer, campaign_id, action.answer_via)
             return
         else:
-            path = await asyncio.to_thread(self._keep_photo, campaign_id, content)
+            try:
+                path = await asyncio.to_thread(self._keep_photo, campaign_id, content)
+            except PhotoStoreError as exc:
+                log.warning("photo not kept", extra={"fields": {"user": pseudonym(user_id), "error": str(exc)}})
+                await self._answer_unexpected(channel_id, customer, campaign_id, action.answer_via)
+                return
             async with self._decoding:
                 result = await asyncio.to_thread(decode_photo, content)
         async with db.session() as session, session.begin():
@@ -281,12 +286,11 @@ class ChatHandler:
         await self._deliver(channel_id, customer, messages, action.answer_via, f"upload.{upload.status}", upload_id)
 
     def _keep_photo(self, campaign_id: int, content: bytes) -> str:
-        """Keep the original file (the participant list links it); returns its path under DATA_DIR."""
-        relative = Path("photos") / str(campaign_id) / f"{uuid.uuid4().hex}.img"
-        target = self.app[CONFIG].data_dir / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(content)
-        return relative.as_posix()
+        """Keep the original file in the photo store (the participant list links it); returns its
+        store-independent path `photos/<campaign>/<file>`."""
+        path = f"{PHOTOS}/{campaign_id}/{uuid.uuid4().hex}.img"
+        self.app[PHOTO_STORE].put(path, content)
+        return path
 
     async def _verify_now(self, upload_id: int) -> None:
         """The first MOF attempt, inside the user's request, so its answer can be a reply.

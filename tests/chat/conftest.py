@@ -145,7 +145,7 @@ def campaign_settings(channel_id: int, *, cap: int | None = None, threshold: int
 
 @pytest.fixture
 def make_stack(aiohttp_server, aiohttp_client, database_url, tmp_path) -> Callable[..., Any]:
-    async def make(*, cap: int | None = None, coupons: int = 5, publish: bool = True) -> Stack:
+    async def make(*, cap: int | None = None, coupons: int = 5, publish: bool = True, **config: Any) -> Stack:
         clock = Clock()
         line_app = create_line_simulator(clock=clock)
         line_server = await aiohttp_server(line_app)
@@ -156,7 +156,7 @@ def make_stack(aiohttp_server, aiohttp_client, database_url, tmp_path) -> Callab
             line_channel_secret=SIM_CHANNEL_SECRET, line_channel_access_token=SIM_ACCESS_TOKEN,
             liff_id=LIFF_ID, line_api_base_url=line_url, line_data_api_base_url=line_url,
             mof_api_base_url=str(mof_server.make_url("")).rstrip("/"), mof_app_id=MOF_APP_ID,
-            mof_api_key=MOF_KEY, sandbox=False,
+            mof_api_key=MOF_KEY, sandbox=False, **config,
         )
         service = await aiohttp_server(create_app(config))
         db = Database(database_url)
