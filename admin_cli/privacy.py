@@ -13,7 +13,7 @@ from admin_cli.campaign_access import now, run_as
 from admin_cli.context import CliError, acting_user, acting_user_name, in_transaction, load_config
 from admin_cli.output import add_row, print_table, table
 from bot.campaigns.store import Actor, CampaignStore, CampaignView
-from bot.privacy.files import LocalFiles
+from bot.photo_store import open_store
 from bot.privacy.forget import forget as forget_user
 from bot.privacy.keys import rotate_link_generation
 from bot.privacy.purge import purge as run_purge
@@ -69,7 +69,7 @@ def purge(
             actor = None
         else:
             actor = await privacy_officer(session, ctx)
-        report = await run_purge(session, now(), files=LocalFiles(config.data_dir), dry_run=dry_run,
+        report = await run_purge(session, now(), files=open_store(config.photo_store, config.data_dir), dry_run=dry_run,
                                  actor=actor)
         return report.to_dict()
 
@@ -100,7 +100,7 @@ def forget(
     async def work(session: AsyncSession) -> dict[str, Any]:
         actor = await privacy_officer(session, ctx)
         try:
-            report = await forget_user(session, line_user_id.strip(), now(), files=LocalFiles(config.data_dir),
+            report = await forget_user(session, line_user_id.strip(), now(), files=open_store(config.photo_store, config.data_dir),
                                        crm=crm, dry_run=dry_run, actor=actor)
         except ValueError as exc:
             raise CliError(str(exc)) from None

@@ -90,6 +90,16 @@ class PhotoStore(ABC):
     @abstractmethod
     def paths(self) -> Iterator[str]: ...
 
+    def delete(self, path: str) -> bool:
+        """Delete a stored photo (the privacy purge and forget-me); True when it existed. A missing
+        photo is not an error, and a path that is not a photo path deletes nothing."""
+        if not is_photo_path(path):
+            return False
+        return self._delete(path)
+
+    @abstractmethod
+    def _delete(self, path: str) -> bool: ...
+
     def check(self) -> None:
         """Raise PhotoStoreError when the store is not usable (called at start-up)."""
 
@@ -126,6 +136,13 @@ class LocalPhotoStore(PhotoStore):
     def info(self, path: str) -> PhotoInfo | None:
         data = self.get(path)
         return None if data is None else PhotoInfo(len(data), hashlib.md5(data).hexdigest())
+
+    def _delete(self, path: str) -> bool:
+        try:
+            (self.root / path).unlink()
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            return False
+        return True
 
     def paths(self) -> Iterator[str]:
         base = self.root / PHOTOS
@@ -200,6 +217,17 @@ class S3PhotoStore(PhotoStore):
             raise self._error("head", exc) from None
         etag = head.get("ETag", "").strip('"')
         return PhotoInfo(head["ContentLength"], etag if len(etag) == 32 and "-" not in etag else None)
+
+    def _delete(self, path: str) -> bool:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        if self.info(path) is None:
+            return False
+        try:
+            self.client.delete_object(Bucket=self.bucket, Key=self._key(path))
+        except (BotoCoreError, ClientError) as exc:
+            raise self._error("delete", exc) from None
+        return True
 
     def paths(self) -> Iterator[str]:
         from botocore.exceptions import BotoCoreError, ClientError

@@ -3,6 +3,7 @@ forget-me. Invoice facts (number, date, amounts, seller, items, status) stay: th
 need them, and without the person they are anonymous."""
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -54,7 +55,7 @@ async def erase_photos(session: AsyncSession, where: Any, files: FileDeleter | N
     if dry_run or not rows:
         return erased
     for _, path in rows:
-        if files is not None and files.delete(path):
+        if files is not None and await asyncio.to_thread(files.delete, path):
             erased.photo_files += 1
     ids = [r[0] for r in rows]
     for start in range(0, len(ids), 500):

@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from bot.appkeys import CONFIG, DATABASE
-from bot.privacy.files import LocalFiles
+from bot.appkeys import CONFIG, DATABASE, PHOTO_STORE
+from bot.privacy.files import FileDeleter
 from bot.privacy.purge import PurgeReport, purge
 from bot.storage.database import Database
 from bot.storage.models import utcnow
@@ -18,12 +18,12 @@ from bot.storage.models import utcnow
 log = logging.getLogger(__name__)
 
 
-async def purge_once(db: Database, files: LocalFiles) -> PurgeReport:
+async def purge_once(db: Database, files: FileDeleter) -> PurgeReport:
     async with db.session() as session, session.begin():
         return await purge(session, utcnow(), files=files)
 
 
-async def purge_loop(db: Database, files: LocalFiles, stop: asyncio.Event, interval: float) -> None:
+async def purge_loop(db: Database, files: FileDeleter, stop: asyncio.Event, interval: float) -> None:
     while not stop.is_set():
         try:
             report = await purge_once(db, files)
@@ -44,7 +44,7 @@ async def privacy_ctx(app: web.Application) -> AsyncIterator[None]:
     stop = asyncio.Event()
     task = None
     if config.run_worker:
-        task = asyncio.create_task(purge_loop(app[DATABASE], LocalFiles(config.data_dir), stop,
+        task = asyncio.create_task(purge_loop(app[DATABASE], app[PHOTO_STORE], stop,
                                               config.privacy_purge_seconds))
     try:
         yield

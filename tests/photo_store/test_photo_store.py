@@ -42,6 +42,16 @@ def test_paths_outside_photos_are_refused(store, path):
         store.put(path, JPEG)
     with pytest.raises(ValueError):
         store.get(path)
+    assert store.delete(path) is False  # the purge never deletes outside photos/
+
+
+def test_delete_removes_one_photo_and_is_idempotent(store):
+    store.put("photos/1/a.img", JPEG)
+    store.put("photos/1/b.img", b"other")
+    assert store.delete("photos/1/a.img") is True
+    assert store.get("photos/1/a.img") is None
+    assert store.delete("photos/1/a.img") is False  # already gone: not an error
+    assert sorted(store.paths()) == ["photos/1/b.img"]
 
 
 def test_s3_keys_live_under_the_prefix(s3_endpoint, s3_bucket, tmp_path):

@@ -74,12 +74,12 @@ def test_link_lifetime_is_configurable():
 
 
 def test_local_files_delete_only_stored_photos(tmp_path):
-    from bot.privacy.files import LocalFiles
+    from bot.photo_store import LocalPhotoStore
 
     (tmp_path / "photos" / "1").mkdir(parents=True)
     (tmp_path / "photos" / "1" / "a.jpg").write_bytes(b"x")
     (tmp_path / "secret.txt").write_text("keep")
-    files = LocalFiles(tmp_path)
+    files = LocalPhotoStore(tmp_path)
     assert files.delete("photos/1/a.jpg") is True and not (tmp_path / "photos" / "1" / "a.jpg").exists()
     assert files.delete("photos/1/a.jpg") is False  # already gone: not an error
     assert files.delete("photos/../secret.txt") is False and (tmp_path / "secret.txt").exists()

@@ -9,7 +9,7 @@ from sqlalchemy import insert, select
 
 from bot.campaigns.stats import campaign_stats
 from bot.campaigns.store import CampaignStore
-from bot.privacy.files import LocalFiles
+from bot.photo_store import LocalPhotoStore
 from bot.privacy.forget import forget
 from bot.privacy.keys import pseudonym_key
 from bot.privacy.purge import purge
@@ -37,7 +37,7 @@ async def _world(db, tmp_path):
     a, b = views
     amy = await add_customer(db, channel, UID_A, "=Amy", "0912345678")
     ben = await add_customer(db, channel, UID_B, "Ben", "0987654321")
-    files = LocalFiles(tmp_path)
+    files = LocalPhotoStore(tmp_path)
     uploads = {}
     for key, campaign, customer, number in (("amy-a", a, amy, "AB00000001"), ("ben-a", a, ben, "AB00000002"),
                                             ("ben-b", b, ben, "AB00000003")):
