@@ -51,6 +51,10 @@ class Config:
     log_level: str = "INFO"
     run_migrations: bool = True
     run_worker: bool = True
+    # Handle webhook events from the inbox (and send LINE messages) in this process; worker
+    # processes (`python -m bot worker`) always do. HANDLER_CONCURRENCY: events at once.
+    handle_events: bool = True
+    handler_concurrency: int = 8
     state_prefix: str = "invoicebot"
     app_secret: str | None = field(default=None, repr=False)  # signs photo links (optional)
     # Sandbox mode: no LINE credentials were given, so the service runs against its bundled
@@ -128,9 +132,19 @@ class Config:
             log_level=_log_level(get("LOG_LEVEL")),
             run_migrations=_flag("RUN_MIGRATIONS", get("RUN_MIGRATIONS"), True),
             run_worker=_flag("RUN_WORKER", get("RUN_WORKER"), True),
+            handle_events=_flag("HANDLE_EVENTS", get("HANDLE_EVENTS"), True),
+            handler_concurrency=_concurrency(get("HANDLER_CONCURRENCY")),
             state_prefix=get("STATE_PREFIX") or "invoicebot",
             app_secret=get("APP_SECRET"),
         )
+
+
+def _concurrency(value: str | None) -> int:
+    if value is None:
+        return 8
+    if not value.isdigit() or not 1 <= int(value) <= 256:
+        raise ConfigError("HANDLER_CONCURRENCY", "must be a whole number from 1 to 256")
+    return int(value)
 
 
 def _redact_url(url: str | None) -> str:
