@@ -10,7 +10,7 @@ import socket
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, select, update
+from sqlalchemy import ColumnElement, Row, inspect, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 JITTER_RATIO = 0.2  # ± 20 % of a delay: retries of many rows failed together spread out
@@ -69,12 +69,13 @@ async def claim(
     a row taken meanwhile is never taken twice. The rows come back in no set order."""
     if limit < 1:
         return []
-    chosen_ids = select(model.id).where(due).order_by(*order_by).limit(limit)
+    key = inspect(model).primary_key[0]
+    chosen_ids = select(key.label("key")).where(due).order_by(*order_by).limit(limit)
     if session.get_bind().dialect.name == "postgresql":
         locked = chosen_ids.with_for_update(skip_locked=True).cte("due").prefix_with("MATERIALIZED")
-        chosen = model.id.in_(select(locked.c.id))
+        chosen = key.in_(select(locked.c.key))
     else:
-        chosen = model.id.in_(chosen_ids.scalar_subquery())
+        chosen = key.in_(chosen_ids.scalar_subquery())
     statement = (
         update(model)
         .where(chosen, due)

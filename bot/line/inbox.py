@@ -34,7 +34,9 @@ QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
 INBOX_LEASE = dt.timedelta(seconds=60)  # renewed every third of it while the handler runs
 RETRY_BASE = dt.timedelta(seconds=1)
 RETRY_CAP = dt.timedelta(seconds=30)
-MAX_ATTEMPTS = 200  # with the 30 s cap: well over an hour of a state-store outage
+MAX_ATTEMPTS = 200  # an outage (state store, database): with the 30 s cap, over an hour
+BUG_ATTEMPTS = 2  # any other error is a bug: one more try, then the event fails (and no longer
+# holds up the user's later events)
 HANDLER_CONCURRENCY = 8  # events handled at once per process (each holds a DB connection at times)
 POLL_INTERVAL_S = 0.5
 SHUTDOWN_GRACE_S = 12.0  # in-flight events get this long on SIGTERM; the rest give back their lease
@@ -135,7 +137,7 @@ async def claim(session: AsyncSession, owner: str, now: dt.datetime, limit: int,
 
 # The lead's wiring hands the worker a handler and a way to name a channel row.
 EventHandler = Callable[[Any, Any], Awaitable[None]]
-ChannelFor = Callable[[int | None], Any]
+ChannelFor = Callable[[int | None, str | None], Any]  # (channel row id, channel key) -> channel
 UserOf = Callable[[Any], str]
 
 
@@ -254,7 +256,7 @@ class InboxWorker:
             except Exception as exc:  # stored by /callback after parsing: only a bug lands here
                 await self._finish(held, state=FAILED, last_error=f"payload: {type(exc).__name__}")
                 return
-            channel = self._channel_for(held.channel_id)
+            channel = self._channel_for(held.channel_id, held.user_key.rsplit(":", 1)[0] if held.user_key else None)
             key = StorageKey(str(channel.key), self._user_of(event))
             async with self._isolation.lock(key):
                 await self._handle(event, channel)
@@ -289,7 +291,7 @@ class InboxWorker:
                     extra={"fields": {"event": held.event_id, "attempts": held.attempts,
                                       "user": pseudonym(held.user_key or "-"), "error": type(exc).__name__}})
         try:
-            if held.attempts >= MAX_ATTEMPTS:
+            if held.attempts >= (MAX_ATTEMPTS if is_outage(exc) else BUG_ATTEMPTS):
                 await self._finish(held, state=FAILED, last_error=error)
                 log.error("inbox event abandoned", extra={"fields": {"event": held.event_id}})
                 return
@@ -317,6 +319,19 @@ class InboxWorker:
                     .execution_options(synchronize_session=False))
         except Exception:
             log.warning("could not give an inbox lease back", extra={"fields": {"event": held.event_id}})
+
+
+def is_outage(exc: BaseException) -> bool:
+    """A dependency that is down (worth waiting for) rather than a bug in handling."""
+    from sqlalchemy.exc import DBAPIError, OperationalError
+
+    try:
+        from redis.exceptions import ConnectionError as RedisConnectionError
+        from redis.exceptions import TimeoutError as RedisTimeout
+        redis_errors: tuple[type[BaseException], ...] = (RedisConnectionError, RedisTimeout)
+    except ImportError:  # pragma: no cover - redis is a dependency
+        redis_errors = ()
+    return isinstance(exc, (OSError, asyncio.TimeoutError, OperationalError, DBAPIError, *redis_errors))
 
 
 async def inbox_counts(session: AsyncSession) -> dict[str, int]:

@@ -241,10 +241,10 @@ def parse_body(text: str) -> list[tuple[dict[str, Any], Any]]:
                 raise TypeError("event")
             try:
                 event = Event.from_dict(data)
-            except ValueError:
-                if isinstance(data.get("type"), str) and data["type"] not in _KNOWN_TYPES:
-                    continue  # an event type this SDK does not know: ignored
-                raise
+            except ValueError as exc:
+                if type(exc) is ValueError and "discriminator" in str(exc):
+                    continue  # an event or message type this SDK does not know: ignored
+                raise  # a known type with fields of the wrong types (pydantic): a bad document
             if event is None:
                 raise TypeError("event")
             out.append((data, event))
@@ -257,13 +257,6 @@ def parse_body(text: str) -> list[tuple[dict[str, Any], Any]]:
         raise ValueError(type(exc).__name__) from None
 
 
-_KNOWN_TYPES = frozenset({
-    "message", "unsend", "follow", "unfollow", "join", "leave", "postback", "videoPlayComplete", "beacon",
-    "accountLink", "memberJoined", "memberLeft", "things", "module", "activated", "deactivated",
-    "botSuspended", "botResumed", "delivery", "membership",
-})
-
-
 def _timestamp(data: dict[str, Any]) -> dt.datetime | None:
     value = data.get("timestamp")
     if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 10**14:
@@ -272,14 +265,22 @@ def _timestamp(data: dict[str, Any]) -> dt.datetime | None:
 
 
 def inbox_rows(parsed: Sequence[tuple[dict[str, Any], Any]], channel: LineChannel) -> list[InboxRow]:
+    """The inbox rows of one body. A user's events are handled in (event_at, event_id) order;
+    events of one body sharing a millisecond get microseconds apart so their order is kept."""
     rows = []
+    last: dict[str, dt.datetime] = {}
     for data, event in parsed:
         event_id = _event_id(event)
         if event_id is None:
             continue  # LINE always sends one; without it nothing can be stored or deduplicated
         user = _user_of(event)
-        rows.append(InboxRow(event_id, json.dumps(data, ensure_ascii=False, separators=(",", ":")),
-                             f"{channel.key}:{user}" if user != "-" else None, _timestamp(data)))
+        user_key = f"{channel.key}:{user}" if user != "-" else None
+        at = _timestamp(data) or utcnow()
+        if user_key is not None:
+            if user_key in last and at <= last[user_key]:
+                at = last[user_key] + dt.timedelta(microseconds=1)
+            last[user_key] = at
+        rows.append(InboxRow(event_id, json.dumps(data, ensure_ascii=False, separators=(",", ":")), user_key, at))
     return rows
 
 
@@ -368,9 +369,9 @@ def env_and_db_channels(app: web.Application) -> ChannelSource:
     return cached_load
 
 
-def channel_for_row(channel_id: int | None) -> LineChannel:
-    """The handler's view of an inbox row's channel (it needs only the row id)."""
-    return LineChannel(ENV_CHANNEL_KEY if channel_id is None else str(channel_id), "", None, channel_id)
+def channel_for_row(channel_id: int | None, key: str | None) -> LineChannel:
+    """The handler's view of an inbox row's channel (the handler needs only the row id)."""
+    return LineChannel(key or (ENV_CHANNEL_KEY if channel_id is None else str(channel_id)), "", None, channel_id)
 
 
 def inbox_ctx(handle: EventHandler) -> Callable[[web.Application], AsyncIterator[None]]:
