@@ -55,6 +55,9 @@ class Config:
     # processes (`python -m bot worker`) always do. HANDLER_CONCURRENCY: events at once.
     handle_events: bool = True
     handler_concurrency: int = 8
+    # LEASE_SECONDS: overrides the inbox (60 s) and verification-job (2 min) leases, i.e. how
+    # soon another process takes over the work of one that was killed (tests, demos).
+    lease_seconds: float | None = None
     state_prefix: str = "invoicebot"
     app_secret: str | None = field(default=None, repr=False)  # signs photo links (optional)
     # Sandbox mode: no LINE credentials were given, so the service runs against its bundled
@@ -134,9 +137,22 @@ class Config:
             run_worker=_flag("RUN_WORKER", get("RUN_WORKER"), True),
             handle_events=_flag("HANDLE_EVENTS", get("HANDLE_EVENTS"), True),
             handler_concurrency=_concurrency(get("HANDLER_CONCURRENCY")),
+            lease_seconds=_seconds("LEASE_SECONDS", get("LEASE_SECONDS")),
             state_prefix=get("STATE_PREFIX") or "invoicebot",
             app_secret=get("APP_SECRET"),
         )
+
+
+def _seconds(name: str, value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise ConfigError(name, "must be a number of seconds") from None
+    if not 0.5 <= seconds <= 3600:
+        raise ConfigError(name, "must be from 0.5 to 3600 seconds")
+    return seconds
 
 
 def _concurrency(value: str | None) -> int:

@@ -59,7 +59,6 @@ from flows.einvoice.model import InvoiceSource
 from flows.einvoice.photo import decode_photo
 from flows.messages.custom import CustomKind
 from flows.messages.system import SystemKind
-from flows.verification import policy
 
 log = logging.getLogger(__name__)
 PHOTO_ANSWER_HOLD = dt.timedelta(seconds=30)  # longer than a first MOF attempt (2 calls, 10 s timeouts)
@@ -313,7 +312,7 @@ class ChatHandler:
         if worker is None:
             return
         async with self.app[DATABASE].session() as session, session.begin():
-            claimed = await jobs.claim_upload(session, upload_id, worker.owner, utcnow(), policy.LEASE_DURATION)
+            claimed = await jobs.claim_upload(session, upload_id, worker.owner, utcnow(), worker.settings.lease)
         if claimed is None:
             return
         await worker.process(claimed)

@@ -381,8 +381,9 @@ def inbox_ctx(handle: EventHandler) -> Callable[[web.Application], AsyncIterator
 
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         config = app[CONFIG]
+        lease = {} if config.lease_seconds is None else {"lease": dt.timedelta(seconds=config.lease_seconds)}
         worker = InboxWorker(app[DATABASE], handle, channel_for_row, app[EVENT_ISOLATION], user_of=_user_of,
-                             concurrency=config.handler_concurrency, on_handled=lambda: _wake_outbox(app))
+                             concurrency=config.handler_concurrency, on_handled=lambda: _wake_outbox(app), **lease)
         app[INBOX] = worker
         if config.handle_events:
             await worker.start()
