@@ -22,7 +22,7 @@ from typing import Any
 
 from aiohttp import web
 from prometheus_client import Counter, Gauge
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -231,7 +231,7 @@ class _Claimed:
     lease_until: dt.datetime
     reply_token: str | None = None
     event_at: dt.datetime | None = None
-    last_error: str | None = None
+    reply_attempts: int = 0  # counting this claim, when it may reply
 
 
 MessagingFor = Callable[[int], Awaitable[LineMessaging]]
@@ -284,14 +284,17 @@ class OutboxSender:
         # A per-claim lease end doubles as the claim's token when the row is finished.
         until = now + self._lease + dt.timedelta(microseconds=secrets.randbelow(999_999))
         row = OutgoingMessage
+        replying = and_(row.reply_token.is_not(None), row.event_at > now - REPLY_FRESH_FOR)
         async with self._db.session() as session:
             rows = await leases.claim(
                 session, row,
                 due=and_(row.state == "queued", row.not_before <= now,
                          or_(row.lease_until.is_(None), row.lease_until <= now), ~older_queued),
-                order_by=(row.id,), limit=self._batch, values=dict(lease_until=until),
+                order_by=(row.id,), limit=self._batch,
+                values=dict(lease_until=until,
+                            reply_attempts=case((replying, row.reply_attempts + 1), else_=row.reply_attempts)),
                 returning=(row.id, row.channel_id, row.customer_id, row.to, row.messages, row.attempts,
-                           row.created_at, row.reply_token, row.event_at, row.last_error),
+                           row.created_at, row.reply_token, row.event_at, row.reply_attempts),
             )
             await session.commit()
         claimed = [_Claimed(r[0], r[1], r[2], r[3], r[4], r[5], r[6], until, r[7], r[8], r[9]) for r in rows]
@@ -372,11 +375,16 @@ class OutboxSender:
     async def _try_reply(self, row: _Claimed, messages: list[Any], attempts: int, now: dt.datetime) -> str | None:
         """Reply while the token is fresh (from the event's timestamp, not from when handling
         started). The outcome, or None to push instead (stale or refused token). A reply that
-        got no answer may have been delivered: it is tried again as a reply while the token is
-        fresh, and a token refused after such an attempt counts as used by it (a reply carries
-        no retry key, so this is how a message is never sent twice)."""
-        uncertain = (row.last_error or "").startswith(UNCERTAIN_REPLY)
+        got no answer, or whose sender died, may have been delivered (a reply has no retry key):
+        it is tried again as a reply while the token is fresh, a token refused after such an
+        attempt counts as used by it, and once stale it is recorded as sent — never pushed too."""
+        uncertain = row.reply_attempts > 1 or (row.reply_attempts >= 1 and not reply_is_fresh(row.event_at, now))
         if not reply_is_fresh(row.event_at, now):
+            if uncertain:  # an earlier claim replied, or died replying: never push it as well
+                await self._finish(row, state="sent", attempts=attempts, sent_at=self._clock(), delivery="reply",
+                                   billable=False, reply_token=None, last_error=f"{UNCERTAIN_REPLY}: outcome unknown")
+                log.warning("reply outcome unknown; not pushed again", extra={"fields": {"row": row.id}})
+                return "sent"
             return None
         try:
             line = await self._messaging_for(row.channel_id)
@@ -509,7 +517,8 @@ async def outbox_ctx(app: web.Application) -> AsyncIterator[None]:
     registry = app[METRICS].registry
     backlog = Gauge("line_outbox_backlog", "LINE pushes queued and not yet sent", registry=registry)
     sent = Counter("line_push_messages_sent", "LINE message objects pushed (billable)", registry=registry)
-    sender = OutboxSender(app[DATABASE], pool, backlog=backlog, sent_counter=sent)
+    lease = {} if config.lease_seconds is None else {"lease": dt.timedelta(seconds=max(config.lease_seconds, 10))}
+    sender = OutboxSender(app[DATABASE], pool, backlog=backlog, sent_counter=sent, **lease)
     app[MESSAGING_POOL] = pool
     app[OUTBOX_SENDER] = sender
     stop = asyncio.Event()

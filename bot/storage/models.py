@@ -305,6 +305,9 @@ class OutgoingMessage(Base):
     # event_at, LINE's event timestamp), else pushed. Cleared once used.
     reply_token: Mapped[str | None] = mapped_column(String(200))
     event_at: Mapped[dt.datetime | None]
+    # Claims made while the token was fresh: above 1, an earlier claim may have replied already
+    # (a reply has no retry key), so the row is never pushed as well.
+    reply_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class CouponCode(Base):

@@ -225,6 +225,20 @@ async def coupons_given(db: Database) -> int:
     return await count(db, Reward, Reward.coupon_code.is_not(None))
 
 
+async def coupon_messages(db: Database) -> dict[str, int]:
+    """Outbox rows carrying a coupon code, per state: "sent", or "queued" (a result notice held
+    in quiet hours, 00:00–08:01 Taipei, when the answer to the photo had already gone out)."""
+    from bot.storage.models import OutgoingMessage
+
+    async with db.session() as s:
+        rows = (await s.execute(select(OutgoingMessage.state, OutgoingMessage.messages))).all()
+    out: dict[str, int] = {}
+    for state, messages in rows:
+        if COUPON_PREFIX in repr(messages):
+            out[state] = out.get(state, 0) + 1
+    return out
+
+
 async def uploads_per_user(db: Database) -> Counter[int]:
     async with db.session() as s:
         return Counter((await s.scalars(select(Upload.customer_id))).all())

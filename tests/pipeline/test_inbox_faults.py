@@ -19,7 +19,7 @@ from bot.storage.database import Database
 from bot.storage.models import Upload
 from tests.chat.conftest import KEYWORD, MOF_APP_ID, MOF_KEY
 from tests.pipeline.services import (
-    COUPON_PREFIX, Deployment, RedisServer, count, coupons_given, inbox_states, photos, requests_to, seed_campaign,
+    COUPON_PREFIX, Deployment, RedisServer, count, coupon_messages, coupons_given, inbox_states, photos, requests_to, seed_campaign,
     seed_mof, texts, uploads_per_user, wait_until,
 )
 
@@ -58,6 +58,21 @@ async def _cards(deployment: Deployment, sim: LineSimulator, users: list[str], h
 def _answers(sim: LineSimulator, user: str) -> list[dict[str, Any]]:
     """The requests after the card: the answers about the user's photo."""
     return requests_to(sim, user)[1:]
+
+
+async def _coupons_match_messages(db: Database, sim: LineSimulator, users: list[str], expected: int) -> None:
+    """Coupons given == coupon messages: sent, plus (only in quiet hours) result notices held
+    until 08:01 Taipei — each a different user, each user's code at most once."""
+    from flows.verification.policy import in_quiet_hours
+    from bot.storage.models import utcnow
+
+    given = await coupons_given(db)
+    rows = await coupon_messages(db)
+    sent = sum(1 for u in users for m in _answers(sim, u) if COUPON_PREFIX in texts(m))
+    assert given == expected
+    assert rows.get("sent", 0) == sent
+    assert given == sent + rows.get("queued", 0)
+    assert rows.get("queued", 0) == 0 or in_quiet_hours(utcnow()), rows
 
 
 async def _explain(db: Database, sim: LineSimulator, user: str) -> str:
@@ -112,9 +127,7 @@ async def test_kill_9_during_50_photo_events_every_event_answered_once_after_res
     for user in users:
         assert len(_answers(sim, user)) == 1, await _explain(db, sim, user)
     assert sorted((await uploads_per_user(db)).values()) == [1] * 50
-    coupon_messages = sum(texts(m).count(COUPON_PREFIX) for u in users for m in _answers(sim, u))
-    given = await coupons_given(db)
-    assert given == coupon_messages == 50
+    await _coupons_match_messages(db, sim, users, 50)
     states = await inbox_states(db)
     assert states == {"done": 100}, states  # 50 card requests + 50 photos
 
@@ -189,4 +202,4 @@ async def test_sigterm_under_load_loses_nothing_and_exits_within_25_seconds(stac
     await asyncio.sleep(2.0)
     assert [len(_answers(sim, u)) for u in users] == [1] * 20
     assert sorted((await uploads_per_user(db)).values()) == [1] * 20
-    assert await coupons_given(db) == sum(texts(m).count(COUPON_PREFIX) for u in users for m in _answers(sim, u))
+    await _coupons_match_messages(db, sim, users, 20)

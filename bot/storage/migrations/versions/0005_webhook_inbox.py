@@ -35,6 +35,7 @@ def upgrade() -> None:
     with op.batch_alter_table("outgoing_messages", schema=None) as batch_op:
         batch_op.add_column(sa.Column("reply_token", sa.String(length=200), nullable=True))
         batch_op.add_column(sa.Column("event_at", UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column("reply_attempts", sa.Integer(), nullable=False, server_default="0"))
     op.create_table(
         "rate_limits",
         sa.Column("name", sa.String(length=50), nullable=False),
@@ -46,6 +47,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("rate_limits")
     with op.batch_alter_table("outgoing_messages", schema=None) as batch_op:
+        batch_op.drop_column("reply_attempts")
         batch_op.drop_column("event_at")
         batch_op.drop_column("reply_token")
     with op.batch_alter_table("webhook_events", schema=None) as batch_op:
