@@ -54,7 +54,7 @@ from bot.storage.models import Campaign, Channel, OutgoingMessage, Trigger, Webh
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_PG = os.environ.get("BENCH_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
-SECRET = "bench-" + secrets.token_hex(16)
+SECRET = os.environ.setdefault("BENCH_WEBHOOK_SECRET", "bench-" + secrets.token_hex(16))  # children inherit it
 IDLE_TEXT = "謝謝"  # matches no trigger
 WORK_KEYWORD = "登錄發票"
 USERS = 2000
