@@ -62,6 +62,7 @@ REQUEST_TIMEOUT_S = 10.0
 START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 30.0
 WARMUP_REQUESTS = 200
+OPEN_STARTS_IN_S = 1.0  # building the open-loop bodies takes about this long
 
 
 # --- the servers the generator talks to -----------------------------------------------------
@@ -233,13 +234,20 @@ class Bodies:
         self.users = ["U" + rng.getrandbits(128).to_bytes(16, "big").hex() for _ in range(USERS)]
         self.sim = LineSimulator(channel_secret=SECRET)
 
-    def make(self, count: int, tokens: Iterator[str] | None = None) -> list[Request]:
+    def make(self, count: int, tokens: Iterator[str] | None = None, *, rate: float | None = None,
+             first_at: float = 0.0) -> list[Request]:
+        """`rate`: events stamped with the wall time they will be sent in an open loop at that
+        rate whose first event leaves at `first_at` (the service judges reply tokens by it)."""
         out = []
+        sent = 0
         for _ in range(count):
             events = []
             for _ in range(self.rng.randint(1, 5)):
                 user = self.rng.choice(self.users)
                 event = self.sim.text_event(user, self.text)
+                if rate:
+                    event["timestamp"] = int((first_at + sent / rate) * 1000)
+                sent += 1
                 if tokens is not None:
                     event["replyToken"] = next(tokens)
                 events.append(event)
@@ -438,8 +446,9 @@ def _open_requests(bodies: Bodies, args: argparse.Namespace, tokens: Iterator[st
     want = int(args.rate * args.duration)
     out: list[Request] = []
     total = 0
+    first_at = time.time() + OPEN_STARTS_IN_S
     while total < want:
-        req = bodies.make(1, tokens)[0]
+        req = bodies.make(1, tokens, rate=args.rate, first_at=first_at + total / args.rate)[0]
         out.append(req)
         total += req.events
     return out
@@ -470,12 +479,12 @@ async def bench_service(backend: str, work: bool, args: argparse.Namespace, rng:
             n_open = int(args.rate * args.duration)
             tokens = await _reply_tokens(control, sim.url, n_open + 5 * WARMUP_REQUESTS) if work else None
             warm = bodies.make(WARMUP_REQUESTS, tokens)
-            opened = _open_requests(bodies, args, tokens)
         url = f"{service.url}/callback"
         sent = 0
         warm_run = await closed_loop(target, url, warm, 8, 30, reuse=False)
         sent += warm_run.events
         await asyncio.sleep(1.0)
+        opened = _open_requests(bodies, args, tokens)  # stamped for when they will be sent
         run = await open_loop(target, url, opened, args.rate)
         runs.append(run)
         sent += run.events

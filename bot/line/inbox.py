@@ -39,6 +39,7 @@ BUG_ATTEMPTS = 2  # any other error is a bug: one more try, then the event fails
 # holds up the user's later events)
 HANDLER_CONCURRENCY = 8  # events handled at once per process (each holds a DB connection at times)
 POLL_INTERVAL_S = 0.5
+CLAIM_COALESCE_S = 0.02
 SHUTDOWN_GRACE_S = 12.0  # in-flight events get this long on SIGTERM; the rest give back their lease
 
 
@@ -227,6 +228,7 @@ class InboxWorker:
                 continue
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._poll)
+            await asyncio.sleep(CLAIM_COALESCE_S)  # a burst of nudges makes one claim, not one each
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._in_flight.pop(task, None)

@@ -54,6 +54,7 @@ BATCH_SIZE = 50
 # A reply goes out only while the token is this young (LINE's limit minus a margin for the
 # request itself and clock differences); older: a push.
 REPLY_FRESH_FOR = REPLY_TOKEN_TTL - dt.timedelta(seconds=10)
+CLAIM_COALESCE_S = 0.02
 BACKLOG_EVERY_S = 5.0  # the backlog gauge is a COUNT: not on every busy round
 REPLY_RETRY_DELAY = dt.timedelta(milliseconds=500)
 UNCERTAIN_REPLY = "reply uncertain"
@@ -462,6 +463,7 @@ class OutboxSender:
             await asyncio.wait(waits, timeout=interval, return_when=asyncio.FIRST_COMPLETED)
             for waiter in waits:
                 waiter.cancel()
+            await asyncio.sleep(CLAIM_COALESCE_S)  # nudges from a burst of handlers: one claim
 
 
 class MessagingPool:
