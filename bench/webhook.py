@@ -1,9 +1,10 @@
 """Benchmark: LINE webhook acknowledgement. A load generator on loopback posts signed webhook
 batches (1–5 text events per request) to the REAL service (`python -m bot` in its own process,
 SQLite file or PostgreSQL) and, in the same run, to a bare aiohttp handler (reads the body,
-answers 200) as the baseline; prints events/s and ack latency p50/p99 and the ratio to bare.
+checks the signature, parses the JSON, answers 200) as the baseline; prints events/s and ack
+latency p50/p99 and the ratio to bare. Each acknowledged event is first stored in the inbox.
 
-    .venv/bin/python -m bench.webhook [--rate 500] [--duration 10] [--concurrency 32]
+    .venv/bin/python -m bench.webhook [--rate 500] [--duration 10] [--concurrency 32] [--scaling-events 3000]
         [--closed-duration 8] [--backends sqlite,postgresql] [--no-work] [--append-docs]
 
 Per target: an open-loop run (requests leave at a fixed event arrival rate whatever the
@@ -14,9 +15,13 @@ previous one is answered) for the maximum ack throughput.
 Events are text messages with a word that triggers nothing (the background work is one
 trigger lookup); the `work` rows send a keyword that triggers a published campaign, so every
 event also answers with the invoice card through the LINE simulator (a reply, its tokens
-issued by the simulator). The service runs with explicit LINE credentials against a LINE
-simulator in a third process (`python -m bench.webhook line-sim`), its verification worker
-off. Everything listens on 127.0.0.1 and every process is stopped at the end.
+issued by the simulator); their note gives how many were answered and the time from each
+event's due time to the simulator receiving its reply (p50/p99). The scaling rows store
+`--scaling-events` card requests, then handle them with one and then two worker processes
+(`python -m bot worker`) and give the handled events/s. The service runs with explicit LINE
+credentials against a LINE simulator in a third process (`python -m bench.webhook line-sim`),
+its verification worker off. Everything listens on 127.0.0.1 and every process is stopped at
+the end.
 """
 from __future__ import annotations
 
@@ -49,7 +54,7 @@ from bot.storage.models import Campaign, Channel, OutgoingMessage, Trigger, Webh
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_PG = os.environ.get("BENCH_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
-SECRET = "bench-" + secrets.token_hex(16)
+SECRET = os.environ.setdefault("BENCH_WEBHOOK_SECRET", "bench-" + secrets.token_hex(16))  # children inherit it
 IDLE_TEXT = "謝謝"  # matches no trigger
 WORK_KEYWORD = "登錄發票"
 USERS = 2000
@@ -57,16 +62,24 @@ REQUEST_TIMEOUT_S = 10.0
 START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 30.0
 WARMUP_REQUESTS = 200
+OPEN_STARTS_IN_S = 1.0  # building the open-loop bodies takes about this long
 
 
 # --- the servers the generator talks to -----------------------------------------------------
 
 
 def bare_app() -> web.Application:
-    """The baseline: read the body, answer 200."""
+    """The baseline: read the body, check the signature, parse the JSON, answer 200."""
+    import base64
+    import hashlib
+    import hmac
 
     async def callback(request: web.Request) -> web.Response:
-        await request.read()
+        body = await request.read()
+        expected = base64.b64encode(hmac.new(SECRET.encode(), body, hashlib.sha256).digest())
+        if not hmac.compare_digest(expected, request.headers.get("X-Line-Signature", "").encode()):
+            return web.Response(status=400)
+        json.loads(body)
         return web.Response()
 
     app = web.Application()
@@ -92,6 +105,21 @@ def line_sim_app(secret: str) -> web.Application:
             return web.json_response({"error": "users: a list of user IDs is required"}, status=400)
         return web.json_response({"tokens": [sim.issue_reply_token(u) for u in users]})
 
+    replied_at: dict[str, float] = {}
+
+    @web.middleware
+    async def note_replies(request: web.Request, handler: Any) -> web.StreamResponse:
+        response = await handler(request)
+        if request.path == "/v2/bot/message/reply" and response.status == 200:
+            token = (await request.json()).get("replyToken")
+            replied_at[str(token)] = time.time()
+        return response
+
+    app.middlewares.append(note_replies)
+
+    async def reply_times(_request: web.Request) -> web.Response:
+        return web.json_response(replied_at)
+
     async def counts(request: web.Request) -> web.Response:
         sent = request.app[SIMULATOR].messages
         return web.json_response({
@@ -101,6 +129,7 @@ def line_sim_app(secret: str) -> web.Application:
 
     app.router.add_post("/_bench/reply_tokens", tokens)
     app.router.add_get("/_bench/counts", counts)
+    app.router.add_get("/_bench/reply_times", reply_times)
     app.router.add_get("/healthz", lambda _r: _ok())
     return app
 
@@ -193,6 +222,7 @@ class Request:
     body: bytes
     signature: str
     events: int
+    tokens: tuple[str, ...] = ()
 
 
 class Bodies:
@@ -204,19 +234,26 @@ class Bodies:
         self.users = ["U" + rng.getrandbits(128).to_bytes(16, "big").hex() for _ in range(USERS)]
         self.sim = LineSimulator(channel_secret=SECRET)
 
-    def make(self, count: int, tokens: Iterator[str] | None = None) -> list[Request]:
+    def make(self, count: int, tokens: Iterator[str] | None = None, *, rate: float | None = None,
+             first_at: float = 0.0) -> list[Request]:
+        """`rate`: events stamped with the wall time they will be sent in an open loop at that
+        rate whose first event leaves at `first_at` (the service judges reply tokens by it)."""
         out = []
+        sent = 0
         for _ in range(count):
             events = []
             for _ in range(self.rng.randint(1, 5)):
                 user = self.rng.choice(self.users)
                 event = self.sim.text_event(user, self.text)
+                if rate:
+                    event["timestamp"] = int((first_at + sent / rate) * 1000)
+                sent += 1
                 if tokens is not None:
                     event["replyToken"] = next(tokens)
                 events.append(event)
             self.sim.reply_tokens.clear()
             body = self.sim.webhook_body(events)
-            out.append(Request(body, sign(SECRET, body), len(events)))
+            out.append(Request(body, sign(SECRET, body), len(events), tuple(e["replyToken"] for e in events)))
         return out
 
 
@@ -240,6 +277,7 @@ class Run:
     seconds: float = 0.0
     latencies: list[float] = field(default_factory=list)
     note: str = ""
+    sent_at: dict[str, float] = field(default_factory=dict)  # reply token → wall time its event was due
 
     @property
     def rate(self) -> float:
@@ -284,6 +322,10 @@ async def open_loop(target: str, url: str, requests: list[Request], rate: float)
 
     async with _client() as session:
         start = time.perf_counter()
+        wall = time.time()
+        for req, at in zip(requests, due):
+            for token in req.tokens:
+                run.sent_at[token] = wall + at
 
         async def one(req: Request, at: float) -> None:
             nonlocal last_ack
@@ -404,8 +446,9 @@ def _open_requests(bodies: Bodies, args: argparse.Namespace, tokens: Iterator[st
     want = int(args.rate * args.duration)
     out: list[Request] = []
     total = 0
+    first_at = time.time() + OPEN_STARTS_IN_S
     while total < want:
-        req = bodies.make(1, tokens)[0]
+        req = bodies.make(1, tokens, rate=args.rate, first_at=first_at + total / args.rate)[0]
         out.append(req)
         total += req.events
     return out
@@ -436,12 +479,12 @@ async def bench_service(backend: str, work: bool, args: argparse.Namespace, rng:
             n_open = int(args.rate * args.duration)
             tokens = await _reply_tokens(control, sim.url, n_open + 5 * WARMUP_REQUESTS) if work else None
             warm = bodies.make(WARMUP_REQUESTS, tokens)
-            opened = _open_requests(bodies, args, tokens)
         url = f"{service.url}/callback"
         sent = 0
         warm_run = await closed_loop(target, url, warm, 8, 30, reuse=False)
         sent += warm_run.events
         await asyncio.sleep(1.0)
+        opened = _open_requests(bodies, args, tokens)  # stamped for when they will be sent
         run = await open_loop(target, url, opened, args.rate)
         runs.append(run)
         sent += run.events
@@ -453,7 +496,13 @@ async def bench_service(backend: str, work: bool, args: argparse.Namespace, rng:
                         counts = await r.json()
                     return int(counts["reply"]) + int(counts["push"])
                 done = await _wait_stable(replies, sent)
-            run.note = f"{done}/{sent} events answered"
+                async with control.get(f"{sim.url}/_bench/reply_times") as r:
+                    replied = await r.json()
+            delays = sorted(replied[t] - due for t, due in run.sent_at.items() if t in replied)
+            p99 = delays[min(len(delays) - 1, int(0.99 * len(delays)))] * 1000 if delays else float("nan")
+            run.note = (f"{done}/{sent} events answered; open-loop replies {len(delays)}/{len(run.sent_at)}, "
+                        f"event→reply p50 {statistics.median(delays) * 1000 if delays else float('nan'):.0f} ms "
+                        f"p99 {p99:.0f} ms")
         else:
             await asyncio.sleep(1.0)
         # The closed loop: fresh bodies (the service drops redelivered IDs, so no reuse).
@@ -477,6 +526,70 @@ async def bench_service(backend: str, work: bool, args: argparse.Namespace, rng:
             await _pg_database(args.postgres_url, pg_name, drop=True)
         tmp.cleanup()
     return runs
+
+
+async def bench_scaling(args: argparse.Namespace, rng: random.Random, workers: int) -> Run:
+    """Handling throughput of `workers` worker processes (`python -m bot worker`): the web
+    process only stores events (HANDLE_EVENTS=false); `--scaling-events` card requests are
+    stored first, then the workers start; events/s from the first handled event to the last
+    (webhook_events.handled_at), so process start-up does not count."""
+    target = f"postgresql workers={workers}"
+    tmp = tempfile.TemporaryDirectory(prefix="bench-webhook-")
+    pg_name = f"bench_webhook_{secrets.token_hex(4)}"
+    database_url = await _pg_database(args.postgres_url, pg_name, drop=False)
+    sim_port, port = _free_port(), _free_port()
+    servers: list[Server] = []
+    procs: list[asyncio.subprocess.Process] = []
+    db = Database(database_url)
+    run = Run(target, "handle")
+    try:
+        sim = await _start("line-sim", ["-m", "bench.webhook", "line-sim", "--port", str(sim_port)], {}, sim_port)
+        servers.append(sim)
+        env = _service_env(database_url, port, sim.url, tmp.name)
+        service = await _start("service/web", ["-m", "bot"], {**env, "HANDLE_EVENTS": "false"}, port)
+        servers.append(service)
+        await _seed_trigger(db)
+        bodies = Bodies(rng, WORK_KEYWORD)
+        async with aiohttp.ClientSession() as control:
+            tokens = await _reply_tokens(control, sim.url, 5 * args.scaling_events)
+        requests: list[Request] = []
+        while sum(r.events for r in requests) < args.scaling_events:
+            requests.extend(bodies.make(1, tokens))
+        stored = await closed_loop(target, f"{service.url}/callback", requests, 16, 600, reuse=False)
+        for _ in range(workers):
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "bot", "worker", cwd=ROOT,
+                env={**os.environ, "PYTHONPATH": str(ROOT), **env, "RUN_WORKER": "false"},
+                stdout=asyncio.subprocess.DEVNULL)
+            procs.append(proc)
+
+        async def handled() -> int:
+            return await _count_where(db, WebhookEvent.state == "done")
+
+        done = await _wait_stable(handled, stored.events, timeout=600)
+        async with db.session() as session:
+            first, last = (await session.execute(
+                select(func.min(WebhookEvent.handled_at), func.max(WebhookEvent.handled_at))
+                .where(WebhookEvent.state == "done"))).one()
+        run.events = done
+        run.seconds = max((last - first).total_seconds(), 1e-6) if first and last else 0.0
+        run.note = f"{done}/{stored.events} events handled"
+    finally:
+        for proc in procs:
+            if proc.returncode is None:
+                proc.send_signal(signal.SIGTERM)
+            await proc.wait()
+        for server in reversed(servers):
+            await _stop(server)
+        await db.close()
+        await _pg_database(args.postgres_url, pg_name, drop=True)
+        tmp.cleanup()
+    return run
+
+
+async def _count_where(db: Database, condition: Any) -> int:
+    async with db.session() as session:
+        return int(await session.scalar(select(func.count()).select_from(WebhookEvent).where(condition)) or 0)
 
 
 def table(runs: list[Run], bare: dict[str, Run]) -> str:
@@ -505,6 +618,15 @@ async def main_async(args: argparse.Namespace) -> list[Run]:
                 print(f"{r.target:10} {r.mode:6} {r.rate:8.0f} events/s  p50 {r.p50:6.1f} ms  "
                       f"p99 {r.pct(0.99):6.1f} ms  errors {r.errors}  {r.note}", flush=True)
             runs += got
+    if args.scaling_events:
+        scaling = []
+        for workers in (1, 2):
+            r = await bench_scaling(args, rng, workers)
+            print(f"{r.target:10} {r.mode:6} {r.rate:8.0f} events/s handled  {r.note}", flush=True)
+            scaling.append(r)
+        if scaling[0].rate:
+            scaling[1].note += f"; {scaling[1].rate / scaling[0].rate:.2f}× one worker"
+        runs += scaling
     return runs
 
 
@@ -524,6 +646,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-work", action="store_true", help="skip the runs whose events trigger a campaign card")
     p.add_argument("--postgres-url", default=DEFAULT_PG, help="server for a throwaway benchmark database")
     p.add_argument("--seed", type=int, default=6)
+    p.add_argument("--scaling-events", type=int, default=3000,
+                   help="card requests handled by 1 then 2 worker processes (PostgreSQL; 0: skip)")
     p.add_argument("--append-docs", action="store_true", help="append the table to docs/benchmarks.md")
     args = p.parse_args(argv)
     if args.command == "bare":

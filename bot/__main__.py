@@ -1,7 +1,13 @@
-"""`python -m bot`: validate the configuration and serve on $PORT."""
+"""`python -m bot`: validate the configuration and serve on $PORT. `python -m bot worker`: a
+worker process (no HTTP) handling webhook events from the inbox, sending the LINE outbox and
+verifying invoices, next to the web process (Procfile `worker:`); SIGTERM stops it gracefully
+(stop taking work, give back leases, exit) within 25 seconds."""
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import logging
+import signal
 import sys
 
 from aiohttp import web
@@ -12,7 +18,31 @@ from bot.config import Config, ConfigError
 from bot.sandbox import sandbox_config
 
 
-def main() -> int:
+SHUTDOWN_TIMEOUT_S = 3.0  # open HTTP connections at shutdown; the background work has its own budget
+
+
+async def run_worker(config: Config) -> None:
+    """The app's contexts without a server: inbox, outbox sender and verification worker."""
+    app = create_app(dataclasses.replace(config, handle_events=True, run_worker=True, run_migrations=False))
+    runner = web.AppRunner(app, handle_signals=False)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await runner.setup()
+    print("bot worker ready", flush=True)
+    try:
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    worker = argv[:1] == ["worker"]
+    if argv and not worker:
+        print(f"usage: python -m bot [worker]  (unknown: {argv[0]})", file=sys.stderr)
+        return 2
     try:
         config = Config.from_env()
     except ConfigError as exc:
@@ -24,7 +54,10 @@ def main() -> int:
     log = logging.getLogger("bot")
     # What the service will really use: in sandbox mode the simulators' URLs, not LINE's and MOF's.
     effective = sandbox_config(config) if config.sandbox else config
-    log.info("starting", extra={"fields": effective.describe()})
+    log.info("starting", extra={"fields": {**effective.describe(), "role": "worker" if worker else "web"}})
+    if worker:
+        asyncio.run(run_worker(config))
+        return 0
 
     def announce(_message: str) -> None:
         where = f"http://127.0.0.1:{config.port}"
@@ -33,7 +66,8 @@ def main() -> int:
         else:
             print(f"Serving the LINE webhook at {config.base_url}/callback  ·  health: {where}/healthz", flush=True)
 
-    web.run_app(create_app(config), host=config.host, port=config.port, print=announce, access_log=None)
+    web.run_app(create_app(config), host=config.host, port=config.port, print=announce, access_log=None,
+                shutdown_timeout=SHUTDOWN_TIMEOUT_S)
     return 0
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 from collections.abc import AsyncIterator
 
@@ -25,7 +26,7 @@ from bot.state.base import KeyBuilder
 from bot.state.memory import SimpleEventIsolation
 from bot.storage import migrate
 from bot.storage.database import Database
-from bot.verification.worker import verification_ctx
+from bot.verification.worker import WorkerSettings, verification_ctx
 from liff_pages import setup_liff_pages
 
 log = logging.getLogger(__name__)
@@ -104,8 +105,9 @@ def create_app(config: Config) -> web.Application:
     app.cleanup_ctx.append(outbox_ctx)
     app.cleanup_ctx.append(privacy_ctx)
     notifier = ResultNotifier(sandbox_base_url=config.base_url if config.sandbox else None)
+    settings = None if config.lease_seconds is None else WorkerSettings(lease=dt.timedelta(seconds=config.lease_seconds))
     app.cleanup_ctx.append(
-        verification_ctx(notifier.on_outcome, notifier.on_expired, on_pending=notifier.on_pending)
+        verification_ctx(notifier.on_outcome, notifier.on_expired, on_pending=notifier.on_pending, settings=settings)
     )
     setup_line_webhook(app, ChatHandler(app))
     setup_backme(app)

@@ -57,6 +57,13 @@ class Config:
     log_level: str = "INFO"
     run_migrations: bool = True
     run_worker: bool = True
+    # Handle webhook events from the inbox (and send LINE messages) in this process; worker
+    # processes (`python -m bot worker`) always do. HANDLER_CONCURRENCY: events at once.
+    handle_events: bool = True
+    handler_concurrency: int = 8
+    # LEASE_SECONDS: overrides the inbox (60 s) and verification-job (2 min) leases, i.e. how
+    # soon another process takes over the work of one that was killed (tests, demos).
+    lease_seconds: float | None = None
     state_prefix: str = "invoicebot"
     # Signs photo links and keys the carrier verification codes' encryption (production: required).
     app_secret: str | None = field(default=None, repr=False)
@@ -155,6 +162,9 @@ class Config:
             log_level=_log_level(get("LOG_LEVEL")),
             run_migrations=_flag("RUN_MIGRATIONS", get("RUN_MIGRATIONS"), True),
             run_worker=_flag("RUN_WORKER", get("RUN_WORKER"), True),
+            handle_events=_flag("HANDLE_EVENTS", get("HANDLE_EVENTS"), True),
+            handler_concurrency=_concurrency(get("HANDLER_CONCURRENCY")),
+            lease_seconds=_seconds("LEASE_SECONDS", get("LEASE_SECONDS")),
             state_prefix=get("STATE_PREFIX") or "invoicebot",
             app_secret=app_secret,
             photo_link_ttl_days=_whole("PHOTO_LINK_TTL_DAYS", get("PHOTO_LINK_TTL_DAYS"), 7, 1, 365),
@@ -164,6 +174,26 @@ class Config:
             photo_store=_photo_store(get),
             several_processes=_several_processes(get),
         )
+
+
+def _seconds(name: str, value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise ConfigError(name, "must be a number of seconds") from None
+    if not 0.5 <= seconds <= 3600:
+        raise ConfigError(name, "must be from 0.5 to 3600 seconds")
+    return seconds
+
+
+def _concurrency(value: str | None) -> int:
+    if value is None:
+        return 8
+    if not value.isdigit() or not 1 <= int(value) <= 256:
+        raise ConfigError("HANDLER_CONCURRENCY", "must be a whole number from 1 to 256")
+    return int(value)
 
 
 def _redact_url(url: str | None) -> str:

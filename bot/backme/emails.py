@@ -21,6 +21,7 @@ from typing import Mapping, Protocol
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import leases
 from bot.storage.crm_models import EmailOutbox
 from bot.storage.database import Database
 from bot.storage.models import utcnow
@@ -198,36 +199,27 @@ def make_backend(settings: EmailSettings) -> EmailBackend:
 
 
 def backoff(attempts: int, settings: EmailSettings) -> dt.timedelta:
-    """Delay before the next try after ``attempts`` failures: base × 2^(n-1), capped."""
-    seconds = min(settings.backoff_seconds * (2 ** max(attempts - 1, 0)), settings.backoff_max_seconds)
-    return dt.timedelta(seconds=seconds)
+    """Delay before the next try after ``attempts`` failures: base × 2^(n-1), capped, ± jitter
+    (bot.leases, shared with the other queues)."""
+    return leases.backoff(max(attempts, 1), dt.timedelta(seconds=settings.backoff_seconds),
+                          dt.timedelta(seconds=settings.backoff_max_seconds))
 
 
 async def _claim(db: Database, settings: EmailSettings, now: dt.datetime, limit: int) -> list[tuple[int, str]]:
     """Claim up to ``limit`` due rows: queued and due, or sending with an expired lease (a sender
-    that died). Each claim is a compare-and-set UPDATE, so two senders never claim one row."""
+    that died), in one claim (bot.leases), so two senders never claim one row."""
     due = or_(
         (EmailOutbox.state == "queued") & (EmailOutbox.not_before <= now),
         (EmailOutbox.state == "sending") & (EmailOutbox.lease_until < now),
     )
-    claimed: list[tuple[int, str]] = []
-    async with db.session() as session:
-        ids = (await session.execute(
-            select(EmailOutbox.id).where(due).order_by(EmailOutbox.not_before, EmailOutbox.id).limit(limit)
-        )).scalars().all()
-        for row_id in ids:
-            token = uuid.uuid4().hex
-            result = await session.execute(
-                update(EmailOutbox)
-                .where(EmailOutbox.id == row_id, due)
-                .values(state="sending", claim_token=token,
-                        lease_until=now + dt.timedelta(seconds=settings.lease_seconds))
-                .execution_options(synchronize_session=False)
-            )
-            await session.commit()
-            if result.rowcount == 1:
-                claimed.append((row_id, token))
-    return claimed
+    token = uuid.uuid4().hex
+    async with db.session() as session, session.begin():
+        rows = await leases.claim(
+            session, EmailOutbox, due=due, order_by=(EmailOutbox.not_before, EmailOutbox.id), limit=limit,
+            values=dict(state="sending", claim_token=token,
+                        lease_until=now + dt.timedelta(seconds=settings.lease_seconds)),
+            returning=(EmailOutbox.id, EmailOutbox.not_before))
+    return [(r.id, token) for r in sorted(rows, key=lambda r: (r.not_before, r.id))]
 
 
 async def send_due(db: Database, backend: EmailBackend, settings: EmailSettings, *, limit: int = 50,

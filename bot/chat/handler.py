@@ -1,6 +1,9 @@
-"""Handle one LINE webhook event: triggers send the invoice card and open the photo window;
-photos in the window are downloaded, kept, decoded, registered and verified at once; the
-answer goes by reply when the user's reply token may answer it, else by push."""
+"""Handle one LINE webhook event (from the inbox, bot/line/inbox.py): triggers send the invoice
+card and open the photo window; photos in the window are downloaded, kept, decoded, registered
+and verified at once. Every answer is an outbox row written in the transaction that marks the
+event done (and, for a photo, registers the upload), so handling an event again never repeats
+an upload or a message; the outbox replies while the event's reply token is fresh, else pushes.
+State-store changes are applied after that commit: an event handled again finds the same state."""
 from __future__ import annotations
 
 import asyncio
@@ -27,16 +30,17 @@ from bot.appkeys import CONFIG, DATABASE, PHOTO_STORE, STATE_STORAGE
 from bot.chat import answers, liff_answers
 from bot.chat.channels import DEFAULT_CHANNEL
 from bot.chat.intake import customer_for, register
-from bot.chat.results import answering_inline
+from bot.chat.results import PHOTO_ANSWER_KIND
 from bot.chat.speakers import speaker_for
 from bot.line.flex import CardCampaign, invoice_card_json
+from bot.line import inbox
 from bot.line.messaging import ContentTooLarge, LineApiError
-from bot.line.outbox import MESSAGING_POOL, drop_pushes_to, enqueue_push, send_reply
+from bot.line.outbox import MESSAGING_POOL, OUTBOX_SENDER, drop_pushes_to, enqueue_push
 from bot.line.webhook import LineChannel
 from bot.log import pseudonym
 from bot.photo_store import PHOTOS, PhotoStoreError
 from bot.state.base import StorageKey
-from bot.storage.models import Campaign, Channel, Customer, Trigger, Upload, utcnow
+from bot.storage.models import Campaign, Channel, Customer, Trigger, utcnow
 from bot.verification import jobs
 from bot.verification.worker import VERIFICATION_WORKER
 from flows.conversation import machine
@@ -55,9 +59,9 @@ from flows.einvoice.model import InvoiceSource
 from flows.einvoice.photo import PhotoResult, decode_photo
 from flows.messages.custom import CustomKind
 from flows.messages.system import SystemKind
-from flows.verification import policy
 
 log = logging.getLogger(__name__)
+PHOTO_ANSWER_HOLD = dt.timedelta(seconds=30)  # longer than a first MOF attempt (2 calls, 10 s timeouts)
 DECODE_CONCURRENCY = 2  # photos decoded at once per process (CPU-bound, in threads)
 TRIGGERS_TTL_S = 5.0
 # A postback with this data prefix runs a bot module (buttons and rich-menu areas start modules).
@@ -85,11 +89,16 @@ class ChatHandler:
         channel_id = channel.db_id or await self._default_channel_id()
         user_id = source.user_id
         now = utcnow()
-        reply = ReplyToken(event.reply_token, now) if getattr(event, "reply_token", None) else None
+        # The token's age counts from LINE's event timestamp (not from when handling started:
+        # an event may wait in the inbox); a timestamp from the future counts as now.
+        stamped = getattr(event, "timestamp", None)
+        sent_at = now if not isinstance(stamped, int) else min(now, dt.datetime.fromtimestamp(stamped / 1000, dt.timezone.utc))
+        reply = ReplyToken(event.reply_token, sent_at) if getattr(event, "reply_token", None) else None
         if isinstance(event, MessageEvent) and isinstance(event.message, TextMessageContent):
             if reply is not None and await liff_answers.answer_held(  # a LIFF page's 發票資訊
-                    self.app[DATABASE], self.app[MESSAGING_POOL], channel_id=channel_id, user_id=user_id,
-                    text=event.message.text, reply_token=reply.token, now=now):
+                    self.app[DATABASE], channel_id=channel_id, user_id=user_id, text=event.message.text,
+                    reply_token=reply.token, event_at=reply.received_at, now=now):
+                self._wake_outbox()
                 return
             await self._trigger(channel_id, user_id, TextInput(event.message.text), reply, now)
         elif isinstance(event, PostbackEvent):
@@ -158,22 +167,33 @@ class ChatHandler:
         return customer
 
     async def _deliver(self, channel_id: int, customer: Customer, messages: list[dict[str, Any]],
-                       reply: ReplyToken | None, kind: str, upload_id: int | None = None) -> None:
-        """Reply (free) with the user's token when it is fresh, else push (billable)."""
+                       reply: ReplyToken | None, kind: str, upload_id: int | None = None,
+                       session: AsyncSession | None = None, hold: dt.timedelta | None = None) -> None:
+        """Queue the answer in the outbox (the first row carries the reply token) and mark the
+        inbox event done, in `session`'s transaction when given (the state change the answer
+        reports), else in a new one. The outbox replies while the token is fresh, else pushes.
+        `hold`: the first row waits that long unless released earlier (bot.chat.results)."""
+        if session is None:
+            async with self.app[DATABASE].session() as own, own.begin():
+                await self._deliver(channel_id, customer, messages, reply, kind, upload_id, own, hold)
+            self._wake_outbox()
+            return
         now = utcnow()
-        first, rest = messages[:MAX_MESSAGES_PER_REQUEST], messages[MAX_MESSAGES_PER_REQUEST:]
-        async with self.app[DATABASE].session() as session, session.begin():
-            common = dict(channel_id=channel_id, to=customer.line_user_id, kind=kind,
-                          customer_id=customer.id, upload_id=upload_id)
-            if reply is not None and reply.usable_at(now):
-                line = await self.app[MESSAGING_POOL](channel_id)
-                await send_reply(session, line, reply_token=reply.token, messages=first, **common)
-            elif first:
-                await enqueue_push(session, messages=first, dedupe_key=None,
-                                   delivery_kind=DeliveryKind.ANSWER_PUSH, now=now, **common)
-            for start in range(0, len(rest), MAX_MESSAGES_PER_REQUEST):
-                await enqueue_push(session, messages=rest[start:start + MAX_MESSAGES_PER_REQUEST],
-                                   dedupe_key=None, delivery_kind=DeliveryKind.ANSWER_PUSH, now=now, **common)
+        common = dict(channel_id=channel_id, to=customer.line_user_id, customer_id=customer.id,
+                      upload_id=upload_id, delivery_kind=DeliveryKind.ANSWER_PUSH, now=now)
+        for n, start in enumerate(range(0, len(messages), MAX_MESSAGES_PER_REQUEST)):
+            first = n == 0
+            await enqueue_push(session, messages=messages[start:start + MAX_MESSAGES_PER_REQUEST],
+                               dedupe_key=inbox.next_answer_key(), kind=kind,
+                               reply_token=reply.token if first and reply is not None else None,
+                               event_at=reply.received_at if first and reply is not None else None,
+                               not_before=now + hold if first and hold else None, **common)
+        await inbox.complete_current(session)
+
+    def _wake_outbox(self) -> None:
+        sender = self.app.get(OUTBOX_SENDER)
+        if sender is not None:
+            sender.nudge()
 
     async def _availability(self, session: AsyncSession, campaign: Campaign | None, channel_id: int,
                             now: dt.datetime) -> Any:
@@ -199,9 +219,9 @@ class ChatHandler:
         transition = machine.handle(
             await self.app[STATE_STORAGE].get_state(key), await self.app[STATE_STORAGE].get_data(key),
             machine.CardRequested(campaign_id, str(channel_id), availability, reply), now)
-        await self._apply(key, transition.store)
         for action in transition.actions:
             await self._send(channel_id, user_id, action)
+        await self._apply(key, transition.store)
 
     async def _send(self, channel_id: int, user_id: str, action: machine.Action) -> None:
         customer = await self._customer(channel_id, user_id)
@@ -235,10 +255,10 @@ class ChatHandler:
         transition = machine.handle(
             await storage.get_state(key), await storage.get_data(key),
             machine.ImageReceived(str(channel_id), event.message.id, sent_at, reply, first), now)
-        await self._apply(key, transition.store)
         for action in transition.actions:
             if isinstance(action, machine.ProcessPhoto):
                 await self._photo(channel_id, user_id, action)
+        await self._apply(key, transition.store)
 
     async def _photo(self, channel_id: int, user_id: str, action: machine.ProcessPhoto) -> None:
         campaign_id = int(action.campaign_id)
@@ -276,14 +296,20 @@ class ChatHandler:
             intake = await register(session, campaign=campaign, customer=customer, code=result.code,
                                     source=InvoiceSource.PHOTO, now=utcnow(), photo_path=path,
                                     unreadable_reason=result.error)
-            upload_id = intake.upload.id
-        if intake.queued:
-            await self._verify_now(upload_id)
-        async with db.session() as session:
-            upload = await session.get(Upload, upload_id)
+            upload = intake.upload
             speaker = await speaker_for(session, campaign_id, customer, self._sandbox_base)
             messages = [*answers.invoice_info(upload), *await answers.for_upload(session, speaker, upload)]
-        await self._deliver(channel_id, customer, messages, action.answer_via, f"upload.{upload.status}", upload_id)
+            # Waiting for MOF: the answer (等待驗證 for now) is held while the first attempt
+            # runs; its result rewrites and releases it (bot.chat.results), in the same
+            # transaction as the verdict. After a crash it goes out as it is when the hold ends.
+            await self._deliver(channel_id, customer, messages, action.answer_via,
+                                PHOTO_ANSWER_KIND if intake.queued else f"upload.{upload.status}", upload.id,
+                                session=session, hold=PHOTO_ANSWER_HOLD if intake.queued else None)
+            upload_id = upload.id
+        self._wake_outbox()
+        if intake.queued:
+            await self._verify_now(upload_id)
+            self._wake_outbox()
 
     def _keep_photo(self, campaign_id: int, content: bytes) -> str:
         """Keep the original file in the photo store (the participant list links it); returns its
@@ -299,11 +325,10 @@ class ChatHandler:
         if worker is None:
             return
         async with self.app[DATABASE].session() as session, session.begin():
-            claimed = await jobs.claim_upload(session, upload_id, worker.owner, utcnow(), policy.LEASE_DURATION)
+            claimed = await jobs.claim_upload(session, upload_id, worker.owner, utcnow(), worker.settings.lease)
         if claimed is None:
             return
-        with answering_inline(upload_id):
-            await worker.process(claimed)
+        await worker.process(claimed)
 
     async def _answer_unexpected(self, channel_id: int, customer: Customer, campaign_id: int,
                                  reply: ReplyToken | None) -> None:
@@ -322,6 +347,7 @@ class ChatHandler:
             if blocked_at is not None:
                 await _record_block(session, channel_id, user_id, blocked_at)
                 await drop_pushes_to(session, channel_id, user_id, "user blocked the account (unfollow)")
+            await inbox.complete_current(session)
         if blocked_at is not None:
             await self.app[STATE_STORAGE].clear(self._key(channel_id, user_id))
 

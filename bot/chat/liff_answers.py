@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.line.messaging import LineApiError, LineMessaging
-from bot.line.outbox import enqueue_push
+from bot.line import inbox
+from bot.line.outbox import attach_reply_token, enqueue_push
 from bot.log import pseudonym
 from bot.storage.database import Database
 from bot.storage.models import OutgoingMessage
@@ -50,13 +50,14 @@ async def hold_answer(
 
 
 async def answer_held(
-    db: Database, line_for: Callable[[int], Awaitable[LineMessaging]], *, channel_id: int, user_id: str,
-    text: str, reply_token: str, now: dt.datetime,
+    db: Database, *, channel_id: int, user_id: str, text: str, reply_token: str, event_at: dt.datetime,
+    now: dt.datetime,
 ) -> bool:
-    """The user's text is a LIFF page's 發票資訊: send the held answer as its reply. True when
-    the text belonged to a held answer (even one already pushed): the caller does nothing else.
-    Exactly once: the row is taken by a conditional UPDATE that only one caller (or the push
-    sender, which leases the row) can win."""
+    """The user's text is a LIFF page's 發票資訊: the held answer gets that event's reply token and
+    is due at once (the outbox sender replies while the token is fresh, else pushes), and the
+    event is marked handled in the same transaction. True when the text belonged to a held answer
+    (even one already pushed): the caller does nothing else. Exactly once: the row stays one row,
+    and `attach_reply_token` only touches it while it is still queued."""
     async with db.session() as session:
         rows = (await session.scalars(
             select(OutgoingMessage).where(
@@ -69,26 +70,8 @@ async def answer_held(
     if row is None:
         return False
     async with db.session() as session, session.begin():
-        taken = await session.execute(
-            update(OutgoingMessage)
-            .where(OutgoingMessage.id == row.id, OutgoingMessage.state == "queued",
-                   or_(OutgoingMessage.lease_until.is_(None), OutgoingMessage.lease_until <= now))
-            .values(state="sent", delivery="reply", billable=False, sent_at=now,
-                    attempts=OutgoingMessage.attempts + 1)
-            .execution_options(synchronize_session=False)
-        )
-    if taken.rowcount != 1:
-        return True  # already pushed (or being pushed): the 發票資訊 text needs nothing more
-    try:
-        await (await line_for(channel_id)).reply(reply_token, row.messages["messages"])
-    except LineApiError as exc:  # spent token, LINE down, refused: the push may still get through
-        log.info("held LIFF answer: reply refused, pushing it",
-                 extra={"fields": {"user": pseudonym(user_id), "error": type(exc).__name__}})
-        async with db.session() as session, session.begin():
-            await session.execute(
-                update(OutgoingMessage)
-                .where(and_(OutgoingMessage.id == row.id, OutgoingMessage.state == "sent"))
-                .values(state="queued", delivery="push", billable=True, sent_at=None, not_before=now)
-                .execution_options(synchronize_session=False)
-            )
+        attached = await attach_reply_token(session, row.id, reply_token, event_at, now=now)
+        await inbox.complete_current(session)
+    if not attached:  # already pushed (or failed): the 發票資訊 text needs nothing more
+        log.info("held LIFF answer already sent", extra={"fields": {"user": pseudonym(user_id)}})
     return True

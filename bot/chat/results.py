@@ -2,34 +2,23 @@
 and queue the answer, all inside the transaction that completes the verification job."""
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-from collections.abc import Iterator
-from contextvars import ContextVar
 
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.campaigns.coupons import GivenReward
 from bot.campaigns.settle import expire, note_verification_attempt, settle
 from bot.chat import answers
 from bot.chat.speakers import speaker_for
-from bot.line.outbox import enqueue_push
-from bot.storage.models import Customer, Upload
+from bot.line.outbox import _line_json, enqueue_push
+from bot.storage.models import Customer, OutgoingMessage, Upload
 from flows.conversation.delivery import DeliveryKind
 from flows.einvoice.model import MofError, NotFoundYet, Verified
 
-# Uploads whose first attempt runs inside the user's own request: their answer goes by reply,
-# so the callbacks must not queue a push for them.
-_ANSWERED_INLINE: ContextVar[frozenset[int]] = ContextVar("answered_inline", default=frozenset())
-
-
-@contextlib.contextmanager
-def answering_inline(upload_id: int) -> Iterator[None]:
-    token = _ANSWERED_INLINE.set(_ANSWERED_INLINE.get() | {upload_id})
-    try:
-        yield
-    finally:
-        _ANSWERED_INLINE.reset(token)
+# The answer to a photo that waits for MOF: queued held (等待驗證, with the user's reply token)
+# by the chat handler; the first verification result rewrites and releases it.
+PHOTO_ANSWER_KIND = "upload.answer"
 
 
 class ResultNotifier:
@@ -51,7 +40,7 @@ class ResultNotifier:
     async def on_pending(self, session: AsyncSession, upload: Upload, outcome: NotFoundYet | MofError,
                          now: dt.datetime) -> None:
         """The first attempt found nothing yet: record the attempt; tell the user 等待驗證 unless
-        their own request is answering them (it says the same thing by reply)."""
+        the answer to their photo already says it (held or sent)."""
         await note_verification_attempt(session, upload.id, now)
         await self._notify(session, upload.id, now, DeliveryKind.ANSWER_PUSH)
 
@@ -77,16 +66,38 @@ class ResultNotifier:
         await self._notify(session, upload_id, now, DeliveryKind.NOTICE_PUSH)
 
     async def _notify(self, session: AsyncSession, upload_id: int, now: dt.datetime, kind: DeliveryKind) -> None:
-        if upload_id in _ANSWERED_INLINE.get():
-            return
         upload = await session.get(Upload, upload_id)
         assert upload is not None
         customer = await session.get(Customer, upload.customer_id)
         assert customer is not None
         speaker = await speaker_for(session, upload.campaign_id, customer, self.sandbox_base_url)
         messages = await answers.for_upload(session, speaker, upload)
+        if await _release_held_answer(session, upload, [*answers.invoice_info(upload), *messages], now):
+            return  # the photo's own answer now says it (a reply while the token is fresh)
+        if kind is DeliveryKind.ANSWER_PUSH and await _answered(session, upload_id):
+            return  # 等待驗證 was already said when the upload came in
         await enqueue_push(
             session, channel_id=customer.channel_id, to=customer.line_user_id, messages=messages,
             kind=f"upload.{upload.status}", dedupe_key=f"upload:{upload_id}:{upload.status}",
             customer_id=customer.id, upload_id=upload_id, delivery_kind=kind, now=now,
         )
+
+
+async def _release_held_answer(session: AsyncSession, upload: Upload, messages: list[dict], now: dt.datetime) -> bool:
+    """Rewrite the photo's held answer with `messages` and make it due now, unless a sender
+    holds it (then it is going out as it was, and the caller queues the result)."""
+    row = OutgoingMessage
+    result = await session.execute(
+        update(row)
+        .where(row.upload_id == upload.id, row.kind == PHOTO_ANSWER_KIND, row.state == "queued",
+               or_(row.lease_until.is_(None), row.lease_until <= now))
+        .values(messages={"messages": _line_json(messages), "notice": False}, kind=f"upload.{upload.status}",
+                not_before=now)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
+async def _answered(session: AsyncSession, upload_id: int) -> bool:
+    found = await session.scalar(select(OutgoingMessage.id).where(OutgoingMessage.upload_id == upload_id).limit(1))
+    return found is not None

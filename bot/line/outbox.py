@@ -1,10 +1,12 @@
-"""The LINE outbox (OutgoingMessage rows): `enqueue_push` adds a push in the caller's
-transaction (a dedupe key makes a second enqueue a no-op), `send_reply` answers with a reply
-token and records it (free), and `OutboxSender` claims due pushes under a lease (PostgreSQL
-FOR UPDATE SKIP LOCKED; SQLite's single writer makes the UPDATE … RETURNING atomic), sends
-each with an X-Line-Retry-Key derived from the row (a crash-retry is never a double send),
-one user's messages strictly in order, holding result notices in quiet hours, retrying
-429/5xx with backoff and recording users who blocked the account."""
+"""The LINE outbox (OutgoingMessage rows): `enqueue_push` adds a message in the caller's
+transaction (a dedupe key makes a second enqueue a no-op) — an answer to a user's event carries
+the event's reply token and timestamp; `attach_reply_token` gives a held row a token later;
+`send_reply` answers at once with a reply token and records it (free). `OutboxSender` claims
+due rows under a lease (bot.leases), replies while the row's token is fresh (judged from the
+event's own timestamp) and otherwise pushes with an X-Line-Retry-Key derived from the row (a
+crash-retry is never a double send), records the delivery and its billable flag, sends one
+user's messages strictly in order, holds result notices in quiet hours, retries 429/5xx with
+backoff and records users who blocked the account."""
 from __future__ import annotations
 
 import asyncio
@@ -12,6 +14,7 @@ import datetime as dt
 import logging
 import random
 import secrets
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -19,7 +22,7 @@ from typing import Any
 
 from aiohttp import web
 from prometheus_client import Counter, Gauge
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -36,17 +39,25 @@ from bot.line.messaging import (
 from bot.log import pseudonym
 from bot.storage.database import Database
 from bot.storage.models import Channel, Customer, OutgoingMessage, utcnow
-from flows.conversation.delivery import MAX_MESSAGES_PER_REQUEST, DeliveryKind
+from bot import leases
+from flows.conversation.delivery import MAX_MESSAGES_PER_REQUEST, REPLY_TOKEN_TTL, DeliveryKind
 from flows.messages.line_json import to_line_json
 from flows.messages.model import FlexMessage, TextMessage
-from flows.verification.outbox import outbox_next_retry
+from flows.verification.outbox import MAX_RETRY_AFTER, OUTBOX_BASE_DELAY, OUTBOX_MAX_ATTEMPTS, OUTBOX_MAX_DELAY
 from flows.verification.policy import in_quiet_hours, must_hold, release_time
 
 log = logging.getLogger(__name__)
 
 OUTBOX_LEASE = dt.timedelta(seconds=60)  # longer than one push with its timeout
 POLL_INTERVAL_S = 1.0
-BATCH_SIZE = 20
+BATCH_SIZE = 50
+# A reply goes out only while the token is this young (LINE's limit minus a margin for the
+# request itself and clock differences); older: a push.
+REPLY_FRESH_FOR = REPLY_TOKEN_TTL - dt.timedelta(seconds=10)
+CLAIM_COALESCE_S = 0.02
+BACKLOG_EVERY_S = 5.0  # the backlog gauge is a COUNT: not on every busy round
+REPLY_RETRY_DELAY = dt.timedelta(milliseconds=500)
+UNCERTAIN_REPLY = "reply uncertain"
 _RETRY_KEY_NAMESPACE = uuid.UUID("6f1c1f0e-5b2a-4d0e-9a57-3c1f6a0b7d21")
 
 Outgoing = TextMessage | FlexMessage | Mapping[str, Any]
@@ -90,10 +101,13 @@ async def enqueue_push(
     delivery_kind: DeliveryKind = DeliveryKind.ANSWER_PUSH,
     not_before: dt.datetime | None = None,
     now: dt.datetime | None = None,
+    reply_token: str | None = None,
+    event_at: dt.datetime | None = None,
 ) -> int | None:
-    """Queue a push (billable) in the caller's transaction; the row id, or None when a row
-    with this dedupe key already exists. A NOTICE_PUSH (a result found later) is held in
-    quiet hours: it is due from 08:01 Taipei."""
+    """Queue a message in the caller's transaction; the row id, or None when a row with this
+    dedupe key already exists. With `reply_token` (the answer to a user's event, `event_at`
+    its LINE timestamp) the sender replies while the token is fresh, else pushes (billable).
+    A NOTICE_PUSH (a result found later) is held in quiet hours: it is due from 08:01 Taipei."""
     if not to:
         raise ValueError("to: required")
     if delivery_kind is DeliveryKind.REPLY:
@@ -119,11 +133,36 @@ async def enqueue_push(
             not_before=due,
             attempts=0,
             created_at=now,
+            reply_token=reply_token,
+            event_at=(event_at or now) if reply_token else None,
         )
         .on_conflict_do_nothing(index_elements=["dedupe_key"])
         .returning(OutgoingMessage.id)
     )
     return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def attach_reply_token(session: AsyncSession, row_id: int, reply_token: str, event_at: dt.datetime,
+                             *, now: dt.datetime | None = None) -> bool:
+    """Give a queued (e.g. held, `not_before` in the future) row the reply token of the user's
+    event that arrived meanwhile, `event_at` that event's LINE timestamp, and make it due now:
+    the sender replies with it while fresh. False when the row is no longer queued (already
+    sent or failed: the caller answers that event some other way)."""
+    if not reply_token:
+        raise ValueError("reply_token: required")
+    now = now or utcnow()
+    result = await session.execute(
+        update(OutgoingMessage)
+        .where(OutgoingMessage.id == row_id, OutgoingMessage.state == "queued")
+        .values(reply_token=reply_token, event_at=event_at, not_before=now)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
+def reply_is_fresh(event_at: dt.datetime | None, now: dt.datetime) -> bool:
+    """Whether a reply token from an event LINE stamped `event_at` may still be used."""
+    return event_at is not None and now - event_at < REPLY_FRESH_FOR
 
 
 async def send_reply(
@@ -191,6 +230,9 @@ class _Claimed:
     attempts: int
     created_at: dt.datetime
     lease_until: dt.datetime
+    reply_token: str | None = None
+    event_at: dt.datetime | None = None
+    reply_attempts: int = 0  # counting this claim, when it may reply
 
 
 MessagingFor = Callable[[int], Awaitable[LineMessaging]]
@@ -210,11 +252,11 @@ def recipient_blocked(row: Any) -> Any:
 
 
 async def drop_pushes_to(session: AsyncSession, channel_id: int, user_id: str, reason: str) -> int:
-    """Fail every queued push to one user of one channel (they blocked us); how many."""
+    """Fail every queued message to one user of one channel (they blocked us); how many."""
     result = await session.execute(
         update(OutgoingMessage)
         .where(OutgoingMessage.channel_id == channel_id, OutgoingMessage.to == user_id,
-               OutgoingMessage.state == "queued", OutgoingMessage.delivery == "push")
+               OutgoingMessage.state == "queued")
         .values(state="failed", last_error=reason)
         .execution_options(synchronize_session=False)
     )
@@ -244,10 +286,16 @@ class OutboxSender:
         self._rng = rng
         self._backlog = backlog
         self._sent = sent_counter
+        self._wake = asyncio.Event()
+        self._counted_at = -BACKLOG_EVERY_S
+
+    def nudge(self) -> None:
+        """Look for due rows now (a handler just committed an answer)."""
+        self._wake.set()
 
     async def claim(self, now: dt.datetime) -> list[_Claimed]:
         """Lease up to `batch_size` due rows: each the oldest queued row of its user."""
-        candidate = aliased(OutgoingMessage)
+        candidate = OutgoingMessage
         older = aliased(OutgoingMessage)
         older_queued = (
             select(older.id)
@@ -259,41 +307,24 @@ class OutboxSender:
             )
             .exists()
         )
-        due = (
-            select(candidate.id)
-            .where(
-                candidate.state == "queued",
-                candidate.delivery == "push",
-                candidate.not_before <= now,
-                or_(candidate.lease_until.is_(None), candidate.lease_until <= now),
-                ~older_queued,
-                ~recipient_blocked(candidate),
-            )
-            .order_by(candidate.id)
-            .limit(self._batch)
-            .with_for_update(skip_locked=True)
-        )
         # A per-claim lease end doubles as the claim's token when the row is finished.
         until = now + self._lease + dt.timedelta(microseconds=secrets.randbelow(999_999))
-        statement = (
-            update(OutgoingMessage)
-            .where(OutgoingMessage.id.in_(due.scalar_subquery()))
-            .values(lease_until=until)
-            .returning(
-                OutgoingMessage.id,
-                OutgoingMessage.channel_id,
-                OutgoingMessage.customer_id,
-                OutgoingMessage.to,
-                OutgoingMessage.messages,
-                OutgoingMessage.attempts,
-                OutgoingMessage.created_at,
-            )
-            .execution_options(synchronize_session=False)
-        )
+        row = OutgoingMessage
+        replying = and_(row.reply_token.is_not(None), row.event_at > now - REPLY_FRESH_FOR)
         async with self._db.session() as session:
-            rows = (await session.execute(statement)).all()
+            rows = await leases.claim(
+                session, row,
+                due=and_(row.state == "queued", row.not_before <= now,
+                         or_(row.lease_until.is_(None), row.lease_until <= now), ~older_queued,
+                         ~recipient_blocked(row)),
+                order_by=(row.id,), limit=self._batch,
+                values=dict(lease_until=until,
+                            reply_attempts=case((replying, row.reply_attempts + 1), else_=row.reply_attempts)),
+                returning=(row.id, row.channel_id, row.customer_id, row.to, row.messages, row.attempts,
+                           row.created_at, row.reply_token, row.event_at, row.reply_attempts),
+            )
             await session.commit()
-        claimed = [_Claimed(r[0], r[1], r[2], r[3], r[4], r[5], r[6], until) for r in rows]
+        claimed = [_Claimed(r[0], r[1], r[2], r[3], r[4], r[5], r[6], until, r[7], r[8], r[9]) for r in rows]
         return sorted(claimed, key=lambda c: c.id)
 
     async def _finish(self, row: _Claimed, **values: Any) -> bool:
@@ -328,6 +359,10 @@ class OutboxSender:
             await self._finish(row, state="failed", last_error="messages: not a list")
             return "failed"
         attempts = row.attempts + 1
+        if row.reply_token is not None:
+            replied = await self._try_reply(row, messages, attempts, now)
+            if replied is not None:
+                return replied
         try:
             line = await self._messaging_for(row.channel_id)
             await line.push(row.to, messages, retry_key=retry_key_for(row.id, row.created_at))
@@ -335,8 +370,7 @@ class OutboxSender:
             await self._finish_blocked(row, attempts, now)
             return "blocked"
         except Transient as exc:
-            retry_after = dt.timedelta(seconds=exc.retry_after) if exc.retry_after is not None else None
-            next_at = outbox_next_retry(attempts, now, retry_after, self._rng)
+            next_at = self._next_retry(attempts, now, exc.retry_after)
             if next_at is None:
                 await self._finish(row, state="failed", attempts=attempts, last_error=f"gave up: {exc}")
                 return "failed"
@@ -349,9 +383,54 @@ class OutboxSender:
         except LineApiError as exc:  # pragma: no cover - every subclass is handled above
             await self._finish(row, attempts=attempts, last_error=str(exc))
             return "retry"
-        await self._finish(row, state="sent", attempts=attempts, sent_at=self._clock(), last_error=None)
+        await self._finish(row, state="sent", attempts=attempts, sent_at=self._clock(), last_error=None,
+                           delivery="push", billable=True, reply_token=None)
         if self._sent is not None:
             self._sent.inc(len(messages))
+        return "sent"
+
+    def _next_retry(self, attempts: int, now: dt.datetime, retry_after: float | None) -> dt.datetime | None:
+        """Backoff with jitter (bot.leases) under the outbox policy's limits; LINE's
+        Retry-After is a floor. None: give up."""
+        if attempts >= OUTBOX_MAX_ATTEMPTS:
+            return None
+        delay = leases.backoff(attempts, OUTBOX_BASE_DELAY, OUTBOX_MAX_DELAY, **({"rng": self._rng} if self._rng else {}))
+        if retry_after is not None:
+            delay = max(delay, min(dt.timedelta(seconds=max(retry_after, 0)), MAX_RETRY_AFTER))
+        return now + delay
+
+    async def _try_reply(self, row: _Claimed, messages: list[Any], attempts: int, now: dt.datetime) -> str | None:
+        """Reply while the token is fresh (from the event's timestamp, not from when handling
+        started). The outcome, or None to push instead (stale or refused token). A reply that
+        got no answer, or whose sender died, may have been delivered (a reply has no retry key):
+        it is tried again as a reply while the token is fresh, a token refused after such an
+        attempt counts as used by it, and once stale it is recorded as sent — never pushed too."""
+        uncertain = row.reply_attempts > 1 or (row.reply_attempts >= 1 and not reply_is_fresh(row.event_at, now))
+        if not reply_is_fresh(row.event_at, now):
+            if uncertain:  # an earlier claim replied, or died replying: never push it as well
+                await self._finish(row, state="sent", attempts=attempts, sent_at=self._clock(), delivery="reply",
+                                   billable=False, reply_token=None, last_error=f"{UNCERTAIN_REPLY}: outcome unknown")
+                log.warning("reply outcome unknown; not pushed again", extra={"fields": {"row": row.id}})
+                return "sent"
+            return None
+        try:
+            line = await self._messaging_for(row.channel_id)
+            await line.reply(row.reply_token or "", messages)
+        except InvalidReplyToken:
+            if uncertain:
+                await self._finish(row, state="sent", attempts=attempts, sent_at=self._clock(), delivery="reply",
+                                   billable=False, reply_token=None, last_error="reply token spent by an earlier try")
+                return "sent"
+            return None
+        except Transient as exc:
+            await self._finish(row, attempts=attempts, not_before=now + REPLY_RETRY_DELAY,
+                               last_error=f"{UNCERTAIN_REPLY}: {exc}"[:500])
+            return "retry"
+        except (Permanent, ValueError) as exc:
+            await self._finish(row, state="failed", attempts=attempts, last_error=str(exc)[:500])
+            return "failed"
+        await self._finish(row, state="sent", attempts=attempts, sent_at=self._clock(), delivery="reply",
+                           billable=False, reply_token=None, last_error=None)
         return "sent"
 
     async def _finish_blocked(self, row: _Claimed, attempts: int, now: dt.datetime) -> None:
@@ -378,7 +457,9 @@ class OutboxSender:
                 if not isinstance(result, str):
                     log.error("outbox row crashed", extra={"fields": {"error": type(result).__name__}})
                 outcomes[key] = outcomes.get(key, 0) + 1
-        await self.update_backlog()
+        if time.monotonic() - self._counted_at > BACKLOG_EVERY_S:
+            self._counted_at = time.monotonic()
+            await self.update_backlog()
         return outcomes
 
     async def update_backlog(self) -> int:
@@ -396,6 +477,7 @@ class OutboxSender:
         """Loop until `stop` is set; errors are logged and the loop goes on."""
         while not stop.is_set():
             busy = False
+            self._wake.clear()  # a nudge from now on wakes the wait below
             try:
                 outcomes = await self.run_once()
                 busy = sum(outcomes.values()) >= self._batch
@@ -403,10 +485,11 @@ class OutboxSender:
                 log.error("outbox sender iteration failed", extra={"fields": {"error": type(exc).__name__}})
             if busy:
                 continue
-            try:
-                await asyncio.wait_for(stop.wait(), timeout=interval)
-            except asyncio.TimeoutError:
-                pass
+            waits = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._wake.wait())]
+            await asyncio.wait(waits, timeout=interval, return_when=asyncio.FIRST_COMPLETED)
+            for waiter in waits:
+                waiter.cancel()
+            await asyncio.sleep(CLAIM_COALESCE_S)  # nudges from a burst of handlers: one claim
 
 
 class MessagingPool:
@@ -450,8 +533,8 @@ OUTBOX_SENDER: web.AppKey[OutboxSender] = web.AppKey("line_outbox_sender", Outbo
 
 
 async def outbox_ctx(app: web.Application) -> AsyncIterator[None]:
-    """Cleanup context (after database_ctx): the messaging pool and, when RUN_WORKER, the
-    sender loop; on shutdown the loop finishes its batch and stops."""
+    """Cleanup context (after database_ctx): the messaging pool and, when RUN_WORKER or
+    HANDLE_EVENTS, the sender loop; on shutdown the loop finishes its batch and stops."""
     config = app[CONFIG]
     pool = MessagingPool(
         app[DATABASE],
@@ -462,11 +545,13 @@ async def outbox_ctx(app: web.Application) -> AsyncIterator[None]:
     registry = app[METRICS].registry
     backlog = Gauge("line_outbox_backlog", "LINE pushes queued and not yet sent", registry=registry)
     sent = Counter("line_push_messages_sent", "LINE message objects pushed (billable)", registry=registry)
-    sender = OutboxSender(app[DATABASE], pool, backlog=backlog, sent_counter=sent)
+    lease = {} if config.lease_seconds is None else {"lease": dt.timedelta(seconds=max(config.lease_seconds, 10))}
+    sender = OutboxSender(app[DATABASE], pool, backlog=backlog, sent_counter=sent, **lease)
     app[MESSAGING_POOL] = pool
     app[OUTBOX_SENDER] = sender
     stop = asyncio.Event()
-    task = asyncio.create_task(sender.run(stop)) if config.run_worker else None
+    sending = config.run_worker or config.handle_events
+    task = asyncio.create_task(sender.run(stop)) if sending else None
     try:
         yield
     finally:

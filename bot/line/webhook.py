@@ -1,24 +1,26 @@
 """The LINE webhook endpoint (`POST /callback`): bounded body, X-Line-Signature checked in
 constant time against each configured channel's secret before anything is parsed, events
-parsed with line-bot-sdk's WebhookParser, each `webhookEventId` recorded once (redeliveries
-are dropped), a 200 at once, and the events handled in background tasks — in order per user,
-under the state store's per-user lock, at most `HANDLER_CONCURRENCY` at a time — by an
-injected async handler.
+parsed (anything unparsable, whatever its nesting or types: 400), each event stored in the
+inbox (webhook_events: its `webhookEventId` once — redeliveries are dropped — with its JSON)
+BEFORE the 200; a database that cannot take them gets a 503 so that LINE redelivers. The
+events are handled from the inbox under leases (bot/line/inbox.py), in this process and/or in
+worker processes.
 
 Throughput (bench/webhook.py): concurrent requests share one INSERT and one commit of their
-event IDs (`EventIdRecorder`, group commit), and the background handlers are bounded so they
-never take every pooled database connection from the acknowledgements.
+events (`EventIdRecorder`, group commit).
 
 Wiring (the lead's app factory):
     setup_line_webhook(app, handle=my_handler, channels=my_channel_source)
-adds the dispatcher's cleanup context (tasks drained on shutdown) and the route.
+adds the inbox worker's cleanup context and the route.
 """
 from __future__ import annotations
 
 import asyncio
 import base64
+import datetime as dt
 import hashlib
 import hmac
+import json
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -26,23 +28,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
-from linebot.v3 import WebhookParser
-from linebot.v3.exceptions import InvalidSignatureError
-from linebot.v3.models.events import UnknownEvent
+from linebot.v3.webhooks import Event
 from sqlalchemy import select
 
 from bot.appkeys import CONFIG, DATABASE, EVENT_ISOLATION
-from bot.log import pseudonym
-from bot.state.base import BaseEventIsolation, StorageKey
+from bot.line.inbox import InboxWorker
 from bot.storage.database import Database
 from bot.storage.models import Channel, WebhookEvent, utcnow
 
 log = logging.getLogger(__name__)
 
 MAX_WEBHOOK_BODY = 512 * 1024  # LINE sends small JSON documents; images are fetched later
-DRAIN_TIMEOUT_S = 20.0
 ENV_CHANNEL_KEY = "env"
-HANDLER_CONCURRENCY = 8  # event handlers running at once per process (each holds a DB connection)
 PG_PARALLEL_FLUSHES = 4  # event-ID batches committed at once on PostgreSQL (SQLite: 1 writer)
 CHANNELS_TTL_S = 5.0  # channel rows re-read at most this often (a new channel waits ≤ 5 s)
 
@@ -98,81 +95,7 @@ def _event_id(event: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-class EventDispatcher:
-    """Runs event handling in background tasks: one chain per (channel, user) so a user's
-    events run in arrival order, each under the event-isolation lock (which also serialises
-    across processes), at most `concurrency` handlers at once (the rest wait their turn, so
-    a burst cannot take every database connection from the webhook's acknowledgements); a
-    failing handler is logged and never stops the chain."""
-
-    def __init__(self, handle: EventHandler, isolation: BaseEventIsolation,
-                 concurrency: int = HANDLER_CONCURRENCY) -> None:
-        if concurrency < 1:
-            raise ValueError("concurrency: must be >= 1")
-        self._handle = handle
-        self._isolation = isolation
-        self._slots = asyncio.Semaphore(concurrency)
-        self._tails: dict[StorageKey, asyncio.Task[None]] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._closing = False
-
-    @property
-    def pending(self) -> int:
-        return len(self._tasks)
-
-    def submit(self, event: Any, channel: LineChannel) -> None:
-        if self._closing:
-            raise RuntimeError("dispatcher: shutting down")
-        key = StorageKey(channel.key, _user_of(event))
-        previous = self._tails.get(key)
-        task = asyncio.create_task(self._run(previous, key, event, channel))
-        self._tails[key] = task
-        self._tasks.add(task)
-        task.add_done_callback(lambda t: self._done(key, t))
-
-    def _done(self, key: StorageKey, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        if self._tails.get(key) is task:
-            del self._tails[key]
-
-    async def _run(self, previous: asyncio.Task[None] | None, key: StorageKey, event: Any, channel: LineChannel) -> None:
-        if previous is not None:
-            await asyncio.gather(previous, return_exceptions=True)
-        try:
-            # A slot is taken only after the user's previous event is done, so a task holding
-            # a slot never waits for another task: no deadlock whatever the bound.
-            async with self._slots, self._isolation.lock(key):
-                await self._handle(event, channel)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            log.error(
-                "webhook event handler failed",
-                extra={
-                    "fields": {
-                        "event_type": getattr(event, "type", "?"),
-                        "user": pseudonym(key.user_id),
-                        "channel": channel.key,
-                        "error": type(exc).__name__,
-                    }
-                },
-            )
-
-    async def drain(self, timeout: float = DRAIN_TIMEOUT_S) -> None:
-        """Stop accepting events and wait for the running ones; cancel what is left."""
-        self._closing = True
-        if not self._tasks:
-            return
-        _done, pending = await asyncio.wait(set(self._tasks), timeout=timeout)
-        for task in pending:
-            task.cancel()
-        if pending:
-            await asyncio.gather(*pending, return_exceptions=True)
-            log.warning("webhook tasks cancelled at shutdown", extra={"fields": {"count": len(pending)}})
-
-
-DISPATCHER: web.AppKey[EventDispatcher] = web.AppKey("line_event_dispatcher", EventDispatcher)
-ADMITTER: web.AppKey["EventAdmitter"] = web.AppKey("line_event_admitter")
+INBOX: web.AppKey[InboxWorker] = web.AppKey("line_inbox_worker", InboxWorker)
 
 
 async def _read_bounded(request: web.Request, limit: int) -> bytes | None:
@@ -188,16 +111,27 @@ async def _read_bounded(request: web.Request, limit: int) -> bytes | None:
     return b"".join(chunks)
 
 
-async def record_new_events(database: Database, event_ids: Sequence[str], channel_db_id: int | None) -> set[str]:
-    """Insert the event IDs; return those not seen before (a conflict means a redelivery)."""
-    unique = list(dict.fromkeys(event_ids))
-    return await _insert_event_ids(database, [(e, channel_db_id) for e in unique])
+@dataclass(frozen=True)
+class InboxRow:
+    """One event as stored in the inbox: its ID, JSON and who it concerns."""
+
+    event_id: str
+    payload: str
+    user_key: str | None
+    event_at: dt.datetime | None
 
 
-async def _insert_event_ids(database: Database, rows: Sequence[tuple[str, int | None]]) -> set[str]:
+async def record_new_events(database: Database, rows: Sequence[InboxRow], channel_db_id: int | None) -> set[str]:
+    """Store the events; return the IDs not seen before (a conflict means a redelivery)."""
+    unique = list({r.event_id: r for r in rows}.values())
+    return await _insert_event_ids(database, [(r, channel_db_id) for r in unique])
+
+
+async def _insert_event_ids(database: Database, rows: Sequence[tuple[InboxRow, int | None]]) -> set[str]:
     """One transaction: INSERT … ON CONFLICT DO NOTHING RETURNING with the rows as executemany
     parameters (one cached compiled statement whatever the count; SQLAlchemy batches them into
-    multi-row INSERTs itself, "insertmanyvalues"); the IDs that were new."""
+    multi-row INSERTs itself, "insertmanyvalues"); the IDs that were new. Each row is an inbox
+    entry due at once (bot.line.inbox)."""
     if not rows:
         return set()
     if database.is_postgresql:
@@ -207,7 +141,9 @@ async def _insert_event_ids(database: Database, rows: Sequence[tuple[str, int | 
     table = WebhookEvent.__table__
     statement = insert(table).on_conflict_do_nothing(index_elements=["event_id"]).returning(table.c.event_id)
     received_at = utcnow()
-    params = [{"event_id": e, "channel_id": c, "received_at": received_at} for e, c in rows]
+    params = [{"event_id": r.event_id, "channel_id": c, "received_at": received_at, "payload": r.payload,
+               "user_key": r.user_key, "event_at": r.event_at or received_at, "state": "queued",
+               "attempts": 0, "next_attempt_at": received_at} for r, c in rows]
     async with database.engine.begin() as connection:
         result = await connection.execute(statement, params)
         return {row[0] for row in result}
@@ -215,7 +151,7 @@ async def _insert_event_ids(database: Database, rows: Sequence[tuple[str, int | 
 
 @dataclass(eq=False)
 class _PendingIds:
-    ids: list[str]
+    ids: list[InboxRow]
     channel_db_id: int | None
     future: asyncio.Future[set[str]]
     queued: bool = True
@@ -245,12 +181,12 @@ class EventIdRecorder:
             self._slots = asyncio.Semaphore(parallel)
         return self._slots
 
-    async def record(self, event_ids: Sequence[str], channel_db_id: int | None) -> set[str]:
+    async def record(self, events: Sequence[InboxRow], channel_db_id: int | None) -> set[str]:
         """The IDs (of one request) not recorded before; an ID sent twice at once by two
         requests is new for one of them only."""
-        if not event_ids:
+        if not events:
             return set()
-        entry = _PendingIds(list(dict.fromkeys(event_ids)), channel_db_id,
+        entry = _PendingIds(list({e.event_id: e for e in events}.values()), channel_db_id,
                             asyncio.get_running_loop().create_future())
         self._pending.append(entry)
         try:
@@ -266,126 +202,100 @@ class EventIdRecorder:
                     flush.add_done_callback(self._flushes.discard)
                     await asyncio.shield(flush)
             # Our IDs may be in a batch another request is still committing: wait for it.
-            return await entry.future  # raises the INSERT's error: the request answers 500
+            return await entry.future  # raises the INSERT's error: the request answers 503
         except asyncio.CancelledError:
             self._pending = [item for item in self._pending if item is not entry]
             raise
 
     async def _flush(self, batch: list[_PendingIds]) -> None:
-        rows: dict[str, int | None] = {}
+        rows: dict[str, tuple[InboxRow, int | None]] = {}
         for item in batch:
-            for event_id in item.ids:
-                rows.setdefault(event_id, item.channel_db_id)
+            for row in item.ids:
+                rows.setdefault(row.event_id, (row, item.channel_db_id))
         try:
-            new = await _insert_event_ids(self._database(), list(rows.items()))
+            new = await _insert_event_ids(self._database(), list(rows.values()))
         except Exception as exc:
             for item in batch:
                 if not item.future.done():
                     item.future.set_exception(exc)
             return
         for item in batch:
-            own = {e for e in item.ids if e in new}
+            own = {e.event_id for e in item.ids if e.event_id in new}
             new -= own
             if not item.future.done():  # its request may have gone away meanwhile
                 item.future.set_result(own)
 
 
-# Events accepted but not yet recorded; past this, a request waits for its own admission
-# (a slower acknowledgement rather than an unbounded queue).
-MAX_ADMISSION_BACKLOG = 5000
+def parse_body(text: str) -> list[tuple[dict[str, Any], Any]]:
+    """The events of a webhook document, each as (its JSON, the SDK event); events of a type
+    this SDK does not know are left out (ignored). Raises ValueError for anything that is not
+    a LINE webhook document, whatever its nesting or types."""
+    try:
+        document = json.loads(text)
+        events = document["events"]
+        if not isinstance(events, list):
+            raise TypeError("events")
+        out = []
+        for data in events:
+            if not isinstance(data, dict):
+                raise TypeError("event")
+            try:
+                event = Event.from_dict(data)
+            except ValueError as exc:
+                if type(exc) is ValueError and "discriminator" in str(exc):
+                    continue  # an event or message type this SDK does not know: ignored
+                raise  # a known type with fields of the wrong types (pydantic): a bad document
+            if event is None:
+                raise TypeError("event")
+            out.append((data, event))
+        return out
+    except ValueError:
+        raise
+    except (RecursionError, MemoryError, TypeError, KeyError, AttributeError, IndexError) as exc:
+        raise ValueError(type(exc).__name__) from None
+    except Exception as exc:  # whatever the SDK's models raise on hostile input is a bad document
+        raise ValueError(type(exc).__name__) from None
 
 
-@dataclass(eq=False)
-class _Admission:
-    events: list[Any]
-    channel: LineChannel
-    done: asyncio.Future[None]
+def _timestamp(data: dict[str, Any]) -> dt.datetime | None:
+    value = data.get("timestamp")
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 10**14:
+        return None
+    return dt.datetime.fromtimestamp(value / 1000, dt.timezone.utc)
 
 
-class EventAdmitter:
-    """Admits acknowledged events after the 200: records their IDs (group commit through the
-    recorder) and hands the new ones to the dispatcher, strictly in arrival order, so a user's
-    events keep their order across requests. If recording fails (database down), the events
-    are still handled: LINE will not redeliver what it saw acknowledged."""
-
-    def __init__(self, recorder: "EventIdRecorder", dispatcher: Callable[[], EventDispatcher]) -> None:
-        self._recorder = recorder
-        self._dispatcher = dispatcher
-        self._queue: list[_Admission] = []
-        self._task: asyncio.Task[None] | None = None
-        self.backlog = 0  # events queued or being admitted
-
-    def admit(self, events: list[Any], channel: LineChannel) -> asyncio.Future[None]:
-        admission = _Admission(events, channel, asyncio.get_running_loop().create_future())
-        self._queue.append(admission)
-        self.backlog += len(events)
-        if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._run())
-        return admission.done
-
-    async def _run(self) -> None:
-        while self._queue:
-            batch, self._queue = self._queue, []
-            results = await asyncio.gather(
-                *(self._recorder.record([i for i in map(_event_id, a.events) if i], a.channel.db_id) for a in batch),
-                return_exceptions=True,
-            )
-            target = self._dispatcher()
-            for admission, result in zip(batch, results):
-                try:
-                    self._hand_over(target, admission, result)
-                finally:
-                    self.backlog -= len(admission.events)
-                    if not admission.done.done():
-                        admission.done.set_result(None)
-
-    @staticmethod
-    def _hand_over(target: EventDispatcher, admission: _Admission, new_ids: set[str] | BaseException) -> None:
-        if isinstance(new_ids, BaseException):
-            log.error("webhook event IDs not recorded; events handled without redelivery check",
-                      extra={"fields": {"error": type(new_ids).__name__}})
-            new_ids = {i for i in map(_event_id, admission.events) if i}
-        accepted = 0
-        for event in admission.events:
-            event_id = _event_id(event)
-            if event_id is not None:
-                if event_id not in new_ids:
-                    continue  # already accepted once: a redelivery
-                new_ids.discard(event_id)  # the same ID twice in one body runs once
-            if isinstance(event, UnknownEvent):
-                continue  # an event or message type this SDK does not know: ignored
-            target.submit(event, admission.channel)
-            accepted += 1
-        if accepted != len(admission.events):
-            log.info("webhook events dropped (redelivered or unknown)",
-                     extra={"fields": {"dropped": len(admission.events) - accepted}})
-
-    async def drain(self) -> None:
-        """Admit everything queued (called before the dispatcher drains)."""
-        while self._task is not None and not self._task.done():
-            await asyncio.gather(self._task, return_exceptions=True)
+def inbox_rows(parsed: Sequence[tuple[dict[str, Any], Any]], channel: LineChannel) -> list[InboxRow]:
+    """The inbox rows of one body. A user's events are handled in (event_at, event_id) order;
+    events of one body sharing a millisecond get microseconds apart so their order is kept."""
+    rows = []
+    last: dict[str, dt.datetime] = {}
+    for data, event in parsed:
+        event_id = _event_id(event)
+        if event_id is None:
+            continue  # LINE always sends one; without it nothing can be stored or deduplicated
+        user = _user_of(event)
+        user_key = f"{channel.key}:{user}" if user != "-" else None
+        at = _timestamp(data) or utcnow()
+        if user_key is not None:
+            if user_key in last and at <= last[user_key]:
+                at = last[user_key] + dt.timedelta(microseconds=1)
+            last[user_key] = at
+        rows.append(InboxRow(event_id, json.dumps(data, ensure_ascii=False, separators=(",", ":")), user_key, at))
+    return rows
 
 
 def create_callback_handler(
     *,
     channels: ChannelSource,
     database: Callable[[], Database],
-    dispatcher: Callable[[], EventDispatcher],
-    admitter: Callable[[], EventAdmitter] | None = None,
+    on_stored: Callable[[], None] | None = None,
     max_body: int = MAX_WEBHOOK_BODY,
 ) -> Callable[[web.Request], Awaitable[web.Response]]:
     """The `/callback` request handler: bounded body, signature (constant time) before
-    anything is parsed, parse, answer 200; recording the event IDs and handling the events
-    happen after the answer (`EventAdmitter`). `database`, `dispatcher` and `admitter` are
-    looked up per request (cleanup contexts create them after the route is added)."""
-    own: list[EventAdmitter] = []
-
-    def the_admitter() -> EventAdmitter:
-        if admitter is not None:
-            return admitter()
-        if not own:
-            own.append(EventAdmitter(EventIdRecorder(database), dispatcher))
-        return own[0]
+    anything is parsed, parse (anything unparsable: 400), store the events in the inbox
+    (group commit), then 200; a database that cannot take them: 503, so LINE redelivers.
+    `on_stored` wakes this process's inbox worker."""
+    recorder = EventIdRecorder(database)
 
     async def callback(request: web.Request) -> web.Response:
         body = await _read_bounded(request, max_body)
@@ -394,21 +304,31 @@ def create_callback_handler(
         signature = request.headers.get("X-Line-Signature", "")
         if not signature:
             return web.json_response({"error": "X-Line-Signature: missing"}, status=400)
-        channel = find_channel(await channels(), body, signature)
+        try:
+            known = await channels()
+        except Exception as exc:
+            log.error("webhook channels unavailable", extra={"fields": {"error": type(exc).__name__}})
+            return web.json_response({"error": "database: unavailable, retry later"}, status=503)
+        channel = find_channel(known, body, signature)
         if channel is None:
             log.warning("webhook signature rejected")
             return web.json_response({"error": "X-Line-Signature: invalid"}, status=400)
         try:
-            text = body.decode("utf-8")
-            payload = WebhookParser(channel.secret).parse(text, signature, as_payload=True)
-        except (UnicodeDecodeError, ValueError, KeyError, TypeError, InvalidSignatureError):
+            parsed = parse_body(body.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
             return web.json_response({"error": "body: not a LINE webhook document"}, status=400)
-        events = list(payload.events or [])
-        if events:
-            gate = the_admitter()
-            admitted = gate.admit(events, channel)
-            if gate.backlog > MAX_ADMISSION_BACKLOG:
-                await asyncio.shield(admitted)  # back-pressure: answer once ours are admitted
+        rows = inbox_rows(parsed, channel)
+        if rows:
+            try:
+                new = await recorder.record(rows, channel.db_id)
+            except Exception as exc:
+                log.error("webhook events not stored; 503 so LINE redelivers",
+                          extra={"fields": {"error": type(exc).__name__}})
+                return web.json_response({"error": "database: unavailable, retry later"}, status=503)
+            if new and on_stored is not None:
+                on_stored()
+            if len(new) != len(rows):
+                log.info("webhook events dropped as redeliveries", extra={"fields": {"dropped": len(rows) - len(new)}})
         return web.json_response({"ok": True})
 
     return callback
@@ -449,33 +369,52 @@ def env_and_db_channels(app: web.Application) -> ChannelSource:
     return cached_load
 
 
-def dispatcher_ctx(handle: EventHandler) -> Callable[[web.Application], AsyncIterator[None]]:
-    """A cleanup context creating the dispatcher (needs the event isolation of state_ctx)
-    and draining its tasks on shutdown."""
+def channel_for_row(channel_id: int | None, key: str | None) -> LineChannel:
+    """The handler's view of an inbox row's channel (the handler needs only the row id)."""
+    return LineChannel(key or (ENV_CHANNEL_KEY if channel_id is None else str(channel_id)), "", None, channel_id)
+
+
+def inbox_ctx(handle: EventHandler) -> Callable[[web.Application], AsyncIterator[None]]:
+    """A cleanup context (after state_ctx) running the inbox worker when HANDLE_EVENTS (the
+    default in the web process; always in `python -m bot worker`); on shutdown it stops
+    taking events and gives back the leases of those it could not finish in time."""
 
     async def ctx(app: web.Application) -> AsyncIterator[None]:
-        dispatcher = EventDispatcher(handle, app[EVENT_ISOLATION])
-        app[DISPATCHER] = dispatcher
-        admitter = EventAdmitter(EventIdRecorder(lambda: app[DATABASE]), lambda: app[DISPATCHER])
-        app[ADMITTER] = admitter
+        config = app[CONFIG]
+        lease = {} if config.lease_seconds is None else {"lease": dt.timedelta(seconds=config.lease_seconds)}
+        worker = InboxWorker(app[DATABASE], handle, channel_for_row, app[EVENT_ISOLATION], user_of=_user_of,
+                             concurrency=config.handler_concurrency, on_handled=lambda: _wake_outbox(app), **lease)
+        app[INBOX] = worker
+        if config.handle_events:
+            await worker.start()
         try:
             yield
         finally:
-            await admitter.drain()
-            await dispatcher.drain()
+            if config.handle_events:
+                await worker.stop()
 
     return ctx
+
+
+def _wake_outbox(app: web.Application) -> None:
+    from bot.line.outbox import OUTBOX_SENDER
+
+    sender = app.get(OUTBOX_SENDER)
+    if sender is not None:
+        sender.nudge()
 
 
 def setup_line_webhook(
     app: web.Application, handle: EventHandler, channels: ChannelSource | None = None, path: str = "/callback"
 ) -> None:
-    """Register the dispatcher context and the webhook route (after database_ctx/state_ctx)."""
-    app.cleanup_ctx.append(dispatcher_ctx(handle))
+    """Register the inbox worker's context and the webhook route (after database_ctx/state_ctx)."""
+    app.cleanup_ctx.append(inbox_ctx(handle))
+
+    def stored() -> None:
+        worker = app.get(INBOX)
+        if worker is not None:
+            worker.nudge()
+
     handler = create_callback_handler(
-        channels=channels or env_and_db_channels(app),
-        database=lambda: app[DATABASE],
-        dispatcher=lambda: app[DISPATCHER],
-        admitter=lambda: app[ADMITTER],
-    )
+        channels=channels or env_and_db_channels(app), database=lambda: app[DATABASE], on_stored=stored)
     app.router.add_post(path, handler)

@@ -11,6 +11,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -333,6 +334,13 @@ class OutgoingMessage(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[dt.datetime | None]
+    # An answer to a user's event: replied with this token while it is fresh (judged from
+    # event_at, LINE's event timestamp), else pushed. Cleared once used.
+    reply_token: Mapped[str | None] = mapped_column(String(200))
+    event_at: Mapped[dt.datetime | None]
+    # Claims made while the token was fresh: above 1, an earlier claim may have replied already
+    # (a reply has no retry key), so the row is never pushed as well.
+    reply_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class CarrierQuery(Base):
@@ -407,6 +415,33 @@ class WebhookEvent(Base):
     event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     channel_id: Mapped[int | None] = mapped_column(ForeignKey("channels.id"))
     received_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+    # The inbox (bot/line/inbox.py): the event's JSON, stored before the 200 and handled under
+    # a lease. state: queued | running | done | failed; NULL for rows from before the inbox.
+    payload: Mapped[str | None] = mapped_column(Text)
+    user_key: Mapped[str | None] = mapped_column(String(200))  # channel key + user: one at a time
+    event_at: Mapped[dt.datetime | None]  # LINE's event timestamp (reply-token freshness, order)
+    state: Mapped[str | None] = mapped_column(String(10))
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    next_attempt_at: Mapped[dt.datetime | None]
+    lease_owner: Mapped[str | None] = mapped_column(String(100))
+    lease_until: Mapped[dt.datetime | None]
+    handled_at: Mapped[dt.datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        Index("ix_webhook_events_due", "state", "next_attempt_at"),
+        Index("ix_webhook_events_user", "user_key", "state"),
+    )
+
+
+class RateLimit(Base):
+    """A rate shared by every process (GCRA): `tat` is the theoretical arrival time of the
+    next call, in epoch seconds (bot/verification/rate.py)."""
+
+    __tablename__ = "rate_limits"
+
+    name: Mapped[str] = mapped_column(String(50), primary_key=True)
+    tat: Mapped[float] = mapped_column(Float)
 
 
 class PrivacyKey(Base):

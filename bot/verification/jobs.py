@@ -3,12 +3,12 @@ finish only while the lease is still ours, and the queries operators (CLI, metri
 from __future__ import annotations
 
 import datetime as dt
-import secrets
 from dataclasses import dataclass
 
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import leases
 from bot.storage.models import Upload, VerificationJob
 from flows.einvoice.model import InvoiceCode, InvoiceSource
 
@@ -18,6 +18,7 @@ DONE = "done"
 FAILED = "failed"
 PENDING_STATES = (QUEUED, RUNNING)
 MAX_ERROR_CHARS = 500
+PERMANENT_PREFIX = "MOF permanent error: "  # last_error of a job MOF refused for good
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,7 @@ class PipelineStats:
 def new_lease_token(owner: str) -> str:
     """`owner/random`: unique per claim, so even the same worker re-claiming its own expired
     job cannot commit the earlier attempt's result."""
-    return f"{owner[:80]}/{secrets.token_hex(6)}"
+    return leases.new_token(owner)
 
 
 async def enqueue(session: AsyncSession, upload_id: int, now: dt.datetime) -> VerificationJob:
@@ -105,37 +106,14 @@ async def claim(
     claiming (FOR UPDATE SKIP LOCKED); SQLite runs the whole UPDATE under its single write
     lock, which is the same guarantee.
     """
-    if limit < 1:
-        return []
     job = VerificationJob
     token = new_lease_token(owner)
-    due = (
-        select(job.id)
-        .where(_claimable(now))
-        .order_by((job.attempts > 0), job.next_attempt_at, job.id)
-        .limit(limit)
+    rows = await leases.claim(
+        session, job, due=_claimable(now), order_by=((job.attempts > 0), job.next_attempt_at, job.id), limit=limit,
+        values=dict(state=RUNNING, lease_owner=token, lease_until=now + lease, attempts=job.attempts + 1,
+                    updated_at=now),
+        returning=(job.id, job.upload_id, job.attempts, job.next_attempt_at),
     )
-    if session.get_bind().dialect.name == "postgresql":
-        # A materialized CTE runs the locking SELECT exactly once; a plain IN (subquery) may be
-        # re-run by the planner and then take more than `limit` rows.
-        locked = due.with_for_update(skip_locked=True).cte("due").prefix_with("MATERIALIZED")
-        chosen = job.id.in_(select(locked.c.id))
-    else:
-        chosen = job.id.in_(due.scalar_subquery())
-    stmt = (
-        update(job)
-        .where(chosen, _claimable(now))
-        .values(
-            state=RUNNING,
-            lease_owner=token,
-            lease_until=now + lease,
-            attempts=job.attempts + 1,
-            updated_at=now,
-        )
-        .returning(job.id, job.upload_id, job.attempts, job.next_attempt_at)
-        .execution_options(synchronize_session=False)
-    )
-    rows = (await session.execute(stmt)).all()  # RETURNING keeps no ORDER BY: sort again
     rows.sort(key=lambda r: (r.attempts > 1, r.next_attempt_at, r.id))
     return [ClaimedJob(r.id, r.upload_id, r.attempts, token) for r in rows]
 
@@ -210,6 +188,19 @@ async def finish(
         update(job)
         .where(job.id == claimed.id, job.lease_owner == claimed.lease_token, job.state == RUNNING)
         .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
+async def release(session: AsyncSession, claimed: ClaimedJob, now: dt.datetime) -> bool:
+    """Give a held job back (shutdown): queued, due now, the unfinished attempt not counted."""
+    job = VerificationJob
+    result = await session.execute(
+        update(job)
+        .where(job.id == claimed.id, job.lease_owner == claimed.lease_token, job.state == RUNNING)
+        .values(state=QUEUED, lease_owner=None, lease_until=None, next_attempt_at=now,
+                attempts=job.attempts - 1, updated_at=now)
         .execution_options(synchronize_session=False)
     )
     return result.rowcount == 1

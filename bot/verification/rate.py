@@ -1,9 +1,14 @@
-"""An asyncio token bucket: caps how many MOF queries one process starts per second."""
+"""Rate limits on MOF queries: `RateLimiter`, an asyncio token bucket for one process, and
+`SharedRateLimiter`, the same limit for all processes together (kept in the database)."""
 from __future__ import annotations
 
 import asyncio
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bot.storage.database import Database
 
 
 class RateLimiter:
@@ -36,3 +41,66 @@ class RateLimiter:
                 await asyncio.sleep((1 - self._tokens) / self.rate)
                 self._refill()
             self._tokens -= 1
+
+
+MOF_RATE_NAME = "mof"
+
+
+class SharedRateLimiter:
+    """At most `rate` acquisitions per second on average, bursts up to `burst`, counted over
+    EVERY process sharing the database (GCRA): one atomic UPDATE … RETURNING of the row's
+    theoretical arrival time books a slot; the caller sleeps until its slot. Books in this
+    process go through one lock, so no caller starves. If the database cannot be reached the
+    process falls back to its own bucket rather than stop verifying."""
+
+    def __init__(self, database: "Database", name: str, rate: float, burst: int = 1) -> None:
+        if not rate > 0:
+            raise ValueError("rate: must be positive")
+        if burst < 1:
+            raise ValueError("burst: must be >= 1")
+        self._db = database
+        self.name = name
+        self.rate = float(rate)
+        self.burst = burst
+        self._local = RateLimiter(rate, burst)
+        self._lock = asyncio.Lock()
+        self._row_made = False
+
+    async def _book(self) -> float:
+        """Seconds to wait for this caller's slot."""
+        from sqlalchemy import func, update
+
+        from bot.storage.models import RateLimit, utcnow
+
+        interval = 1.0 / self.rate
+        now = utcnow().timestamp()
+        greatest = func.greatest if self._db.is_postgresql else func.max
+        async with self._db.session() as session, session.begin():
+            if not self._row_made:
+                await self._make_row(session, now)
+            tat = (await session.execute(
+                update(RateLimit).where(RateLimit.name == self.name)
+                .values(tat=greatest(RateLimit.tat, now) + interval)
+                .returning(RateLimit.tat)
+            )).scalar_one()
+        return max(0.0, tat - self.burst * interval - now)
+
+    async def _make_row(self, session: Any, now: float) -> None:
+        from bot.storage.models import RateLimit
+
+        if self._db.is_postgresql:
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        await session.execute(insert(RateLimit).values(name=self.name, tat=now).on_conflict_do_nothing())
+        self._row_made = True
+
+    async def acquire(self) -> None:
+        async with self._lock:
+            try:
+                wait = await self._book()
+            except Exception:
+                await self._local.acquire()
+                return
+        if wait > 0:
+            await asyncio.sleep(wait)

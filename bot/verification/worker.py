@@ -23,7 +23,7 @@ from bot.storage.database import Database
 from bot.storage.models import Upload, utcnow
 from bot.verification import jobs
 from bot.verification.metrics import PipelineMetrics, outcome_label
-from bot.verification.rate import RateLimiter
+from bot.verification.rate import MOF_RATE_NAME, SharedRateLimiter
 from bot.verification.schedule import Schedule, real_schedule
 from flows.einvoice.model import InvoiceCode, MofError, MofErrorKind, MofOutcome, NotFoundYet, Verified
 from flows.verification import policy
@@ -52,7 +52,7 @@ class WorkerSettings:
     lease: dt.timedelta = policy.LEASE_DURATION
     poll_interval: float = 1.0  # seconds; how soon work enqueued by other processes is seen
     stats_interval: float = 15.0  # seconds between refreshes of the pending-jobs gauges
-    shutdown_grace: float = 10.0  # seconds in-flight jobs get to finish on stop
+    shutdown_grace: float = 5.0  # seconds in-flight jobs get to finish on stop (then leases go back)
     schedule: Schedule = field(default=real_schedule)
 
     def __post_init__(self) -> None:
@@ -98,7 +98,8 @@ class VerificationWorker:
         self.metrics = metrics
         self.owner = owner or default_owner()
         self.clock = clock
-        self._limiter = RateLimiter(self.settings.mof_rate, self.settings.mof_burst)
+        # One MOF rate for every process sharing the database (bot.verification.rate).
+        self._limiter = SharedRateLimiter(db, MOF_RATE_NAME, self.settings.mof_rate, self.settings.mof_burst)
         self._wake = asyncio.Event()
         self._stopping = False
         self._in_flight: dict[asyncio.Task[None], jobs.ClaimedJob] = {}
@@ -220,7 +221,22 @@ class VerificationWorker:
             log.exception("verification job crashed", extra={"fields": {"job_id": job.id}})
 
     async def process(self, job: jobs.ClaimedJob) -> None:
-        """One attempt of a claimed job: ask MOF, then commit the result under the lease."""
+        """One attempt of a claimed job: ask MOF, then commit the result under the lease. A
+        cancelled attempt (shutdown) gives the job back, due at once, the attempt not counted."""
+        try:
+            await self._process(job)
+        except asyncio.CancelledError:
+            await asyncio.shield(self._give_back(job))
+            raise
+
+    async def _give_back(self, job: jobs.ClaimedJob) -> None:
+        try:
+            async with self.db.session() as session, session.begin():
+                await jobs.release(session, job, self.clock())
+        except Exception:
+            log.warning("could not give a verification lease back", extra={"fields": {"job_id": job.id}})
+
+    async def _process(self, job: jobs.ClaimedJob) -> None:
         async with self.db.session() as session:
             upload = await session.get(Upload, job.upload_id)
         if upload is None:
@@ -277,17 +293,20 @@ class VerificationWorker:
                 await self.on_outcome(session, await self._fresh(session, upload.id), outcome, now)
                 log.info("invoice verified", extra={"fields": {"job_id": job.id, "upload_id": upload.id}})
                 return
-            if isinstance(outcome, MofError) and outcome.kind is MofErrorKind.PERMANENT:
-                await self._take(session, job, now, state=jobs.FAILED, last_error=outcome.message)
-                log.error(
-                    "MOF permanent error: verification job failed, needs an operator",
-                    extra={"fields": {"job_id": job.id, "upload_id": upload.id, "error": outcome.message, "code": outcome.code}},
-                )
-                return
+            # A permanent MOF error (e.g. 954, which MOF returns for many unrelated problems) is
+            # retried on the normal schedule like "not found yet"; at the end the upload becomes
+            # 無效 as at the 3-day expiry, and the job stays FAILED for operators (admin-cli jobs).
+            permanent = isinstance(outcome, MofError) and outcome.kind is MofErrorKind.PERMANENT
             reason = outcome.message if isinstance(outcome, MofError) else "not found yet"
+            if permanent:
+                reason = f"{jobs.PERMANENT_PREFIX}{reason}"
+                log.warning("MOF permanent error: retried on the normal schedule",
+                            extra={"fields": {"job_id": job.id, "upload_id": upload.id, "error": outcome.message,
+                                              "code": outcome.code}})
             following = self.settings.schedule(upload.uploaded_at, job.attempts, now)
             if following is None:
-                await self._take(session, job, now, state=jobs.DONE, last_error=f"expired: {reason}")
+                await self._take(session, job, now, state=jobs.FAILED if permanent else jobs.DONE,
+                                 last_error=reason if permanent else f"expired: {reason}")
                 await self.on_expired(session, await self._fresh(session, upload.id), now)
                 if self.metrics is not None:
                     self.metrics.expired.inc()

@@ -238,20 +238,22 @@ async def _held(stack: Stack, texts: list[str], key: str, now: dt.datetime) -> i
 
 async def test_a_held_answer_is_replied_exactly_once_under_concurrency(stack: Stack) -> None:
     from bot.chat.liff_answers import answer_held
-    from bot.line.outbox import MESSAGING_POOL
+    from bot.line.outbox import OUTBOX_SENDER
     from bot.storage.models import utcnow
 
     await _held(stack, ["發票資訊 A"], "k1", utcnow())
-    pool = stack.service.app[MESSAGING_POOL]
     channel_id = await _login_ready(stack)
     tokens = [stack.sim.issue_reply_token(USER) for _ in range(4)]
-    results = await asyncio.gather(*(answer_held(stack.db, pool, channel_id=channel_id, user_id=USER, text="發票資訊 A",
-                                                 reply_token=t, now=utcnow()) for t in tokens))
+    results = await asyncio.gather(*(answer_held(stack.db, channel_id=channel_id, user_id=USER, text="發票資訊 A",
+                                                 reply_token=t, event_at=utcnow(), now=utcnow()) for t in tokens))
     assert results == [True] * 4
+    stack.service.app[OUTBOX_SENDER].nudge()
+    messages = await stack.wait_messages(USER, 1)
+    await asyncio.sleep(0.5)
     messages = await stack.fetch_messages(USER)
     assert [m["kind"] for m in messages] == ["reply"]
-    assert not await answer_held(stack.db, pool, channel_id=channel_id, user_id=USER, text="別的文字",
-                                 reply_token=stack.sim.issue_reply_token(USER), now=utcnow())
+    assert not await answer_held(stack.db, channel_id=channel_id, user_id=USER, text="別的文字",
+                                 reply_token=stack.sim.issue_reply_token(USER), event_at=utcnow(), now=utcnow())
 
 
 async def test_a_held_answer_whose_text_never_comes_is_pushed(stack: Stack) -> None:

@@ -83,7 +83,7 @@ def test_participants_print_whole_links_on_the_real_port_and_json(team, database
     assert shown.exit_code == 0, shown.output
     links = re.findall(r"^\[(\d)\] (\S+)$", shown.output, re.M)
     assert [n for n, _ in links] == ["1", "2"]
-    assert all(re.fullmatch(rf"http://127\.0\.0\.1:9123/photos/{campaign_id}/\d\.img\?t=[0-9a-f]{{32}}", url)
+    assert all(re.fullmatch(rf"http://127\.0\.0\.1:9123/photos/{campaign_id}/\d\.img\?e=\d+&t=[0-9a-f]{{32}}", url)
                for _, url in links), links
     assert "8080" not in shown.output and "…" not in shown.output
     assert "\u2028" not in shown.output and "王小明\\u" in shown.output  # escaped (and folded at 80 columns)

@@ -256,3 +256,63 @@ async def test_pushes_to_a_user_who_blocked_the_account_are_never_claimed(databa
         await s.execute(Customer.__table__.update().where(Customer.id == customers["Ugone"]).values(blocked_at=None))
     assert await sender.run_once() == {"sent": 1}
     assert pushed_texts(sim)[-1] == ("Ugone", "no")
+
+
+async def _answer_row(db: Database, channel_id: int, to: str, token: str, event_at: dt.datetime, now: dt.datetime,
+                      *, hold: dt.timedelta | None = None) -> int:
+    async with db.session() as s:
+        row_id = await enqueue_push(
+            s, channel_id=channel_id, to=to, messages=[TextMessage("answer")], kind="test", dedupe_key=None,
+            now=now, reply_token=None if hold else token, event_at=None if hold else event_at,
+            not_before=now + hold if hold else None)
+        await s.commit()
+    assert row_id is not None
+    return row_id
+
+
+async def test_an_answer_row_is_a_free_reply_while_the_token_is_fresh_from_the_event_time(database, sim, line) -> None:
+    channel_id, _ = await make_channel(database, ["Uf", "Us"])
+    now = dt.datetime.now(dt.timezone.utc)
+    clock = Clock(now)
+    await _answer_row(database, channel_id, "Uf", sim.issue_reply_token("Uf"), now - dt.timedelta(seconds=5), now)
+    # handled late: the event is 45 s old although the row was written just now → push
+    await _answer_row(database, channel_id, "Us", sim.issue_reply_token("Us"), now - dt.timedelta(seconds=45), now)
+    assert await sender_for(database, line, clock).run_once() == {"sent": 2}
+    fresh, stale = await rows(database)
+    assert (fresh.delivery, fresh.billable, fresh.reply_token) == ("reply", False, None)
+    assert (stale.delivery, stale.billable) == ("push", True)
+    assert sorted((m["kind"], m["to"]) for m in sim.messages) == [("push", "Us"), ("reply", "Uf")]
+
+
+async def test_a_held_row_given_a_reply_token_goes_out_at_once_as_a_reply(database, sim, line) -> None:
+    from bot.line.outbox import attach_reply_token
+
+    channel_id, _ = await make_channel(database, ["Uh"])
+    now = dt.datetime.now(dt.timezone.utc)
+    clock = Clock(now)
+    row_id = await _answer_row(database, channel_id, "Uh", "", now, now, hold=dt.timedelta(minutes=5))
+    sender = sender_for(database, line, clock)
+    assert await sender.run_once() == {}  # held
+    async with database.session() as s:
+        assert await attach_reply_token(s, row_id, sim.issue_reply_token("Uh"), now, now=now) is True
+        await s.commit()
+    assert await sender.run_once() == {"sent": 1}
+    assert [m["kind"] for m in sim.messages] == ["reply"]
+    async with database.session() as s:  # no longer queued: the caller answers some other way
+        assert await attach_reply_token(s, row_id, "another", now) is False
+
+
+async def test_a_reply_whose_sender_died_is_never_pushed_as_well(database, sim, line) -> None:
+    channel_id, _ = await make_channel(database, ["Ud"])
+    now = dt.datetime.now(dt.timezone.utc)
+    clock = Clock(now)
+    token = sim.issue_reply_token("Ud")
+    await _answer_row(database, channel_id, "Ud", token, now, now)
+    sender = sender_for(database, line, clock)
+    [claimed] = await sender.claim(clock.now)
+    await line.reply(token, [{"type": "text", "text": "answer"}])  # sent, then the process died
+    clock.advance(minutes=2)  # the lease ran out; the token is stale now
+    assert await sender.run_once() == {"sent": 1}
+    [row] = await rows(database)
+    assert row.state == "sent" and "reply uncertain" in row.last_error
+    assert [m["kind"] for m in sim.messages] == ["reply"]  # once, never a push too

@@ -1,6 +1,7 @@
 """The /callback webhook over real HTTP, driven by the LINE simulator, on both databases:
-signature checks before anything is stored, redelivery processed once, per-user order,
-unknown events ignored, failing handlers contained, tasks drained on shutdown."""
+signature checks before anything is stored, events stored before the 200 and handled from
+the inbox, redelivery processed once, per-user order, unknown events ignored, hostile bodies
+400, database down 503, failing handlers contained, shutdown gives leases back."""
 from __future__ import annotations
 
 import asyncio
@@ -16,7 +17,7 @@ from sqlalchemy import func, select
 
 from bot.appkeys import CONFIG, DATABASE, EVENT_ISOLATION
 from bot.config import Config
-from bot.line.webhook import DISPATCHER, LineChannel, find_channel, setup_line_webhook
+from bot.line.webhook import INBOX, LineChannel, find_channel, setup_line_webhook
 from bot.simulators.line import SIM_CHANNEL_SECRET, LineSimulator, new_user_id, sign
 from bot.state.memory import SimpleEventIsolation
 from bot.storage.database import Database
@@ -43,7 +44,7 @@ class Recorder:
 
 async def start_bot(aiohttp_server: Any, database: Database, handle: Callable[..., Awaitable[None]]) -> TestServer:
     app = web.Application()
-    app[CONFIG] = Config(database_url=database.url.render_as_string(hide_password=False))
+    app[CONFIG] = Config(database_url=database.url.render_as_string(hide_password=False), handler_concurrency=3)
     app[DATABASE] = database
     app[EVENT_ISOLATION] = SimpleEventIsolation()
 
@@ -154,38 +155,42 @@ async def test_unknown_events_ignored_and_failures_contained(aiohttp_server, dat
     assert "RuntimeError" in str([getattr(r, "fields", "") for r in caplog.records])
 
 
-async def test_shutdown_drains_running_handlers(aiohttp_server, database) -> None:
-    recorder = Recorder(delay=lambda e: 0.3)
+async def test_shutdown_gives_back_the_lease_of_an_unfinished_event(aiohttp_server, database, monkeypatch) -> None:
+    from bot.line import inbox
+
+    monkeypatch.setattr(inbox, "SHUTDOWN_GRACE_S", 0.1)
+    recorder = Recorder(delay=lambda e: 5.0)
     server = await start_bot(aiohttp_server, database, recorder)
     sim = LineSimulator()
     user = new_user_id()
     assert await sim.deliver(str(server.make_url("/callback")), [sim.text_event(user, "slow")]) == 200
-    for _ in range(100):  # events are admitted right after the 200
-        if server.app[DISPATCHER].pending:
-            break
-        await asyncio.sleep(0.005)
-    assert server.app[DISPATCHER].pending == 1
+    await wait_for(lambda: server.app[INBOX].pending == 1)
+    await server.app[INBOX].stop(grace=0.1)
     await server.close()
-    assert recorder.seen == [("main", user, "slow")]
+    assert recorder.seen == []
+    async with database.session() as session:
+        row = (await session.execute(select(WebhookEvent))).scalar_one()
+    assert (row.state, row.lease_owner, row.attempts) == ("queued", None, 0)  # due again for the next process
 
 
 async def test_concurrent_requests_share_commits_and_an_id_is_new_once(database) -> None:
-    from bot.line.webhook import EventIdRecorder
+    from bot.line.webhook import EventIdRecorder, InboxRow
+
+    def rows(ids: list[str]) -> list[InboxRow]:
+        return [InboxRow(i, "{}", None, None) for i in ids]
 
     recorder = EventIdRecorder(lambda: database)
     batches = [[f"01OWN{i:020d}", "01SHARED0000000000000000"] for i in range(20)]
-    results = await asyncio.gather(*(recorder.record(ids, None) for ids in batches))
+    results = await asyncio.gather(*(recorder.record(rows(ids), None) for ids in batches))
     for i, got in enumerate(results):
         assert f"01OWN{i:020d}" in got
     assert sum("01SHARED0000000000000000" in got for got in results) == 1
     assert await stored_events(database) == 21
-    again = await asyncio.gather(*(recorder.record(ids, None) for ids in batches[:3]))
+    again = await asyncio.gather(*(recorder.record(rows(ids), None) for ids in batches[:3]))
     assert again == [set(), set(), set()]  # all redeliveries now
 
 
-async def test_dispatcher_bounds_running_handlers() -> None:
-    from bot.line.webhook import EventDispatcher
-
+async def test_inbox_bounds_running_handlers(aiohttp_server, database) -> None:
     running = 0
     peak = 0
     done: list[str] = []
@@ -194,28 +199,86 @@ async def test_dispatcher_bounds_running_handlers() -> None:
         nonlocal running, peak
         running += 1
         peak = max(peak, running)
-        await asyncio.sleep(0.01)
+        await asyncio.sleep(0.05)
         running -= 1
         done.append(event.source.user_id)
 
+    server = await start_bot(aiohttp_server, database, handle)  # HANDLER_CONCURRENCY 3
     sim = LineSimulator()
-    from linebot.v3.webhooks import MessageEvent as Parsed
-
-    dispatcher = EventDispatcher(handle, SimpleEventIsolation(), concurrency=3)
     users = [new_user_id() for _ in range(12)]
-    for user in users:
-        dispatcher.submit(Parsed.from_dict(sim.text_event(user, "x")), CHANNELS[1])
-    await dispatcher.drain()
+    assert await sim.deliver(str(server.make_url("/callback")), [sim.text_event(u, "x") for u in users]) == 200
+    await wait_for(lambda: len(done) == 12)
     assert peak == 3 and sorted(done) == sorted(users)
 
 
-async def test_shutdown_admits_and_handles_events_acknowledged_just_before(aiohttp_server, database) -> None:
-    recorder = Recorder(delay=lambda e: 0.05)
+async def test_events_are_stored_before_the_200_and_handled_after_a_restart(aiohttp_server, database) -> None:
+    sim = LineSimulator()
+    user = new_user_id()
+    stalled = Recorder(delay=lambda e: 30.0)
+    first = await start_bot(aiohttp_server, database, stalled)
+    assert await sim.deliver(str(first.make_url("/callback")), [sim.text_event(user, f"m{i}") for i in range(3)]) == 200
+    async with database.session() as session:
+        stored = (await session.execute(select(WebhookEvent.payload).order_by(WebhookEvent.event_at))).scalars().all()
+    assert len(stored) == 3 and all('"m' in p for p in stored)  # the JSON itself, before the answer
+    await first.app[INBOX].stop(grace=0)
+    await first.close()
+    recorder = Recorder()
+    await start_bot(aiohttp_server, database, recorder)  # "after the restart"
+    await wait_for(lambda: len(recorder.seen) == 3)
+    assert [label for _, _, label in recorder.seen] == ["m0", "m1", "m2"]
+
+
+async def test_hostile_bodies_are_400_never_500(aiohttp_server, database) -> None:
+    server = await start_bot(aiohttp_server, database, Recorder())
+    url = server.make_url("/callback")
+    sim = LineSimulator()
+    good = sim.text_event(new_user_id(), "x")
+    bodies = [
+        b"[" * 100_000 + b"]" * 100_000,  # deeper than any parser's recursion
+        b'{"events": ' + b"[" * 5000 + b"]" * 5000 + b"}",
+        b'{"events": "not a list"}',
+        b'{"events": [1, 2]}',
+        b'{"events": [{"type": "message"}]}',
+        b"[]",
+        b"null",
+        b'{"destination": "x"}',
+        b"\xff\xfe",
+        ('{"events": [%s]}' % __import__("json").dumps({**good, "timestamp": "soon"})).encode(),
+        ('{"events": [%s]}' % __import__("json").dumps({**good, "source": [1, 2]})).encode(),
+        ('{"events": [%s]}' % __import__("json").dumps({**good, "message": {"type": "text", "id": {"a": [[[]]]}}})).encode(),
+    ]
+    async with aiohttp.ClientSession() as s:
+        for body in bodies:
+            async with s.post(url, data=body, headers={"X-Line-Signature": sign(SIM_CHANNEL_SECRET, body)}) as r:
+                assert r.status == 400, body[:60]
+                assert "body" in (await r.json())["error"]
+    assert await stored_events(database) == 0
+
+
+async def test_database_down_is_503_so_line_redelivers(aiohttp_server, tmp_path) -> None:
+    broken = Database(f"sqlite+aiosqlite:///{tmp_path}/missing-dir/x/none.db")
+    await broken.close()
+    app = web.Application()
+    app[CONFIG] = Config(database_url="sqlite+aiosqlite://", handle_events=False)
+    app[DATABASE] = Database(f"sqlite+aiosqlite:///{tmp_path}/empty.db")  # no tables: every INSERT fails
+    app[EVENT_ISOLATION] = SimpleEventIsolation()
+
+    async def channels() -> list[LineChannel]:
+        return CHANNELS
+
+    setup_line_webhook(app, Recorder(), channels)
+    server = await aiohttp_server(app)
+    sim = LineSimulator()
+    assert await sim.deliver(str(server.make_url("/callback")), [sim.text_event(new_user_id(), "x")]) == 503
+    await app[DATABASE].close()
+async def test_a_failing_handler_does_not_hold_up_the_users_later_events(aiohttp_server, database) -> None:
+    recorder = Recorder(fail_on="boom")
     server = await start_bot(aiohttp_server, database, recorder)
     sim = LineSimulator()
     user = new_user_id()
-    events = [sim.text_event(user, f"m{i}") for i in range(5)]
-    assert await sim.deliver(str(server.make_url("/callback")), events) == 200
-    await server.close()  # right after the acknowledgement: nothing acknowledged is lost
-    assert [text for _, _, text in recorder.seen] == [f"m{i}" for i in range(5)]
-    assert await stored_events(database) == 5
+    assert await sim.deliver(str(server.make_url("/callback")), [sim.text_event(user, "boom"), sim.text_event(user, "next")]) == 200
+    await wait_for(lambda: len(recorder.seen) == 1, timeout=10)
+    await asyncio.sleep(0.3)  # the handler returned; the row is marked done right after
+    async with database.session() as session:
+        states = dict((await session.execute(select(WebhookEvent.attempts, WebhookEvent.state))).all())
+    assert states == {2: "failed", 1: "done"}  # the bug: tried twice, then given up
