@@ -4,7 +4,6 @@ before any user data is read or stored; the user is the token's `sub`. Bodies ar
 objects naming `liff_id` (the LIFF app the page runs in) and `campaign`."""
 from __future__ import annotations
 
-import datetime as dt
 import json
 import logging
 from dataclasses import dataclass
@@ -16,7 +15,6 @@ from sqlalchemy import select
 from bot.appkeys import CONFIG, DATABASE
 from bot.chat import answers, liff_answers
 from bot.chat.intake import customer_for, register
-from bot.chat.results import answering_inline
 from bot.chat.speakers import speaker_for
 from bot.line.messaging import IdTokenClaims, InvalidIdToken, LineApiError
 from bot.line.outbox import MESSAGING_POOL
@@ -28,7 +26,6 @@ from flows.conversation.availability import Availability, CampaignFacts, Channel
 from flows.einvoice.model import InvoiceSource, MofError
 from flows.messages.custom import CustomKind
 from flows.messages.system import NOT_EXIST_TEXT, NOT_STARTED_TEXT
-from flows.verification import policy
 from liff_pages import carriers, forms
 from liff_pages.keys import LIFF_MOF, LIMITS, SEALER
 from liff_pages.limits import RATE_LIMITED_TEXT
@@ -234,15 +231,21 @@ async def handle_manual(request: web.Request) -> web.Response:
             customer.phone, customer.phone_consent_at = phone, now
         intake = await register(session, campaign=campaign, customer=customer, code=code,
                                 source=InvoiceSource.MANUAL, now=now)
-        upload_id = intake.upload.id
+        upload = intake.upload
+        # The answer is written with the upload (held for the page's 發票資訊 text); while MOF is
+        # asked, it says 等待驗證 and the first result rewrites it (bot.chat.results).
+        speaker = await speaker_for(session, call.campaign.id, customer, _sandbox_base(request))
+        messages = await answers.for_upload(session, speaker, upload)
+        texts = [m["text"] for m in answers.invoice_info(upload)]
+        await liff_answers.hold_answer(
+            session, channel_id=customer.channel_id, to=customer.line_user_id, customer_id=customer.id,
+            texts=texts, messages=messages, kind=liff_answers.HELD_KIND if intake.queued else f"upload.{upload.status}",
+            key=f"upload:{upload.id}", upload_id=upload.id, now=now)
+        upload_id = upload.id
     if intake.queued:
         await _verify_now(request.app, upload_id)
     async with db.session() as session:
         upload = await session.get(Upload, upload_id)
-        speaker = await speaker_for(session, call.campaign.id, customer, _sandbox_base(request))
-        messages = await answers.for_upload(session, speaker, upload)
-    texts = [m["text"] for m in answers.invoice_info(upload)]
-    await _hold(request, customer, texts, messages, f"upload.{upload.status}", f"upload:{upload_id}", upload_id)
     log.info("LIFF manual entry", extra={"fields": {"user": pseudonym(call.user_id), "upload_id": upload_id,
                                                    "status": upload.status}})
     return web.json_response({"state": "accepted", "status": upload.status, "texts": texts}, headers=NO_STORE)
@@ -297,11 +300,10 @@ async def _verify_now(app: web.Application, upload_id: int) -> None:
     if worker is None:
         return
     async with app[DATABASE].session() as session, session.begin():
-        claimed = await jobs.claim_upload(session, upload_id, worker.owner, utcnow(), policy.LEASE_DURATION)
+        claimed = await jobs.claim_upload(session, upload_id, worker.owner, utcnow(), worker.settings.lease)
     if claimed is None:
         return
-    with answering_inline(upload_id):
-        await worker.process(claimed)
+    await worker.process(claimed)
 
 
 def setup_api(app: web.Application) -> None:

@@ -7,7 +7,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.line import inbox
@@ -22,6 +22,9 @@ log = logging.getLogger(__name__)
 HOLD_FOR = dt.timedelta(seconds=20)  # how long the answer waits for the user's 發票資訊 text
 DEDUPE_PREFIX = "liff:"
 TEXTS_KEY = "liff_texts"  # in the row's payload: the texts whose arrival releases it as a reply
+# The held answer of an entry whose first MOF attempt is still running: the result rewrites it
+# (`rewrite_held`) and it keeps waiting for the page's text.
+HELD_KIND = "liff.answer"
 
 
 async def hold_answer(
@@ -47,6 +50,27 @@ async def hold_answer(
             row.messages = {**row.messages, TEXTS_KEY: list(texts)}
         ids.append(row_id)
     return ids
+
+
+async def rewrite_held(session: AsyncSession, upload_id: int, messages: list[dict[str, Any]], kind: str,
+                       now: dt.datetime) -> bool:
+    """The verification result of an upload whose LIFF answer is still held: put the result in
+    the held row (its texts and its hold stay), in the caller's transaction. False when there is
+    no such row still queued and free (it went out as it was; the caller queues the result)."""
+    row = await session.scalar(
+        select(OutgoingMessage).where(OutgoingMessage.upload_id == upload_id, OutgoingMessage.kind == HELD_KIND,
+                                      OutgoingMessage.state == "queued",
+                                      or_(OutgoingMessage.lease_until.is_(None), OutgoingMessage.lease_until <= now))
+        .with_for_update())
+    if row is None:
+        return False
+    result = await session.execute(
+        update(OutgoingMessage)
+        .where(OutgoingMessage.id == row.id, OutgoingMessage.state == "queued",
+               or_(OutgoingMessage.lease_until.is_(None), OutgoingMessage.lease_until <= now))
+        .values(messages={**(row.messages or {}), "messages": messages}, kind=kind)
+        .execution_options(synchronize_session=False))
+    return result.rowcount == 1
 
 
 async def answer_held(

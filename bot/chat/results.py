@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.campaigns.coupons import GivenReward
 from bot.campaigns.settle import expire, note_verification_attempt, settle
-from bot.chat import answers
+from bot.chat import answers, liff_answers
 from bot.chat.speakers import speaker_for
 from bot.line.outbox import _line_json, enqueue_push
 from bot.storage.models import Customer, OutgoingMessage, Upload
@@ -74,6 +74,8 @@ class ResultNotifier:
         messages = await answers.for_upload(session, speaker, upload)
         if await _release_held_answer(session, upload, [*answers.invoice_info(upload), *messages], now):
             return  # the photo's own answer now says it (a reply while the token is fresh)
+        if await liff_answers.rewrite_held(session, upload.id, _line_json(messages), f"upload.{upload.status}", now):
+            return  # a LIFF entry's held answer now says it (still waiting for the page's 發票資訊 text)
         if kind is DeliveryKind.ANSWER_PUSH and await _answered(session, upload_id):
             return  # 等待驗證 was already said when the upload came in
         await enqueue_push(

@@ -6,6 +6,8 @@ import boto3
 
 from bot.photo_store import PhotoStoreSettings
 from bot.photos import photo_linker
+from bot.privacy.keys import link_generation
+from bot.storage.models import utcnow
 from flows.messages.system import UNEXPECTED_TEXT
 from tests.chat.conftest import KEYWORD, invoice_code, photo_of
 from tests.chat.test_chat_flow import _all_text
@@ -28,7 +30,9 @@ async def test_a_chat_photo_lands_in_the_bucket_and_its_link_serves_it(make_stac
     kept = boto3.client("s3", endpoint_url=s3_endpoint).get_object(Bucket=s3_bucket, Key=f"brand/{upload.photo_path}")
     assert kept["Body"].read() == photo
     assert not (tmp_path / "photos").exists()
-    link = photo_linker(_config(stack))(upload.photo_path)
+    async with stack.db.session() as session:
+        generation = await link_generation(session)
+    link = photo_linker(_config(stack), generation=generation, now=utcnow())(upload.photo_path)
     path_and_query = link.removeprefix("https://bot.example.com")
     async with stack.line_client.session.get(stack.service.make_url(path_and_query)) as served:
         assert served.status == 200 and served.headers["Content-Type"] == "image/jpeg"
