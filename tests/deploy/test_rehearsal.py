@@ -163,10 +163,12 @@ def test_build_release_two_processes_s3_photos_and_links_that_verify_everywhere(
                       f"--access-token {TOKEN}")
         start("mof", f"python -m bot.simulators mof --port {mof_port} --app-id {MOF_APP_ID} --api-key {MOF_KEY} "
                      f"--seed-file {seed}")
-        start("web", procfile["web"], PORT=str(web_port), DYNO="web.1")
-        # TODO(issue 13): start `procfile["worker"]` (python -m bot worker) here instead of a second web
-        # process once the worker entry point is merged; keep the link check against the second process.
-        start("web2", procfile["web"], PORT=str(second_port), DYNO="web.2")
+        # As docs/deploy.md scales it: web processes only acknowledge and serve; the worker handles the
+        # inbox's events (card, photo download into the bucket, MOF), sends LINE messages and verifies.
+        web_only = {"HANDLE_EVENTS": "false", "RUN_WORKER": "false"}
+        start("web", procfile["web"], PORT=str(web_port), DYNO="web.1", **web_only)
+        start("worker", procfile["worker"], DYNO="worker.1")
+        start("web2", procfile["web"], PORT=str(second_port), DYNO="web.2", **web_only)
         for port in (line_port, mof_port, web_port, second_port):
             _wait_http(f"http://127.0.0.1:{port}/healthz" if port in (web_port, second_port)
                        else f"http://127.0.0.1:{port}/_sim/messages")
@@ -190,7 +192,7 @@ def test_build_release_two_processes_s3_photos_and_links_that_verify_everywhere(
         callback = f"http://127.0.0.1:{web_port}/callback"
         deadline = time.monotonic() + 60  # triggers are re-read at most every 5 seconds
         while not messages():
-            assert time.monotonic() < deadline, ("no invoice card", (tmp_path / "web.log").read_text()[-3000:])
+            assert time.monotonic() < deadline, ("no invoice card", (tmp_path / "worker.log").read_text()[-3000:])
             assert _post_json(f"{line}/_sim/deliver", {"url": callback, "events": [
                 {"type": "text", "userId": USER, "text": KEYWORD}]})
             time.sleep(1)
@@ -199,7 +201,7 @@ def test_build_release_two_processes_s3_photos_and_links_that_verify_everywhere(
             {"type": "image", "userId": USER, "contentBase64": base64.b64encode(photo).decode()}]})
         deadline = time.monotonic() + 60
         while len(messages()) < 2:
-            assert time.monotonic() < deadline, f"no answer to the photo: {(tmp_path / 'web.log').read_text()[-3000:]}"
+            assert time.monotonic() < deadline, f"no answer to the photo: {(tmp_path / 'worker.log').read_text()[-3000:]}"
             time.sleep(0.2)
         assert code.invoice_number[2:] in json.dumps(messages()[1], ensure_ascii=False)
 
@@ -213,7 +215,7 @@ def test_build_release_two_processes_s3_photos_and_links_that_verify_everywhere(
         with (tmp_path / "people.csv").open(encoding="utf-8-sig") as f:
             [row] = list(csv.DictReader(f))
         link = row["發票檔案"]
-        assert link.startswith(f"http://127.0.0.1:{web_port}/{keys[0].removeprefix('rehearsal/')}?t=")
+        assert link.startswith(f"http://127.0.0.1:{web_port}/{keys[0].removeprefix('rehearsal/')}?e=")
         on_second = link.replace(f":{web_port}/", f":{second_port}/")
         assert _get(on_second) == (200, photo)
         assert _get(link) == (200, photo)
