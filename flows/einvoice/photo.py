@@ -39,7 +39,7 @@ FIRST_PASS_SIDE = 2000  # long side of the first, fast pass
 FULL_PASS_SIDE = 4096  # long side of the full-resolution fallback
 CROP_PASS_SIDE = 2400  # longest the enlarged receipt crop may get
 TIME_BUDGET_S = 3.0  # stop trying fallbacks after this
-HEADER_FOUND_BUDGET_S = 0.3  # with the header read, look for the items' code only this long
+HEADER_FOUND_BUDGET_S = 0.15  # with the header read, look for the items' code only this long
 MIN_CONTRAST = 16  # an image with fewer grey levels than this holds no code: no fallbacks
 
 # Keep Pillow's guard on, at a sane cap (never raise a stricter cap someone else set).
@@ -365,7 +365,16 @@ def _passes(data: bytes, first: Image.Image, full_image: Image.Image | None) -> 
         # the receipt at full resolution, deconvolved: blur of about one module
         yield lambda: _read(_wiener(full_crop(), 2.0), try_invert=False, try_downscale=False)
         yield lambda: crop_read(3, lambda i: i.filter(ImageFilter.GaussianBlur(1)).filter(_sharpen(4.5)), histogram)
-        yield lambda: _read(_enlarge(_wiener(full_crop(), 2.0), 2, FULL_PASS_SIDE), try_invert=False, try_downscale=False)
+        sharp_holder: dict[str, Image.Image] = {}
+
+        def read_deconvolved(binarizer: zxingcpp.Binarizer) -> list[zxingcpp.Barcode]:
+            """The deconvolved receipt enlarged 2× (modules of 3 px become 6 px)."""
+            if "image" not in sharp_holder:
+                sharp_holder["image"] = _enlarge(_wiener(full_crop(), 2.0), 2, FULL_PASS_SIDE)
+            return _read(sharp_holder["image"], binarizer=binarizer, try_invert=False, try_downscale=False)
+
+        yield lambda: read_deconvolved(local)
+        yield lambda: read_deconvolved(histogram)
     yield lambda: _read(first.filter(_sharpen(2)), try_invert=False)
     yield lambda: _read(first, binarizer=zxingcpp.Binarizer.GlobalHistogram, try_invert=False)
     half = first.resize((first.width // 2, first.height // 2), Image.Resampling.BOX)
