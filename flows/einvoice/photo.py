@@ -38,6 +38,7 @@ ALLOWED_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF")
 FIRST_PASS_SIDE = 2000  # long side of the first, fast pass
 FULL_PASS_SIDE = 4096  # long side of the full-resolution fallback
 CROP_PASS_SIDE = 2400  # longest the enlarged receipt crop may get
+DECONVOLVE_MAX_PIXELS = 4_000_000  # largest crop deconvolved (float32 FFT: ~16 MB a copy)
 TIME_BUDGET_S = 3.0  # stop trying fallbacks after this
 HEADER_FOUND_BUDGET_S = 0.15  # with the header read, look for the items' code only this long
 MIN_CONTRAST = 16  # an image with fewer grey levels than this holds no code: no fallbacks
@@ -362,19 +363,28 @@ def _passes(data: bytes, first: Image.Image, full_image: Image.Image | None) -> 
         yield lambda: crop_read(2, lambda i: i.filter(_sharpen(2)), histogram)
         yield lambda: crop_read(2, lambda i: i.filter(ImageFilter.GaussianBlur(0.7)).filter(_sharpen(3)), histogram)
         yield lambda: crop_read(3, None, local)
-        # the receipt at full resolution, deconvolved: blur of about one module
-        yield lambda: _read(_wiener(full_crop(), 2.0), try_invert=False, try_downscale=False)
-        yield lambda: crop_read(3, lambda i: i.filter(ImageFilter.GaussianBlur(1)).filter(_sharpen(4.5)), histogram)
-        sharp_holder: dict[str, Image.Image] = {}
+        sharp_holder: dict[str, Image.Image | None] = {}
 
-        def read_deconvolved(binarizer: zxingcpp.Binarizer) -> list[zxingcpp.Barcode]:
-            """The deconvolved receipt enlarged 2× (modules of 3 px become 6 px)."""
+        def deconvolved() -> Image.Image | None:
+            """The receipt at full resolution, deconvolved (blur of about one module); None when
+            the crop is too large to transform within the memory bound."""
             if "image" not in sharp_holder:
-                sharp_holder["image"] = _enlarge(_wiener(full_crop(), 2.0), 2, FULL_PASS_SIDE)
-            return _read(sharp_holder["image"], binarizer=binarizer, try_invert=False, try_downscale=False)
+                image = full_crop()
+                small = image.width * image.height <= DECONVOLVE_MAX_PIXELS
+                sharp_holder["image"] = _wiener(image, 2.0) if small else None
+            return sharp_holder["image"]
 
-        yield lambda: read_deconvolved(local)
-        yield lambda: read_deconvolved(histogram)
+        def read_deconvolved(scale: float, binarizer: zxingcpp.Binarizer) -> list[zxingcpp.Barcode]:
+            image = deconvolved()
+            if image is None:
+                return []
+            return _read(_enlarge(image, scale, FULL_PASS_SIDE), binarizer=binarizer, try_invert=False, try_downscale=False)
+
+        yield lambda: read_deconvolved(1, local)
+        yield lambda: crop_read(3, lambda i: i.filter(ImageFilter.GaussianBlur(1)).filter(_sharpen(4.5)), histogram)
+        # enlarged 2×: modules of 3 px become 6 px
+        yield lambda: read_deconvolved(2, local)
+        yield lambda: read_deconvolved(2, histogram)
     yield lambda: _read(first.filter(_sharpen(2)), try_invert=False)
     yield lambda: _read(first, binarizer=zxingcpp.Binarizer.GlobalHistogram, try_invert=False)
     half = first.resize((first.width // 2, first.height // 2), Image.Resampling.BOX)
