@@ -317,7 +317,9 @@ def test_left_alone_never_invents_items(code: InvoiceCode, encoding: ItemEncodin
     alone = parse_qr_pair(left)
     assert alone == replace(code, items=alone.items, items_complete=alone.items_complete)
     assert alone.items == code.items[: len(alone.items)]
-    assert alone.items_complete == (code.items == ())  # the left share holds half the items
+    # the left share holds half the items; complete only if they all fit in it (issue 14: a left
+    # code whose items are complete returns them; a last price that may go on stays incomplete)
+    assert not alone.items_complete or alone.items == code.items
 
 
 @settings(max_examples=300, deadline=None)
