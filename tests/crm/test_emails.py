@@ -75,7 +75,7 @@ async def test_failures_retry_with_backoff_then_send_once(crm):
     assert "ConnectionRefusedError" in row.last_error
     assert row.not_before >= start + dt.timedelta(seconds=8)  # 10 s − 20 % jitter (bot.leases)
     assert await send_due(crm.db, backend, SETTINGS, now=start) == 0  # not due yet
-    assert await send_due(crm.db, backend, SETTINGS, now=start + dt.timedelta(seconds=11)) == 1
+    assert await send_due(crm.db, backend, SETTINGS, now=start + dt.timedelta(seconds=13)) == 1  # 10 s + 20 %
     [row] = await crm.rows(EmailOutbox)
     assert (row.state, row.attempts) == ("sent", 2)
     assert len(list(crm.mail_dir.glob("*.eml"))) == 1

@@ -235,7 +235,9 @@ numbers = st.decimals(min_value=-100000, max_value=1000000, places=2, allow_nan=
 def _name(alphabet: str | None = None) -> st.SearchStrategy[str]:
     if alphabet is None:
         chars = st.characters(blacklist_categories=("Cs",), blacklist_characters=":")
-        return st.text(chars, min_size=1, max_size=12).map(str.strip).filter(lambda s: s != "")
+        # NUL counts as padding too (POS printers pad with it), so names never start or end with it
+        return st.text(chars, min_size=1, max_size=12).map(lambda s: s.strip().strip("\x00").strip()).filter(
+            lambda s: s != "")
     # names are read without their padding, so the round trip holds for names without any
     return st.text(alphabet=alphabet, min_size=1, max_size=12).map(str.strip).filter(lambda s: s != "")
 

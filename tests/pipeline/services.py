@@ -92,7 +92,7 @@ class Deployment:
             "LINE_API_BASE_URL": self.line_url, "LINE_DATA_API_BASE_URL": self.line_url, "LIFF_ID": LIFF_ID,
             "MOF_API_BASE_URL": self.mof_url, "MOF_APP_ID": MOF_APP_ID, "MOF_API_KEY": MOF_KEY,
             "DATA_DIR": str(self.data_dir), "REDIS_URL": self.redis_url, "LOG_LEVEL": "WARNING",
-            "LEASE_SECONDS": "3", **extra,
+            "APP_SECRET": "fault-tests-app-secret-" + "s" * 16, "LEASE_SECONDS": "3", **extra,
         }
 
     @property
