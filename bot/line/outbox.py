@@ -492,6 +492,9 @@ class OutboxSender:
             await asyncio.sleep(CLAIM_COALESCE_S)  # nudges from a burst of handlers: one claim
 
 
+TOKEN_TTL_S = 5.0  # a channel's new access token is used within this many seconds
+
+
 class MessagingPool:
     """One LineMessaging client per access token: a channel's own token, else the
     environment's (single-channel mode), else the simulator's (sandbox)."""
@@ -509,10 +512,18 @@ class MessagingPool:
         self._api = api_base_url
         self._data = data_api_base_url
         self._clients: dict[str, LineMessaging] = {}
+        self._tokens: dict[int, tuple[float, str | None]] = {}
 
     async def __call__(self, channel_id: int) -> LineMessaging:
-        async with self._db.session() as session:
-            token = (await session.execute(select(Channel.access_token).where(Channel.id == channel_id))).scalar()
+        # The channel's token is re-read at most every TOKEN_TTL_S: every send and profile call
+        # needs it, and a query each cost a transaction per message (bench/webhook.py).
+        cached = self._tokens.get(channel_id)
+        if cached is not None and time.monotonic() - cached[0] < TOKEN_TTL_S:
+            token = cached[1]
+        else:
+            async with self._db.session() as session:
+                token = (await session.execute(select(Channel.access_token).where(Channel.id == channel_id))).scalar()
+            self._tokens[channel_id] = (time.monotonic(), token)
         token = token or self._default
         if not token:
             raise Permanent(f"channel_id: channel {channel_id} has no access token")
