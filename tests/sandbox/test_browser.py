@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 import uuid
@@ -21,7 +19,8 @@ from typing import Any
 
 import pytest
 
-CHROMEDRIVER = "/usr/bin/chromedriver"
+from tests.browsers import CHROMEDRIVER, chromium, free_port
+
 pytestmark = pytest.mark.skipif(not Path(CHROMEDRIVER).exists() and os.environ.get("CI") != "true",
                                 reason="chromium-driver is not installed")
 PHONE = (375, 812)
@@ -31,17 +30,11 @@ NOT_QUALIFIED = "未符合活動資格"
 CAP_REACHED = "參與活動的次數已達上限"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class Service:
     """`python -m bot` in sandbox mode on a loopback port with its own SQLite database."""
 
     def __init__(self, workdir: Path) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         env = {k: v for k, v in os.environ.items() if not k.startswith(("LINE_", "MOF_", "REDIS_", "DATABASE_"))}
         env.update(PORT=str(self.port), DATABASE_URL=f"sqlite+aiosqlite:///{workdir / 'app.db'}",
@@ -99,24 +92,8 @@ def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    os.environ["SE_AVOID_STATS"] = "true"
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service as DriverService
-
-    options = webdriver.ChromeOptions()
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--disable-background-networking", "--disable-component-update", "--no-first-run", "--disable-sync"):
-        options.add_argument(arg)
-    profile = tempfile.mkdtemp(prefix="sandbox-chromium-")
-    options.add_argument(f"--user-data-dir={profile}")
-    if Path("/usr/bin/chromium").exists():
-        options.binary_location = "/usr/bin/chromium"
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=DriverService(executable_path=CHROMEDRIVER), options=options)
-    try:
+    with chromium("sandbox", console_logs=True) as driver:
         yield driver
-    finally:
-        driver.quit()
 
 
 def _size(driver: Any, size: tuple[int, int]) -> None:
