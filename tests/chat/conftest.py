@@ -163,23 +163,31 @@ def make_stack(aiohttp_server, aiohttp_client, database_url, tmp_path) -> Callab
         stack = Stack(service=service, line=line_server, mof=mof_server, db=db, clock=clock)
         stack.line_client = await aiohttp_client(line_server)
         stack.mof_client = await aiohttp_client(mof_server)
-        async with db.session() as s, s.begin():
-            channel_id = await s.scalar(select(Channel.id).where(Channel.name == "default"))
-            admin = AdminUser(name="boss", role=Role.ADMIN.value)
-            s.add(admin)
-            await s.flush()
-            actor = Actor(admin.id, admin.name, Role.ADMIN)
-        store = CampaignStore(db)
-        now = dt.datetime.now(dt.timezone.utc)
-        view = await store.create(actor, campaign_settings(channel_id, cap=cap), now)
-        stack.campaign_id = view.id
-        if coupons:
-            csv = "\n".join(f"WINTER-{i:04d}" for i in range(coupons)).encode()
-            await store.import_coupons(actor, view.id, csv, now)
-        if publish:
-            await store.publish(actor, view.id, now)
-        async with db.session() as s, s.begin():
-            s.add(Trigger(channel_id=channel_id, campaign_id=view.id, kind="keyword_exact", value=KEYWORD))
+        stack.campaign_id = await seed_campaign(db, coupons=coupons, coupon_prefix="WINTER-", cap=cap,
+                                                publish=publish)
         return stack
 
     return make
+
+
+async def seed_campaign(db: Database, *, coupons: int, coupon_prefix: str, cap: int | None = None,
+                        publish: bool = True) -> int:
+    """A campaign on the default channel (published unless asked), with a keyword trigger and a
+    coupon pool of `coupons` codes `<prefix>0000`…, made by admin user `boss`."""
+    async with db.session() as s, s.begin():
+        channel_id = await s.scalar(select(Channel.id).where(Channel.name == "default"))
+        admin = AdminUser(name="boss", role=Role.ADMIN.value)
+        s.add(admin)
+        await s.flush()
+        actor = Actor(admin.id, admin.name, Role.ADMIN)
+    store = CampaignStore(db)
+    now = dt.datetime.now(dt.timezone.utc)
+    view = await store.create(actor, campaign_settings(channel_id, cap=cap), now)
+    if coupons:
+        csv = "\n".join(f"{coupon_prefix}{i:04d}" for i in range(coupons)).encode()
+        await store.import_coupons(actor, view.id, csv, now)
+    if publish:
+        await store.publish(actor, view.id, now)
+    async with db.session() as s, s.begin():
+        s.add(Trigger(channel_id=channel_id, campaign_id=view.id, kind="keyword_exact", value=KEYWORD))
+    return view.id

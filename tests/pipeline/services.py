@@ -5,7 +5,6 @@ test may kill and restart (never the shared one at 6379)."""
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import os
 import shutil
 import signal
@@ -20,13 +19,12 @@ from typing import Any
 import aiohttp
 from sqlalchemy import func, select
 
-from bot.campaigns.store import Actor, CampaignStore
 from bot.simulators.invoice_photos import render_photo
 from bot.simulators.line import SIM_ACCESS_TOKEN, SIM_CHANNEL_SECRET, LineSimulator
 from bot.storage.database import Database
-from bot.storage.models import AdminUser, Channel, Reward, Trigger, Upload, WebhookEvent
-from flows.campaigns.roles import Role
-from tests.chat.conftest import KEYWORD, LIFF_ID, MOF_APP_ID, MOF_KEY, campaign_settings, invoice_code
+from bot.storage.models import Reward, Upload, WebhookEvent
+from tests.chat.conftest import LIFF_ID, MOF_APP_ID, MOF_KEY, invoice_code
+from tests.chat.conftest import seed_campaign as chat_seed_campaign
 
 ROOT = Path(__file__).resolve().parents[2]
 COUPON_PREFIX = "FAULT-"
@@ -160,21 +158,7 @@ class Deployment:
 
 async def seed_campaign(db: Database, coupons: int) -> int:
     """A published campaign on the default channel with a keyword trigger and a coupon pool."""
-    async with db.session() as s, s.begin():
-        channel_id = await s.scalar(select(Channel.id).where(Channel.name == "default"))
-        admin = AdminUser(name="boss", role=Role.ADMIN.value)
-        s.add(admin)
-        await s.flush()
-        actor = Actor(admin.id, admin.name, Role.ADMIN)
-    store = CampaignStore(db)
-    now = dt.datetime.now(dt.timezone.utc)
-    view = await store.create(actor, campaign_settings(channel_id), now)
-    csv = "\n".join(f"{COUPON_PREFIX}{i:04d}" for i in range(coupons)).encode()
-    await store.import_coupons(actor, view.id, csv, now)
-    await store.publish(actor, view.id, now)
-    async with db.session() as s, s.begin():
-        s.add(Trigger(channel_id=channel_id, campaign_id=view.id, kind="keyword_exact", value=KEYWORD))
-    return view.id
+    return await chat_seed_campaign(db, coupons=coupons, coupon_prefix=COUPON_PREFIX)
 
 
 def photos(count: int) -> list[tuple[Any, bytes]]:
