@@ -5,6 +5,7 @@ permanent). Also converts the plain messages of flows/messages into SDK models."
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 from collections.abc import Mapping, Sequence
@@ -125,10 +126,29 @@ OutgoingMessage = PlainText | PlainFlex | Mapping[str, Any]
 
 def to_sdk_message(message: OutgoingMessage) -> SdkMessage:
     """A flows/messages message or a LINE message object (dict) as an SDK model.
-
     Raises ValueError naming the field when the message is not a valid text or flex message.
-    """
+
+    The models of the last `SDK_CACHE_SIZE` distinct messages are kept (keyed by their JSON):
+    a campaign's card is the same for every user, and building its flex models costs far more
+    than the request that sends it (bench/webhook.py). The models are never modified here or
+    by the SDK, which only reads them to serialise a request."""
     data = to_line_json(message) if isinstance(message, (PlainText, PlainFlex)) else dict(message)
+    try:
+        key = json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    except (TypeError, ValueError):
+        return _build_sdk_message(data)  # not JSON at all: the builder names what is wrong
+    return _cached_sdk_message(key)
+
+
+SDK_CACHE_SIZE = 512
+
+
+@functools.lru_cache(maxsize=SDK_CACHE_SIZE)
+def _cached_sdk_message(key: str) -> SdkMessage:
+    return _build_sdk_message(json.loads(key))  # a ValueError is not cached: raised each time
+
+
+def _build_sdk_message(data: dict[str, Any]) -> SdkMessage:
     kind = data.get("type")
     if kind == "text":
         text = data.get("text")
@@ -194,6 +214,35 @@ def _map_api_error(exc: ApiException, *, was_reply: bool = False) -> LineApiErro
     return Permanent(text, status=status)
 
 
+def _api_client(access_token: str, host: str) -> AsyncApiClient:
+    """The SDK's client for one LINE host, its proxy (HTTPS_PROXY / NO_PROXY) read from the
+    environment once, here. The SDK's HTTP session trusts the environment, so aiohttp would
+    look up the proxy and ~/.netrc in a worker thread on EVERY request (two thread hops per
+    message sent, bench/webhook.py); LINE takes a bearer token, never netrc credentials."""
+    configuration = Configuration(access_token=access_token, host=host)
+    configuration.proxy, configuration.proxy_headers = _env_proxy(host)
+    client = AsyncApiClient(configuration)
+    rest = client.rest_client
+    trusting = rest.pool_manager
+    rest.pool_manager = aiohttp.ClientSession(connector=trusting.connector, connector_owner=True, trust_env=False)
+    trusting.detach()  # the connector now belongs to the new session
+    rest.proxy, rest.proxy_headers = configuration.proxy, configuration.proxy_headers
+    return client
+
+
+def _env_proxy(host: str) -> tuple[str | None, dict[str, str] | None]:
+    """The proxy the environment names for `host` (as aiohttp's trust_env would) and its
+    Proxy-Authorization header when the proxy URL carries credentials; (None, None) if none."""
+    from aiohttp.helpers import get_env_proxy_for_url
+    from yarl import URL
+
+    try:
+        proxy, auth = get_env_proxy_for_url(URL(host))
+    except LookupError:
+        return None, None
+    return str(proxy), ({"Proxy-Authorization": auth.encode()} if auth is not None else None)
+
+
 class LineMessaging:
     """One channel's Messaging API client. Use as `async with LineMessaging(...) as line:`
     or call `close()`; every call has a timeout and raises only LineApiError subclasses."""
@@ -214,8 +263,8 @@ class LineMessaging:
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._max_content = max_content_bytes
         # Configuration(host=…) replaces the host of every operation: one per LINE host.
-        self._api_client = AsyncApiClient(Configuration(access_token=access_token, host=self._api_base))
-        self._data_client = AsyncApiClient(Configuration(access_token=access_token, host=self._data_base))
+        self._api_client = _api_client(access_token, self._api_base)
+        self._data_client = _api_client(access_token, self._data_base)
         self._api = AsyncMessagingApi(self._api_client)
         self._blob = AsyncMessagingApiBlob(self._data_client)
         self._session: aiohttp.ClientSession | None = None
