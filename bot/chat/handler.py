@@ -29,10 +29,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.appkeys import CONFIG, DATABASE, PHOTO_STORE, STATE_STORAGE
 from bot.chat import answers, liff_answers
 from bot.chat.channels import DEFAULT_CHANNEL
+from bot.chat.facts import KnownCustomer, card_facts, known_customer
 from bot.chat.intake import customer_for, register
 from bot.chat.results import PHOTO_ANSWER_KIND
 from bot.chat.speakers import speaker_for
-from bot.line.flex import CardCampaign, invoice_card_json
+from bot.line.flex import CardCampaign, channel_card_json, invoice_card_json
 from bot.line import inbox
 from bot.line.messaging import ContentTooLarge, LineApiError
 from bot.line.outbox import MESSAGING_POOL, OUTBOX_SENDER, drop_pushes_to, enqueue_push
@@ -95,7 +96,7 @@ class ChatHandler:
         sent_at = now if not isinstance(stamped, int) else min(now, dt.datetime.fromtimestamp(stamped / 1000, dt.timezone.utc))
         reply = ReplyToken(event.reply_token, sent_at) if getattr(event, "reply_token", None) else None
         if isinstance(event, MessageEvent) and isinstance(event.message, TextMessageContent):
-            if reply is not None and await liff_answers.answer_held(  # a LIFF page's 發票資訊
+            if reply is not None and liff_answers.may_release_held(event.message.text) and await liff_answers.answer_held(  # a LIFF page's 發票資訊
                     self.app[DATABASE], channel_id=channel_id, user_id=user_id, text=event.message.text,
                     reply_token=reply.token, event_at=reply.received_at, now=now):
                 self._wake_outbox()
@@ -124,13 +125,14 @@ class ChatHandler:
             self._default_channel = found
         return self._default_channel
 
-    async def _channel_triggers(self, session: AsyncSession, channel_id: int) -> list[DomainTrigger]:
+    async def _channel_triggers(self, channel_id: int) -> list[DomainTrigger]:
         """The channel's triggers, re-read at most every TRIGGERS_TTL_S: most texts users send
         trigger nothing, and must not cost a query each."""
         cached = self._triggers.get(channel_id)
         if cached is not None and time.monotonic() - cached[0] < TRIGGERS_TTL_S:
             return cached[1]
-        rows = (await session.scalars(select(Trigger).where(Trigger.channel_id == channel_id))).all()
+        async with self.app[DATABASE].session() as session:
+            rows = (await session.scalars(select(Trigger).where(Trigger.channel_id == channel_id))).all()
         triggers = [DomainTrigger(TriggerKind(r.kind), r.value, str(r.campaign_id)) for r in rows]
         self._triggers[channel_id] = (time.monotonic(), triggers)
         return triggers
@@ -141,8 +143,7 @@ class ChatHandler:
     async def _apply(self, key: StorageKey, change: machine.StoreChange) -> None:
         storage = self.app[STATE_STORAGE]
         if isinstance(change, machine.SetState):
-            await storage.set_state(key, change.state, ttl=change.ttl)
-            await storage.set_data(key, change.data, ttl=change.ttl)
+            await storage.set_state_and_data(key, change.state, change.data, ttl=change.ttl)
         elif isinstance(change, machine.Clear):
             await storage.clear(key)
 
@@ -209,19 +210,47 @@ class ChatHandler:
 
     async def _trigger(self, channel_id: int, user_id: str, said: TriggerInput,
                        reply: ReplyToken | None, now: dt.datetime) -> None:
-        async with self.app[DATABASE].session() as session:
-            campaign_id = match_trigger(said, await self._channel_triggers(session, channel_id))
-            if campaign_id is None:
-                return  # not ours: other auto-replies of the account may answer it
-            campaign = await session.get(Campaign, int(campaign_id))
-            availability = await self._availability(session, campaign, channel_id, now)
+        campaign_id = match_trigger(said, await self._channel_triggers(channel_id))
+        if campaign_id is None:
+            return  # not ours: other auto-replies of the account may answer it
         key = self._key(channel_id, user_id)
-        transition = machine.handle(
-            await self.app[STATE_STORAGE].get_state(key), await self.app[STATE_STORAGE].get_data(key),
-            machine.CardRequested(campaign_id, str(channel_id), availability, reply), now)
-        for action in transition.actions:
+        state, data = await self.app[STATE_STORAGE].get_state_and_data(key)
+        customer: KnownCustomer | None = None
+        others: list[machine.Action] = []
+        # The card (the usual answer) is queued in ONE transaction with the customer row and
+        # the inbox event's completion; other answers take the general path (`_send`).
+        async with self.app[DATABASE].session() as session, session.begin():
+            facts = await card_facts(session, channel_id, int(campaign_id))
+            if facts is None:
+                raise RuntimeError(f"channel {channel_id} is missing")
+            availability = facts.availability(now, sandbox=self._sandbox_base is not None)
+            transition = machine.handle(
+                state, data, machine.CardRequested(campaign_id, str(channel_id), availability, reply), now)
+            for action in transition.actions:
+                if isinstance(action, machine.SendCard) and facts.card is not None:
+                    customer = customer or await known_customer(session, channel_id, user_id)
+                    card = channel_card_json(facts.card, liff_id=facts.liff_id, sandbox_base_url=self._sandbox_base)
+                    await self._deliver(channel_id, customer, [card], action.answer_via, "card", session=session)
+                else:
+                    others.append(action)
+        if customer is not None:
+            self._wake_outbox()
+        for action in others:
             await self._send(channel_id, user_id, action)
         await self._apply(key, transition.store)
+        if customer is not None and customer.display_name is None:
+            await self._fill_display_name(channel_id, customer)
+
+    async def _fill_display_name(self, channel_id: int, customer: KnownCustomer) -> None:
+        """A new customer's LINE display name (for exports), fetched after the answer is queued:
+        the card never waits on it, and a failure leaves it for the next event."""
+        try:
+            name = (await (await self.app[MESSAGING_POOL](channel_id)).get_profile(customer.line_user_id)).display_name
+        except LineApiError:
+            return
+        async with self.app[DATABASE].session() as session, session.begin():
+            await session.execute(update(Customer).where(Customer.id == customer.id, Customer.display_name.is_(None))
+                                  .values(display_name=name))
 
     async def _send(self, channel_id: int, user_id: str, action: machine.Action) -> None:
         customer = await self._customer(channel_id, user_id)
@@ -252,8 +281,9 @@ class ChatHandler:
         image_set = getattr(event.message, "image_set", None)
         first = image_set is None or image_set.index in (None, 1)
         sent_at = dt.datetime.fromtimestamp(event.timestamp / 1000, dt.timezone.utc)
+        state, data = await storage.get_state_and_data(key)
         transition = machine.handle(
-            await storage.get_state(key), await storage.get_data(key),
+            state, data,
             machine.ImageReceived(str(channel_id), event.message.id, sent_at, reply, first), now)
         for action in transition.actions:
             if isinstance(action, machine.ProcessPhoto):

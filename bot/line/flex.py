@@ -3,6 +3,8 @@ its name, the rules link and the three upload buttons 拍照上傳 (camera), 手
 電子載具 (the LIFF manual and carrier pages; in sandbox mode our own /liff pages)."""
 from __future__ import annotations
 
+import functools
+import json
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -118,3 +120,17 @@ def invoice_card(campaign: CardCampaign, liff_url: LiffUrlBuilder) -> FlexMessag
 def invoice_card_json(campaign: CardCampaign, liff_url: LiffUrlBuilder) -> dict[str, Any]:
     """The same card as a LINE message object (for the outbox and the simulator)."""
     return invoice_card(campaign, liff_url).to_dict()
+
+
+def channel_card_json(campaign: CardCampaign, *, liff_id: str | None, sandbox_base_url: str | None) -> dict[str, Any]:
+    """The card of a campaign on a channel with this LIFF app (or the sandbox pages), as a fresh
+    LINE message object. Built once per distinct (campaign, LIFF) and kept: a card request is
+    the most frequent event, and the SDK's flex models take far longer to build than the rest
+    of handling it (bench/webhook.py). Raises ValueError as `liff_urls_for` does."""
+    return json.loads(_channel_card_text(campaign, liff_id, sandbox_base_url))
+
+
+@functools.lru_cache(maxsize=256)
+def _channel_card_text(campaign: CardCampaign, liff_id: str | None, sandbox_base_url: str | None) -> str:
+    liff = liff_urls_for(liff_id=liff_id, sandbox_base_url=sandbox_base_url)
+    return json.dumps(invoice_card_json(campaign, liff), ensure_ascii=False)

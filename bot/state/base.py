@@ -69,6 +69,16 @@ class BaseStorage(ABC):
         await self.set_state(key, None)
         await self.set_data(key, {})
 
+    async def get_state_and_data(self, key: StorageKey) -> tuple[str | None, dict[str, Any]]:
+        """Both at once (stores that can read them in one round trip override this)."""
+        return await self.get_state(key), await self.get_data(key)
+
+    async def set_state_and_data(self, key: StorageKey, state: str | None, data: Mapping[str, Any],
+                                 ttl: Ttl = None) -> None:
+        """Both at once, with one TTL (stores that can write them together override this)."""
+        await self.set_state(key, state, ttl=ttl)
+        await self.set_data(key, data, ttl=ttl)
+
     async def ping(self) -> None:
         """Raise if the store cannot be reached (for /healthz)."""
 

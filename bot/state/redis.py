@@ -50,6 +50,26 @@ class RedisStorage(BaseStorage):
         value = await self.redis.get(self.key_builder.build(key, "data"))
         return json.loads(value) if value else {}
 
+    async def get_state_and_data(self, key: StorageKey) -> tuple[str | None, dict[str, Any]]:
+        state, data = await self.redis.mget(self.key_builder.build(key, "state"), self.key_builder.build(key, "data"))
+        return (state.decode() if isinstance(state, bytes) else state), (json.loads(data) if data else {})
+
+    async def set_state_and_data(self, key: StorageKey, state: str | None, data: Mapping[str, Any],
+                                 ttl: Ttl = None) -> None:
+        """One MULTI/EXEC round trip: a reader never sees the new state with the old data."""
+        state_name, data_name = self.key_builder.build(key, "state"), self.key_builder.build(key, "data")
+        px = _px(ttl)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            if state is None:
+                pipe.delete(state_name)
+            else:
+                pipe.set(state_name, str(state), px=px)
+            if not data:
+                pipe.delete(data_name)
+            else:
+                pipe.set(data_name, json.dumps(dict(data), ensure_ascii=False), px=px)
+            await pipe.execute()
+
     async def ping(self) -> None:
         await self.redis.ping()
 

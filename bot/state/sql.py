@@ -64,6 +64,18 @@ class SqlStorage(BaseStorage):
         value = await self._get(self.key_builder.build(key, "data"))
         return json.loads(value) if value else {}
 
+    async def get_state_and_data(self, key: StorageKey) -> tuple[str | None, dict[str, Any]]:
+        names = self.key_builder.build(key, "state"), self.key_builder.build(key, "data")
+        async with self.db.session() as session:
+            rows = dict((await session.execute(
+                select(StateEntry.key, StateEntry.value).where(
+                    StateEntry.key.in_(names),
+                    or_(StateEntry.expires_at.is_(None), StateEntry.expires_at > utcnow()),
+                )
+            )).all())
+        data = rows.get(names[1])
+        return rows.get(names[0]), (json.loads(data) if data else {})
+
     async def ping(self) -> None:
         await self.db.ping()
 

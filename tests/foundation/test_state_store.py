@@ -133,3 +133,19 @@ async def test_isolation_serialises_one_user_and_not_others(isolation):
     # Another user is not held up behind the first one.
     assert order.index("end c") < order.index("end a")
     await isolation.close()
+
+
+async def test_state_and_data_together_match_the_separate_calls(storage):
+    await storage.set_state_and_data(KEY, "InvoiceUpload:awaiting_photo", {"campaign_id": 7, "名稱": "夏季"}, ttl=30)
+    assert await storage.get_state_and_data(KEY) == ("InvoiceUpload:awaiting_photo", {"campaign_id": 7, "名稱": "夏季"})
+    assert (await storage.get_state(KEY), await storage.get_data(KEY)) == await storage.get_state_and_data(KEY)
+    assert await storage.get_state_and_data(OTHER) == (None, {})
+    await storage.set_state_and_data(KEY, None, {})  # clears both
+    assert await storage.get_state_and_data(KEY) == (None, {})
+
+
+async def test_state_and_data_written_together_expire_together(storage):
+    await storage.set_state_and_data(KEY, "window", {"campaign_id": 1}, ttl=0.3)
+    assert await storage.get_state_and_data(KEY) == ("window", {"campaign_id": 1})
+    await asyncio.sleep(0.45)
+    assert await storage.get_state_and_data(KEY) == (None, {})

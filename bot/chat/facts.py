@@ -1,0 +1,95 @@
+"""What handling a card request reads from the database, one Core statement each: the channel
+with the requested campaign (for its availability and its card), and the customer row (made on
+first sight). The hot path of the busiest event (bench/webhook.py), so no ORM objects."""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.line.flex import CardCampaign
+from bot.storage.models import Campaign, Channel, Customer
+from flows.conversation.availability import Availability, CampaignFacts, ChannelFacts, campaign_availability
+
+_CAMPAIGNS = Campaign.__table__
+_CHANNELS = Channel.__table__
+_CUSTOMERS = Customer.__table__
+
+
+@dataclass(frozen=True)
+class CardFacts:
+    """A channel and (when it exists) one of its campaigns, as a card request sees them."""
+
+    channel_id: int
+    liff_id: str | None
+    linked: bool
+    campaign: CampaignFacts | None
+    card: CardCampaign | None
+
+    def availability(self, now: dt.datetime, *, sandbox: bool) -> Availability:
+        """As `flows.conversation.availability` judges it (sandbox: the bundled LIFF pages)."""
+        liff_id = self.liff_id or ("sandbox" if sandbox else None)
+        return campaign_availability(self.campaign, ChannelFacts(str(self.channel_id), self.linked, liff_id), now)
+
+
+async def card_facts(session: AsyncSession, channel_id: int, campaign_id: int) -> CardFacts | None:
+    """The channel, with the campaign when it exists (any channel's: availability tells);
+    None when the channel row is missing."""
+    c = _CAMPAIGNS.c
+    row = (await session.execute(
+        select(_CHANNELS.c.id, _CHANNELS.c.liff_id, _CHANNELS.c.linked, c.id, c.channel_id, c.name, c.rules_url,
+               c.image_url, c.start_at, c.end_at, c.published_at, c.paused)
+        .select_from(_CHANNELS.outerjoin(_CAMPAIGNS, c.id == campaign_id))
+        .where(_CHANNELS.c.id == channel_id)
+    )).first()
+    if row is None:
+        return None
+    (ch_id, liff_id, linked, cid, owner, name, rules_url, image_url, start_at, end_at, published_at, paused) = row
+    if cid is None:
+        return CardFacts(ch_id, liff_id, bool(linked), None, None)
+    campaign = CampaignFacts(str(cid), str(owner), start_at, end_at, published=published_at is not None,
+                             paused=bool(paused))
+    return CardFacts(ch_id, liff_id, bool(linked), campaign, CardCampaign(str(cid), name, rules_url, image_url))
+
+
+@dataclass
+class KnownCustomer:
+    """The customer row's identity (what an outbox row and the display-name fill need)."""
+
+    id: int
+    channel_id: int
+    line_user_id: str
+    display_name: str | None
+
+
+async def known_customer(session: AsyncSession, channel_id: int, line_user_id: str) -> KnownCustomer:
+    """The user's customer row on the channel, made on first sight (race-safe: a concurrent
+    insert of the same user wins and is read back)."""
+    found = await _read_customer(session, channel_id, line_user_id)
+    if found is not None:
+        return found
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    new_id = (await session.execute(
+        insert(_CUSTOMERS).values(channel_id=channel_id, line_user_id=line_user_id)
+        .on_conflict_do_nothing(index_elements=["channel_id", "line_user_id"])
+        .returning(_CUSTOMERS.c.id)
+    )).scalar()
+    if new_id is not None:
+        return KnownCustomer(int(new_id), channel_id, line_user_id, None)
+    found = await _read_customer(session, channel_id, line_user_id)
+    assert found is not None, "a customer row that conflicted on insert must be readable"
+    return found
+
+
+async def _read_customer(session: AsyncSession, channel_id: int, line_user_id: str) -> KnownCustomer | None:
+    t = _CUSTOMERS.c
+    row = (await session.execute(
+        select(t.id, t.display_name).where(t.channel_id == channel_id, t.line_user_id == line_user_id)
+    )).first()
+    return None if row is None else KnownCustomer(int(row[0]), channel_id, line_user_id, row[1])
+
