@@ -34,6 +34,8 @@ async def hold_answer(
     """Queue the answer in the caller's transaction, due `HOLD_FOR` from now. The first row
     (≤ 5 messages) may be released as a reply by `answer_held`; the rest go as pushes.
     `key` makes the rows unique (a retried submission queues nothing twice)."""
+    if not all(may_release_held(text) for text in texts):
+        raise ValueError("texts: a LIFF page's text must be several lines (may_release_held)")
     ids: list[int] = []
     for n, start in enumerate(range(0, len(messages), MAX_MESSAGES_PER_REQUEST)):
         row_id = await enqueue_push(
@@ -71,6 +73,13 @@ async def rewrite_held(session: AsyncSession, upload_id: int, messages: list[dic
         .values(messages={**(row.messages or {}), "messages": messages}, kind=kind)
         .execution_options(synchronize_session=False))
     return result.rowcount == 1
+
+
+def may_release_held(text: str) -> bool:
+    """Whether a user's text can be a LIFF page's text at all: every one of them (發票資訊 and
+    the carrier summary) is several lines, and a keyword or a chat line is one. Saves the
+    lookup of held answers on every other text."""
+    return "\n" in text
 
 
 async def answer_held(

@@ -58,6 +58,7 @@ class HeldEvent:
 
 _CURRENT: ContextVar[HeldEvent | None] = ContextVar("inbox_current_event", default=None)
 _ANSWERS: ContextVar[list[int] | None] = ContextVar("inbox_answers", default=None)
+_COMPLETED: ContextVar[list[bool] | None] = ContextVar("inbox_completed", default=None)
 
 
 class LeaseLost(Exception):
@@ -94,6 +95,9 @@ async def complete_current(session: AsyncSession) -> None:
     )
     if result.rowcount != 1:
         raise LeaseLost(held.event_id)
+    completed = _COMPLETED.get()
+    if completed is not None:
+        completed[0] = True
 
 
 def parse_event(payload: str) -> Any:
@@ -251,7 +255,8 @@ class InboxWorker:
                 log.warning("renewing inbox leases failed", extra={"fields": {"error": type(exc).__name__}})
 
     async def _run(self, held: HeldEvent) -> None:
-        context, counted = _CURRENT.set(held), _ANSWERS.set([0])
+        completed = [False]
+        context, counted, marked = _CURRENT.set(held), _ANSWERS.set([0]), _COMPLETED.set(completed)
         try:
             try:
                 event = parse_event(held.payload)
@@ -262,7 +267,8 @@ class InboxWorker:
             key = StorageKey(str(channel.key), self._user_of(event))
             async with self._isolation.lock(key):
                 await self._handle(event, channel)
-            await self._finish(held, state=DONE)  # no-op when the handler completed it
+            if not completed[0]:  # a handler that wrote answers marked it done with them
+                await self._finish(held, state=DONE)
             self.handled += 1
             if self._on_handled is not None:
                 self._on_handled()
@@ -276,6 +282,7 @@ class InboxWorker:
         finally:
             _CURRENT.reset(context)
             _ANSWERS.reset(counted)
+            _COMPLETED.reset(marked)
 
     async def _finish(self, held: HeldEvent, **values: Any) -> bool:
         async with self._db.session() as session, session.begin():

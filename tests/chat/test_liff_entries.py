@@ -241,10 +241,10 @@ async def test_a_held_answer_is_replied_exactly_once_under_concurrency(stack: St
     from bot.line.outbox import OUTBOX_SENDER
     from bot.storage.models import utcnow
 
-    await _held(stack, ["發票資訊 A"], "k1", utcnow())
+    await _held(stack, ["發票資訊如下\nA"], "k1", utcnow())
     channel_id = await _login_ready(stack)
     tokens = [stack.sim.issue_reply_token(USER) for _ in range(4)]
-    results = await asyncio.gather(*(answer_held(stack.db, channel_id=channel_id, user_id=USER, text="發票資訊 A",
+    results = await asyncio.gather(*(answer_held(stack.db, channel_id=channel_id, user_id=USER, text="發票資訊如下\nA",
                                                  reply_token=t, event_at=utcnow(), now=utcnow()) for t in tokens))
     assert results == [True] * 4
     stack.service.app[OUTBOX_SENDER].nudge()
@@ -260,12 +260,25 @@ async def test_a_held_answer_whose_text_never_comes_is_pushed(stack: Stack) -> N
     from bot.chat.liff_answers import HOLD_FOR
     from bot.storage.models import utcnow
 
-    row_id = await _held(stack, ["發票資訊 B"], "k2", utcnow() - HOLD_FOR - dt.timedelta(seconds=1))
+    row_id = await _held(stack, ["發票資訊如下\nB"], "k2", utcnow() - HOLD_FOR - dt.timedelta(seconds=1))
     [message] = await stack.wait_messages(USER, 1)
     assert message["kind"] == "push"
-    async with stack.db.session() as s:
-        row = await s.get(OutgoingMessage, row_id)
+    for _ in range(50):  # the sender records the delivery right after LINE accepted it
+        async with stack.db.session() as s:
+            row = await s.get(OutgoingMessage, row_id)
+        if row.state != "queued":
+            break
+        await asyncio.sleep(0.05)
     assert (row.state, row.delivery, row.billable) == ("sent", "push", True)
-    await stack.say(USER, "發票資訊 B")  # the text arriving late is not answered again
+    await stack.say(USER, "發票資訊如下\nB")  # the text arriving late is not answered again
     await asyncio.sleep(0.5)
     assert len(await stack.fetch_messages(USER)) == 1
+
+
+async def test_a_single_line_text_cannot_hold_an_answer(stack: Stack) -> None:
+    """Texts without a line break never look up held answers (a keyword is one line), so a
+    held answer waiting for one could never be released: refused when it is queued."""
+    from bot.storage.models import utcnow
+
+    with pytest.raises(ValueError, match="several lines"):
+        await _held(stack, ["發票資訊 A"], "k9", utcnow())
