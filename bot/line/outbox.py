@@ -17,12 +17,13 @@ import secrets
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 from prometheus_client import Counter, Gauge
-from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy import and_, bindparam, case, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -236,6 +237,8 @@ class _Claimed:
 
 
 MessagingFor = Callable[[int], Awaitable[LineMessaging]]
+# Within OutboxSender.run_once: the outcomes of the batch, written together afterwards.
+_FINISHES: ContextVar[list[tuple[_Claimed, dict[str, Any]]] | None] = ContextVar("outbox_finishes", default=None)
 
 
 # --- users who blocked the account (unfollow) get no pushes (issue 16) ---------------------
@@ -328,7 +331,17 @@ class OutboxSender:
         return sorted(claimed, key=lambda c: c.id)
 
     async def _finish(self, row: _Claimed, **values: Any) -> bool:
-        """Write the outcome if we still hold the lease; False when it was lost."""
+        """Write the outcome if we still hold the lease; False when it was lost. Within
+        `run_once` the outcomes of the batch are collected and written together afterwards
+        (`_write_finishes`), in one transaction on one connection: a batch of 50 rows finishing
+        in 50 sessions of their own outgrew the connection pool and opened new connections
+        (bench/webhook.py). An outcome lost to a crash before that write is safe: the row is
+        claimed again, a push repeats its retry key (LINE answers 409) and a reply counts as
+        uncertain (never pushed as well)."""
+        batch = _FINISHES.get()
+        if batch is not None:
+            batch.append((row, {"lease_until": None, **values}))
+            return True
         async with self._db.session() as session:
             result = await session.execute(
                 update(OutgoingMessage)
@@ -451,7 +464,13 @@ class OutboxSender:
         claimed = await self.claim(now)
         outcomes: dict[str, int] = {}
         if claimed:
-            results = await asyncio.gather(*(self._process(row, now) for row in claimed), return_exceptions=True)
+            finishes: list[tuple[_Claimed, dict[str, Any]]] = []
+            collecting = _FINISHES.set(finishes)
+            try:
+                results = await asyncio.gather(*(self._process(row, now) for row in claimed), return_exceptions=True)
+            finally:
+                _FINISHES.reset(collecting)
+                await self._write_finishes(finishes)
             for result in results:
                 key = result if isinstance(result, str) else "error"
                 if not isinstance(result, str):
@@ -461,6 +480,24 @@ class OutboxSender:
             self._counted_at = time.monotonic()
             await self.update_backlog()
         return outcomes
+
+    async def _write_finishes(self, finishes: list[tuple[_Claimed, dict[str, Any]]]) -> None:
+        """The batch's outcomes in one transaction: one executemany per distinct set of columns
+        written, each row only while this claim still holds it (its lease end)."""
+        if not finishes:
+            return
+        groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for row, values in finishes:
+            groups.setdefault(tuple(sorted(values)), []).append(
+                {"row_id": row.id, "row_lease": row.lease_until, **values})
+        table = OutgoingMessage.__table__
+        async with self._db.engine.begin() as connection:
+            for columns, params in groups.items():
+                await connection.execute(
+                    update(table)
+                    .where(table.c.id == bindparam("row_id"), table.c.lease_until == bindparam("row_lease"))
+                    .values({name: bindparam(name) for name in columns}),
+                    params)
 
     async def update_backlog(self) -> int:
         async with self._db.session() as session:
