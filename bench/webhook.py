@@ -20,7 +20,7 @@ event's due time to the simulator receiving its reply (p50/p99). The scaling row
 `--scaling-events` card requests, then handle them with one and then two worker processes
 (`python -m bot worker`) and give the handled events/s. The service runs with explicit LINE
 credentials against a LINE simulator in a third process (`python -m bench.webhook line-sim`),
-its verification worker off. Everything listens on 127.0.0.1 and every process is stopped at
+its verification worker off, its state in Redis (`BENCH_REDIS_URL`, as in production). Everything listens on 127.0.0.1 and every process is stopped at
 the end.
 """
 from __future__ import annotations
@@ -54,6 +54,8 @@ from bot.storage.models import Campaign, Channel, OutgoingMessage, Trigger, Webh
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_PG = os.environ.get("BENCH_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+# The state store and per-user locks, as in production (its keys expire with the photo window).
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 SECRET = os.environ.setdefault("BENCH_WEBHOOK_SECRET", "bench-" + secrets.token_hex(16))  # children inherit it
 IDLE_TEXT = "謝謝"  # matches no trigger
 WORK_KEYWORD = "登錄發票"
@@ -199,7 +201,7 @@ def _service_env(database_url: str, port: int, line_url: str, data_dir: str) -> 
         "MOF_APP_ID": "BENCHAPP0001", "MOF_API_KEY": "bench-" + secrets.token_hex(8),
         "MOF_API_BASE_URL": "http://127.0.0.1:9", "RUN_WORKER": "false", "LOG_LEVEL": "WARNING",
         "APP_SECRET": "bench-" + secrets.token_hex(16),
-        "DATA_DIR": data_dir, "REDIS_URL": "",
+        "DATA_DIR": data_dir, "REDIS_URL": REDIS_URL, "STATE_PREFIX": "bench" + secrets.token_hex(4),
     }
 
 
