@@ -18,42 +18,6 @@ _CHANNELS = Channel.__table__
 _CUSTOMERS = Customer.__table__
 
 
-@dataclass(frozen=True)
-class CardFacts:
-    """A channel and (when it exists) one of its campaigns, as a card request sees them."""
-
-    channel_id: int
-    liff_id: str | None
-    linked: bool
-    campaign: CampaignFacts | None
-    card: CardCampaign | None
-
-    def availability(self, now: dt.datetime, *, sandbox: bool) -> Availability:
-        """As `flows.conversation.availability` judges it (sandbox: the bundled LIFF pages)."""
-        liff_id = self.liff_id or ("sandbox" if sandbox else None)
-        return campaign_availability(self.campaign, ChannelFacts(str(self.channel_id), self.linked, liff_id), now)
-
-
-async def card_facts(session: AsyncSession, channel_id: int, campaign_id: int) -> CardFacts | None:
-    """The channel, with the campaign when it exists (any channel's: availability tells);
-    None when the channel row is missing."""
-    c = _CAMPAIGNS.c
-    row = (await session.execute(
-        select(_CHANNELS.c.id, _CHANNELS.c.liff_id, _CHANNELS.c.linked, c.id, c.channel_id, c.name, c.rules_url,
-               c.image_url, c.start_at, c.end_at, c.published_at, c.paused)
-        .select_from(_CHANNELS.outerjoin(_CAMPAIGNS, c.id == campaign_id))
-        .where(_CHANNELS.c.id == channel_id)
-    )).first()
-    if row is None:
-        return None
-    (ch_id, liff_id, linked, cid, owner, name, rules_url, image_url, start_at, end_at, published_at, paused) = row
-    if cid is None:
-        return CardFacts(ch_id, liff_id, bool(linked), None, None)
-    campaign = CampaignFacts(str(cid), str(owner), start_at, end_at, published=published_at is not None,
-                             paused=bool(paused))
-    return CardFacts(ch_id, liff_id, bool(linked), campaign, CardCampaign(str(cid), name, rules_url, image_url))
-
-
 @dataclass
 class KnownCustomer:
     """The customer row's identity (what an outbox row and the display-name fill need)."""
@@ -62,6 +26,49 @@ class KnownCustomer:
     channel_id: int
     line_user_id: str
     display_name: str | None
+
+
+@dataclass(frozen=True)
+class CardFacts:
+    """A channel, (when it exists) one of its campaigns and (when known) the user's customer
+    row, as a card request sees them."""
+
+    channel_id: int
+    liff_id: str | None
+    linked: bool
+    campaign: CampaignFacts | None
+    card: CardCampaign | None
+    customer: KnownCustomer | None = None
+
+    def availability(self, now: dt.datetime, *, sandbox: bool) -> Availability:
+        """As `flows.conversation.availability` judges it (sandbox: the bundled LIFF pages)."""
+        liff_id = self.liff_id or ("sandbox" if sandbox else None)
+        return campaign_availability(self.campaign, ChannelFacts(str(self.channel_id), self.linked, liff_id), now)
+
+
+async def card_facts(session: AsyncSession, channel_id: int, campaign_id: int, line_user_id: str) -> CardFacts | None:
+    """The channel, with the campaign when it exists (any channel's: availability tells) and
+    the user's customer row when there is one, in one statement; None when the channel row
+    is missing."""
+    c, u = _CAMPAIGNS.c, _CUSTOMERS.c
+    row = (await session.execute(
+        select(_CHANNELS.c.id, _CHANNELS.c.liff_id, _CHANNELS.c.linked, c.id, c.channel_id, c.name, c.rules_url,
+               c.image_url, c.start_at, c.end_at, c.published_at, c.paused, u.id, u.display_name)
+        .select_from(_CHANNELS.outerjoin(_CAMPAIGNS, c.id == campaign_id)
+                     .outerjoin(_CUSTOMERS, (u.channel_id == _CHANNELS.c.id) & (u.line_user_id == line_user_id)))
+        .where(_CHANNELS.c.id == channel_id)
+    )).first()
+    if row is None:
+        return None
+    (ch_id, liff_id, linked, cid, owner, name, rules_url, image_url, start_at, end_at, published_at, paused,
+     customer_id, display_name) = row
+    customer = None if customer_id is None else KnownCustomer(int(customer_id), ch_id, line_user_id, display_name)
+    if cid is None:
+        return CardFacts(ch_id, liff_id, bool(linked), None, None, customer)
+    campaign = CampaignFacts(str(cid), str(owner), start_at, end_at, published=published_at is not None,
+                             paused=bool(paused))
+    return CardFacts(ch_id, liff_id, bool(linked), campaign, CardCampaign(str(cid), name, rules_url, image_url),
+                     customer)
 
 
 async def known_customer(session: AsyncSession, channel_id: int, line_user_id: str) -> KnownCustomer:

@@ -220,7 +220,7 @@ class ChatHandler:
         # The card (the usual answer) is queued in ONE transaction with the customer row and
         # the inbox event's completion; other answers take the general path (`_send`).
         async with self.app[DATABASE].session() as session, session.begin():
-            facts = await card_facts(session, channel_id, int(campaign_id))
+            facts = await card_facts(session, channel_id, int(campaign_id), user_id)
             if facts is None:
                 raise RuntimeError(f"channel {channel_id} is missing")
             availability = facts.availability(now, sandbox=self._sandbox_base is not None)
@@ -228,7 +228,7 @@ class ChatHandler:
                 state, data, machine.CardRequested(campaign_id, str(channel_id), availability, reply), now)
             for action in transition.actions:
                 if isinstance(action, machine.SendCard) and facts.card is not None:
-                    customer = customer or await known_customer(session, channel_id, user_id)
+                    customer = customer or facts.customer or await known_customer(session, channel_id, user_id)
                     card = channel_card_json(facts.card, liff_id=facts.liff_id, sandbox_base_url=self._sandbox_base)
                     await self._deliver(channel_id, customer, [card], action.answer_via, "card", session=session)
                 else:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from linebot.v3.webhooks import Event
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -87,17 +87,22 @@ async def complete_current(session: AsyncSession) -> None:
     held = _CURRENT.get()
     if held is None:
         return
-    result = await session.execute(
-        update(WebhookEvent)
-        .where(WebhookEvent.event_id == held.event_id, WebhookEvent.lease_owner == held.token)
-        .values(state=DONE, handled_at=utcnow(), lease_until=None, last_error=None)
-        .execution_options(synchronize_session=False)
-    )
+    result = await session.execute(_COMPLETE, {"held_id": held.event_id, "held_token": held.token, "at": utcnow()})
     if result.rowcount != 1:
         raise LeaseLost(held.event_id)
     completed = _COMPLETED.get()
     if completed is not None:
         completed[0] = True
+
+
+_EVENTS = WebhookEvent.__table__
+# Built once: every handled event runs it (a statement built per call costs more than its run).
+_COMPLETE = (
+    update(_EVENTS)
+    .where(_EVENTS.c.event_id == bindparam("held_id"), _EVENTS.c.lease_owner == bindparam("held_token"))
+    .values(state=DONE, handled_at=bindparam("at", type_=_EVENTS.c.handled_at.type), lease_until=None,
+            last_error=None)
+)
 
 
 def parse_event(payload: str) -> Any:

@@ -81,14 +81,6 @@ def retry_key_for(row_id: int, created_at: dt.datetime) -> str:
     return str(uuid.uuid5(_RETRY_KEY_NAMESPACE, f"{row_id}:{created_at.astimezone(dt.timezone.utc).isoformat()}"))
 
 
-def _insert_ignoring_duplicates(session: AsyncSession) -> Any:
-    if session.bind.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert(OutgoingMessage)
-
-
 async def enqueue_push(
     session: AsyncSession,
     *,
@@ -118,29 +110,34 @@ async def enqueue_push(
     if must_hold(delivery_kind, due):
         due = release_time(due)
     payload = {"messages": _line_json(messages), "notice": delivery_kind is DeliveryKind.NOTICE_PUSH}
-    statement = (
-        _insert_ignoring_duplicates(session)
-        .values(
-            channel_id=channel_id,
-            customer_id=customer_id,
-            to=to,
-            upload_id=upload_id,
-            kind=kind,
-            delivery="push",
-            billable=True,
-            messages=payload,
-            dedupe_key=dedupe_key,
-            state="queued",
-            not_before=due,
-            attempts=0,
-            created_at=now,
-            reply_token=reply_token,
-            event_at=(event_at or now) if reply_token else None,
-        )
-        .on_conflict_do_nothing(index_elements=["dedupe_key"])
-        .returning(OutgoingMessage.id)
-    )
-    return (await session.execute(statement)).scalar_one_or_none()
+    values = dict(channel_id=channel_id, customer_id=customer_id, to=to, upload_id=upload_id, kind=kind,
+                  messages=payload, dedupe_key=dedupe_key, not_before=due, created_at=now, reply_token=reply_token,
+                  event_at=(event_at or now) if reply_token else None)
+    return (await session.execute(_enqueue_statement(session.bind.dialect.name), values)).scalar_one_or_none()
+
+
+_ENQUEUE: dict[str, Any] = {}
+
+
+def _enqueue_statement(dialect: str) -> Any:
+    """INSERT … ON CONFLICT (dedupe_key) DO NOTHING RETURNING id, built once per dialect:
+    every answer runs it (a statement built per call costs more than its run)."""
+    statement = _ENQUEUE.get(dialect)
+    if statement is None:
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        table = OutgoingMessage.__table__
+        bound = {name: bindparam(name, type_=table.c[name].type)
+                 for name in ("channel_id", "customer_id", "to", "upload_id", "kind", "messages", "dedupe_key",
+                              "not_before", "created_at", "reply_token", "event_at")}
+        statement = (insert(table)
+                     .values(delivery="push", billable=True, state="queued", attempts=0, **bound)
+                     .on_conflict_do_nothing(index_elements=["dedupe_key"])
+                     .returning(table.c.id))
+        _ENQUEUE[dialect] = statement
+    return statement
 
 
 async def attach_reply_token(session: AsyncSession, row_id: int, reply_token: str, event_at: dt.datetime,
