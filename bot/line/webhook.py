@@ -123,20 +123,38 @@ async def record_new_events(database: Database, rows: Sequence[InboxRow], channe
     return await _insert_event_ids(database, [(r, channel_db_id) for r in unique])
 
 
+# PostgreSQL: one statement whatever the count, the rows as arrays; alone it is atomic, so it
+# runs outside a transaction (no BEGIN/COMMIT round trips).
+_PG_INSERT = (
+    "INSERT INTO webhook_events (event_id, channel_id, received_at, payload, user_key, event_at, state,"
+    " attempts, next_attempt_at)"
+    " SELECT e.event_id, e.channel_id, $1, e.payload, e.user_key, e.event_at, 'queued', 0, $1"
+    " FROM unnest($2::text[], $3::integer[], $4::text[], $5::text[], $6::timestamptz[])"
+    " AS e(event_id, channel_id, payload, user_key, event_at)"
+    " ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
+)
+
+
 async def _insert_event_ids(database: Database, rows: Sequence[tuple[InboxRow, int | None]]) -> set[str]:
-    """One transaction: INSERT … ON CONFLICT DO NOTHING RETURNING with the rows as executemany
-    parameters (one cached compiled statement whatever the count; SQLAlchemy batches them into
-    multi-row INSERTs itself, "insertmanyvalues"); the IDs that were new. Each row is an inbox
-    entry due at once (bot.line.inbox)."""
+    """Store the rows (each an inbox entry due at once, bot.line.inbox) with INSERT … ON
+    CONFLICT DO NOTHING RETURNING, atomically; the IDs that were new. PostgreSQL: one statement
+    with array parameters on the pool's asyncpg connection. SQLite: executemany of one cached
+    compiled statement (SQLAlchemy batches it into multi-row INSERTs, "insertmanyvalues")."""
     if not rows:
         return set()
+    received_at = utcnow()
     if database.is_postgresql:
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
+        async with database.engine.connect() as connection:
+            driver = (await connection.get_raw_connection()).driver_connection
+            found = await driver.fetch(  # type: ignore[union-attr]
+                _PG_INSERT, received_at, [r.event_id for r, _ in rows], [c for _, c in rows],
+                [r.payload for r, _ in rows], [r.user_key for r, _ in rows],
+                [r.event_at or received_at for r, _ in rows])
+            return {row[0] for row in found}
+    from sqlalchemy.dialects.sqlite import insert
+
     table = WebhookEvent.__table__
     statement = insert(table).on_conflict_do_nothing(index_elements=["event_id"]).returning(table.c.event_id)
-    received_at = utcnow()
     params = [{"event_id": r.event_id, "channel_id": c, "received_at": received_at, "payload": r.payload,
                "user_key": r.user_key, "event_at": r.event_at or received_at, "state": "queued",
                "attempts": 0, "next_attempt_at": received_at} for r, c in rows]
