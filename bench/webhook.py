@@ -5,7 +5,7 @@ checks the signature, parses the JSON, answers 200) as the baseline; prints even
 latency p50/p99 and the ratio to bare. Each acknowledged event is first stored in the inbox.
 
     .venv/bin/python -m bench.webhook [--rate 500] [--duration 10] [--concurrency 32] [--scaling-events 3000]
-        [--closed-duration 8] [--backends sqlite,postgresql] [--no-work] [--append-docs]
+        [--closed-duration 8] [--backends sqlite,postgresql] [--no-work] [--ack-only] [--append-docs]
 
 Per target: an open-loop run (requests leave at a fixed event arrival rate whatever the
 answers do; latency counts from the scheduled send time, so a stall is not hidden) and a
@@ -458,7 +458,7 @@ def _open_requests(bodies: Bodies, args: argparse.Namespace, tokens: Iterator[st
 
 
 async def bench_service(backend: str, work: bool, args: argparse.Namespace, rng: random.Random) -> list[Run]:
-    target = f"{backend}{' +work' if work else ''}"
+    target = f"{backend}{' +work' if work else ''}{' ack-only' if args.ack_only else ''}"
     tmp = tempfile.TemporaryDirectory(prefix="bench-webhook-")
     pg_name = f"bench_webhook_{secrets.token_hex(4)}"
     if backend == "sqlite":
@@ -472,8 +472,10 @@ async def bench_service(backend: str, work: bool, args: argparse.Namespace, rng:
     try:
         sim = await _start("line-sim", ["-m", "bench.webhook", "line-sim", "--port", str(sim_port)], {}, sim_port)
         servers.append(sim)
-        service = await _start(
-            f"service/{backend}", ["-m", "bot"], _service_env(database_url, port, sim.url, tmp.name), port)
+        env = _service_env(database_url, port, sim.url, tmp.name)
+        if args.ack_only:
+            env["HANDLE_EVENTS"] = "false"  # acknowledge only: the stored events stay queued
+        service = await _start(f"service/{backend}", ["-m", "bot"], env, port)
         servers.append(service)
         if work:
             await _seed_trigger(db)
@@ -615,7 +617,7 @@ async def main_async(args: argparse.Namespace) -> list[Run]:
     for r in runs:
         print(f"bare       {r.mode:6} {r.rate:8.0f} events/s  p50 {r.p50:6.1f} ms  p99 {r.pct(0.99):6.1f} ms", flush=True)
     for backend in args.backends:
-        for work in ([False] if args.no_work else [False, True]):
+        for work in ([False] if args.no_work or args.ack_only else [False, True]):  # nothing answers when ack-only
             got = await bench_service(backend, work, args, rng)
             for r in got:
                 print(f"{r.target:10} {r.mode:6} {r.rate:8.0f} events/s  p50 {r.p50:6.1f} ms  "
@@ -647,6 +649,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--closed-requests", type=int, default=12000, help="bodies built for a closed-loop service run")
     p.add_argument("--backends", type=lambda s: s.split(","), default=["sqlite", "postgresql"])
     p.add_argument("--no-work", action="store_true", help="skip the runs whose events trigger a campaign card")
+    p.add_argument("--ack-only", action="store_true",
+                   help="service rows run with HANDLE_EVENTS=false: acknowledgement alone (events left queued)")
     p.add_argument("--postgres-url", default=DEFAULT_PG, help="server for a throwaway benchmark database")
     p.add_argument("--seed", type=int, default=6)
     p.add_argument("--scaling-events", type=int, default=3000,

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -22,6 +23,21 @@ class Metrics:
             registry=self.registry,
         )
         self.health = Gauge("health_check_ok", "1 when a dependency answers", ["check"], registry=self.registry)
+        # The labelled children, looked up once per label set (a `labels()` call costs more than
+        # the increment); the label sets are few (routes are templates).
+        self._requests: dict[tuple[str, str, int], Any] = {}
+        self._latency: dict[str, Any] = {}
+
+    def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
+        """Count one HTTP request and its latency."""
+        counter = self._requests.get((route, method, status))
+        if counter is None:
+            counter = self._requests[(route, method, status)] = self.http_requests.labels(route, method, str(status))
+        counter.inc()
+        latency = self._latency.get(route)
+        if latency is None:
+            latency = self._latency[route] = self.http_latency.labels(route)
+        latency.observe(seconds)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
@@ -46,9 +62,7 @@ def middleware(metrics: Metrics) -> Callable[..., Awaitable[web.StreamResponse]]
             status = exc.status
             raise
         finally:
-            route = route_name(request)
-            metrics.http_requests.labels(route, request.method, str(status)).inc()
-            metrics.http_latency.labels(route).observe(time.perf_counter() - started)
+            metrics.observe_request(route_name(request), request.method, status, time.perf_counter() - started)
 
     return record
 

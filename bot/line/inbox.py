@@ -265,7 +265,7 @@ class InboxWorker:
         try:
             try:
                 event = parse_event(held.payload)
-            except Exception as exc:  # stored by /callback after parsing: only a bug lands here
+            except Exception as exc:  # what /callback's structural check leaves to the SDK lands here
                 await self._finish(held, state=FAILED, last_error=f"payload: {type(exc).__name__}")
                 return
             channel = self._channel_for(held.channel_id, held.user_key.rsplit(":", 1)[0] if held.user_key else None)

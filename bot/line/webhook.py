@@ -28,10 +28,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
-from linebot.v3.webhooks import Event
 from sqlalchemy import select
 
 from bot.appkeys import CONFIG, DATABASE, EVENT_ISOLATION
+from bot.line.event_check import UnknownEvent, check_event
 from bot.line.inbox import InboxWorker
 from bot.storage.database import Database
 from bot.storage.models import Channel, WebhookEvent, utcnow
@@ -76,8 +76,9 @@ def find_channel(channels: Sequence[LineChannel], body: bytes, signature: str) -
 
 
 def _user_of(event: Any) -> str:
-    source = getattr(event, "source", None)
-    if isinstance(source, dict):  # an UnknownEvent keeps the raw JSON
+    """The user (or group, room) an event concerns: of an SDK event, or of its JSON object."""
+    source = event.get("source") if type(event) is dict else getattr(event, "source", None)
+    if isinstance(source, dict):  # the event's JSON (or an UnknownEvent, which keeps it)
         for attr in ("userId", "groupId", "roomId"):
             value = source.get(attr)
             if isinstance(value, str) and value:
@@ -88,11 +89,6 @@ def _user_of(event: Any) -> str:
         if isinstance(value, str) and value:
             return value
     return "-"
-
-
-def _event_id(event: Any) -> str | None:
-    value = getattr(event, "webhook_event_id", None)
-    return value if isinstance(value, str) and value else None
 
 
 INBOX: web.AppKey[InboxWorker] = web.AppKey("line_inbox_worker", InboxWorker)
@@ -127,20 +123,38 @@ async def record_new_events(database: Database, rows: Sequence[InboxRow], channe
     return await _insert_event_ids(database, [(r, channel_db_id) for r in unique])
 
 
+# PostgreSQL: one statement whatever the count, the rows as arrays; alone it is atomic, so it
+# runs outside a transaction (no BEGIN/COMMIT round trips).
+_PG_INSERT = (
+    "INSERT INTO webhook_events (event_id, channel_id, received_at, payload, user_key, event_at, state,"
+    " attempts, next_attempt_at)"
+    " SELECT e.event_id, e.channel_id, $1, e.payload, e.user_key, e.event_at, 'queued', 0, $1"
+    " FROM unnest($2::text[], $3::integer[], $4::text[], $5::text[], $6::timestamptz[])"
+    " AS e(event_id, channel_id, payload, user_key, event_at)"
+    " ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
+)
+
+
 async def _insert_event_ids(database: Database, rows: Sequence[tuple[InboxRow, int | None]]) -> set[str]:
-    """One transaction: INSERT … ON CONFLICT DO NOTHING RETURNING with the rows as executemany
-    parameters (one cached compiled statement whatever the count; SQLAlchemy batches them into
-    multi-row INSERTs itself, "insertmanyvalues"); the IDs that were new. Each row is an inbox
-    entry due at once (bot.line.inbox)."""
+    """Store the rows (each an inbox entry due at once, bot.line.inbox) with INSERT … ON
+    CONFLICT DO NOTHING RETURNING, atomically; the IDs that were new. PostgreSQL: one statement
+    with array parameters on the pool's asyncpg connection. SQLite: executemany of one cached
+    compiled statement (SQLAlchemy batches it into multi-row INSERTs, "insertmanyvalues")."""
     if not rows:
         return set()
+    received_at = utcnow()
     if database.is_postgresql:
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
+        async with database.engine.connect() as connection:
+            driver = (await connection.get_raw_connection()).driver_connection
+            found = await driver.fetch(  # type: ignore[union-attr]
+                _PG_INSERT, received_at, [r.event_id for r, _ in rows], [c for _, c in rows],
+                [r.payload for r, _ in rows], [r.user_key for r, _ in rows],
+                [r.event_at or received_at for r, _ in rows])
+            return {row[0] for row in found}
+    from sqlalchemy.dialects.sqlite import insert
+
     table = WebhookEvent.__table__
     statement = insert(table).on_conflict_do_nothing(index_elements=["event_id"]).returning(table.c.event_id)
-    received_at = utcnow()
     params = [{"event_id": r.event_id, "channel_id": c, "received_at": received_at, "payload": r.payload,
                "user_key": r.user_key, "event_at": r.event_at or received_at, "state": "queued",
                "attempts": 0, "next_attempt_at": received_at} for r, c in rows]
@@ -226,61 +240,66 @@ class EventIdRecorder:
                 item.future.set_result(own)
 
 
-def parse_body(text: str) -> list[tuple[dict[str, Any], Any]]:
-    """The events of a webhook document, each as (its JSON, the SDK event); events of a type
-    this SDK does not know are left out (ignored). Raises ValueError for anything that is not
-    a LINE webhook document, whatever its nesting or types."""
+def parse_body(text: str) -> list[dict[str, Any]]:
+    """The events of a webhook document to store, as JSON objects checked against the SDK's
+    declared field types (bot.line.event_check; the SDK events are built by the inbox worker);
+    events of a type this SDK does not know are left out (ignored). Raises ValueError for
+    anything that is not a LINE webhook document, whatever its nesting or types."""
     try:
         document = json.loads(text)
+        if type(document) is not dict:
+            raise TypeError("document")
         events = document["events"]
-        if not isinstance(events, list):
+        if type(events) is not list:
             raise TypeError("events")
         out = []
         for data in events:
-            if not isinstance(data, dict):
-                raise TypeError("event")
             try:
-                event = Event.from_dict(data)
-            except ValueError as exc:
-                if type(exc) is ValueError and "discriminator" in str(exc):
-                    continue  # an event or message type this SDK does not know: ignored
-                raise  # a known type with fields of the wrong types (pydantic): a bad document
-            if event is None:
-                raise TypeError("event")
-            out.append((data, event))
+                check_event(data)
+            except UnknownEvent:
+                continue  # an event or message type this SDK does not know: ignored
+            out.append(data)
         return out
     except ValueError:
         raise
     except (RecursionError, MemoryError, TypeError, KeyError, AttributeError, IndexError) as exc:
         raise ValueError(type(exc).__name__) from None
-    except Exception as exc:  # whatever the SDK's models raise on hostile input is a bad document
-        raise ValueError(type(exc).__name__) from None
+
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 
 
 def _timestamp(data: dict[str, Any]) -> dt.datetime | None:
     value = data.get("timestamp")
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 10**14:
+    if type(value) is not int or not 0 < value < 10**14:
         return None
-    return dt.datetime.fromtimestamp(value / 1000, dt.timezone.utc)
+    return _EPOCH + dt.timedelta(milliseconds=value)
 
 
-def inbox_rows(parsed: Sequence[tuple[dict[str, Any], Any]], channel: LineChannel) -> list[InboxRow]:
-    """The inbox rows of one body. A user's events are handled in (event_at, event_id) order;
-    events of one body sharing a millisecond get microseconds apart so their order is kept."""
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def inbox_rows(events: Sequence[dict[str, Any]], channel: LineChannel) -> list[InboxRow]:
+    """The inbox rows of one body (events checked by `parse_body`). A user's events are
+    handled in (event_at, event_id) order; events of one body sharing a millisecond get
+    microseconds apart so their order is kept."""
     rows = []
     last: dict[str, dt.datetime] = {}
-    for data, event in parsed:
-        event_id = _event_id(event)
-        if event_id is None:
+    now: dt.datetime | None = None
+    for data in events:
+        event_id = data.get("webhookEventId")
+        if type(event_id) is not str or not event_id:
             continue  # LINE always sends one; without it nothing can be stored or deduplicated
-        user = _user_of(event)
+        user = _user_of(data)
         user_key = f"{channel.key}:{user}" if user != "-" else None
-        at = _timestamp(data) or utcnow()
+        at = _timestamp(data)
+        if at is None:
+            at = now = now or utcnow()
         if user_key is not None:
             if user_key in last and at <= last[user_key]:
                 at = last[user_key] + dt.timedelta(microseconds=1)
             last[user_key] = at
-        rows.append(InboxRow(event_id, json.dumps(data, ensure_ascii=False, separators=(",", ":")), user_key, at))
+        rows.append(InboxRow(event_id, _dumps(data), user_key, at))
     return rows
 
 

@@ -282,3 +282,31 @@ async def test_a_failing_handler_does_not_hold_up_the_users_later_events(aiohttp
     async with database.session() as session:
         states = dict((await session.execute(select(WebhookEvent.attempts, WebhookEvent.state))).all())
     assert states == {2: "failed", 1: "done"}  # the bug: tried twice, then given up
+
+
+async def test_stored_rows_are_the_same_on_both_databases_and_a_refused_batch_stores_nothing(database) -> None:
+    import datetime as dt
+
+    from bot.line.webhook import EventIdRecorder, InboxRow
+    from bot.storage.models import Channel
+
+    async with database.session() as session, session.begin():
+        channel = Channel(name="c")
+        session.add(channel)
+    at = dt.datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=dt.timezone.utc)
+    recorder = EventIdRecorder(lambda: database)
+    got = await recorder.record([InboxRow("01ROW0000000000000000000A", '{"k":"值"}', "7:Uabc", at),
+                                 InboxRow("01ROW0000000000000000000B", "{}", None, None)], channel.id)
+    assert got == {"01ROW0000000000000000000A", "01ROW0000000000000000000B"}
+    async with database.session() as session:
+        rows = {r.event_id: r for r in (await session.execute(select(WebhookEvent))).scalars()}
+    a, b = rows["01ROW0000000000000000000A"], rows["01ROW0000000000000000000B"]
+    assert (a.channel_id, a.payload, a.user_key, a.event_at, a.state, a.attempts) == (channel.id, '{"k":"值"}', "7:Uabc", at, "queued", 0)
+    assert a.next_attempt_at == a.received_at == b.received_at == b.event_at  # due at once; no timestamp: received
+    assert b.user_key is None and b.channel_id == channel.id
+    # A batch the database refuses (a channel that does not exist) fails every request in it.
+    results = await asyncio.gather(recorder.record([InboxRow("01ROW0000000000000000000C", "{}", None, None)], 999_999),
+                                   recorder.record([InboxRow("01ROW0000000000000000000D", "{}", None, None)], 999_999),
+                                   return_exceptions=True)
+    assert all(isinstance(r, Exception) for r in results)
+    assert await stored_events(database) == 2
