@@ -10,7 +10,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.storage.pg_options import split_options
 
-DEFAULT_POOL_SIZE = 10
+# Above HANDLER_CONCURRENCY plus the loops: a pool that overflows on every burst closes and
+# reopens connections, which cost more than the work (bench/webhook.py).
+DEFAULT_POOL_SIZE = 20
+PG_RECYCLE_S = 600  # seconds a pooled PostgreSQL connection is reused before a fresh one
 
 
 class Database:
@@ -27,7 +30,14 @@ class Database:
         else:
             # ?sslmode=… and friends become asyncpg arguments (asyncpg refuses them as keywords).
             engine_url, kwargs["connect_args"] = split_options(self.url)
-            kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+            # No ping before every checkout (a round trip on every transaction, about 6 % of
+            # handling an event, bench/webhook.py): a connection the server dropped fails its
+            # first statement instead, SQLAlchemy then discards every pooled connection of that
+            # age, and the caller retries as after any outage (inbox and jobs back off,
+            # /callback answers 503 so LINE redelivers). Idle connections are renewed before a
+            # server or proxy idle timeout is likely to cut them.
+            kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False,
+                          pool_recycle=PG_RECYCLE_S)
         self.engine: AsyncEngine = create_async_engine(engine_url, **kwargs)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)

@@ -64,3 +64,37 @@ async def test_an_invoice_passes_once_per_team_but_may_be_recorded_again(databas
     with pytest.raises(IntegrityError):
         async with database.session() as session, session.begin():
             session.add(upload("passed"))
+
+
+async def test_connections_the_server_dropped_cost_one_failed_statement_then_the_pool_recovers(postgres_url):
+    """No pre-ping on PostgreSQL (bot.storage.database): after the server drops every
+    connection (a restart, a failover), at most the first statement fails, and the pool then
+    hands out fresh connections."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    from bot.storage.database import Database
+
+    database, admin_db = Database(postgres_url), Database(postgres_url)
+    try:
+        async with database.engine.connect() as connection:  # two connections, back in the pool
+            async with database.engine.connect() as other:
+                pids = {(await connection.execute(text("select pg_backend_pid()"))).scalar(),
+                        (await other.execute(text("select pg_backend_pid()"))).scalar()}
+        async with admin_db.engine.connect() as admin:
+            for pid in pids:
+                assert (await admin.execute(text("select pg_terminate_backend(:pid)"), {"pid": pid})).scalar()
+        failures = 0
+        for _ in range(3):
+            try:
+                async with database.session() as session:
+                    assert (await session.execute(text("select 1"))).scalar() == 1
+            except DBAPIError as exc:
+                assert exc.connection_invalidated
+                failures += 1
+        assert failures <= 1
+        async with database.session() as session:
+            assert await session.scalar(text("select pg_backend_pid()")) not in pids
+    finally:
+        await database.close()
+        await admin_db.close()
