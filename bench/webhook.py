@@ -5,7 +5,7 @@ checks the signature, parses the JSON, answers 200) as the baseline; prints even
 latency p50/p99 and the ratio to bare. Each acknowledged event is first stored in the inbox.
 
     .venv/bin/python -m bench.webhook [--rate 500] [--duration 10] [--concurrency 32] [--scaling-events 3000]
-        [--closed-duration 8] [--backends sqlite,postgresql] [--no-work] [--ack-only] [--append-docs]
+        [--closed-duration 8] [--backends sqlite,postgresql] [--no-work] [--ack-only] [--workers N] [--append-docs]
 
 Per target: an open-loop run (requests leave at a fixed event arrival rate whatever the
 answers do; latency counts from the scheduled send time, so a stall is not hidden) and a
@@ -20,8 +20,10 @@ event's due time to the simulator receiving its reply (p50/p99). The scaling row
 `--scaling-events` card requests, then handle them with one and then two worker processes
 (`python -m bot worker`) and give the handled events/s. The service runs with explicit LINE
 credentials against a LINE simulator in a third process (`python -m bench.webhook line-sim`),
-its verification worker off, its state in Redis (`BENCH_REDIS_URL`, as in production). Everything listens on 127.0.0.1 and every process is stopped at
-the end.
+its verification worker off, its state in Redis (`BENCH_REDIS_URL`, as in production);
+`--workers N` runs the card rows as docs/deploy.md's multi-process deployment (the web process
+only acknowledges, N worker processes handle). Everything listens on 127.0.0.1 and every
+process is stopped at the end.
 """
 from __future__ import annotations
 
@@ -458,7 +460,9 @@ def _open_requests(bodies: Bodies, args: argparse.Namespace, tokens: Iterator[st
 
 
 async def bench_service(backend: str, work: bool, args: argparse.Namespace, rng: random.Random) -> list[Run]:
-    target = f"{backend}{' +work' if work else ''}{' ack-only' if args.ack_only else ''}"
+    workers = args.workers if work else 0
+    target = (f"{backend}{' +work' if work else ''}{' ack-only' if args.ack_only else ''}"
+              f"{f' web+{workers}w' if workers else ''}")
     tmp = tempfile.TemporaryDirectory(prefix="bench-webhook-")
     pg_name = f"bench_webhook_{secrets.token_hex(4)}"
     if backend == "sqlite":
@@ -467,16 +471,22 @@ async def bench_service(backend: str, work: bool, args: argparse.Namespace, rng:
         database_url = await _pg_database(args.postgres_url, pg_name, drop=False)
     sim_port, port = _free_port(), _free_port()
     servers: list[Server] = []
+    procs: list[asyncio.subprocess.Process] = []
     db = Database(database_url)
     runs: list[Run] = []
     try:
         sim = await _start("line-sim", ["-m", "bench.webhook", "line-sim", "--port", str(sim_port)], {}, sim_port)
         servers.append(sim)
         env = _service_env(database_url, port, sim.url, tmp.name)
-        if args.ack_only:
-            env["HANDLE_EVENTS"] = "false"  # acknowledge only: the stored events stay queued
+        if args.ack_only or workers:
+            env["HANDLE_EVENTS"] = "false"  # acknowledge only: queued for the workers, if any
         service = await _start(f"service/{backend}", ["-m", "bot"], env, port)
         servers.append(service)
+        for _ in range(workers):  # docs/deploy.md: web processes acknowledge, workers handle
+            procs.append(await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "bot", "worker", cwd=ROOT,
+                env={**os.environ, "PYTHONPATH": str(ROOT), **env, "RUN_WORKER": "false"},
+                stdout=asyncio.subprocess.DEVNULL))
         if work:
             await _seed_trigger(db)
         bodies = Bodies(rng, WORK_KEYWORD if work else IDLE_TEXT)
@@ -524,6 +534,10 @@ async def bench_service(backend: str, work: bool, args: argparse.Namespace, rng:
             outgoing = await _count(db, OutgoingMessage)
             crun.note += f"; outbox rows {outgoing}"
     finally:
+        for proc in procs:
+            if proc.returncode is None:
+                proc.send_signal(signal.SIGTERM)
+            await proc.wait()
         for server in reversed(servers):
             await _stop(server)
         await db.close()
@@ -651,6 +665,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-work", action="store_true", help="skip the runs whose events trigger a campaign card")
     p.add_argument("--ack-only", action="store_true",
                    help="service rows run with HANDLE_EVENTS=false: acknowledgement alone (events left queued)")
+    p.add_argument("--workers", type=int, default=0,
+                   help="card rows: the web process only acknowledges and this many `python -m bot worker` "
+                        "processes handle (0: the web process handles, as with HANDLE_EVENTS's default)")
     p.add_argument("--postgres-url", default=DEFAULT_PG, help="server for a throwaway benchmark database")
     p.add_argument("--seed", type=int, default=6)
     p.add_argument("--scaling-events", type=int, default=3000,
@@ -667,6 +684,8 @@ def main(argv: list[str] | None = None) -> int:
         p.error("rate, duration, concurrency, closed-duration: must be > 0")
     if set(args.backends) - {"sqlite", "postgresql"}:
         p.error("backends: sqlite and/or postgresql")
+    if args.workers < 0:
+        p.error("workers: must be >= 0")
     runs = asyncio.run(main_async(args))
     bare = {r.mode: r for r in runs if r.target == "bare"}
     result = table(runs, bare)
