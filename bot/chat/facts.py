@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.line.flex import CardCampaign
@@ -46,18 +47,27 @@ class CardFacts:
         return campaign_availability(self.campaign, ChannelFacts(str(self.channel_id), self.linked, liff_id), now)
 
 
+def _card_facts_statement() -> Any:
+    c, u, ch = _CAMPAIGNS.c, _CUSTOMERS.c, _CHANNELS.c
+    return (
+        select(ch.id, ch.liff_id, ch.linked, c.id, c.channel_id, c.name, c.rules_url, c.image_url, c.start_at,
+               c.end_at, c.published_at, c.paused, u.id, u.display_name)
+        .select_from(_CHANNELS.outerjoin(_CAMPAIGNS, c.id == bindparam("campaign_id", type_=c.id.type))
+                     .outerjoin(_CUSTOMERS, (u.channel_id == ch.id)
+                                & (u.line_user_id == bindparam("line_user_id", type_=u.line_user_id.type))))
+        .where(ch.id == bindparam("channel_id", type_=ch.id.type))
+    )
+
+
+_CARD_FACTS = _card_facts_statement()  # built once: every card request runs it
+
+
 async def card_facts(session: AsyncSession, channel_id: int, campaign_id: int, line_user_id: str) -> CardFacts | None:
     """The channel, with the campaign when it exists (any channel's: availability tells) and
     the user's customer row when there is one, in one statement; None when the channel row
     is missing."""
-    c, u = _CAMPAIGNS.c, _CUSTOMERS.c
     row = (await session.execute(
-        select(_CHANNELS.c.id, _CHANNELS.c.liff_id, _CHANNELS.c.linked, c.id, c.channel_id, c.name, c.rules_url,
-               c.image_url, c.start_at, c.end_at, c.published_at, c.paused, u.id, u.display_name)
-        .select_from(_CHANNELS.outerjoin(_CAMPAIGNS, c.id == campaign_id)
-                     .outerjoin(_CUSTOMERS, (u.channel_id == _CHANNELS.c.id) & (u.line_user_id == line_user_id)))
-        .where(_CHANNELS.c.id == channel_id)
-    )).first()
+        _CARD_FACTS, {"channel_id": channel_id, "campaign_id": campaign_id, "line_user_id": line_user_id})).first()
     if row is None:
         return None
     (ch_id, liff_id, linked, cid, owner, name, rules_url, image_url, start_at, end_at, published_at, paused,

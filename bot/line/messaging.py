@@ -27,6 +27,7 @@ from linebot.v3.messaging import (
     ValidateMessageRequest,
 )
 from linebot.v3.messaging.models.message import Message as SdkMessage
+from pydantic.v1 import PrivateAttr
 
 from flows.conversation.delivery import MAX_MESSAGES_PER_REQUEST
 from flows.messages.line_json import to_line_json
@@ -132,11 +133,17 @@ def to_sdk_message(message: OutgoingMessage) -> SdkMessage:
     a campaign's card is the same for every user, and building its flex models costs far more
     than the request that sends it (bench/webhook.py). The models are never modified here or
     by the SDK, which only reads them to serialise a request."""
+    return _sdk_message_and_wire(message)[0]
+
+
+def _sdk_message_and_wire(message: OutgoingMessage) -> tuple[SdkMessage, dict[str, Any]]:
+    """The SDK model of a message and the JSON the SDK sends for it (its `to_dict()`)."""
     data = to_line_json(message) if isinstance(message, (PlainText, PlainFlex)) else dict(message)
     try:
         key = json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     except (TypeError, ValueError):
-        return _build_sdk_message(data)  # not JSON at all: the builder names what is wrong
+        model = _build_sdk_message(data)  # not JSON at all: the builder names what is wrong
+        return model, model.to_dict()
     return _cached_sdk_message(key)
 
 
@@ -144,8 +151,43 @@ SDK_CACHE_SIZE = 512
 
 
 @functools.lru_cache(maxsize=SDK_CACHE_SIZE)
-def _cached_sdk_message(key: str) -> SdkMessage:
-    return _build_sdk_message(json.loads(key))  # a ValueError is not cached: raised each time
+def _cached_sdk_message(key: str) -> tuple[SdkMessage, dict[str, Any]]:
+    model = _build_sdk_message(json.loads(key))  # a ValueError is not cached: raised each time
+    return model, model.to_dict()
+
+
+class _PreparedMessages:
+    """Mixin of a send request whose messages' JSON was made by the SDK once (`to_dict()` of
+    the kept models): the request's own `to_dict()` reuses it instead of walking every flex
+    component again on each send. The wire form is the SDK's own (tests compare them)."""
+
+    _wire: list[dict[str, Any]]
+
+    def to_dict(self) -> dict[str, Any]:
+        out = self.dict(by_alias=True, exclude={"messages"}, exclude_none=True)  # type: ignore[attr-defined]
+        out["messages"] = self._wire
+        return out
+
+
+class PreparedReply(_PreparedMessages, ReplyMessageRequest):
+    """ReplyMessageRequest with its messages' JSON made once."""
+
+    _wire: list[dict[str, Any]] = PrivateAttr(default_factory=list)
+
+
+class PreparedPush(_PreparedMessages, PushMessageRequest):
+    """PushMessageRequest with its messages' JSON made once."""
+
+    _wire: list[dict[str, Any]] = PrivateAttr(default_factory=list)
+
+
+def _prepared(kind: type[Any], messages: Sequence[OutgoingMessage], **fields: Any) -> Any:
+    if not 1 <= len(messages) <= MAX_MESSAGES_PER_REQUEST:
+        raise ValueError(f"messages: 1..{MAX_MESSAGES_PER_REQUEST} per request")
+    pairs = [_sdk_message_and_wire(m) for m in messages]
+    request = kind(messages=[model for model, _ in pairs], **fields)
+    request._wire = [wire for _, wire in pairs]
+    return request
 
 
 def _build_sdk_message(data: dict[str, Any]) -> SdkMessage:
@@ -293,7 +335,7 @@ class LineMessaging:
         """Answer with a reply token (free). InvalidReplyToken when it is spent or expired."""
         if not reply_token:
             raise ValueError("reply_token: required")
-        request = ReplyMessageRequest(reply_token=reply_token, messages=_sdk_messages(messages))
+        request = _prepared(PreparedReply, messages, reply_token=reply_token)
         try:
             await self._api.reply_message(request, _request_timeout=self._timeout)
         except ApiException as exc:
@@ -308,7 +350,7 @@ class LineMessaging:
         no-op that LINE answers 409: returned as PushResult(duplicate=True)."""
         if not to:
             raise ValueError("to: required")
-        request = PushMessageRequest(to=to, messages=_sdk_messages(messages))
+        request = _prepared(PreparedPush, messages, to=to)
         try:
             response = await self._api.push_message_with_http_info(
                 request, x_line_retry_key=retry_key, _request_timeout=self._timeout

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import pytest
 from linebot.v3.messaging import FlexMessage as SdkFlex
+from linebot.v3.messaging import PushMessageRequest, ReplyMessageRequest
 from linebot.v3.messaging import TextMessage as SdkText
+from pydantic.v1 import validate_arguments
 
 from bot.line.messaging import (
     ContentTooLarge,
@@ -188,3 +190,26 @@ async def test_validate_needs_a_valid_token(sim_url) -> None:
         with pytest.raises(Permanent) as refused:
             await line.validate_messages([TextMessage("x")])
     assert refused.value.status == 401
+
+
+def test_prepared_requests_send_exactly_what_the_sdk_would():
+    """reply/push reuse the messages' JSON the SDK made once (bot.line.messaging._prepared):
+    the request body must equal the SDK's own serialisation, also after the SDK's argument
+    validation copied the request."""
+    from bot.line.flex import CardCampaign, channel_card_json
+    from bot.line.messaging import PreparedPush, PreparedReply, _prepared, _sdk_messages
+
+    card = channel_card_json(CardCampaign("12", "夏季發票登錄", "https://example.com/rules", "https://example.com/a.png"),
+                             liff_id="1234567890-abcdefgh", sandbox_base_url=None)
+    messages = [card, {"type": "text", "text": "發票資訊如下\n發票號碼：AB12345678"}]
+
+    @validate_arguments
+    def as_sdk_validates(request: ReplyMessageRequest) -> ReplyMessageRequest:
+        return request
+
+    reply = as_sdk_validates(_prepared(PreparedReply, messages, reply_token="token-1"))
+    assert reply.to_dict() == ReplyMessageRequest(reply_token="token-1", messages=_sdk_messages(messages)).to_dict()
+    push = _prepared(PreparedPush, messages, to="U" + "a" * 32)
+    assert push.to_dict() == PushMessageRequest(to="U" + "a" * 32, messages=_sdk_messages(messages)).to_dict()
+    with pytest.raises(ValueError, match="messages"):
+        _prepared(PreparedReply, [], reply_token="token-1")
