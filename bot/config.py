@@ -190,7 +190,7 @@ def _seconds(name: str, value: str | None) -> float | None:
 
 def _concurrency(value: str | None) -> int:
     if value is None:
-        return 8
+        return Config.handler_concurrency
     if not value.isdigit() or not 1 <= int(value) <= 256:
         raise ConfigError("HANDLER_CONCURRENCY", "must be a whole number from 1 to 256")
     return int(value)

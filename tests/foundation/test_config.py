@@ -71,3 +71,11 @@ def test_the_admin_cli_reads_channel_credentials_without_service_rules():
     assert Config.from_env(env, service=False).database_url == "sqlite+aiosqlite:///x.db"
     with pytest.raises(ConfigError):
         Config.from_env({"DATABASE_URL": "nonsense"}, service=False)
+
+
+def test_handler_concurrency_default_fits_in_the_database_pool():
+    """Unset, HANDLER_CONCURRENCY takes the documented default, and the pool keeps more
+    connections than events handled at once (an overflowing pool reopens connections)."""
+    config = Config.from_env({})
+    assert config.handler_concurrency == Config.handler_concurrency == 16
+    assert config.database_pool_size > config.handler_concurrency
