@@ -31,11 +31,16 @@ from liff_pages import setup_liff_pages
 
 log = logging.getLogger(__name__)
 MAX_BODY = 1024 * 1024  # LINE webhook bodies are small; images are fetched, never posted to us
+POOL_HEADROOM = 6  # connections the loops (claims, leases, outbox, verification, purge) may hold
 
 
 async def database_ctx(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG]
     db = Database(config.database_url, pool_size=config.database_pool_size)
+    if db.is_postgresql and config.database_pool_size < config.handler_concurrency + POOL_HEADROOM:
+        log.warning("DATABASE_POOL_SIZE is below HANDLER_CONCURRENCY plus the background loops: "
+                    "events will wait for database connections",
+                    extra={"fields": {"pool": config.database_pool_size, "concurrency": config.handler_concurrency}})
     try:
         if config.run_migrations:
             await migrate.upgrade(db)

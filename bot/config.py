@@ -60,7 +60,7 @@ class Config:
     # Handle webhook events from the inbox (and send LINE messages) in this process; worker
     # processes (`python -m bot worker`) always do. HANDLER_CONCURRENCY: events at once.
     handle_events: bool = True
-    handler_concurrency: int = 16
+    handler_concurrency: int = 32
     # LEASE_SECONDS: overrides the inbox (60 s) and verification-job (2 min) leases, i.e. how
     # soon another process takes over the work of one that was killed (tests, demos).
     lease_seconds: float | None = None

@@ -37,7 +37,7 @@ RETRY_CAP = dt.timedelta(seconds=30)
 MAX_ATTEMPTS = 200  # an outage (state store, database): with the 30 s cap, over an hour
 BUG_ATTEMPTS = 2  # any other error is a bug: one more try, then the event fails (and no longer
 # holds up the user's later events)
-HANDLER_CONCURRENCY = 16  # events handled at once per process (each holds a DB connection at times)
+HANDLER_CONCURRENCY = 32  # events handled at once per process (each holds a DB connection at times)
 POLL_INTERVAL_S = 0.5
 CLAIM_COALESCE_S = 0.02
 SHUTDOWN_GRACE_S = 12.0  # in-flight events get this long on SIGTERM; the rest give back their lease

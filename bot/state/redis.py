@@ -11,6 +11,12 @@ from redis.asyncio import Redis
 from bot.state.base import BaseEventIsolation, BaseStorage, KeyBuilder, StorageKey, Ttl, ttl_seconds
 
 
+# A user's next event is claimed as soon as the previous one is committed, while its handler
+# may still hold the lock for a moment (the state write after the commit): redis-py's default
+# 0.1 s between attempts stalled that event far longer than the wait (bench/webhook.py).
+LOCK_POLL_S = 0.005
+
+
 def _px(ttl: Ttl) -> int | None:
     seconds = ttl_seconds(ttl)
     return None if seconds is None else max(1, int(seconds * 1000))
@@ -82,15 +88,18 @@ class RedisEventIsolation(BaseEventIsolation):
 
     The lock expires (`timeout`) so a crashed holder cannot wedge a user forever."""
 
-    def __init__(self, redis: Redis, key_builder: KeyBuilder | None = None, timeout: float = 60.0) -> None:
+    def __init__(self, redis: Redis, key_builder: KeyBuilder | None = None, timeout: float = 60.0,
+                 poll: float = LOCK_POLL_S) -> None:
         self.redis = redis
         self.key_builder = key_builder or KeyBuilder()
         self.timeout = timeout
+        self.poll = poll
 
     @asynccontextmanager
     async def lock(self, key: StorageKey) -> AsyncIterator[None]:
         async with self.redis.lock(
-            self.key_builder.build(key, "lock"), timeout=self.timeout, blocking_timeout=self.timeout
+            self.key_builder.build(key, "lock"), timeout=self.timeout, blocking_timeout=self.timeout,
+            sleep=self.poll,
         ):
             yield
 

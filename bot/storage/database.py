@@ -10,9 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.storage.pg_options import split_options
 
-# Above HANDLER_CONCURRENCY plus the loops: a pool that overflows on every burst closes and
-# reopens connections, which cost more than the work (bench/webhook.py).
-DEFAULT_POOL_SIZE = 20
+# Above HANDLER_CONCURRENCY plus the background loops (bot.config warns otherwise).
+DEFAULT_POOL_SIZE = 40
+POOL_TIMEOUT_S = 30  # a task waiting longer for a connection fails like an outage (and is retried)
 PG_RECYCLE_S = 600  # seconds a pooled PostgreSQL connection is reused before a fresh one
 
 
@@ -36,7 +36,10 @@ class Database:
             # age, and the caller retries as after any outage (inbox and jobs back off,
             # /callback answers 503 so LINE redelivers). Idle connections are renewed before a
             # server or proxy idle timeout is likely to cut them.
-            kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False,
+            # At most `pool_size` connections, opened as needed and kept: no overflow
+            # connections, which the pool closes again after every burst (reconnecting cost
+            # more than the work, bench/webhook.py); a burst beyond it waits for a connection.
+            kwargs.update(pool_size=pool_size, max_overflow=0, pool_timeout=POOL_TIMEOUT_S, pool_pre_ping=False,
                           pool_recycle=PG_RECYCLE_S)
         self.engine: AsyncEngine = create_async_engine(engine_url, **kwargs)
         if self.is_sqlite:

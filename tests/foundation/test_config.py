@@ -77,5 +77,7 @@ def test_handler_concurrency_default_fits_in_the_database_pool():
     """Unset, HANDLER_CONCURRENCY takes the documented default, and the pool keeps more
     connections than events handled at once (an overflowing pool reopens connections)."""
     config = Config.from_env({})
-    assert config.handler_concurrency == Config.handler_concurrency == 16
-    assert config.database_pool_size > config.handler_concurrency
+    assert config.handler_concurrency == Config.handler_concurrency == 32
+    from bot.app import POOL_HEADROOM
+
+    assert config.database_pool_size >= config.handler_concurrency + POOL_HEADROOM
