@@ -92,6 +92,7 @@ def _user_of(event: Any) -> str:
 
 
 INBOX: web.AppKey[InboxWorker] = web.AppKey("line_inbox_worker", InboxWorker)
+_OK_BODY = b'{"ok": true}'  # every acknowledgement: encoded once
 
 
 async def _read_bounded(request: web.Request, limit: int) -> bytes | None:
@@ -348,7 +349,7 @@ def create_callback_handler(
                 on_stored()
             if len(new) != len(rows):
                 log.info("webhook events dropped as redeliveries", extra={"fields": {"dropped": len(rows) - len(new)}})
-        return web.json_response({"ok": True})
+        return web.Response(body=_OK_BODY, content_type="application/json")
 
     return callback
 
