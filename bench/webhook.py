@@ -660,7 +660,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--duration", type=float, default=10.0, help="open-loop seconds")
     p.add_argument("--concurrency", type=int, default=32, help="closed-loop connections")
     p.add_argument("--closed-duration", type=float, default=8.0, help="closed-loop seconds")
-    p.add_argument("--closed-requests", type=int, default=12000, help="bodies built for a closed-loop service run")
+    p.add_argument("--closed-requests", type=int, default=40000, help="bodies built for a closed-loop service run")
     p.add_argument("--backends", type=lambda s: s.split(","), default=["sqlite", "postgresql"])
     p.add_argument("--no-work", action="store_true", help="skip the runs whose events trigger a campaign card")
     p.add_argument("--ack-only", action="store_true",
