@@ -314,7 +314,15 @@ class OutgoingMessage(Base):
     """Every message sent (or to be pushed) to a LINE user, with its billable flag: the outbox."""
 
     __tablename__ = "outgoing_messages"
-    __table_args__ = (Index("ix_outgoing_messages_due", "state", "not_before"),)
+    __table_args__ = (
+        Index("ix_outgoing_messages_due", "state", "not_before"),
+        # The sender's claim walks queued rows in id order and checks each recipient's older
+        # queued rows: over queued rows only, whatever number of sent rows the table keeps.
+        Index("ix_outgoing_messages_queued", "id", postgresql_where=text("state = 'queued'"),
+              sqlite_where=text("state = 'queued'")),
+        Index("ix_outgoing_messages_queued_to", "channel_id", "to", "id", postgresql_where=text("state = 'queued'"),
+              sqlite_where=text("state = 'queued'")),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id"))

@@ -98,7 +98,8 @@ def test_pool_size_and_photo_store_variables():
     assert config.photo_store == PhotoStoreSettings("s3://photos/brand-a", "https://acc.r2.cloudflarestorage.com",
                                                     "auto", None)
     assert Database("postgresql+asyncpg://u@db/d", pool_size=25).engine.pool.size() == 25
-    assert Config.from_env({}).database_pool_size == 10
+    assert Config.from_env({}).database_pool_size == 40
+    assert Database("postgresql+asyncpg://u@db/d", pool_size=25).engine.pool._max_overflow == 0  # no burst connections
     for env, variable in [({"DATABASE_POOL_SIZE": "0"}, "DATABASE_POOL_SIZE"),
                           ({"DATABASE_POOL_SIZE": "many"}, "DATABASE_POOL_SIZE"),
                           ({"PHOTO_STORE_URL": "ftp://x/y"}, "PHOTO_STORE_URL"),
