@@ -81,12 +81,15 @@ async def card_facts(session: AsyncSession, channel_id: int, campaign_id: int, l
                      customer)
 
 
-async def known_customer(session: AsyncSession, channel_id: int, line_user_id: str) -> KnownCustomer:
+async def known_customer(session: AsyncSession, channel_id: int, line_user_id: str, *,
+                         absent: bool = False) -> KnownCustomer:
     """The user's customer row on the channel, made on first sight (race-safe: a concurrent
-    insert of the same user wins and is read back)."""
-    found = await _read_customer(session, channel_id, line_user_id)
-    if found is not None:
-        return found
+    insert of the same user wins and is read back). `absent`: the caller has just read that
+    there is none (`card_facts`), so insert straight away."""
+    if not absent:
+        found = await _read_customer(session, channel_id, line_user_id)
+        if found is not None:
+            return found
     if session.get_bind().dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:

@@ -228,7 +228,8 @@ class ChatHandler:
                 state, data, machine.CardRequested(campaign_id, str(channel_id), availability, reply), now)
             for action in transition.actions:
                 if isinstance(action, machine.SendCard) and facts.card is not None:
-                    customer = customer or facts.customer or await known_customer(session, channel_id, user_id)
+                    customer = customer or facts.customer or await known_customer(session, channel_id, user_id,
+                                                                                  absent=True)
                     card = channel_card_json(facts.card, liff_id=facts.liff_id, sandbox_base_url=self._sandbox_base)
                     await self._deliver(channel_id, customer, [card], action.answer_via, "card", session=session)
                 else:
