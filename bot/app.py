@@ -14,11 +14,12 @@ from bot.config import Config
 from bot.health import handle_healthz
 from bot.backme.route import setup_backme
 from bot.chat.channels import channel_ctx
+from bot.chat.display_names import display_names_ctx
 from bot.chat.handler import ChatHandler
 from bot.chat.results import ResultNotifier
 from bot.line.outbox import outbox_ctx
 from bot.privacy.service import privacy_ctx
-from bot.line.webhook import setup_line_webhook
+from bot.line.webhook import INBOX, setup_line_webhook
 from bot.photo_store import PhotoStoreError, open_store
 from bot.photos import setup_photos
 from bot.sandbox import sandbox_config, setup_sandbox
@@ -93,6 +94,12 @@ async def photo_store_ctx(app: web.Application) -> AsyncIterator[None]:
         store.close()
 
 
+def _handling_events(app: web.Application) -> bool:
+    """Whether this process's inbox worker has events in hand (display names wait)."""
+    worker = app.get(INBOX)
+    return worker is not None and worker.pending > 0
+
+
 def create_app(config: Config) -> web.Application:
     """The whole service. Contexts open in order and close in reverse: storage first, then the
     default channel, the push outbox, the verification worker, and last the webhook dispatcher
@@ -109,6 +116,7 @@ def create_app(config: Config) -> web.Application:
     app.cleanup_ctx.append(channel_ctx)
     app.cleanup_ctx.append(outbox_ctx)
     app.cleanup_ctx.append(privacy_ctx)
+    app.cleanup_ctx.append(display_names_ctx(_handling_events))
     notifier = ResultNotifier(sandbox_base_url=config.base_url if config.sandbox else None)
     settings = None if config.lease_seconds is None else WorkerSettings(lease=dt.timedelta(seconds=config.lease_seconds))
     app.cleanup_ctx.append(

@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.appkeys import CONFIG, DATABASE, PHOTO_STORE, STATE_STORAGE
 from bot.chat import answers, liff_answers
 from bot.chat.channels import DEFAULT_CHANNEL
+from bot.chat.display_names import DISPLAY_NAMES, Unnamed
 from bot.chat.facts import KnownCustomer, card_facts, known_customer
 from bot.chat.intake import customer_for, register
 from bot.chat.results import PHOTO_ANSWER_KIND
@@ -239,19 +240,8 @@ class ChatHandler:
         for action in others:
             await self._send(channel_id, user_id, action)
         await self._apply(key, transition.store)
-        if customer is not None and customer.display_name is None:
-            await self._fill_display_name(channel_id, customer)
-
-    async def _fill_display_name(self, channel_id: int, customer: KnownCustomer) -> None:
-        """A new customer's LINE display name (for exports), fetched after the answer is queued:
-        the card never waits on it, and a failure leaves it for the next event."""
-        try:
-            name = (await (await self.app[MESSAGING_POOL](channel_id)).get_profile(customer.line_user_id)).display_name
-        except LineApiError:
-            return
-        async with self.app[DATABASE].session() as session, session.begin():
-            await session.execute(update(Customer).where(Customer.id == customer.id, Customer.display_name.is_(None))
-                                  .values(display_name=name))
+        if customer is not None and customer.display_name is None:  # for exports; the card never waits on it
+            self.app[DISPLAY_NAMES].note(Unnamed(customer.id, channel_id, customer.line_user_id))
 
     async def _send(self, channel_id: int, user_id: str, action: machine.Action) -> None:
         customer = await self._customer(channel_id, user_id)
