@@ -47,7 +47,7 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.engine import make_url
 
 from bot.simulators.line import SIM_ACCESS_TOKEN, SIMULATOR, LineSimulator, sign
@@ -66,6 +66,7 @@ REQUEST_TIMEOUT_S = 10.0
 START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 30.0
 WARMUP_REQUESTS = 200
+WORKER_START_S = 12.0  # scaling rows: time allowed for the worker processes to start
 OPEN_STARTS_IN_S = 1.0  # building the open-loop bodies takes about this long
 
 
@@ -550,8 +551,9 @@ async def bench_service(backend: str, work: bool, args: argparse.Namespace, rng:
 async def bench_scaling(args: argparse.Namespace, rng: random.Random, workers: int) -> Run:
     """Handling throughput of `workers` worker processes (`python -m bot worker`): the web
     process only stores events (HANDLE_EVENTS=false); `--scaling-events` card requests are
-    stored first, then the workers start; events/s from the first handled event to the last
-    (webhook_events.handled_at), so process start-up does not count."""
+    stored first and held until `WORKER_START_S` later, while the workers start; events/s from
+    the first handled event to the last (webhook_events.handled_at), so process start-up does
+    not count."""
     target = f"postgresql workers={workers}"
     tmp = tempfile.TemporaryDirectory(prefix="bench-webhook-")
     pg_name = f"bench_webhook_{secrets.token_hex(4)}"
@@ -575,6 +577,11 @@ async def bench_scaling(args: argparse.Namespace, rng: random.Random, workers: i
         while sum(r.events for r in requests) < args.scaling_events:
             requests.extend(bodies.make(1, tokens))
         stored = await closed_loop(target, f"{service.url}/callback", requests, 16, 600, reuse=False)
+        # The stored events become due together once every worker has started, so that no
+        # worker's start-up (imports, connections) runs while another is already handling.
+        due_at = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=WORKER_START_S)
+        async with db.session() as session, session.begin():
+            await session.execute(update(WebhookEvent).values(next_attempt_at=due_at))
         for _ in range(workers):
             proc = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "bot", "worker", cwd=ROOT,
