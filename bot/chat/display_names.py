@@ -25,6 +25,7 @@ MAX_NOTED = 10_000  # customers waiting for a name; more are dropped (fetched on
 BATCH = 20  # profiles fetched (at most CONCURRENT at once) and written in one transaction
 CONCURRENT = 4
 IDLE_POLL_S = 0.5  # how often a busy process looks again
+NAME_LENGTH = 200  # customers.display_name: a longer name from LINE is cut, not refused with its batch
 
 _CUSTOMERS = Customer.__table__
 _SET_NAME = (update(_CUSTOMERS)
@@ -76,7 +77,7 @@ class DisplayNames:
                     profile = await (await self._messaging(who.channel_id)).get_profile(who.line_user_id)
                 except LineApiError:
                     return None  # blocked, unknown or LINE down: the next card request tries again
-            return {"customer_id": who.customer_id, "name": profile.display_name}
+            return {"customer_id": who.customer_id, "name": profile.display_name[:NAME_LENGTH]}
 
         names = [row for row in await asyncio.gather(*(fetch(who) for who in batch)) if row is not None]
         if names:

@@ -33,10 +33,11 @@ async def test_a_new_users_display_name_is_filled_after_the_card(make_stack):
 async def test_names_wait_while_the_process_is_busy_and_failures_are_left_for_later(make_stack):
     stack = await make_stack()
     app = stack.service.app
-    known, unknown = new_user_id(), new_user_id()
+    known, unknown, long_named = new_user_id(), new_user_id(), new_user_id()
     stack.sim.set_profile(known, "林大明")
+    stack.sim.set_profile(long_named, "長" * 300)
     async with stack.db.session() as s, s.begin():
-        rows = [Customer(channel_id=await _default_channel(s), line_user_id=u) for u in (known, unknown)]
+        rows = [Customer(channel_id=await _default_channel(s), line_user_id=u) for u in (known, unknown, long_named)]
         s.add_all(rows)
     busy = [True]
     names = DisplayNames(lambda: stack.db, lambda channel_id: app[MESSAGING_POOL](channel_id), lambda: busy[0])
@@ -45,7 +46,7 @@ async def test_names_wait_while_the_process_is_busy_and_failures_are_left_for_la
     stop = asyncio.Event()
     task = asyncio.create_task(names.run(stop))
     await asyncio.sleep(0.8)
-    assert names.filled == 0 and names.waiting == 2 and await _name(stack, known) is None
+    assert names.filled == 0 and names.waiting == 3 and await _name(stack, known) is None
     busy[0] = False
     for _ in range(100):
         if names.waiting == 0 and names.filled:
@@ -54,6 +55,7 @@ async def test_names_wait_while_the_process_is_busy_and_failures_are_left_for_la
     stop.set()
     await task
     assert await _name(stack, known) == "林大明"
+    assert await _name(stack, long_named) == "長" * 200  # cut to the column, the batch still stored
     assert await _name(stack, unknown) is None  # LINE knows no profile: tried again on the user's next card
     assert app[DISPLAY_NAMES] is not names
 
