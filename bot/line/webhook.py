@@ -139,18 +139,21 @@ _PG_INSERT = (
 async def _insert_event_ids(database: Database, rows: Sequence[tuple[InboxRow, int | None]]) -> set[str]:
     """Store the rows (each an inbox entry due at once, bot.line.inbox) with INSERT … ON
     CONFLICT DO NOTHING RETURNING, atomically; the IDs that were new. PostgreSQL: one statement
-    with array parameters on the pool's asyncpg connection. SQLite: executemany of one cached
+    with array parameters, outside a transaction (autocommit). SQLite: executemany of one cached
     compiled statement (SQLAlchemy batches it into multi-row INSERTs, "insertmanyvalues")."""
     if not rows:
         return set()
     received_at = utcnow()
     if database.is_postgresql:
+        # Through SQLAlchemy's driver-level call (not the raw asyncpg connection): a connection
+        # the server dropped is then recognised, and the pool renews its connections instead of
+        # handing the dead one out again (the pool does not ping, bot.storage.database).
         async with database.engine.connect() as connection:
-            driver = (await connection.get_raw_connection()).driver_connection
-            found = await driver.fetch(  # type: ignore[union-attr]
-                _PG_INSERT, received_at, [r.event_id for r, _ in rows], [c for _, c in rows],
-                [r.payload for r, _ in rows], [r.user_key for r, _ in rows],
-                [r.event_at or received_at for r, _ in rows])
+            autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
+            found = await autocommit.exec_driver_sql(
+                _PG_INSERT, (received_at, [r.event_id for r, _ in rows], [c for _, c in rows],
+                             [r.payload for r, _ in rows], [r.user_key for r, _ in rows],
+                             [r.event_at or received_at for r, _ in rows]))
             return {row[0] for row in found}
     from sqlalchemy.dialects.sqlite import insert
 

@@ -310,3 +310,39 @@ async def test_stored_rows_are_the_same_on_both_databases_and_a_refused_batch_st
                                    return_exceptions=True)
     assert all(isinstance(r, Exception) for r in results)
     assert await stored_events(database) == 2
+
+
+async def test_the_inbox_insert_recovers_after_the_server_dropped_its_connections(postgres_url):
+    """The pool does not ping (bot.storage.database): after a PostgreSQL restart the first
+    INSERT may fail (that request answers 503 and LINE redelivers), the next ones must not
+    reuse the dead connection."""
+    import uuid
+
+    from sqlalchemy import text
+
+    from bot.line.webhook import InboxRow, _insert_event_ids
+    from bot.storage.database import Database
+
+    database, admin = Database(postgres_url), Database(postgres_url)
+
+    def rows() -> list[tuple[InboxRow, None]]:
+        return [(InboxRow(f"ev-{uuid.uuid4().hex}", "{}", None, None), None)]
+
+    try:
+        first = rows()
+        assert await _insert_event_ids(database, first) == {first[0][0].event_id}
+        async with database.engine.connect() as c:
+            pid = (await c.execute(text("select pg_backend_pid()"))).scalar()
+        async with admin.engine.connect() as c:
+            assert (await c.execute(text("select pg_terminate_backend(:pid)"), {"pid": pid})).scalar()
+        outcomes = []
+        for _ in range(3):
+            batch = rows()
+            try:
+                outcomes.append(await _insert_event_ids(database, batch) == {batch[0][0].event_id})
+            except Exception:
+                outcomes.append(False)
+        assert outcomes[1:] == [True, True]
+    finally:
+        await database.close()
+        await admin.close()
