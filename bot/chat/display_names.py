@@ -104,8 +104,8 @@ DISPLAY_NAMES: web.AppKey[DisplayNames] = web.AppKey("display_names", DisplayNam
 
 
 def display_names_ctx(busy: Callable[[web.Application], bool]) -> Callable[[web.Application], AsyncIterator[None]]:
-    """A cleanup context (after outbox_ctx) running the filler; names still noted at shutdown
-    are dropped (fetched on the users' next events)."""
+    """A cleanup context (after outbox_ctx) running the filler; at shutdown a batch in flight is
+    cancelled and the names still noted are dropped (fetched on the users' next events)."""
 
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         from bot.line.outbox import MESSAGING_POOL
@@ -119,6 +119,7 @@ def display_names_ctx(busy: Callable[[web.Application], bool]) -> Callable[[web.
             yield
         finally:
             stop.set()
+            task.cancel()  # a batch in flight may wait on LINE for seconds: shutdown must not
             await asyncio.gather(task, return_exceptions=True)
 
     return ctx
