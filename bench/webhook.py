@@ -196,6 +196,22 @@ async def _stop(server: Server) -> None:
             await server.proc.wait()
 
 
+async def _start_workers(count: int, env: dict[str, str]) -> list[asyncio.subprocess.Process]:
+    """`count` worker processes (`python -m bot worker`) of the service configured by `env`."""
+    return [await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "worker", cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT), **env, "RUN_WORKER": "false"},
+        stdout=asyncio.subprocess.DEVNULL) for _ in range(count)]
+
+
+async def _stop_workers(procs: list[asyncio.subprocess.Process]) -> None:
+    """SIGTERM (a graceful stop, as on a deploy) and wait."""
+    for proc in procs:
+        if proc.returncode is None:
+            proc.send_signal(signal.SIGTERM)
+        await proc.wait()
+
+
 def _service_env(database_url: str, port: int, line_url: str, data_dir: str) -> dict[str, str]:
     return {
         "DATABASE_URL": database_url, "PORT": str(port), "HOST": "127.0.0.1",
@@ -483,11 +499,7 @@ async def bench_service(backend: str, work: bool, args: argparse.Namespace, rng:
             env["HANDLE_EVENTS"] = "false"  # acknowledge only: queued for the workers, if any
         service = await _start(f"service/{backend}", ["-m", "bot"], env, port)
         servers.append(service)
-        for _ in range(workers):  # docs/deploy.md: web processes acknowledge, workers handle
-            procs.append(await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "bot", "worker", cwd=ROOT,
-                env={**os.environ, "PYTHONPATH": str(ROOT), **env, "RUN_WORKER": "false"},
-                stdout=asyncio.subprocess.DEVNULL))
+        procs += await _start_workers(workers, env)  # docs/deploy.md: web acknowledges, workers handle
         if work:
             await _seed_trigger(db)
         bodies = Bodies(rng, WORK_KEYWORD if work else IDLE_TEXT)
@@ -535,10 +547,7 @@ async def bench_service(backend: str, work: bool, args: argparse.Namespace, rng:
             outgoing = await _count(db, OutgoingMessage)
             crun.note += f"; outbox rows {outgoing}"
     finally:
-        for proc in procs:
-            if proc.returncode is None:
-                proc.send_signal(signal.SIGTERM)
-            await proc.wait()
+        await _stop_workers(procs)
         for server in reversed(servers):
             await _stop(server)
         await db.close()
@@ -582,12 +591,7 @@ async def bench_scaling(args: argparse.Namespace, rng: random.Random, workers: i
         due_at = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=WORKER_START_S)
         async with db.session() as session, session.begin():
             await session.execute(update(WebhookEvent).values(next_attempt_at=due_at))
-        for _ in range(workers):
-            proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "bot", "worker", cwd=ROOT,
-                env={**os.environ, "PYTHONPATH": str(ROOT), **env, "RUN_WORKER": "false"},
-                stdout=asyncio.subprocess.DEVNULL)
-            procs.append(proc)
+        procs += await _start_workers(workers, env)
 
         async def handled() -> int:
             return await _count_where(db, WebhookEvent.state == "done")
@@ -601,10 +605,7 @@ async def bench_scaling(args: argparse.Namespace, rng: random.Random, workers: i
         run.seconds = max((last - first).total_seconds(), 1e-6) if first and last else 0.0
         run.note = f"{done}/{stored.events} events handled"
     finally:
-        for proc in procs:
-            if proc.returncode is None:
-                proc.send_signal(signal.SIGTERM)
-            await proc.wait()
+        await _stop_workers(procs)
         for server in reversed(servers):
             await _stop(server)
         await db.close()
