@@ -22,13 +22,12 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from sqlalchemy import delete, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.campaigns import statuses
 from bot.campaigns.coupons import take_code
+from bot.storage.database import dialect_insert
 from bot.storage.models import Campaign, InvoiceItem, Participation, Reward, Upload
 from flows.campaigns.rules import (
     Duplicate,
@@ -103,13 +102,8 @@ async def _lock_participation(session: AsyncSession, campaign_id: int, customer_
     """(participation id, passed_count) with the row created if missing and locked."""
     values = {"campaign_id": campaign_id, "customer_id": customer_id, "passed_count": 0,
               "created_at": now}
-    if session.bind.dialect.name == "postgresql":
-        stmt = pg_insert(Participation).values(values).on_conflict_do_nothing(
-            index_elements=["campaign_id", "customer_id"])
-    else:
-        stmt = sqlite_insert(Participation).values(values).on_conflict_do_nothing(
-            index_elements=["campaign_id", "customer_id"])
-    await session.execute(stmt)
+    await session.execute(dialect_insert(session.bind.dialect.name)(Participation).values(values)
+                          .on_conflict_do_nothing(index_elements=["campaign_id", "customer_id"]))
     row = (await session.execute(
         select(Participation.id, Participation.passed_count)
         .where(Participation.campaign_id == campaign_id, Participation.customer_id == customer_id)

@@ -11,6 +11,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.line.flex import CardCampaign
+from bot.storage.database import dialect_insert
 from bot.storage.models import Campaign, Channel, Customer
 from flows.conversation.availability import Availability, CampaignFacts, ChannelFacts, campaign_availability
 
@@ -90,12 +91,8 @@ async def known_customer(session: AsyncSession, channel_id: int, line_user_id: s
         found = await _read_customer(session, channel_id, line_user_id)
         if found is not None:
             return found
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
     new_id = (await session.execute(
-        insert(_CUSTOMERS).values(channel_id=channel_id, line_user_id=line_user_id)
+        dialect_insert(session.get_bind().dialect.name)(_CUSTOMERS).values(channel_id=channel_id, line_user_id=line_user_id)
         .on_conflict_do_nothing(index_elements=["channel_id", "line_user_id"])
         .returning(_CUSTOMERS.c.id)
     )).scalar()

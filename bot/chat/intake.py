@@ -7,10 +7,9 @@ import datetime as dt
 from dataclasses import dataclass
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.storage.database import dialect_insert
 from bot.storage.models import Campaign, Customer, InvoiceItem, Participation, Upload
 from bot.verification import jobs
 from flows.einvoice.model import InvoiceCode, InvoiceSource
@@ -29,7 +28,7 @@ class Intake:
 
 
 def _insert(session: AsyncSession):  # noqa: ANN202 - a dialect insert
-    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    return dialect_insert(session.get_bind().dialect.name)
 
 
 async def customer_for(session: AsyncSession, channel_id: int, line_user_id: str,

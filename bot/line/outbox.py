@@ -38,7 +38,7 @@ from bot.line.messaging import (
     to_sdk_message,
 )
 from bot.log import pseudonym
-from bot.storage.database import Database
+from bot.storage.database import Database, dialect_insert
 from bot.storage.models import Channel, Customer, OutgoingMessage, utcnow
 from bot import leases
 from flows.conversation.delivery import MAX_MESSAGES_PER_REQUEST, REPLY_TOKEN_TTL, DeliveryKind
@@ -124,15 +124,11 @@ def _enqueue_statement(dialect: str) -> Any:
     every answer runs it (a statement built per call costs more than its run)."""
     statement = _ENQUEUE.get(dialect)
     if statement is None:
-        if dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert
         table = OutgoingMessage.__table__
         bound = {name: bindparam(name, type_=table.c[name].type)
                  for name in ("channel_id", "customer_id", "to", "upload_id", "kind", "messages", "dedupe_key",
                               "not_before", "created_at", "reply_token", "event_at")}
-        statement = (insert(table)
+        statement = (dialect_insert(dialect)(table)
                      .values(delivery="push", billable=True, state="queued", attempts=0, **bound)
                      .on_conflict_do_nothing(index_elements=["dedupe_key"])
                      .returning(table.c.id))

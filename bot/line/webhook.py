@@ -33,7 +33,7 @@ from sqlalchemy import select
 from bot.appkeys import CONFIG, DATABASE, EVENT_ISOLATION
 from bot.line.event_check import UnknownEvent, check_event
 from bot.line.inbox import InboxWorker
-from bot.storage.database import Database
+from bot.storage.database import Database, dialect_insert
 from bot.storage.models import Channel, WebhookEvent, utcnow
 
 log = logging.getLogger(__name__)
@@ -155,10 +155,8 @@ async def _insert_event_ids(database: Database, rows: Sequence[tuple[InboxRow, i
                              [r.payload for r, _ in rows], [r.user_key for r, _ in rows],
                              [r.event_at or received_at for r, _ in rows]))
             return {row[0] for row in found}
-    from sqlalchemy.dialects.sqlite import insert
-
     table = WebhookEvent.__table__
-    statement = insert(table).on_conflict_do_nothing(index_elements=["event_id"]).returning(table.c.event_id)
+    statement = dialect_insert("sqlite")(table).on_conflict_do_nothing(index_elements=["event_id"]).returning(table.c.event_id)
     params = [{"event_id": r.event_id, "channel_id": c, "received_at": received_at, "payload": r.payload,
                "user_key": r.user_key, "event_at": r.event_at or received_at, "state": "queued",
                "attempts": 0, "next_attempt_at": received_at} for r, c in rows]

@@ -8,6 +8,7 @@ import secrets
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.storage.database import dialect_insert
 from bot.storage.models import PrivacyKey, utcnow
 
 PSEUDONYM = "pseudonym"
@@ -15,11 +16,7 @@ PHOTO_LINKS = "photo_links"
 
 
 def _insert(session: AsyncSession):  # noqa: ANN202 - a dialect insert construct
-    if session.bind.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert(PrivacyKey)
+    return dialect_insert(session.bind.dialect.name)(PrivacyKey)
 
 
 async def privacy_key(session: AsyncSession, name: str) -> PrivacyKey:

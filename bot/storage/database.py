@@ -6,6 +6,8 @@ from typing import Any
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from bot.storage.pg_options import split_options
@@ -14,6 +16,12 @@ from bot.storage.pg_options import split_options
 DEFAULT_POOL_SIZE = 40
 POOL_TIMEOUT_S = 30  # a task waiting longer for a connection fails like an outage (and is retried)
 PG_RECYCLE_S = 600  # seconds a pooled PostgreSQL connection is reused before a fresh one
+
+
+def dialect_insert(dialect: str) -> Any:
+    """The `insert` construct of a dialect by name ("postgresql", "sqlite"): both have
+    ON CONFLICT DO NOTHING / DO UPDATE, which the generic INSERT lacks."""
+    return pg_insert if dialect == "postgresql" else sqlite_insert
 
 
 class Database:

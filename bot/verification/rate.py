@@ -88,11 +88,9 @@ class SharedRateLimiter:
     async def _make_row(self, session: Any, now: float) -> None:
         from bot.storage.models import RateLimit
 
-        if self._db.is_postgresql:
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert
-        await session.execute(insert(RateLimit).values(name=self.name, tat=now).on_conflict_do_nothing())
+        from bot.storage.database import dialect_insert
+
+        await session.execute(dialect_insert(session.bind.dialect.name)(RateLimit).values(name=self.name, tat=now).on_conflict_do_nothing())
         self._row_made = True
 
     async def acquire(self) -> None:
