@@ -42,6 +42,7 @@ from bot.line.webhook import LineChannel
 from bot.log import pseudonym
 from bot.photo_store import PHOTOS, PhotoStoreError
 from bot.state.base import StorageKey
+from bot.storage.database import dialect_insert
 from bot.storage.models import Campaign, Channel, Customer, Trigger, utcnow
 from bot.verification import jobs
 from bot.verification.worker import VERIFICATION_WORKER
@@ -97,12 +98,13 @@ class ChatHandler:
         sent_at = now if not isinstance(stamped, int) else min(now, dt.datetime.fromtimestamp(stamped / 1000, dt.timezone.utc))
         reply = ReplyToken(event.reply_token, sent_at) if getattr(event, "reply_token", None) else None
         if isinstance(event, MessageEvent) and isinstance(event.message, TextMessageContent):
-            if reply is not None and liff_answers.may_release_held(event.message.text) and await liff_answers.answer_held(  # a LIFF page's 發票資訊
-                    self.app[DATABASE], channel_id=channel_id, user_id=user_id, text=event.message.text,
+            text = event.message.text
+            if reply is not None and liff_answers.may_release_held(text) and await liff_answers.answer_held(
+                    self.app[DATABASE], channel_id=channel_id, user_id=user_id, text=text,  # a LIFF page's 發票資訊
                     reply_token=reply.token, event_at=reply.received_at, now=now):
                 self._wake_outbox()
                 return
-            await self._trigger(channel_id, user_id, TextInput(event.message.text), reply, now)
+            await self._trigger(channel_id, user_id, TextInput(text), reply, now)
         elif isinstance(event, PostbackEvent):
             data = event.postback.data or ""
             said: TriggerInput = (ModuleInput(data[len(MODULE_POSTBACK_PREFIX):])
@@ -375,11 +377,7 @@ class ChatHandler:
 
 async def _record_block(session: Any, channel_id: int, user_id: str, at: dt.datetime) -> None:
     """An unfollow from a user we had no row for is recorded too (a row with only the mark)."""
-    if session.bind.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    await session.execute(insert(Customer).values(channel_id=channel_id, line_user_id=user_id, blocked_at=at,
+    await session.execute(dialect_insert(session.bind.dialect.name)(Customer).values(channel_id=channel_id, line_user_id=user_id, blocked_at=at,
                                                   created_at=at)
                           .on_conflict_do_nothing(index_elements=["channel_id", "line_user_id"]))
 

@@ -182,9 +182,7 @@ class PreparedPush(_PreparedMessages, PushMessageRequest):
 
 
 def _prepared(kind: type[Any], messages: Sequence[OutgoingMessage], **fields: Any) -> Any:
-    if not 1 <= len(messages) <= MAX_MESSAGES_PER_REQUEST:
-        raise ValueError(f"messages: 1..{MAX_MESSAGES_PER_REQUEST} per request")
-    pairs = [_sdk_message_and_wire(m) for m in messages]
+    pairs = _sdk_pairs(messages)
     request = kind(messages=[model for model, _ in pairs], **fields)
     request._wire = [wire for _, wire in pairs]
     return request
@@ -214,10 +212,15 @@ def _build_sdk_message(data: dict[str, Any]) -> SdkMessage:
     raise ValueError(f"type: unsupported message type {kind!r}")
 
 
-def _sdk_messages(messages: Sequence[OutgoingMessage]) -> list[SdkMessage]:
+def _sdk_pairs(messages: Sequence[OutgoingMessage]) -> list[tuple[SdkMessage, dict[str, Any]]]:
+    """The (model, JSON) of the 1–5 messages of one request."""
     if not 1 <= len(messages) <= MAX_MESSAGES_PER_REQUEST:
         raise ValueError(f"messages: 1..{MAX_MESSAGES_PER_REQUEST} per request")
-    return [to_sdk_message(m) for m in messages]
+    return [_sdk_message_and_wire(m) for m in messages]
+
+
+def _sdk_messages(messages: Sequence[OutgoingMessage]) -> list[SdkMessage]:
+    return [model for model, _ in _sdk_pairs(messages)]
 
 
 def _body_message(body: Any) -> str:

@@ -7,11 +7,9 @@ import json
 from typing import Any, Mapping
 
 from sqlalchemy import delete, or_, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from bot.state.base import BaseStorage, KeyBuilder, StorageKey, Ttl, ttl_seconds
-from bot.storage.database import Database
+from bot.storage.database import Database, dialect_insert
 from bot.storage.models import StateEntry, utcnow
 
 _PURGE_EVERY = 200  # writes between sweeps of expired rows
@@ -30,8 +28,7 @@ class SqlStorage(BaseStorage):
                 await session.execute(delete(StateEntry).where(StateEntry.key == name))
             else:
                 expires = None if seconds is None else utcnow() + dt.timedelta(seconds=seconds)
-                insert = pg_insert if self.db.is_postgresql else sqlite_insert
-                stmt = insert(StateEntry).values(key=name, value=value, expires_at=expires)
+                stmt = dialect_insert(self.db.engine.dialect.name)(StateEntry).values(key=name, value=value, expires_at=expires)
                 stmt = stmt.on_conflict_do_update(
                     index_elements=[StateEntry.key],
                     set_={"value": stmt.excluded.value, "expires_at": stmt.excluded.expires_at},
@@ -42,13 +39,17 @@ class SqlStorage(BaseStorage):
                 await session.execute(delete(StateEntry).where(StateEntry.expires_at <= utcnow()))
 
     async def _get(self, name: str) -> str | None:
+        return (await self._get_many(name)).get(name)
+
+    async def _get_many(self, *names: str) -> dict[str, str]:
+        """The live (unexpired) entries among `names`, in one query."""
         async with self.db.session() as session:
-            return await session.scalar(
-                select(StateEntry.value).where(
-                    StateEntry.key == name,
+            return dict((await session.execute(
+                select(StateEntry.key, StateEntry.value).where(
+                    StateEntry.key.in_(names),
                     or_(StateEntry.expires_at.is_(None), StateEntry.expires_at > utcnow()),
                 )
-            )
+            )).all())
 
     async def set_state(self, key: StorageKey, state: str | None, ttl: Ttl = None) -> None:
         await self._put(self.key_builder.build(key, "state"), None if state is None else str(state), ttl)
@@ -66,13 +67,7 @@ class SqlStorage(BaseStorage):
 
     async def get_state_and_data(self, key: StorageKey) -> tuple[str | None, dict[str, Any]]:
         names = self.key_builder.build(key, "state"), self.key_builder.build(key, "data")
-        async with self.db.session() as session:
-            rows = dict((await session.execute(
-                select(StateEntry.key, StateEntry.value).where(
-                    StateEntry.key.in_(names),
-                    or_(StateEntry.expires_at.is_(None), StateEntry.expires_at > utcnow()),
-                )
-            )).all())
+        rows = await self._get_many(*names)
         data = rows.get(names[1])
         return rows.get(names[0]), (json.loads(data) if data else {})
 
