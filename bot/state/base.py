@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, Literal, Mapping
@@ -79,6 +80,17 @@ class BaseStorage(ABC):
         await self.set_state(key, state, ttl=ttl)
         await self.set_data(key, data, ttl=ttl)
 
+    async def get_many(self, keys: Sequence[StorageKey]) -> list[tuple[str | None, dict[str, Any]]]:
+        """`get_state_and_data` of several keys, in their order (a batch of events: stores
+        that can read them all in one round trip override this)."""
+        return [await self.get_state_and_data(key) for key in keys]
+
+    async def set_many(self, changes: Sequence[tuple[StorageKey, str | None, Mapping[str, Any], Ttl]]) -> None:
+        """`set_state_and_data` of several keys: (key, state, data, ttl) each; a None state
+        with empty data clears the key."""
+        for key, state, data, ttl in changes:
+            await self.set_state_and_data(key, state, data, ttl=ttl)
+
     async def ping(self) -> None:
         """Raise if the store cannot be reached (for /healthz)."""
 
@@ -93,6 +105,12 @@ class BaseEventIsolation(ABC):
     @abstractmethod
     def lock(self, key: StorageKey) -> AbstractAsyncContextManager[None]:
         """Hold while handling one event of `key`."""
+
+    @abstractmethod
+    def lock_free(self, keys: Sequence[StorageKey]) -> AbstractAsyncContextManager[frozenset[StorageKey]]:
+        """Hold, without waiting, those of `keys` that nobody holds now, and give that set: a
+        batch of events of different users handles these together and leaves the others to
+        one-by-one handling under `lock`. `keys` are distinct."""
 
     @abstractmethod
     async def close(self) -> None:

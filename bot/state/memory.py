@@ -4,7 +4,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, Mapping
 
@@ -71,6 +71,24 @@ class SimpleEventIsolation(BaseEventIsolation):
                 del self._locks[key]
             else:
                 self._locks[key] = (lock, users - 1)
+
+    @asynccontextmanager
+    async def lock_free(self, keys: Sequence[StorageKey]) -> AsyncIterator[frozenset[StorageKey]]:
+        free = frozenset(key for key in keys if key not in self._locks)
+        held = asyncio.Lock()
+        await held.acquire()  # uncontended: returns at once
+        for key in free:
+            self._locks[key] = (held, 1)  # a `lock` of one of these waits for the batch
+        try:
+            yield free
+        finally:
+            for key in free:
+                lock, users = self._locks[key]
+                if users <= 1:
+                    del self._locks[key]
+                else:
+                    self._locks[key] = (lock, users - 1)
+            held.release()
 
     async def close(self) -> None:
         self._locks.clear()

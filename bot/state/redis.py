@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+import secrets
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, Mapping
 
@@ -15,6 +16,16 @@ from bot.state.base import BaseEventIsolation, BaseStorage, KeyBuilder, StorageK
 # may still hold the lock for a moment (the state write after the commit): redis-py's default
 # 0.1 s between attempts stalled that event far longer than the wait (bench/webhook.py).
 LOCK_POLL_S = 0.005
+
+
+# Deletes each lock key that still holds this batch's token (ARGV[1]): one that expired and
+# was taken by someone else is left alone, as redis-py's `Lock.release` does for one key.
+_RELEASE_MANY = """
+for _, name in ipairs(KEYS) do
+  if redis.call('get', name) == ARGV[1] then redis.call('del', name) end
+end
+return 0
+"""
 
 
 def _px(ttl: Ttl) -> int | None:
@@ -57,24 +68,44 @@ class RedisStorage(BaseStorage):
         return json.loads(value) if value else {}
 
     async def get_state_and_data(self, key: StorageKey) -> tuple[str | None, dict[str, Any]]:
-        state, data = await self.redis.mget(self.key_builder.build(key, "state"), self.key_builder.build(key, "data"))
-        return (state.decode() if isinstance(state, bytes) else state), (json.loads(data) if data else {})
+        return (await self.get_many([key]))[0]
 
     async def set_state_and_data(self, key: StorageKey, state: str | None, data: Mapping[str, Any],
                                  ttl: Ttl = None) -> None:
         """One MULTI/EXEC round trip: a reader never sees the new state with the old data."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            self._queue_set(pipe, key, state, data, ttl)
+            await pipe.execute()
+
+    async def get_many(self, keys: Sequence[StorageKey]) -> list[tuple[str | None, dict[str, Any]]]:
+        """One MGET for every key's state and data."""
+        if not keys:
+            return []
+        build = self.key_builder.build
+        values = await self.redis.mget([name for key in keys for name in (build(key, "state"), build(key, "data"))])
+        return [((state.decode() if isinstance(state, bytes) else state), (json.loads(data) if data else {}))
+                for state, data in zip(values[::2], values[1::2])]
+
+    async def set_many(self, changes: Sequence[tuple[StorageKey, str | None, Mapping[str, Any], Ttl]]) -> None:
+        """One MULTI/EXEC for every key."""
+        if not changes:
+            return
+        async with self.redis.pipeline(transaction=True) as pipe:
+            for key, state, data, ttl in changes:
+                self._queue_set(pipe, key, state, data, ttl)
+            await pipe.execute()
+
+    def _queue_set(self, pipe: Any, key: StorageKey, state: str | None, data: Mapping[str, Any], ttl: Ttl) -> None:
         state_name, data_name = self.key_builder.build(key, "state"), self.key_builder.build(key, "data")
         px = _px(ttl)
-        async with self.redis.pipeline(transaction=True) as pipe:
-            if state is None:
-                pipe.delete(state_name)
-            else:
-                pipe.set(state_name, str(state), px=px)
-            if not data:
-                pipe.delete(data_name)
-            else:
-                pipe.set(data_name, json.dumps(dict(data), ensure_ascii=False), px=px)
-            await pipe.execute()
+        if state is None:
+            pipe.delete(state_name)
+        else:
+            pipe.set(state_name, str(state), px=px)
+        if not data:
+            pipe.delete(data_name)
+        else:
+            pipe.set(data_name, json.dumps(dict(data), ensure_ascii=False), px=px)
 
     async def ping(self) -> None:
         await self.redis.ping()
@@ -102,6 +133,28 @@ class RedisEventIsolation(BaseEventIsolation):
             sleep=self.poll,
         ):
             yield
+
+    @asynccontextmanager
+    async def lock_free(self, keys: Sequence[StorageKey]) -> AsyncIterator[frozenset[StorageKey]]:
+        """SET NX PX of every key in one pipeline (what redis-py's `Lock` does for one key,
+        so the two exclude each other), released by one script that deletes only the keys
+        still holding this batch's token."""
+        if not keys:
+            yield frozenset()
+            return
+        token = secrets.token_hex(16)
+        names = [self.key_builder.build(key, "lock") for key in keys]
+        px = max(1, int(self.timeout * 1000))
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for name in names:
+                pipe.set(name, token, nx=True, px=px)
+            taken = await pipe.execute()
+        held = [name for name, ok in zip(names, taken) if ok]
+        try:
+            yield frozenset(key for key, ok in zip(keys, taken) if ok)
+        finally:
+            if held:
+                await self.redis.eval(_RELEASE_MANY, len(held), *held, token)
 
     async def close(self) -> None:
         # The connection belongs to RedisStorage, which closes it.

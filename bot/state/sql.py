@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Sequence
 from typing import Any, Mapping
 
 from sqlalchemy import delete, or_, select
@@ -66,10 +67,15 @@ class SqlStorage(BaseStorage):
         return json.loads(value) if value else {}
 
     async def get_state_and_data(self, key: StorageKey) -> tuple[str | None, dict[str, Any]]:
-        names = self.key_builder.build(key, "state"), self.key_builder.build(key, "data")
-        rows = await self._get_many(*names)
-        data = rows.get(names[1])
-        return rows.get(names[0]), (json.loads(data) if data else {})
+        return (await self.get_many([key]))[0]
+
+    async def get_many(self, keys: Sequence[StorageKey]) -> list[tuple[str | None, dict[str, Any]]]:
+        if not keys:
+            return []
+        build = self.key_builder.build
+        rows = await self._get_many(*(name for key in keys for name in (build(key, "state"), build(key, "data"))))
+        found = [(rows.get(build(key, "state")), rows.get(build(key, "data"))) for key in keys]
+        return [(state, json.loads(data) if data else {}) for state, data in found]
 
     async def ping(self) -> None:
         await self.db.ping()

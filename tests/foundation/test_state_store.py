@@ -149,3 +149,45 @@ async def test_state_and_data_written_together_expire_together(storage):
     assert await storage.get_state_and_data(KEY) == ("window", {"campaign_id": 1})
     await asyncio.sleep(0.45)
     assert await storage.get_state_and_data(KEY) == (None, {})
+
+
+async def test_many_keys_read_and_written_at_once(storage):
+    third = StorageKey(channel_id="C2", user_id="U1")
+    await storage.set_state_and_data(OTHER, "old", {"x": 1})
+    await storage.set_many([(KEY, "window", {"campaign_id": 7, "名稱": "夏季"}, 30), (OTHER, None, {}, None),
+                            (third, "short", {"n": 1}, 0.3)])
+    assert await storage.get_many([third, KEY, OTHER]) == [
+        ("short", {"n": 1}), ("window", {"campaign_id": 7, "名稱": "夏季"}), (None, {})]
+    assert await storage.get_many([KEY]) == [await storage.get_state_and_data(KEY)]
+    assert await storage.get_many([]) == []
+    await asyncio.sleep(0.45)  # each key keeps its own TTL
+    assert await storage.get_many([KEY, third]) == [("window", {"campaign_id": 7, "名稱": "夏季"}), (None, {})]
+
+
+async def test_lock_free_holds_only_the_keys_nobody_holds(isolation):
+    third = StorageKey(channel_id="C2", user_id="U1")
+    order: list[str] = []
+    entered = asyncio.Event()
+
+    async def one_by_one(key, name):
+        async with isolation.lock(key):
+            order.append(f"start {name}")
+            entered.set()
+            await asyncio.sleep(0.15)
+            order.append(f"end {name}")
+
+    held = asyncio.create_task(one_by_one(OTHER, "held"))
+    await entered.wait()
+    async with isolation.lock_free([KEY, OTHER, third]) as locked:
+        assert locked == {KEY, third}  # OTHER is held: left to one-by-one handling
+        waiting = asyncio.create_task(one_by_one(KEY, "after batch"))
+        await asyncio.sleep(0.05)
+        assert "start after batch" not in order  # the batch holds KEY
+        order.append("batch done")
+    await asyncio.gather(held, waiting)
+    assert order.index("batch done") < order.index("start after batch")
+    async with isolation.lock_free([KEY, OTHER, third]) as locked:
+        assert locked == {KEY, OTHER, third}  # all released
+    async with isolation.lock_free([]) as locked:
+        assert locked == frozenset()
+    await isolation.close()
