@@ -122,7 +122,8 @@ def create_app(config: Config) -> web.Application:
     app.cleanup_ctx.append(
         verification_ctx(notifier.on_outcome, notifier.on_expired, on_pending=notifier.on_pending, settings=settings)
     )
-    setup_line_webhook(app, ChatHandler(app))
+    chat = ChatHandler(app)
+    setup_line_webhook(app, chat, handle_batch=chat.handle_batch)
     setup_backme(app)
     setup_photos(app)
     setup_liff_pages(app)

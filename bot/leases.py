@@ -10,7 +10,7 @@ import socket
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, inspect, select, update
+from sqlalchemy import ColumnElement, Row, and_, inspect, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 JITTER_RATIO = 0.2  # ± 20 % of a delay: retries of many rows failed together spread out
@@ -63,24 +63,47 @@ async def claim(
 ) -> list[Row[Any]]:
     """Lease up to `limit` rows of `model` matching `due`, in `order_by` order, in one
     statement in the caller's transaction: UPDATE … SET `values` WHERE id IN (the due rows)
-    AND `due` RETURNING `returning`. PostgreSQL skips rows other claimers are locking (FOR
-    UPDATE SKIP LOCKED in a MATERIALIZED CTE, run exactly once); SQLite runs the whole UPDATE
-    under its single write lock, the same guarantee. `due` is checked again in the UPDATE, so
-    a row taken meanwhile is never taken twice. The rows come back in no set order."""
+    RETURNING `returning`. PostgreSQL locks the due rows, skipping those other claimers are
+    locking (FOR UPDATE SKIP LOCKED in a MATERIALIZED CTE, run exactly once; a row changed
+    meanwhile is judged again on its newest version); SQLite runs the whole UPDATE under its
+    single write lock and checks `due` again in it. Either way a row taken meanwhile is never
+    taken twice. The rows come back in no set order."""
     if limit < 1:
         return []
+    statement = claim_statement(model, session.get_bind().dialect.name, due=due, order_by=order_by, limit=limit,
+                                values=values, returning=returning)
+    return list((await session.execute(statement)).all())
+
+
+def claim_statement(
+    model: Any,
+    dialect: str,
+    *,
+    due: ColumnElement[bool],
+    order_by: Sequence[Any],
+    limit: Any,
+    values: dict[str, Any],
+    returning: Sequence[Any],
+) -> Any:
+    """`claim`'s statement for a dialect ("postgresql", "sqlite"). `limit` and `due` may hold
+    bind parameters: a caller that claims often builds it once and runs it with its values
+    (building the statement costs more than running it)."""
     key = inspect(model).primary_key[0]
     chosen_ids = select(key.label("key")).where(due).order_by(*order_by).limit(limit)
-    if session.get_bind().dialect.name == "postgresql":
+    if dialect == "postgresql":
+        # The rows come locked, and `due` held for their newest versions (FOR UPDATE re-checks
+        # a row another transaction changed meanwhile): the UPDATE takes them by key alone, so
+        # its plan is key lookups, never a walk over every due row (or a hash of them) that a
+        # stale row estimate would make it choose.
         locked = chosen_ids.with_for_update(skip_locked=True).cte("due").prefix_with("MATERIALIZED")
-        chosen = key.in_(select(locked.c.key))
+        chosen = key == locked.c.key
     else:
-        chosen = key.in_(chosen_ids.scalar_subquery())
+        chosen = and_(key.in_(chosen_ids.scalar_subquery()), due)
     statement = (
         update(model)
-        .where(chosen, due)
+        .where(chosen)
         .values(**values)
         .returning(*returning)
         .execution_options(synchronize_session=False)
     )
-    return list((await session.execute(statement)).all())
+    return statement

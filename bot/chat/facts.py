@@ -1,10 +1,12 @@
-"""What handling a card request reads from the database, one Core statement each: the channel
-with the requested campaign (for its availability and its card), and the customer row (made on
-first sight). The hot path of the busiest event (bench/webhook.py), so no ORM objects."""
+"""What handling card requests reads from the database, one Core statement each: the channel
+with the requested campaign (for its availability and its card), and the users' customer rows
+(made on first sight), for one request or a batch. The hot path of the busiest event
+(bench/webhook.py), so no ORM objects."""
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import bindparam, select
@@ -48,65 +50,85 @@ class CardFacts:
         return campaign_availability(self.campaign, ChannelFacts(str(self.channel_id), self.linked, liff_id), now)
 
 
-def _card_facts_statement() -> Any:
-    c, u, ch = _CAMPAIGNS.c, _CUSTOMERS.c, _CHANNELS.c
+def _channel_campaign_statement() -> Any:
+    c, ch = _CAMPAIGNS.c, _CHANNELS.c
     return (
         select(ch.id, ch.liff_id, ch.linked, c.id, c.channel_id, c.name, c.rules_url, c.image_url, c.start_at,
-               c.end_at, c.published_at, c.paused, u.id, u.display_name)
-        .select_from(_CHANNELS.outerjoin(_CAMPAIGNS, c.id == bindparam("campaign_id", type_=c.id.type))
-                     .outerjoin(_CUSTOMERS, (u.channel_id == ch.id)
-                                & (u.line_user_id == bindparam("line_user_id", type_=u.line_user_id.type))))
+               c.end_at, c.published_at, c.paused)
+        .select_from(_CHANNELS.outerjoin(_CAMPAIGNS, c.id == bindparam("campaign_id", type_=c.id.type)))
         .where(ch.id == bindparam("channel_id", type_=ch.id.type))
     )
 
 
-_CARD_FACTS = _card_facts_statement()  # built once: every card request runs it
+# Built once: every card request runs them (a statement built per call costs more than its run).
+_CHANNEL_CAMPAIGN = _channel_campaign_statement()
+_CUSTOMERS_OF = (
+    select(_CUSTOMERS.c.id, _CUSTOMERS.c.line_user_id, _CUSTOMERS.c.display_name)
+    .where(_CUSTOMERS.c.channel_id == bindparam("channel_id", type_=_CUSTOMERS.c.channel_id.type),
+           _CUSTOMERS.c.line_user_id.in_(bindparam("users", expanding=True)))
+)
+_ADD_CUSTOMER: dict[str, Any] = {}
+
+
+async def campaign_card_facts(session: AsyncSession, channel_id: int, campaign_id: int) -> CardFacts | None:
+    """The channel, with the campaign when it exists (any channel's: availability tells), in
+    one statement; None when the channel row is missing. No customer: see `customers_of`."""
+    row = (await session.execute(_CHANNEL_CAMPAIGN, {"channel_id": channel_id, "campaign_id": campaign_id})).first()
+    if row is None:
+        return None
+    ch_id, liff_id, linked, cid, owner, name, rules_url, image_url, start_at, end_at, published_at, paused = row
+    if cid is None:
+        return CardFacts(ch_id, liff_id, bool(linked), None, None)
+    campaign = CampaignFacts(str(cid), str(owner), start_at, end_at, published=published_at is not None,
+                             paused=bool(paused))
+    return CardFacts(ch_id, liff_id, bool(linked), campaign, CardCampaign(str(cid), name, rules_url, image_url))
+
+
+async def customers_of(session: AsyncSession, channel_id: int, line_user_ids: Sequence[str]) -> dict[str, KnownCustomer]:
+    """The customer rows of these users on the channel (those that exist), in one statement."""
+    if not line_user_ids:
+        return {}
+    rows = (await session.execute(_CUSTOMERS_OF, {"channel_id": channel_id, "users": list(line_user_ids)})).all()
+    return {user: KnownCustomer(int(cid), channel_id, user, name) for cid, user, name in rows}
+
+
+async def add_customers(session: AsyncSession, channel_id: int, line_user_ids: Sequence[str]) -> dict[str, KnownCustomer]:
+    """Customer rows for users the caller has just found without one, inserted in one
+    statement; race-safe: a row a concurrent transaction inserted first is read back."""
+    if not line_user_ids:
+        return {}
+    dialect = session.get_bind().dialect.name
+    statement = _ADD_CUSTOMER.get(dialect)
+    if statement is None:
+        statement = _ADD_CUSTOMER[dialect] = (
+            dialect_insert(dialect)(_CUSTOMERS)
+            .values(channel_id=bindparam("channel_id", type_=_CUSTOMERS.c.channel_id.type),
+                    line_user_id=bindparam("line_user_id", type_=_CUSTOMERS.c.line_user_id.type))
+            .on_conflict_do_nothing(index_elements=["channel_id", "line_user_id"])
+            .returning(_CUSTOMERS.c.id, _CUSTOMERS.c.line_user_id))
+    params = [{"channel_id": channel_id, "line_user_id": user} for user in line_user_ids]
+    made = {user: KnownCustomer(int(cid), channel_id, user, None)
+            for cid, user in (await session.execute(statement, params)).all()}
+    raced = [user for user in line_user_ids if user not in made]
+    found = await customers_of(session, channel_id, raced)
+    assert len(found) == len(raced), "a customer row that conflicted on insert must be readable"
+    return {**made, **found}
 
 
 async def card_facts(session: AsyncSession, channel_id: int, campaign_id: int, line_user_id: str) -> CardFacts | None:
-    """The channel, with the campaign when it exists (any channel's: availability tells) and
-    the user's customer row when there is one, in one statement; None when the channel row
-    is missing."""
-    row = (await session.execute(
-        _CARD_FACTS, {"channel_id": channel_id, "campaign_id": campaign_id, "line_user_id": line_user_id})).first()
-    if row is None:
+    """`campaign_card_facts` with the user's customer row when there is one."""
+    facts = await campaign_card_facts(session, channel_id, campaign_id)
+    if facts is None:
         return None
-    (ch_id, liff_id, linked, cid, owner, name, rules_url, image_url, start_at, end_at, published_at, paused,
-     customer_id, display_name) = row
-    customer = None if customer_id is None else KnownCustomer(int(customer_id), ch_id, line_user_id, display_name)
-    if cid is None:
-        return CardFacts(ch_id, liff_id, bool(linked), None, None, customer)
-    campaign = CampaignFacts(str(cid), str(owner), start_at, end_at, published=published_at is not None,
-                             paused=bool(paused))
-    return CardFacts(ch_id, liff_id, bool(linked), campaign, CardCampaign(str(cid), name, rules_url, image_url),
-                     customer)
+    return replace(facts, customer=(await customers_of(session, channel_id, [line_user_id])).get(line_user_id))
 
 
 async def known_customer(session: AsyncSession, channel_id: int, line_user_id: str, *,
                          absent: bool = False) -> KnownCustomer:
-    """The user's customer row on the channel, made on first sight (race-safe: a concurrent
-    insert of the same user wins and is read back). `absent`: the caller has just read that
-    there is none (`card_facts`), so insert straight away."""
+    """The user's customer row on the channel, made on first sight (race-safe). `absent`: the
+    caller has just read that there is none (`card_facts`), so insert straight away."""
     if not absent:
-        found = await _read_customer(session, channel_id, line_user_id)
+        found = (await customers_of(session, channel_id, [line_user_id])).get(line_user_id)
         if found is not None:
             return found
-    new_id = (await session.execute(
-        dialect_insert(session.get_bind().dialect.name)(_CUSTOMERS).values(channel_id=channel_id, line_user_id=line_user_id)
-        .on_conflict_do_nothing(index_elements=["channel_id", "line_user_id"])
-        .returning(_CUSTOMERS.c.id)
-    )).scalar()
-    if new_id is not None:
-        return KnownCustomer(int(new_id), channel_id, line_user_id, None)
-    found = await _read_customer(session, channel_id, line_user_id)
-    assert found is not None, "a customer row that conflicted on insert must be readable"
-    return found
-
-
-async def _read_customer(session: AsyncSession, channel_id: int, line_user_id: str) -> KnownCustomer | None:
-    t = _CUSTOMERS.c
-    row = (await session.execute(
-        select(t.id, t.display_name).where(t.channel_id == channel_id, t.line_user_id == line_user_id)
-    )).first()
-    return None if row is None else KnownCustomer(int(row[0]), channel_id, line_user_id, row[1])
-
+    return (await add_customers(session, channel_id, [line_user_id]))[line_user_id]

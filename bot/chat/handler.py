@@ -11,6 +11,7 @@ import datetime as dt
 import logging
 import time
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
@@ -26,18 +27,26 @@ from linebot.v3.webhooks import (
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.appkeys import CONFIG, DATABASE, PHOTO_STORE, STATE_STORAGE
+from bot.appkeys import CONFIG, DATABASE, EVENT_ISOLATION, PHOTO_STORE, STATE_STORAGE
 from bot.chat import answers, liff_answers
 from bot.chat.channels import DEFAULT_CHANNEL
 from bot.chat.display_names import DISPLAY_NAMES, Unnamed
-from bot.chat.facts import KnownCustomer, card_facts, known_customer
+from bot.chat.facts import (
+    CardFacts,
+    KnownCustomer,
+    add_customers,
+    campaign_card_facts,
+    card_facts,
+    customers_of,
+    known_customer,
+)
 from bot.chat.intake import customer_for, register
 from bot.chat.results import PHOTO_ANSWER_KIND
 from bot.chat.speakers import speaker_for
 from bot.line.flex import CardCampaign, channel_card_json, invoice_card_json
 from bot.line import inbox
 from bot.line.messaging import ContentTooLarge, LineApiError
-from bot.line.outbox import MESSAGING_POOL, OUTBOX_SENDER, drop_pushes_to, enqueue_push
+from bot.line.outbox import MESSAGING_POOL, OUTBOX_SENDER, drop_pushes_to, enqueue_push, enqueue_pushes, push_row
 from bot.line.webhook import LineChannel
 from bot.log import pseudonym
 from bot.photo_store import PHOTOS, PhotoStoreError
@@ -92,23 +101,15 @@ class ChatHandler:
         channel_id = channel.db_id or await self._default_channel_id()
         user_id = source.user_id
         now = utcnow()
-        # The token's age counts from LINE's event timestamp (not from when handling started:
-        # an event may wait in the inbox); a timestamp from the future counts as now.
-        stamped = getattr(event, "timestamp", None)
-        sent_at = now if not isinstance(stamped, int) else min(now, dt.datetime.fromtimestamp(stamped / 1000, dt.timezone.utc))
-        reply = ReplyToken(event.reply_token, sent_at) if getattr(event, "reply_token", None) else None
-        if isinstance(event, MessageEvent) and isinstance(event.message, TextMessageContent):
-            text = event.message.text
-            if reply is not None and liff_answers.may_release_held(text) and await liff_answers.answer_held(
-                    self.app[DATABASE], channel_id=channel_id, user_id=user_id, text=text,  # a LIFF page's 發票資訊
+        reply = _reply_token(event, now)
+        said = _said(event)
+        if isinstance(said, TextInput):
+            if reply is not None and liff_answers.may_release_held(said.text) and await liff_answers.answer_held(
+                    self.app[DATABASE], channel_id=channel_id, user_id=user_id, text=said.text,  # a LIFF page's 發票資訊
                     reply_token=reply.token, event_at=reply.received_at, now=now):
                 self._wake_outbox()
                 return
-            await self._trigger(channel_id, user_id, TextInput(text), reply, now)
-        elif isinstance(event, PostbackEvent):
-            data = event.postback.data or ""
-            said: TriggerInput = (ModuleInput(data[len(MODULE_POSTBACK_PREFIX):])
-                                  if data.startswith(MODULE_POSTBACK_PREFIX) else PostbackInput(data))
+        if said is not None:
             await self._trigger(channel_id, user_id, said, reply, now)
         elif isinstance(event, MessageEvent) and isinstance(event.message, ImageMessageContent):
             await self._image(channel_id, user_id, event, reply, now)
@@ -116,6 +117,99 @@ class ChatHandler:
             await self._follow(channel_id, user_id, blocked_at=now)
         elif isinstance(event, FollowEvent):
             await self._follow(channel_id, user_id, blocked_at=None)
+
+    async def handle_batch(self, items: list[inbox.Claimed]) -> list[inbox.Claimed]:
+        """The events of one inbox claim that ask for the invoice card, or need no answer at
+        all, handled together: one state-store round trip each way and one transaction for
+        every customer row, card (outbox row) and completion. Everything else is given back to
+        be handled one by one (`__call__`): photos, follows, a LIFF page's texts, an answer
+        other than the card (活動尚未開始 …), a user whose lock is held elsewhere. The inbox
+        claims one event per user at a time, so a batch's users are distinct."""
+        now = utcnow()
+        quiet: list[inbox.Claimed] = []  # nothing to answer: only marked done
+        asks: list[_CardAsk] = []
+        left: list[inbox.Claimed] = []
+        for item in items:
+            ask = await self._card_ask(item, now)
+            if isinstance(ask, _CardAsk):
+                asks.append(ask)
+            else:
+                (quiet if ask else left).append(item)
+        async with self.app[EVENT_ISOLATION].lock_free([a.item.key for a in asks]) as locked:
+            left += [a.item for a in asks if a.item.key not in locked]
+            asks = [a for a in asks if a.item.key in locked]
+            keys = [self._key(a.channel_id, a.user_id) for a in asks]
+            states = await self.app[STATE_STORAGE].get_many(keys)
+            cards: list[tuple[_CardAsk, CardFacts, machine.SendCard]] = []
+            changes: list[tuple[StorageKey, machine.StoreChange]] = []
+            if not asks and not quiet:
+                return left
+            async with self.app[DATABASE].session() as session, session.begin():
+                facts_of: dict[tuple[int, int], CardFacts | None] = {}
+                for ask, key, (state, data) in zip(asks, keys, states):
+                    pair = (ask.channel_id, ask.campaign_id)
+                    if pair not in facts_of:
+                        facts_of[pair] = await campaign_card_facts(session, *pair)
+                    facts = facts_of[pair]
+                    if facts is None:  # the channel row is missing: one-by-one handling reports it
+                        left.append(ask.item)
+                        continue
+                    transition = machine.handle(state, data, machine.CardRequested(
+                        str(ask.campaign_id), str(ask.channel_id),
+                        facts.availability(now, sandbox=self._sandbox_base is not None), ask.reply), now)
+                    action = transition.actions[0] if len(transition.actions) == 1 else None
+                    if not isinstance(action, machine.SendCard) or facts.card is None:
+                        left.append(ask.item)  # another answer: the general path sends it
+                        continue
+                    cards.append((ask, facts, action))
+                    changes.append((key, transition.store))
+                customers = await self._customers_of(session, [(a.channel_id, a.user_id) for a, _, _ in cards])
+                await enqueue_pushes(session, [push_row(
+                    channel_id=ask.channel_id, to=ask.user_id, customer_id=customers[ask.channel_id, ask.user_id].id,
+                    messages=[channel_card_json(facts.card, liff_id=facts.liff_id, sandbox_base_url=self._sandbox_base)],
+                    kind="card", dedupe_key=inbox.answer_key(ask.item.held, 1), now=now,
+                    reply_token=action.answer_via.token if action.answer_via else None,
+                    event_at=action.answer_via.received_at if action.answer_via else None,
+                ) for ask, facts, action in cards if facts.card is not None])
+                await inbox.complete_many(session, [item.held for item in quiet] + [a.item.held for a, _, _ in cards])
+            await self.app[STATE_STORAGE].set_many([_stored(key, change) for key, change in changes
+                                                    if not isinstance(change, machine.Keep)])
+        if cards:
+            self._wake_outbox()
+        for ask, _, _ in cards:
+            customer = customers[ask.channel_id, ask.user_id]
+            if customer.display_name is None:  # for exports; the card never waits on it
+                self.app[DISPLAY_NAMES].note(Unnamed(customer.id, ask.channel_id, customer.line_user_id))
+        return left
+
+    async def _card_ask(self, item: inbox.Claimed, now: dt.datetime) -> _CardAsk | bool:
+        """A card request to batch; True for an event that needs no answer; False for one to
+        handle one by one."""
+        event = item.event
+        source = getattr(event, "source", None)
+        if not isinstance(source, UserSource) or not source.user_id:
+            return True
+        said = _said(event)
+        if said is None:
+            return not isinstance(event, (FollowEvent, UnfollowEvent)) and not (
+                isinstance(event, MessageEvent) and isinstance(event.message, ImageMessageContent))
+        if isinstance(said, TextInput) and liff_answers.may_release_held(said.text):
+            return False  # perhaps a LIFF page's 發票資訊 releasing a held answer
+        channel_id = item.channel.db_id or await self._default_channel_id()
+        campaign_id = match_trigger(said, await self._channel_triggers(channel_id))
+        if campaign_id is None:
+            return True  # not ours: other auto-replies of the account may answer it
+        return _CardAsk(item, channel_id, source.user_id, int(campaign_id), _reply_token(event, now))
+
+    async def _customers_of(self, session: AsyncSession, users: list[tuple[int, str]]) -> dict[tuple[int, str], KnownCustomer]:
+        """The customer rows of (channel, user) pairs, those missing made, per channel."""
+        found: dict[tuple[int, str], KnownCustomer] = {}
+        for channel_id in sorted({c for c, _ in users}):
+            ids = [u for c, u in users if c == channel_id]
+            known = await customers_of(session, channel_id, ids)
+            known.update(await add_customers(session, channel_id, [u for u in ids if u not in known]))
+            found.update(((channel_id, u), customer) for u, customer in known.items())
+        return found
 
     # --- plumbing ---------------------------------------------------------------------
 
@@ -387,3 +481,42 @@ def _availability_action(availability: Any, action: machine.ProcessPhoto) -> mac
     if isinstance(message, CustomKind):
         return machine.SendCustomMessage(message, action.campaign_id, action.answer_via)
     return machine.SendSystemMessage(message, action.campaign_id, action.answer_via)
+
+
+@dataclass(frozen=True)
+class _CardAsk:
+    """An inbox event that matched a card trigger (`ChatHandler.handle_batch`)."""
+
+    item: inbox.Claimed
+    channel_id: int
+    user_id: str
+    campaign_id: int
+    reply: ReplyToken | None
+
+
+def _said(event: Any) -> TriggerInput | None:
+    """What a text or postback event says, as trigger input (None for other events)."""
+    if isinstance(event, MessageEvent) and isinstance(event.message, TextMessageContent):
+        return TextInput(event.message.text)
+    if isinstance(event, PostbackEvent):
+        data = event.postback.data or ""
+        return (ModuleInput(data[len(MODULE_POSTBACK_PREFIX):])
+                if data.startswith(MODULE_POSTBACK_PREFIX) else PostbackInput(data))
+    return None
+
+
+def _reply_token(event: Any, now: dt.datetime) -> ReplyToken | None:
+    """The event's reply token, its age counted from LINE's event timestamp (not from when
+    handling started: an event may wait in the inbox); a timestamp from the future counts as now."""
+    if not getattr(event, "reply_token", None):
+        return None
+    stamped = getattr(event, "timestamp", None)
+    sent_at = now if not isinstance(stamped, int) else min(now, dt.datetime.fromtimestamp(stamped / 1000, dt.timezone.utc))
+    return ReplyToken(event.reply_token, sent_at)
+
+
+def _stored(key: StorageKey, change: machine.StoreChange) -> tuple[StorageKey, str | None, dict[str, Any], Any]:
+    """A state-store change as `set_many` takes it."""
+    if isinstance(change, machine.SetState):
+        return key, change.state, change.data, change.ttl
+    return key, None, {}, None

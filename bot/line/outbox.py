@@ -101,6 +101,35 @@ async def enqueue_push(
     dedupe key already exists. With `reply_token` (the answer to a user's event, `event_at`
     its LINE timestamp) the sender replies while the token is fresh, else pushes (billable).
     A NOTICE_PUSH (a result found later) is held in quiet hours: it is due from 08:01 Taipei."""
+    values = push_row(channel_id=channel_id, to=to, messages=messages, kind=kind, dedupe_key=dedupe_key,
+                      customer_id=customer_id, upload_id=upload_id, delivery_kind=delivery_kind,
+                      not_before=not_before, now=now, reply_token=reply_token, event_at=event_at)
+    return (await session.execute(_enqueue_statement(session.bind.dialect.name), values)).scalar_one_or_none()
+
+
+async def enqueue_pushes(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Queue several `push_row`s in the caller's transaction, in one statement (a batch of
+    answers); a row whose dedupe key exists is skipped."""
+    if rows:
+        await session.execute(_enqueue_statement(session.bind.dialect.name), list(rows))
+
+
+def push_row(
+    *,
+    channel_id: int,
+    to: str,
+    messages: Sequence[Outgoing],
+    kind: str,
+    dedupe_key: str | None,
+    customer_id: int | None = None,
+    upload_id: int | None = None,
+    delivery_kind: DeliveryKind = DeliveryKind.ANSWER_PUSH,
+    not_before: dt.datetime | None = None,
+    now: dt.datetime | None = None,
+    reply_token: str | None = None,
+    event_at: dt.datetime | None = None,
+) -> dict[str, Any]:
+    """The outbox row `enqueue_push` writes (arguments as there), its messages checked."""
     if not to:
         raise ValueError("to: required")
     if delivery_kind is DeliveryKind.REPLY:
@@ -110,10 +139,9 @@ async def enqueue_push(
     if must_hold(delivery_kind, due):
         due = release_time(due)
     payload = {"messages": _line_json(messages), "notice": delivery_kind is DeliveryKind.NOTICE_PUSH}
-    values = dict(channel_id=channel_id, customer_id=customer_id, to=to, upload_id=upload_id, kind=kind,
-                  messages=payload, dedupe_key=dedupe_key, not_before=due, created_at=now, reply_token=reply_token,
-                  event_at=(event_at or now) if reply_token else None)
-    return (await session.execute(_enqueue_statement(session.bind.dialect.name), values)).scalar_one_or_none()
+    return dict(channel_id=channel_id, customer_id=customer_id, to=to, upload_id=upload_id, kind=kind,
+                messages=payload, dedupe_key=dedupe_key, not_before=due, created_at=now, reply_token=reply_token,
+                event_at=(event_at or now) if reply_token else None)
 
 
 _ENQUEUE: dict[str, Any] = {}

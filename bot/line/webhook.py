@@ -32,7 +32,7 @@ from sqlalchemy import select
 
 from bot.appkeys import CONFIG, DATABASE, EVENT_ISOLATION
 from bot.line.event_check import UnknownEvent, check_event
-from bot.line.inbox import InboxWorker
+from bot.line.inbox import BatchHandler, InboxWorker
 from bot.storage.database import Database, dialect_insert
 from bot.storage.models import Channel, WebhookEvent, utcnow
 
@@ -395,7 +395,8 @@ def channel_for_row(channel_id: int | None, key: str | None) -> LineChannel:
     return LineChannel(key or (ENV_CHANNEL_KEY if channel_id is None else str(channel_id)), "", None, channel_id)
 
 
-def inbox_ctx(handle: EventHandler) -> Callable[[web.Application], AsyncIterator[None]]:
+def inbox_ctx(handle: EventHandler, handle_batch: BatchHandler | None = None
+              ) -> Callable[[web.Application], AsyncIterator[None]]:
     """A cleanup context (after state_ctx) running the inbox worker when HANDLE_EVENTS (the
     default in the web process; always in `python -m bot worker`); on shutdown it stops
     taking events and gives back the leases of those it could not finish in time."""
@@ -404,7 +405,8 @@ def inbox_ctx(handle: EventHandler) -> Callable[[web.Application], AsyncIterator
         config = app[CONFIG]
         lease = {} if config.lease_seconds is None else {"lease": dt.timedelta(seconds=config.lease_seconds)}
         worker = InboxWorker(app[DATABASE], handle, channel_for_row, app[EVENT_ISOLATION], user_of=_user_of,
-                             concurrency=config.handler_concurrency, on_handled=lambda: _wake_outbox(app), **lease)
+                             concurrency=config.handler_concurrency, on_handled=lambda: _wake_outbox(app),
+                             handle_batch=handle_batch, **lease)
         app[INBOX] = worker
         if config.handle_events:
             await worker.start()
@@ -426,10 +428,12 @@ def _wake_outbox(app: web.Application) -> None:
 
 
 def setup_line_webhook(
-    app: web.Application, handle: EventHandler, channels: ChannelSource | None = None, path: str = "/callback"
+    app: web.Application, handle: EventHandler, channels: ChannelSource | None = None, path: str = "/callback",
+    handle_batch: BatchHandler | None = None,
 ) -> None:
-    """Register the inbox worker's context and the webhook route (after database_ctx/state_ctx)."""
-    app.cleanup_ctx.append(inbox_ctx(handle))
+    """Register the inbox worker's context and the webhook route (after database_ctx/state_ctx);
+    `handle_batch` takes what it can of each claim together (bot.line.inbox.BatchHandler)."""
+    app.cleanup_ctx.append(inbox_ctx(handle, handle_batch))
 
     def stored() -> None:
         worker = app.get(INBOX)

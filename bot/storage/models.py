@@ -439,6 +439,10 @@ class WebhookEvent(Base):
     __table_args__ = (
         Index("ix_webhook_events_due", "state", "next_attempt_at"),
         Index("ix_webhook_events_user", "user_key", "state"),
+        # The claim walks queued events in its order and stops at the batch's size, checking
+        # each one's user for an earlier unfinished event: not the whole backlog per claim.
+        Index("ix_webhook_events_queued", "next_attempt_at", "event_at", postgresql_where=text("state = 'queued'"),
+              sqlite_where=text("state = 'queued'")),
     )
 
 

@@ -10,10 +10,11 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
+import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 from linebot.v3.webhooks import MessageEvent, PostbackEvent
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from bot.appkeys import CONFIG, DATABASE, EVENT_ISOLATION
 from bot.config import Config
@@ -346,3 +347,152 @@ async def test_the_inbox_insert_recovers_after_the_server_dropped_its_connection
     finally:
         await database.close()
         await admin.close()
+
+
+class BatchRecorder(Recorder):
+    """Takes the events whose text starts with "b" together (completing them in one
+    transaction) and leaves the others to one-by-one handling."""
+
+    def __init__(self, database: Database, *, fail: bool = False) -> None:
+        super().__init__()
+        self.database = database
+        self.fail = fail
+        self.batches: list[list[str]] = []
+
+    async def batch(self, items: list[Any]) -> list[Any]:
+        from bot.line import inbox
+
+        taken = [i for i in items if isinstance(i.event, MessageEvent) and i.event.message.text.startswith("b")]
+        if self.fail and taken:
+            raise RuntimeError("batch bug")
+        async with self.database.session() as session, session.begin():
+            await inbox.complete_many(session, [i.held for i in taken])
+        self.batches.append([i.event.message.text for i in taken])
+        return [i for i in items if i not in taken]
+
+
+async def start_batch_bot(aiohttp_server: Any, database: Database, recorder: BatchRecorder) -> TestServer:
+    app = web.Application()
+    app[CONFIG] = Config(database_url=database.url.render_as_string(hide_password=False), handler_concurrency=8)
+    app[DATABASE] = database
+    app[EVENT_ISOLATION] = SimpleEventIsolation()
+
+    async def channels() -> list[LineChannel]:
+        return CHANNELS
+
+    setup_line_webhook(app, recorder, channels, handle_batch=recorder.batch)
+    return await aiohttp_server(app)
+
+
+async def test_a_batch_handler_takes_what_it_can_and_the_rest_run_one_by_one(aiohttp_server, database) -> None:
+    recorder = BatchRecorder(database)
+    server = await start_batch_bot(aiohttp_server, database, recorder)
+    sim = LineSimulator()
+    users = [new_user_id() for _ in range(4)]
+    # Each user: a batchable text, then one for one-by-one handling, then a batchable one again.
+    events = [sim.text_event(u, f"{kind}{i}") for kind in ("b", "s", "b") for i, u in enumerate(users)]
+    assert await sim.deliver(str(server.make_url("/callback")), events) == 200
+    worker = server.app[INBOX]
+    await wait_for(lambda: worker.handled == 12)
+    taken = [text for batch in recorder.batches for text in batch]
+    assert sorted(taken) == sorted([f"b{i}" for i in range(4)] * 2)
+    assert len([batch for batch in recorder.batches if batch]) >= 2  # a user's second "b" waits for its "s"
+    assert sorted(label for _, _, label in recorder.seen) == sorted(f"s{i}" for i in range(4))
+    assert worker.batched == 8
+    async with database.session() as session:
+        states = (await session.execute(select(WebhookEvent.state, func.count()).group_by(WebhookEvent.state))).all()
+    assert dict(states) == {"done": 12}
+
+
+async def test_a_failing_batch_leaves_every_event_to_one_by_one_handling(aiohttp_server, database, caplog) -> None:
+    recorder = BatchRecorder(database, fail=True)
+    server = await start_batch_bot(aiohttp_server, database, recorder)
+    sim = LineSimulator()
+    users = [new_user_id() for _ in range(3)]
+    assert await sim.deliver(str(server.make_url("/callback")), [sim.text_event(u, "b") for u in users]) == 200
+    await wait_for(lambda: len(recorder.seen) == 3)
+    assert sorted(u for _, u, _ in recorder.seen) == sorted(users) and server.app[INBOX].batched == 0
+    assert "inbox batch failed" in caplog.text
+
+
+async def test_completing_a_batch_with_a_lost_lease_commits_nothing(database) -> None:
+    import datetime as dt
+
+    from bot.line import inbox
+    from bot.line.webhook import EventIdRecorder, InboxRow
+
+    ids = [f"01LOST{i:019d}" for i in range(3)]
+    await EventIdRecorder(lambda: database).record([InboxRow(i, "{}", f"k:U{i}", None) for i in ids], None)
+    now = dt.datetime.now(dt.timezone.utc)
+    async with database.session() as session, session.begin():
+        held = await inbox.claim(session, "me", now, 10)
+    assert sorted(h.event_id for h in held) == ids
+    stolen = held[1]
+    async with database.session() as session, session.begin():  # its lease ran out; another process took it
+        await session.execute(update(WebhookEvent).where(WebhookEvent.event_id == stolen.event_id)
+                              .values(lease_owner="other/xyz"))
+    with pytest.raises(inbox.LeaseLost):
+        async with database.session() as session, session.begin():
+            await inbox.complete_many(session, held)
+    async with database.session() as session:
+        states = dict((await session.execute(select(WebhookEvent.event_id, WebhookEvent.state))).all())
+    assert states == {i: "running" for i in ids}
+    async with database.session() as session, session.begin():
+        await inbox.complete_many(session, [h for h in held if h is not stolen])
+    async with database.session() as session:
+        states = dict((await session.execute(select(WebhookEvent.event_id, WebhookEvent.state))).all())
+    assert states == {ids[0]: "done", ids[1]: "running", ids[2]: "done"}
+
+
+async def test_the_claim_walks_the_queued_index_however_stale_the_statistics(postgres_url) -> None:
+    """A burst fills the inbox faster than autovacuum analyses it. In bench/webhook.py's runs
+    (PostgreSQL's statement log) the planner then hashed and sorted the whole backlog on every
+    claim: 14 ms a claim at 3,000 events, growing with the backlog. Whatever the statistics,
+    the claim's plan must walk the queued events in order, probe each user by index and stop
+    at its limit; checked here on a new, never analysed inbox."""
+    import datetime as dt
+
+    from sqlalchemy import event, insert, text
+    from bot.line import inbox
+
+    database = Database(postgres_url)
+    now = dt.datetime.now(dt.timezone.utc)
+    rows = [dict(event_id=f"01PLAN{i:019d}", received_at=now, payload="{}", user_key=f"k:U{i % 2000}",
+                 event_at=now + dt.timedelta(milliseconds=i), state="queued", attempts=0, next_attempt_at=now)
+            for i in range(3000)]
+    _, queued = inbox._claim_statements("postgresql")
+    params = {"now": now, "limit": 16, "token": "me/1", "until": now + dt.timedelta(minutes=1)}
+    lines: list[str] = []
+
+    def explain(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001
+        return ("EXPLAIN (ANALYZE, COSTS OFF) " + statement if "WITH due" in statement else statement), parameters
+
+    def keep(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001
+        if statement.startswith("EXPLAIN"):
+            lines.extend(row[0] for row in cursor.fetchall())
+
+    try:
+        async with database.session() as session, session.begin():
+            # A new, never analysed inbox table of this transaction only (same indexes).
+            await session.execute(text("CREATE SCHEMA plan_check"))
+            await session.execute(text("SET LOCAL search_path = plan_check, public"))
+            await session.execute(text("CREATE TABLE plan_check.webhook_events (LIKE public.webhook_events INCLUDING ALL)"))
+            await session.execute(insert(WebhookEvent), rows)
+            held = await inbox.claim(session, "me", now, 16)
+            assert [h.event_id for h in held] == [f"01PLAN{i:019d}" for i in range(16)]
+            engine = database.engine.sync_engine
+            event.listen(engine, "before_cursor_execute", explain, retval=True)
+            event.listen(engine, "after_cursor_execute", keep)
+            try:
+                await session.execute(inbox._WALK_INDEXES)
+                connection = await session.connection()
+                await connection.execute(queued, params)  # its EXPLAIN ANALYZE (`keep` reads the plan)
+            finally:
+                event.remove(engine, "before_cursor_execute", explain)
+                event.remove(engine, "after_cursor_execute", keep)
+            await session.rollback()
+        plan = "\n".join(lines)
+        assert "Index Scan using webhook_events_next_attempt_at_event_at_idx" in plan, plan
+        assert "Hash" not in plan and "Sort" not in plan and "Bitmap" not in plan, plan
+    finally:
+        await database.close()
