@@ -138,12 +138,12 @@ class ChatHandler:
         async with self.app[EVENT_ISOLATION].lock_free([a.item.key for a in asks]) as locked:
             left += [a.item for a in asks if a.item.key not in locked]
             asks = [a for a in asks if a.item.key in locked]
+            if not asks and not quiet:
+                return left
             keys = [self._key(a.channel_id, a.user_id) for a in asks]
             states = await self.app[STATE_STORAGE].get_many(keys)
             cards: list[tuple[_CardAsk, CardFacts, machine.SendCard]] = []
             changes: list[tuple[StorageKey, machine.StoreChange]] = []
-            if not asks and not quiet:
-                return left
             async with self.app[DATABASE].session() as session, session.begin():
                 facts_of: dict[tuple[int, int], CardFacts | None] = {}
                 for ask, key, (state, data) in zip(asks, keys, states):

@@ -145,9 +145,9 @@ async def test_state_and_data_together_match_the_separate_calls(storage):
 
 
 async def test_state_and_data_written_together_expire_together(storage):
-    await storage.set_state_and_data(KEY, "window", {"campaign_id": 1}, ttl=0.3)
-    assert await storage.get_state_and_data(KEY) == ("window", {"campaign_id": 1})
-    await asyncio.sleep(0.45)
+    await storage.set_state_and_data(KEY, "window", {"campaign_id": 1}, ttl=1.0)  # a loaded CI machine
+    assert await storage.get_state_and_data(KEY) == ("window", {"campaign_id": 1})  # took 0.3 s here
+    await asyncio.sleep(1.15)
     assert await storage.get_state_and_data(KEY) == (None, {})
 
 
@@ -155,12 +155,12 @@ async def test_many_keys_read_and_written_at_once(storage):
     third = StorageKey(channel_id="C2", user_id="U1")
     await storage.set_state_and_data(OTHER, "old", {"x": 1})
     await storage.set_many([(KEY, "window", {"campaign_id": 7, "名稱": "夏季"}, 30), (OTHER, None, {}, None),
-                            (third, "short", {"n": 1}, 0.3)])
+                            (third, "short", {"n": 1}, 1.0)])
     assert await storage.get_many([third, KEY, OTHER]) == [
         ("short", {"n": 1}), ("window", {"campaign_id": 7, "名稱": "夏季"}), (None, {})]
     assert await storage.get_many([KEY]) == [await storage.get_state_and_data(KEY)]
     assert await storage.get_many([]) == []
-    await asyncio.sleep(0.45)  # each key keeps its own TTL
+    await asyncio.sleep(1.15)  # each key keeps its own TTL
     assert await storage.get_many([KEY, third]) == [("window", {"campaign_id": 7, "名稱": "夏季"}), (None, {})]
 
 
