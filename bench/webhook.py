@@ -16,7 +16,8 @@ Events are text messages with a word that triggers nothing (the background work 
 trigger lookup); the `work` rows send a keyword that triggers a published campaign, so every
 event also answers with the invoice card through the LINE simulator (a reply, its tokens
 issued by the simulator); their note gives how many were answered and the time from each
-event's due time to the simulator receiving its reply (p50/p99). The scaling rows store
+event's due time to the simulator receiving its reply (p50/p99); the warm-up's events are all
+answered before the measured run starts, so the workers' start-up is not counted. The scaling rows store
 `--scaling-events` card requests, then handle them with one and then two worker processes
 (`python -m bot worker`) and give the handled events/s. The service runs with explicit LINE
 credentials against a LINE simulator in a third process (`python -m bench.webhook line-sim`),
@@ -511,6 +512,9 @@ async def bench_service(backend: str, work: bool, args: argparse.Namespace, rng:
         sent = 0
         warm_run = await closed_loop(target, url, warm, 8, 30, reuse=False)
         sent += warm_run.events
+        if work:  # the measured run starts with nothing queued (and every worker process started)
+            async with aiohttp.ClientSession() as control:
+                await _wait_stable(lambda: _answered(control, sim.url), sent, START_TIMEOUT_S)
         await asyncio.sleep(1.0)
         opened = _open_requests(bodies, args, tokens)  # stamped for when they will be sent
         run = await open_loop(target, url, opened, args.rate)
@@ -519,11 +523,7 @@ async def bench_service(backend: str, work: bool, args: argparse.Namespace, rng:
         if work:
             # Cards answered: every acked event should reach the simulator as a reply.
             async with aiohttp.ClientSession() as control:
-                async def replies() -> int:
-                    async with control.get(f"{sim.url}/_bench/counts") as r:
-                        counts = await r.json()
-                    return int(counts["reply"]) + int(counts["push"])
-                done = await _wait_stable(replies, sent)
+                done = await _wait_stable(lambda: _answered(control, sim.url), sent)
                 async with control.get(f"{sim.url}/_bench/reply_times") as r:
                     replied = await r.json()
             delays = sorted(replied[t] - due for t, due in run.sent_at.items() if t in replied)
@@ -555,6 +555,13 @@ async def bench_service(backend: str, work: bool, args: argparse.Namespace, rng:
             await _pg_database(args.postgres_url, pg_name, drop=True)
         tmp.cleanup()
     return runs
+
+
+async def _answered(control: aiohttp.ClientSession, line_url: str) -> int:
+    """Replies and pushes the LINE simulator has accepted."""
+    async with control.get(f"{line_url}/_bench/counts") as r:
+        counts = await r.json()
+    return int(counts["reply"]) + int(counts["push"])
 
 
 async def bench_scaling(args: argparse.Namespace, rng: random.Random, workers: int) -> Run:
