@@ -81,29 +81,10 @@ def retry_key_for(row_id: int, created_at: dt.datetime) -> str:
     return str(uuid.uuid5(_RETRY_KEY_NAMESPACE, f"{row_id}:{created_at.astimezone(dt.timezone.utc).isoformat()}"))
 
 
-async def enqueue_push(
-    session: AsyncSession,
-    *,
-    channel_id: int,
-    to: str,
-    messages: Sequence[Outgoing],
-    kind: str,
-    dedupe_key: str | None,
-    customer_id: int | None = None,
-    upload_id: int | None = None,
-    delivery_kind: DeliveryKind = DeliveryKind.ANSWER_PUSH,
-    not_before: dt.datetime | None = None,
-    now: dt.datetime | None = None,
-    reply_token: str | None = None,
-    event_at: dt.datetime | None = None,
-) -> int | None:
-    """Queue a message in the caller's transaction; the row id, or None when a row with this
-    dedupe key already exists. With `reply_token` (the answer to a user's event, `event_at`
-    its LINE timestamp) the sender replies while the token is fresh, else pushes (billable).
-    A NOTICE_PUSH (a result found later) is held in quiet hours: it is due from 08:01 Taipei."""
-    values = push_row(channel_id=channel_id, to=to, messages=messages, kind=kind, dedupe_key=dedupe_key,
-                      customer_id=customer_id, upload_id=upload_id, delivery_kind=delivery_kind,
-                      not_before=not_before, now=now, reply_token=reply_token, event_at=event_at)
+async def enqueue_push(session: AsyncSession, **row: Any) -> int | None:
+    """Queue a message in the caller's transaction (`row`: `push_row`'s arguments); the row
+    id, or None when a row with this dedupe key already exists."""
+    values = push_row(**row)
     return (await session.execute(_enqueue_statement(session.bind.dialect.name), values)).scalar_one_or_none()
 
 
@@ -129,7 +110,10 @@ def push_row(
     reply_token: str | None = None,
     event_at: dt.datetime | None = None,
 ) -> dict[str, Any]:
-    """The outbox row `enqueue_push` writes (arguments as there), its messages checked."""
+    """An outbox row, its messages checked. With `reply_token` (the answer to a user's event,
+    `event_at` its LINE timestamp) the sender replies while the token is fresh, else pushes
+    (billable). A NOTICE_PUSH (a result found later) is held in quiet hours: it is due from
+    08:01 Taipei."""
     if not to:
         raise ValueError("to: required")
     if delivery_kind is DeliveryKind.REPLY:

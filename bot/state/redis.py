@@ -125,6 +125,7 @@ class RedisEventIsolation(BaseEventIsolation):
         self.key_builder = key_builder or KeyBuilder()
         self.timeout = timeout
         self.poll = poll
+        self._release_many = redis.register_script(_RELEASE_MANY)  # EVALSHA, loaded on first use
 
     @asynccontextmanager
     async def lock(self, key: StorageKey) -> AsyncIterator[None]:
@@ -154,7 +155,7 @@ class RedisEventIsolation(BaseEventIsolation):
             yield frozenset(key for key, ok in zip(keys, taken) if ok)
         finally:
             if held:
-                await self.redis.eval(_RELEASE_MANY, len(held), *held, token)
+                await self._release_many(keys=held, args=[token])
 
     async def close(self) -> None:
         # The connection belongs to RedisStorage, which closes it.

@@ -43,16 +43,18 @@ class Recorder:
         self.seen.append((channel.key, event.source.user_id, label))
 
 
-async def start_bot(aiohttp_server: Any, database: Database, handle: Callable[..., Awaitable[None]]) -> TestServer:
+async def start_bot(aiohttp_server: Any, database: Database, handle: Callable[..., Awaitable[None]], *,
+                    handle_batch: Any = None, concurrency: int = 3) -> TestServer:
     app = web.Application()
-    app[CONFIG] = Config(database_url=database.url.render_as_string(hide_password=False), handler_concurrency=3)
+    app[CONFIG] = Config(database_url=database.url.render_as_string(hide_password=False),
+                         handler_concurrency=concurrency)
     app[DATABASE] = database
     app[EVENT_ISOLATION] = SimpleEventIsolation()
 
     async def channels() -> list[LineChannel]:
         return CHANNELS
 
-    setup_line_webhook(app, handle, channels)
+    setup_line_webhook(app, handle, channels, handle_batch=handle_batch)
     return await aiohttp_server(app)
 
 
@@ -372,16 +374,7 @@ class BatchRecorder(Recorder):
 
 
 async def start_batch_bot(aiohttp_server: Any, database: Database, recorder: BatchRecorder) -> TestServer:
-    app = web.Application()
-    app[CONFIG] = Config(database_url=database.url.render_as_string(hide_password=False), handler_concurrency=8)
-    app[DATABASE] = database
-    app[EVENT_ISOLATION] = SimpleEventIsolation()
-
-    async def channels() -> list[LineChannel]:
-        return CHANNELS
-
-    setup_line_webhook(app, recorder, channels, handle_batch=recorder.batch)
-    return await aiohttp_server(app)
+    return await start_bot(aiohttp_server, database, recorder, handle_batch=recorder.batch, concurrency=8)
 
 
 async def test_a_batch_handler_takes_what_it_can_and_the_rest_run_one_by_one(aiohttp_server, database) -> None:
