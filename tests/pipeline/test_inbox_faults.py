@@ -132,6 +132,44 @@ async def test_kill_9_during_50_photo_events_every_event_answered_once_after_res
     assert states == {"done": 100}, states  # 50 card requests + 50 photos
 
 
+async def test_kill_9_during_a_burst_of_card_requests_every_user_gets_one_card(stack: Any) -> None:
+    """The batch path (ChatHandler.handle_batch): a web process and a worker take 600 card
+    requests in batches; both are killed -9 mid-burst, then one web process restarts. Every
+    user gets exactly one card (by reply while the token is fresh), every event is done."""
+    deployment, sim, db, _ = stack
+    users = [new_user_id() for _ in range(600)]
+    await deployment.web("web-1")
+    await deployment.worker("worker-1")
+    await seed_campaign(db, coupons=0)
+
+    async def deliver(http: aiohttp.ClientSession, start: int) -> None:
+        events = [sim.text_event(u, KEYWORD) for u in users[start:start + 10]]
+        assert await sim.deliver(deployment.callback, events, session=http) == 200
+
+    async with aiohttp.ClientSession() as http:
+        await asyncio.gather(*(deliver(http, start) for start in range(0, len(users), 10)))
+
+        async def some_cards() -> bool:
+            return sum(1 for u in users if requests_to(sim, u)) >= 20
+
+        await wait_until(some_cards, 60, "the first cards", every=0.01)
+        await deployment.kill("web-1", signal.SIGKILL)
+        await deployment.kill("worker-1", signal.SIGKILL)
+        carded = sum(1 for u in users if requests_to(sim, u))
+        assert carded < len(users), "every card went out before the kill: nothing was proven"
+        await deployment.web("web-2")
+
+        async def all_carded() -> bool:
+            return all(requests_to(sim, u) for u in users)
+
+        await wait_until(all_carded, 120, "every card after the restart")
+    await asyncio.sleep(2.0)  # anything sent twice would show by now
+    twice = [u for u in users if len(requests_to(sim, u)) != 1]
+    assert not twice, await _explain(db, sim, twice[0])
+    assert await inbox_states(db) == {"done": 600}
+    assert all(requests_to(sim, u)[0]["kind"] == "reply" for u in users)  # well within the token's life
+
+
 async def test_redis_killed_mid_run_every_event_answered_once_it_is_back(stack: Any, tmp_path: Path) -> None:
     deployment, sim, db, _ = stack
     redis = RedisServer(tmp_path)
