@@ -98,3 +98,26 @@ async def test_connections_the_server_dropped_cost_one_failed_statement_then_the
     finally:
         await database.close()
         await admin_db.close()
+
+
+async def test_processes_starting_together_make_the_default_channel_once(database_url):
+    """web, web and worker start at the same moment on a new database (docs/deploy.md): each
+    ensures the default channel row; one makes it, the others read it, none fails (the
+    deployment rehearsal once saw a second web process die on the unique name)."""
+    import asyncio
+
+    from bot.chat.channels import DEFAULT_CHANNEL, ensure_default_channel
+    from bot.storage.database import Database
+
+    processes = [Database(database_url) for _ in range(4)]  # an engine (a pool) per process
+    try:
+        ids = await asyncio.gather(*(ensure_default_channel(db, "1234-abcd", None) for db in processes))
+        assert len(set(ids)) == 1
+        again = await ensure_default_channel(processes[0], "5678-efgh", "2000000000")
+        assert again == ids[0]
+        async with processes[0].session() as session:
+            rows = (await session.scalars(select(Channel).where(Channel.name == DEFAULT_CHANNEL))).all()
+        assert [(r.liff_id, r.login_channel_id, r.linked) for r in rows] == [("5678-efgh", "2000000000", True)]
+    finally:
+        for db in processes:
+            await db.close()
