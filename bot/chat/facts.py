@@ -123,12 +123,16 @@ async def card_facts(session: AsyncSession, channel_id: int, campaign_id: int, l
     return replace(facts, customer=(await customers_of(session, channel_id, [line_user_id])).get(line_user_id))
 
 
+async def known_customers(session: AsyncSession, channel_id: int, line_user_ids: Sequence[str], *,
+                          absent: bool = False) -> dict[str, KnownCustomer]:
+    """The users' customer rows on the channel, those missing made (race-safe). `absent`: the
+    caller has just read that there are none (`card_facts`), so insert straight away."""
+    known = {} if absent else await customers_of(session, channel_id, line_user_ids)
+    known.update(await add_customers(session, channel_id, [u for u in line_user_ids if u not in known]))
+    return known
+
+
 async def known_customer(session: AsyncSession, channel_id: int, line_user_id: str, *,
                          absent: bool = False) -> KnownCustomer:
-    """The user's customer row on the channel, made on first sight (race-safe). `absent`: the
-    caller has just read that there is none (`card_facts`), so insert straight away."""
-    if not absent:
-        found = (await customers_of(session, channel_id, [line_user_id])).get(line_user_id)
-        if found is not None:
-            return found
-    return (await add_customers(session, channel_id, [line_user_id]))[line_user_id]
+    """`known_customers` of one user."""
+    return (await known_customers(session, channel_id, [line_user_id], absent=absent))[line_user_id]

@@ -34,11 +34,10 @@ from bot.chat.display_names import DISPLAY_NAMES, Unnamed
 from bot.chat.facts import (
     CardFacts,
     KnownCustomer,
-    add_customers,
     campaign_card_facts,
     card_facts,
-    customers_of,
     known_customer,
+    known_customers,
 )
 from bot.chat.intake import customer_for, register
 from bot.chat.results import PHOTO_ANSWER_KIND
@@ -142,7 +141,7 @@ class ChatHandler:
                 return left
             keys = [self._key(a.channel_id, a.user_id) for a in asks]
             states = await self.app[STATE_STORAGE].get_many(keys)
-            cards: list[tuple[_CardAsk, CardFacts, machine.SendCard]] = []
+            cards: list[tuple[_CardAsk, dict[str, Any], machine.SendCard]] = []  # (ask, card JSON, action)
             changes: list[tuple[StorageKey, machine.StoreChange]] = []
             async with self.app[DATABASE].session() as session, session.begin():
                 facts_of: dict[tuple[int, int], CardFacts | None] = {}
@@ -161,16 +160,16 @@ class ChatHandler:
                     if not isinstance(action, machine.SendCard) or facts.card is None:
                         left.append(ask.item)  # another answer: the general path sends it
                         continue
-                    cards.append((ask, facts, action))
+                    card = channel_card_json(facts.card, liff_id=facts.liff_id, sandbox_base_url=self._sandbox_base)
+                    cards.append((ask, card, action))
                     changes.append((key, transition.store))
                 customers = await self._customers_of(session, [(a.channel_id, a.user_id) for a, _, _ in cards])
                 await enqueue_pushes(session, [push_row(
                     channel_id=ask.channel_id, to=ask.user_id, customer_id=customers[ask.channel_id, ask.user_id].id,
-                    messages=[channel_card_json(facts.card, liff_id=facts.liff_id, sandbox_base_url=self._sandbox_base)],
-                    kind="card", dedupe_key=inbox.answer_key(ask.item.held, 1), now=now,
+                    messages=[card], kind="card", dedupe_key=inbox.answer_key(ask.item.held, 1), now=now,
                     reply_token=action.answer_via.token if action.answer_via else None,
                     event_at=action.answer_via.received_at if action.answer_via else None,
-                ) for ask, facts, action in cards if facts.card is not None])
+                ) for ask, card, action in cards])
                 await inbox.complete_many(session, [item.held for item in quiet] + [a.item.held for a, _, _ in cards])
             await self.app[STATE_STORAGE].set_many([_stored(key, change) for key, change in changes
                                                     if not isinstance(change, machine.Keep)])
@@ -205,9 +204,7 @@ class ChatHandler:
         """The customer rows of (channel, user) pairs, those missing made, per channel."""
         found: dict[tuple[int, str], KnownCustomer] = {}
         for channel_id in sorted({c for c, _ in users}):
-            ids = [u for c, u in users if c == channel_id]
-            known = await customers_of(session, channel_id, ids)
-            known.update(await add_customers(session, channel_id, [u for u in ids if u not in known]))
+            known = await known_customers(session, channel_id, [u for c, u in users if c == channel_id])
             found.update(((channel_id, u), customer) for u, customer in known.items())
         return found
 
@@ -238,11 +235,8 @@ class ChatHandler:
         return StorageKey(str(channel_id), user_id)
 
     async def _apply(self, key: StorageKey, change: machine.StoreChange) -> None:
-        storage = self.app[STATE_STORAGE]
-        if isinstance(change, machine.SetState):
-            await storage.set_state_and_data(key, change.state, change.data, ttl=change.ttl)
-        elif isinstance(change, machine.Clear):
-            await storage.clear(key)
+        if not isinstance(change, machine.Keep):
+            await self.app[STATE_STORAGE].set_state_and_data(*_stored(key, change))
 
     async def _customer(self, channel_id: int, user_id: str) -> Customer:
         """The user's customer row, made on first sight; a missing display name is fetched from
