@@ -66,11 +66,15 @@ class SimpleEventIsolation(BaseEventIsolation):
             async with lock:
                 yield
         finally:
-            lock, users = self._locks[key]
-            if users <= 1:
-                del self._locks[key]
-            else:
-                self._locks[key] = (lock, users - 1)
+            self._leave(key)
+
+    def _leave(self, key: StorageKey) -> None:
+        """One holder or waiter of `key` is done; the lock goes when nobody needs it."""
+        lock, users = self._locks[key]
+        if users <= 1:
+            del self._locks[key]
+        else:
+            self._locks[key] = (lock, users - 1)
 
     @asynccontextmanager
     async def lock_free(self, keys: Sequence[StorageKey]) -> AsyncIterator[frozenset[StorageKey]]:
@@ -83,11 +87,7 @@ class SimpleEventIsolation(BaseEventIsolation):
             yield free
         finally:
             for key in free:
-                lock, users = self._locks[key]
-                if users <= 1:
-                    del self._locks[key]
-                else:
-                    self._locks[key] = (lock, users - 1)
+                self._leave(key)
             held.release()
 
     async def close(self) -> None:

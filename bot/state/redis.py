@@ -73,9 +73,7 @@ class RedisStorage(BaseStorage):
     async def set_state_and_data(self, key: StorageKey, state: str | None, data: Mapping[str, Any],
                                  ttl: Ttl = None) -> None:
         """One MULTI/EXEC round trip: a reader never sees the new state with the old data."""
-        async with self.redis.pipeline(transaction=True) as pipe:
-            self._queue_set(pipe, key, state, data, ttl)
-            await pipe.execute()
+        await self.set_many([(key, state, data, ttl)])
 
     async def get_many(self, keys: Sequence[StorageKey]) -> list[tuple[str | None, dict[str, Any]]]:
         """One MGET for every key's state and data."""
@@ -92,20 +90,17 @@ class RedisStorage(BaseStorage):
             return
         async with self.redis.pipeline(transaction=True) as pipe:
             for key, state, data, ttl in changes:
-                self._queue_set(pipe, key, state, data, ttl)
+                state_name, data_name = self.key_builder.build(key, "state"), self.key_builder.build(key, "data")
+                px = _px(ttl)
+                if state is None:
+                    pipe.delete(state_name)
+                else:
+                    pipe.set(state_name, str(state), px=px)
+                if not data:
+                    pipe.delete(data_name)
+                else:
+                    pipe.set(data_name, json.dumps(dict(data), ensure_ascii=False), px=px)
             await pipe.execute()
-
-    def _queue_set(self, pipe: Any, key: StorageKey, state: str | None, data: Mapping[str, Any], ttl: Ttl) -> None:
-        state_name, data_name = self.key_builder.build(key, "state"), self.key_builder.build(key, "data")
-        px = _px(ttl)
-        if state is None:
-            pipe.delete(state_name)
-        else:
-            pipe.set(state_name, str(state), px=px)
-        if not data:
-            pipe.delete(data_name)
-        else:
-            pipe.set(data_name, json.dumps(dict(data), ensure_ascii=False), px=px)
 
     async def ping(self) -> None:
         await self.redis.ping()
