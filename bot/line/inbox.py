@@ -10,13 +10,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from linebot.v3.webhooks import Event
 from sqlalchemy import Integer, and_, bindparam, func, literal_column, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -146,7 +146,7 @@ _COMPLETE_MANY = (
 
 def parse_event(payload: str) -> Any:
     """The SDK event of a stored payload (ValueError when the SDK does not know it)."""
-    return Event.from_dict(json.loads(payload))
+    return Event.from_dict(orjson.loads(payload))
 
 
 # The states as SQL constants, not parameters: a plan PostgreSQL keeps for a prepared claim

@@ -20,13 +20,13 @@ import base64
 import datetime as dt
 import hashlib
 import hmac
-import json
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from aiohttp import web
 from sqlalchemy import select
 
@@ -145,15 +145,22 @@ async def _insert_event_ids(database: Database, rows: Sequence[tuple[InboxRow, i
         return set()
     received_at = utcnow()
     if database.is_postgresql:
-        # Through SQLAlchemy's driver-level call (not the raw asyncpg connection): a connection
-        # the server dropped is then recognised, and the pool renews its connections instead of
-        # handing the dead one out again (the pool does not ping, bot.storage.database).
+        # On the pooled connection's asyncpg connection itself: this runs for every webhook
+        # request, and SQLAlchemy's cursor layer doubled its CPU cost in the web process
+        # (docs/decisions.md, "A cheaper acknowledgement"). The connection is invalidated after
+        # any error, so that one the server dropped (a restart: AdminShutdownError, then
+        # ConnectionDoesNotExistError) is renewed by the pool instead of handed out again (the
+        # pool does not ping, bot.storage.database); a healthy one costs only a reconnect.
         async with database.engine.connect() as connection:
-            autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
-            found = await autocommit.exec_driver_sql(
-                _PG_INSERT, (received_at, [r.event_id for r, _ in rows], [c for _, c in rows],
-                             [r.payload for r, _ in rows], [r.user_key for r, _ in rows],
-                             [r.event_at or received_at for r, _ in rows]))
+            driver = (await connection.get_raw_connection()).driver_connection
+            try:
+                found = await driver.fetch(
+                    _PG_INSERT, received_at, [r.event_id for r, _ in rows], [c for _, c in rows],
+                    [r.payload for r, _ in rows], [r.user_key for r, _ in rows],
+                    [r.event_at or received_at for r, _ in rows])
+            except Exception:
+                await connection.invalidate()
+                raise
             return {row[0] for row in found}
     table = WebhookEvent.__table__
     statement = dialect_insert("sqlite")(table).on_conflict_do_nothing(index_elements=["event_id"]).returning(table.c.event_id)
@@ -170,16 +177,15 @@ class _PendingIds:
     ids: list[InboxRow]
     channel_db_id: int | None
     future: asyncio.Future[set[str]]
-    queued: bool = True
 
 
 class EventIdRecorder:
-    """Group commit of webhook event IDs: requests arriving while INSERTs are in flight (one on
-    SQLite, `PG_PARALLEL_FLUSHES` on PostgreSQL) queue their IDs, and the next one to run
-    inserts every queued ID in one transaction and hands each request its own new IDs.
-    Alone, a request costs exactly one INSERT as before; under load the commits are shared
-    instead of queueing one per request for the connection pool. The 200 still goes only
-    after the request's IDs are committed."""
+    """Group commit of webhook events: a request queues its events and waits; at most
+    `parallel` drains (one on SQLite, its single writer; `PG_PARALLEL_FLUSHES` on PostgreSQL)
+    each take everything queued, insert it in one statement, hand each request its own new
+    IDs, and go on while anything is queued. Alone, a request costs exactly one INSERT; under
+    load the requests that arrive during one INSERT share the next. The 200 still goes only
+    after the request's events are committed."""
 
     def __init__(self, database: Callable[[], Database], parallel: int | None = None) -> None:
         if parallel is not None and parallel < 1:
@@ -187,41 +193,41 @@ class EventIdRecorder:
         self._database = database
         self._pending: list[_PendingIds] = []
         self._parallel = parallel
-        self._slots: asyncio.Semaphore | None = None
-        self._flushes: set[asyncio.Future[None]] = set()
-
-    def _flush_slots(self) -> asyncio.Semaphore:
-        """PostgreSQL commits several batches at once; SQLite has one writer, so one batch."""
-        if self._slots is None:
-            parallel = self._parallel or (PG_PARALLEL_FLUSHES if self._database().is_postgresql else 1)
-            self._slots = asyncio.Semaphore(parallel)
-        return self._slots
+        self._draining = 0
+        self._drains: set[asyncio.Task[None]] = set()
 
     async def record(self, events: Sequence[InboxRow], channel_db_id: int | None) -> set[str]:
         """The IDs (of one request) not recorded before; an ID sent twice at once by two
-        requests is new for one of them only."""
+        requests is new for one of them only. Raises the INSERT's error (the request answers
+        503)."""
         if not events:
             return set()
         entry = _PendingIds(list({e.event_id: e for e in events}.values()), channel_db_id,
                             asyncio.get_running_loop().create_future())
         self._pending.append(entry)
+        if self._parallel is None:
+            self._parallel = PG_PARALLEL_FLUSHES if self._database().is_postgresql else 1
+        if self._draining < self._parallel:
+            # A task of its own: a request that goes away mid-commit must not strand the
+            # others whose events share its INSERT.
+            self._draining += 1
+            drain = asyncio.get_running_loop().create_task(self._drain())
+            self._drains.add(drain)
+            drain.add_done_callback(self._drains.discard)
         try:
-            async with self._flush_slots():
-                if entry.queued:  # not taken by a flush that started while we waited
-                    batch, self._pending = self._pending, []
-                    for item in batch:
-                        item.queued = False
-                    # Shielded: a request that goes away mid-commit must not strand the
-                    # other requests of its batch.
-                    flush = asyncio.ensure_future(self._flush(batch))
-                    self._flushes.add(flush)
-                    flush.add_done_callback(self._flushes.discard)
-                    await asyncio.shield(flush)
-            # Our IDs may be in a batch another request is still committing: wait for it.
-            return await entry.future  # raises the INSERT's error: the request answers 503
+            return await entry.future
         except asyncio.CancelledError:
-            self._pending = [item for item in self._pending if item is not entry]
+            if entry in self._pending:  # not taken yet: nothing of it is inserted
+                self._pending.remove(entry)
             raise
+
+    async def _drain(self) -> None:
+        try:
+            while self._pending:
+                batch, self._pending = self._pending, []
+                await self._flush(batch)
+        finally:
+            self._draining -= 1
 
     async def _flush(self, batch: list[_PendingIds]) -> None:
         rows: dict[str, tuple[InboxRow, int | None]] = {}
@@ -242,13 +248,14 @@ class EventIdRecorder:
                 item.future.set_result(own)
 
 
-def parse_body(text: str) -> list[dict[str, Any]]:
+def parse_body(body: bytes | str) -> list[dict[str, Any]]:
     """The events of a webhook document to store, as JSON objects checked against the SDK's
     declared field types (bot.line.event_check; the SDK events are built by the inbox worker);
     events of a type this SDK does not know are left out (ignored). Raises ValueError for
-    anything that is not a LINE webhook document, whatever its nesting or types."""
+    anything that is not a LINE webhook document, whatever its nesting or types: not UTF-8,
+    not JSON, nested deeper than orjson's 1,024 levels."""
     try:
-        document = json.loads(text)
+        document = orjson.loads(body)
         if type(document) is not dict:
             raise TypeError("document")
         events = document["events"]
@@ -278,13 +285,19 @@ def _timestamp(data: dict[str, Any]) -> dt.datetime | None:
     return _EPOCH + dt.timedelta(milliseconds=value)
 
 
-_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+def _dumps(data: dict[str, Any]) -> str:
+    """An event's JSON as stored (UTF-8, compact). orjson refuses what nests deeper than 255
+    levels: such an event is not one LINE sends (ValueError: the body is a 400)."""
+    try:
+        return orjson.dumps(data).decode()
+    except TypeError as exc:
+        raise ValueError(f"event: {exc}") from None
 
 
 def inbox_rows(events: Sequence[dict[str, Any]], channel: LineChannel) -> list[InboxRow]:
     """The inbox rows of one body (events checked by `parse_body`). A user's events are
     handled in (event_at, event_id) order; events of one body sharing a millisecond get
-    microseconds apart so their order is kept."""
+    microseconds apart so their order is kept. ValueError for an event that cannot be stored."""
     rows = []
     last: dict[str, dt.datetime] = {}
     now: dt.datetime | None = None
@@ -335,10 +348,9 @@ def create_callback_handler(
             log.warning("webhook signature rejected")
             return web.json_response({"error": "X-Line-Signature: invalid"}, status=400)
         try:
-            parsed = parse_body(body.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
+            rows = inbox_rows(parse_body(body), channel)
+        except ValueError:  # not UTF-8 (orjson checks it), not JSON, not a LINE document
             return web.json_response({"error": "body: not a LINE webhook document"}, status=400)
-        rows = inbox_rows(parsed, channel)
         if rows:
             try:
                 new = await recorder.record(rows, channel.db_id)

@@ -193,6 +193,24 @@ async def test_concurrent_requests_share_commits_and_an_id_is_new_once(database)
     assert again == [set(), set(), set()]  # all redeliveries now
 
 
+async def test_a_request_that_goes_away_before_its_insert_stores_nothing(database) -> None:
+    from bot.line.webhook import EventIdRecorder, InboxRow
+
+    recorder = EventIdRecorder(lambda: database, parallel=1)
+    first = asyncio.ensure_future(recorder.record([InboxRow("01FIRST0000000000000000000", "{}", None, None)], None))
+    await asyncio.sleep(0)  # its INSERT is under way: what queues now waits for the next one
+    gone = asyncio.ensure_future(recorder.record([InboxRow("01GONE00000000000000000000", "{}", None, None)], None))
+    kept = asyncio.ensure_future(recorder.record([InboxRow("01KEPT00000000000000000000", "{}", None, None)], None))
+    await asyncio.sleep(0)
+    gone.cancel()
+    assert await first == {"01FIRST0000000000000000000"}
+    assert await kept == {"01KEPT00000000000000000000"}
+    assert gone.cancelled()
+    async with database.session() as session:
+        ids = set((await session.execute(select(WebhookEvent.event_id))).scalars())
+    assert ids == {"01FIRST0000000000000000000", "01KEPT00000000000000000000"}
+
+
 async def test_inbox_bounds_running_handlers(aiohttp_server, database) -> None:
     running = 0
     peak = 0
@@ -249,6 +267,10 @@ async def test_hostile_bodies_are_400_never_500(aiohttp_server, database) -> Non
         ('{"events": [%s]}' % __import__("json").dumps({**good, "timestamp": "soon"})).encode(),
         ('{"events": [%s]}' % __import__("json").dumps({**good, "source": [1, 2]})).encode(),
         ('{"events": [%s]}' % __import__("json").dumps({**good, "message": {"type": "text", "id": {"a": [[[]]]}}})).encode(),
+        # Parsed (under 1,024 levels) and past the SDK check (an unknown field), but deeper
+        # than the 255 levels the stored JSON may have.
+        ('{"events": [%s]}' % __import__("json").dumps({**good, "extra": __import__("functools").reduce(
+            lambda inner, _: [inner], range(300), [])})).encode(),
     ]
     async with aiohttp.ClientSession() as s:
         for body in bodies:
