@@ -10,7 +10,9 @@ latency p50/p99 and the ratio to bare. Each acknowledged event is first stored i
 Per target: an open-loop run (requests leave at a fixed event arrival rate whatever the
 answers do; latency counts from the scheduled send time, so a stall is not hidden) and a
 closed-loop run (`--concurrency` connections each sending the next request as soon as the
-previous one is answered) for the maximum ack throughput.
+previous one is answered) for the maximum ack throughput; its note gives the serving process's
+CPU time per acknowledged request (from /proc), which the generator and the database sharing
+the cores do not blur.
 
 Events are text messages with a word that triggers nothing (the background work is one
 trigger lookup); the `work` rows send a keyword that triggers a published campaign, so every
@@ -375,10 +377,22 @@ async def open_loop(target: str, url: str, requests: list[Request], rate: float)
     return run
 
 
+def _cpu_seconds(pid: int) -> float | None:
+    """The process's CPU time so far (user + system), from /proc (None where there is none)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 async def closed_loop(target: str, url: str, requests: list[Request], concurrency: int, seconds: float,
-                      *, reuse: bool) -> Run:
-    """`concurrency` senders, each posting the next body as soon as its last one is answered."""
+                      *, reuse: bool, server_pid: int | None = None) -> Run:
+    """`concurrency` senders, each posting the next body as soon as its last one is answered.
+    With `server_pid`, the note gives that process's CPU time per acknowledged request: what
+    acknowledging costs, whatever else (the generator, the database) shares the cores."""
     run = Run(target, "closed")
+    cpu_before = _cpu_seconds(server_pid) if server_pid else None
     pool = iter(requests)
     exhausted = False
 
@@ -413,8 +427,13 @@ async def closed_loop(target: str, url: str, requests: list[Request], concurrenc
 
         await asyncio.gather(*(sender() for _ in range(concurrency)))
         run.seconds = time.perf_counter() - start
+    cpu_after = _cpu_seconds(server_pid) if server_pid else None
+    notes = []
+    if cpu_before is not None and cpu_after is not None and run.requests:
+        notes.append(f"server CPU {(cpu_after - cpu_before) / run.requests * 1e6:.0f} µs/request")
     if exhausted:
-        run.note = "pre-built bodies ran out"
+        notes.append("pre-built bodies ran out")
+    run.note = "; ".join(notes)
     return run
 
 
@@ -459,7 +478,8 @@ async def bench_bare(args: argparse.Namespace, rng: random.Random) -> list[Run]:
         url = f"{server.url}/callback"
         await closed_loop("bare", url, warm, 8, 30, reuse=False)
         runs = [await open_loop("bare", url, opened, args.rate)]
-        runs.append(await closed_loop("bare", url, closed, args.concurrency, args.closed_duration, reuse=True))
+        runs.append(await closed_loop("bare", url, closed, args.concurrency, args.closed_duration, reuse=True,
+                                      server_pid=server.proc.pid))
     finally:
         await _stop(server)
     return runs
@@ -538,11 +558,12 @@ async def bench_service(backend: str, work: bool, args: argparse.Namespace, rng:
         async with aiohttp.ClientSession() as control:
             tokens = await _reply_tokens(control, sim.url, 5 * closed_count) if work else None
         closed = bodies.make(closed_count, tokens)
-        crun = await closed_loop(target, url, closed, args.concurrency, args.closed_duration, reuse=False)
+        crun = await closed_loop(target, url, closed, args.concurrency, args.closed_duration, reuse=False,
+                                 server_pid=service.proc.pid)
         runs.append(crun)
         sent += crun.events
         stored = await _wait_stable(lambda: _count(db, WebhookEvent), sent, 10)
-        crun.note = f"IDs stored {stored}/{sent}"
+        crun.note = "; ".join(filter(None, [crun.note, f"IDs stored {stored}/{sent}"]))
         if work:
             outgoing = await _count(db, OutgoingMessage)
             crun.note += f"; outbox rows {outgoing}"
