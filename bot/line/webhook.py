@@ -26,6 +26,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import asyncpg
 import orjson
 from aiohttp import web
 from sqlalchemy import select
@@ -136,6 +137,10 @@ _PG_INSERT = (
 )
 
 
+_DISCONNECTS = (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, asyncpg.AdminShutdownError,
+                asyncpg.CannotConnectNowError, OSError)
+
+
 async def _insert_event_ids(database: Database, rows: Sequence[tuple[InboxRow, int | None]]) -> set[str]:
     """Store the rows (each an inbox entry due at once, bot.line.inbox) with INSERT … ON
     CONFLICT DO NOTHING RETURNING, atomically; the IDs that were new. PostgreSQL: one statement
@@ -147,10 +152,12 @@ async def _insert_event_ids(database: Database, rows: Sequence[tuple[InboxRow, i
     if database.is_postgresql:
         # On the pooled connection's asyncpg connection itself: this runs for every webhook
         # request, and SQLAlchemy's cursor layer doubled its CPU cost in the web process
-        # (docs/decisions.md, "A cheaper acknowledgement"). The connection is invalidated after
-        # any error, so that one the server dropped (a restart: AdminShutdownError, then
-        # ConnectionDoesNotExistError) is renewed by the pool instead of handed out again (the
-        # pool does not ping, bot.storage.database); a healthy one costs only a reconnect.
+        # (docs/decisions.md, "A cheaper acknowledgement, again"). The connection is
+        # invalidated after any error (a healthy one costs only a reconnect); after a
+        # disconnect (a server restart: AdminShutdownError, then ConnectionDoesNotExistError)
+        # every pooled connection goes, as SQLAlchemy does on a disconnect it sees itself, so
+        # that none of them fails a later request (the pool does not ping,
+        # bot.storage.database).
         async with database.engine.connect() as connection:
             driver = (await connection.get_raw_connection()).driver_connection
             try:
@@ -158,8 +165,10 @@ async def _insert_event_ids(database: Database, rows: Sequence[tuple[InboxRow, i
                     _PG_INSERT, received_at, [r.event_id for r, _ in rows], [c for _, c in rows],
                     [r.payload for r, _ in rows], [r.user_key for r, _ in rows],
                     [r.event_at or received_at for r, _ in rows])
-            except Exception:
+            except Exception as exc:
                 await connection.invalidate()
+                if driver.is_closed() or isinstance(exc, _DISCONNECTS):  # a restart: the whole pool is dead
+                    await database.engine.dispose()
                 raise
             return {row[0] for row in found}
     table = WebhookEvent.__table__
