@@ -10,9 +10,9 @@ latency p50/p99 and the ratio to bare. Each acknowledged event is first stored i
 Per target: an open-loop run (requests leave at a fixed event arrival rate whatever the
 answers do; latency counts from the scheduled send time, so a stall is not hidden) and a
 closed-loop run (`--concurrency` connections each sending the next request as soon as the
-previous one is answered) for the maximum ack throughput; its note gives the serving process's
-CPU time per acknowledged request (from /proc), which the generator and the database sharing
-the cores do not blur.
+previous one is answered) for the maximum ack throughput; the notes of both give the serving
+process's CPU time per acknowledged request (from /proc), which the generator and the database
+sharing the cores do not blur (`--rate 6000` compares bare and service at one offered load).
 
 Events are text messages with a word that triggers nothing (the background work is one
 trigger lookup); the `work` rows send a keyword that triggers a published campaign, so every
@@ -335,8 +335,11 @@ def _client() -> aiohttp.ClientSession:
     )
 
 
-async def open_loop(target: str, url: str, requests: list[Request], rate: float) -> Run:
-    """Each request leaves when the events before it are due at `rate` events/s."""
+async def open_loop(target: str, url: str, requests: list[Request], rate: float, *,
+                    server_pid: int | None = None) -> Run:
+    """Each request leaves when the events before it are due at `rate` events/s. With
+    `server_pid`, the note gives that process's CPU time per acknowledged request at this
+    offered load (as `closed_loop`'s)."""
     run = Run(target, "open")
     due: list[float] = []
     elapsed_events = 0
@@ -346,6 +349,7 @@ async def open_loop(target: str, url: str, requests: list[Request], rate: float)
     last_ack = 0.0
 
     async with _client() as session:
+        cpu_before = _cpu_seconds(server_pid) if server_pid else None
         start = time.perf_counter()
         wall = time.time()
         for req, at in zip(requests, due):
@@ -371,6 +375,7 @@ async def open_loop(target: str, url: str, requests: list[Request], rate: float)
                 await asyncio.sleep(delay)
             tasks.append(asyncio.create_task(one(req, at)))
         await asyncio.gather(*tasks)
+        run.note = _cpu_note(server_pid, cpu_before, run.requests)
     # Sustained rate: events acked over the offered window (the last request's due time plus
     # its own 1/rate share), or until the last ack if that came later.
     run.seconds = max(elapsed_events / rate, last_ack)
@@ -427,14 +432,19 @@ async def closed_loop(target: str, url: str, requests: list[Request], concurrenc
 
         await asyncio.gather(*(sender() for _ in range(concurrency)))
         run.seconds = time.perf_counter() - start
-    cpu_after = _cpu_seconds(server_pid) if server_pid else None
-    notes = []
-    if cpu_before is not None and cpu_after is not None and run.requests:
-        notes.append(f"server CPU {(cpu_after - cpu_before) / run.requests * 1e6:.0f} µs/request")
+    notes = [_cpu_note(server_pid, cpu_before, run.requests)]
     if exhausted:
         notes.append("pre-built bodies ran out")
-    run.note = "; ".join(notes)
+    run.note = "; ".join(filter(None, notes))
     return run
+
+
+def _cpu_note(server_pid: int | None, cpu_before: float | None, requests: int) -> str:
+    """"server CPU N µs/request": the server's CPU time since `cpu_before` per answered request."""
+    cpu_after = _cpu_seconds(server_pid) if server_pid else None
+    if cpu_before is None or cpu_after is None or not requests:
+        return ""
+    return f"server CPU {(cpu_after - cpu_before) / requests * 1e6:.0f} µs/request"
 
 
 # --- the runs -------------------------------------------------------------------------------
@@ -477,7 +487,7 @@ async def bench_bare(args: argparse.Namespace, rng: random.Random) -> list[Run]:
     try:
         url = f"{server.url}/callback"
         await closed_loop("bare", url, warm, 8, 30, reuse=False)
-        runs = [await open_loop("bare", url, opened, args.rate)]
+        runs = [await open_loop("bare", url, opened, args.rate, server_pid=server.proc.pid)]
         runs.append(await closed_loop("bare", url, closed, args.concurrency, args.closed_duration, reuse=True,
                                       server_pid=server.proc.pid))
     finally:
@@ -537,7 +547,7 @@ async def bench_service(backend: str, work: bool, args: argparse.Namespace, rng:
                 await _wait_stable(lambda: _answered(control, sim.url), sent, START_TIMEOUT_S)
         await asyncio.sleep(1.0)
         opened = _open_requests(bodies, args, tokens)  # stamped for when they will be sent
-        run = await open_loop(target, url, opened, args.rate)
+        run = await open_loop(target, url, opened, args.rate, server_pid=service.proc.pid)
         runs.append(run)
         sent += run.events
         if work:
@@ -548,9 +558,10 @@ async def bench_service(backend: str, work: bool, args: argparse.Namespace, rng:
                     replied = await r.json()
             delays = sorted(replied[t] - due for t, due in run.sent_at.items() if t in replied)
             p99 = delays[min(len(delays) - 1, int(0.99 * len(delays)))] * 1000 if delays else float("nan")
-            run.note = (f"{done}/{sent} events answered; open-loop replies {len(delays)}/{len(run.sent_at)}, "
+            answered = (f"{done}/{sent} events answered; open-loop replies {len(delays)}/{len(run.sent_at)}, "
                         f"event→reply p50 {statistics.median(delays) * 1000 if delays else float('nan'):.0f} ms "
                         f"p99 {p99:.0f} ms")
+            run.note = "; ".join(filter(None, [answered, run.note]))
         else:
             await asyncio.sleep(1.0)
         # The closed loop: fresh bodies (the service drops redelivered IDs, so no reuse).
