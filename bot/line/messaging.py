@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
-import orjson
 from linebot.v3.messaging import (
     ApiException,
     AsyncApiClient,
@@ -141,9 +140,7 @@ def _sdk_message_and_wire(message: OutgoingMessage) -> tuple[SdkMessage, dict[st
     """The SDK model of a message and the JSON the SDK sends for it (its `to_dict()`)."""
     data = to_line_json(message) if isinstance(message, (PlainText, PlainFlex)) else dict(message)
     try:
-        # orjson: the card's JSON is encoded twice per message (queued, then sent), and the
-        # standard library's encoder cost a tenth of a worker's CPU (bench/webhook.py).
-        key = orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
+        key = json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     except (TypeError, ValueError):
         model = _build_sdk_message(data)  # not JSON at all: the builder names what is wrong
         return model, model.to_dict()
@@ -154,8 +151,8 @@ SDK_CACHE_SIZE = 512
 
 
 @functools.lru_cache(maxsize=SDK_CACHE_SIZE)
-def _cached_sdk_message(key: bytes) -> tuple[SdkMessage, dict[str, Any]]:
-    model = _build_sdk_message(orjson.loads(key))  # a ValueError is not cached: raised each time
+def _cached_sdk_message(key: str) -> tuple[SdkMessage, dict[str, Any]]:
+    model = _build_sdk_message(json.loads(key))  # a ValueError is not cached: raised each time
     return model, model.to_dict()
 
 
