@@ -119,12 +119,6 @@ class InboxRow:
     event_at: dt.datetime | None
 
 
-async def record_new_events(database: Database, rows: Sequence[InboxRow], channel_db_id: int | None) -> set[str]:
-    """Store the events; return the IDs not seen before (a conflict means a redelivery)."""
-    unique = list({r.event_id: r for r in rows}.values())
-    return await _insert_event_ids(database, [(r, channel_db_id) for r in unique])
-
-
 # PostgreSQL: one statement whatever the count, the rows as arrays; alone it is atomic, so it
 # runs outside a transaction (no BEGIN/COMMIT round trips).
 _PG_INSERT = (
