@@ -196,8 +196,11 @@ class EventIdRecorder:
         self._database = database
         self._pending: list[_PendingIds] = []
         self._parallel = parallel
+        # Counted by the drain itself, not len(_drains): a drain's done callback runs a loop
+        # turn after it last looked at the queue, and a request queued in between would wait
+        # for a drain that is already gone.
         self._draining = 0
-        self._drains: set[asyncio.Task[None]] = set()
+        self._drains: set[asyncio.Task[None]] = set()  # references, so none is collected mid-INSERT
 
     async def record(self, events: Sequence[InboxRow], channel_db_id: int | None) -> set[str]:
         """The IDs (of one request) not recorded before; an ID sent twice at once by two
