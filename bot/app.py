@@ -54,12 +54,17 @@ async def database_ctx(app: web.Application) -> AsyncIterator[None]:
 async def state_ctx(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG]
     if config.redis_url:
+        from bot.state.durable import DurableStorage
         from bot.state.redis import RedisEventIsolation, RedisStorage
+        from bot.state.sql import SqlStorage
 
-        storage = RedisStorage.from_url(config.redis_url, KeyBuilder(prefix=config.state_prefix))
-        isolation = RedisEventIsolation(storage.redis, storage.key_builder)
+        keys = KeyBuilder(prefix=config.state_prefix)
+        cache = RedisStorage.from_url(config.redis_url, keys)
+        recovered = app[METRICS].state_recovered
+        storage = DurableStorage(SqlStorage(app[DATABASE], keys), cache, on_recovered=recovered.inc)
+        isolation = RedisEventIsolation(cache.redis, keys)
         try:
-            await storage.ping()
+            await cache.ping()
         except Exception as exc:  # degrade, don't crash: /healthz reports it
             log.warning("state store unreachable at start", extra={"fields": {"error": type(exc).__name__}})
     else:

@@ -23,6 +23,12 @@ class Metrics:
             registry=self.registry,
         )
         self.health = Gauge("health_check_ok", "1 when a dependency answers", ["check"], registry=self.registry)
+        self.state_recovered = Counter(
+            "state_recovered_total", "Conversation states Redis lacked and the database gave back (a Redis "
+            "restart, failover or eviction)", registry=self.registry)
+        self.state_lost = Counter(
+            "state_lost_total", "Conversation states that could not be rebuilt (the user got 未預期錯誤)",
+            registry=self.registry)
         # The labelled children, looked up once per label set (a `labels()` call costs more than
         # the increment); the label sets are few (routes are templates).
         self._requests: dict[tuple[str, str, int], Any] = {}

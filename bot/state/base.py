@@ -36,6 +36,11 @@ class KeyBuilder:
         return self.separator.join(pieces)
 
 
+# One key's change as `set_many` takes it: (key, state, data, ttl); a None state with empty
+# data clears the key.
+Change = tuple[StorageKey, str | None, Mapping[str, Any], Ttl]
+
+
 def ttl_seconds(ttl: Ttl) -> float | None:
     """Normalise a TTL; None means no expiry. A TTL must be positive."""
     if ttl is None:
@@ -85,11 +90,20 @@ class BaseStorage(ABC):
         that can read them all in one round trip override this)."""
         return [await self.get_state_and_data(key) for key in keys]
 
-    async def set_many(self, changes: Sequence[tuple[StorageKey, str | None, Mapping[str, Any], Ttl]]) -> None:
+    async def set_many(self, changes: Sequence[Change]) -> None:
         """`set_state_and_data` of several keys: (key, state, data, ttl) each; a None state
         with empty data clears the key."""
         for key, state, data, ttl in changes:
             await self.set_state_and_data(key, state, data, ttl=ttl)
+
+    async def stage(self, session: Any, changes: Sequence[Change]) -> None:
+        """Write `changes` as part of the caller's database transaction (`session`), so they
+        commit together with what they report (an inbox event marked done). Stores with a
+        durable record in the database override this; `publish` must follow the commit."""
+
+    async def publish(self, changes: Sequence[Change]) -> None:
+        """After the commit of `stage`'s transaction: make `changes` visible to readers."""
+        await self.set_many(changes)
 
     async def ping(self) -> None:
         """Raise if the store cannot be reached (for /healthz)."""

@@ -28,6 +28,22 @@ return 0
 """
 
 
+# Fills keys read through from the database (bot.state.durable), each only while its state key
+# is absent: a fill never overwrites what a writer put there meanwhile. KEYS: state and data
+# name of each key in turn; ARGV: px, state and data ('' for none) of each key in turn.
+_FILL_ABSENT = """
+for i = 1, #KEYS, 2 do
+  local j = (i - 1) / 2 * 3
+  if redis.call('exists', KEYS[i]) == 0 then
+    redis.call('set', KEYS[i], ARGV[j + 2], 'px', ARGV[j + 1])
+    if ARGV[j + 3] == '' then redis.call('del', KEYS[i + 1])
+    else redis.call('set', KEYS[i + 1], ARGV[j + 3], 'px', ARGV[j + 1]) end
+  end
+end
+return 0
+"""
+
+
 def _px(ttl: Ttl) -> int | None:
     seconds = ttl_seconds(ttl)
     return None if seconds is None else max(1, int(seconds * 1000))
@@ -37,6 +53,7 @@ class RedisStorage(BaseStorage):
     def __init__(self, redis: Redis, key_builder: KeyBuilder | None = None) -> None:
         self.redis = redis
         self.key_builder = key_builder or KeyBuilder()
+        self._fill_absent = redis.register_script(_FILL_ABSENT)  # EVALSHA, loaded on first use
 
     @classmethod
     def from_url(cls, url: str, key_builder: KeyBuilder | None = None) -> "RedisStorage":
@@ -101,6 +118,24 @@ class RedisStorage(BaseStorage):
                 else:
                     pipe.set(data_name, json.dumps(dict(data), ensure_ascii=False), px=px)
             await pipe.execute()
+
+    async def forget_many(self, keys: Sequence[StorageKey]) -> None:
+        """Delete the keys' state and data in one round trip (a cache invalidated before the
+        record it caches changes)."""
+        if keys:
+            await self.redis.delete(*(self.key_builder.build(key, part) for key in keys for part in ("state", "data")))
+
+    async def fill_many(self, entries: Sequence[tuple[StorageKey, str, Mapping[str, Any], float]]) -> None:
+        """(key, state, data, ttl seconds) each, set only where the key's state is absent, in
+        one script call."""
+        if not entries:
+            return
+        names: list[str] = []
+        args: list[str | int] = []
+        for key, state, data, ttl in entries:
+            names += [self.key_builder.build(key, "state"), self.key_builder.build(key, "data")]
+            args += [_px(ttl) or 1, state, json.dumps(dict(data), ensure_ascii=False) if data else ""]
+        await self._fill_absent(keys=names, args=args)
 
     async def ping(self) -> None:
         await self.redis.ping()

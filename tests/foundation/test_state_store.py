@@ -5,6 +5,7 @@ import asyncio
 import pytest
 
 from bot.state.base import KeyBuilder, StorageKey
+from bot.state.durable import DurableStorage
 from bot.state.memory import MemoryStorage, SimpleEventIsolation
 from bot.state.redis import RedisEventIsolation, RedisStorage
 from bot.state.sql import SqlStorage
@@ -15,19 +16,26 @@ KEY = StorageKey(channel_id="C1", user_id="U1")
 OTHER = StorageKey(channel_id="C1", user_id="U2")
 
 
-@pytest.fixture(params=["memory", *(f"sql-{b}" for b in DB_BACKENDS), "redis"])
+@pytest.fixture(params=["memory", *(f"sql-{b}" for b in DB_BACKENDS), "redis",
+                        *(f"durable-{b}" for b in DB_BACKENDS)])
 async def storage(request, redis_prefix, tmp_path):
     database = None
+    redis = None
     if request.param == "memory":
         store = MemoryStorage()
     elif request.param.startswith("sql-"):
         database = Database(make_database_url(request, request.param[4:], tmp_path))
         store = SqlStorage(database, KeyBuilder(prefix=redis_prefix))
+    elif request.param.startswith("durable-"):  # Redis in front of the database (REDIS_URL set)
+        database = Database(make_database_url(request, request.param[8:], tmp_path))
+        keys = KeyBuilder(prefix=redis_prefix)
+        redis = RedisStorage(await open_redis(redis_prefix), keys)
+        store = DurableStorage(SqlStorage(database, keys), redis)
     else:
-        store = RedisStorage(await open_redis(redis_prefix), KeyBuilder(prefix=redis_prefix))
+        store = redis = RedisStorage(await open_redis(redis_prefix), KeyBuilder(prefix=redis_prefix))
     yield store
-    if request.param == "redis":
-        await close_redis(store.redis, redis_prefix)
+    if redis is not None:
+        await close_redis(redis.redis, redis_prefix)
     else:
         await store.close()
     if database is not None:
