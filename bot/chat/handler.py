@@ -27,7 +27,7 @@ from linebot.v3.webhooks import (
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.appkeys import CONFIG, DATABASE, EVENT_ISOLATION, PHOTO_STORE, STATE_STORAGE
+from bot.appkeys import CONFIG, DATABASE, EVENT_ISOLATION, METRICS, PHOTO_STORE, STATE_STORAGE
 from bot.chat import answers, liff_answers
 from bot.chat.channels import DEFAULT_CHANNEL
 from bot.chat.display_names import DISPLAY_NAMES, Unnamed
@@ -49,7 +49,7 @@ from bot.line.outbox import MESSAGING_POOL, OUTBOX_SENDER, drop_pushes_to, enque
 from bot.line.webhook import LineChannel
 from bot.log import pseudonym
 from bot.photo_store import PHOTOS, PhotoStoreError
-from bot.state.base import StorageKey
+from bot.state.base import Change, StorageKey
 from bot.storage.database import dialect_insert
 from bot.storage.models import Campaign, Channel, Customer, Trigger, utcnow
 from bot.verification import jobs
@@ -170,9 +170,10 @@ class ChatHandler:
                     reply_token=action.answer_via.token if action.answer_via else None,
                     event_at=action.answer_via.received_at if action.answer_via else None,
                 ) for ask, card, action in cards])
+                stored = [_stored(key, change) for key, change in changes if not isinstance(change, machine.Keep)]
+                await self.app[STATE_STORAGE].stage(session, stored)
                 await inbox.complete_many(session, [item.held for item in quiet] + [a.item.held for a, _, _ in cards])
-            await self.app[STATE_STORAGE].set_many([_stored(key, change) for key, change in changes
-                                                    if not isinstance(change, machine.Keep)])
+            await self.app[STATE_STORAGE].publish(stored)
         if cards:
             self._wake_outbox()
         for ask, _, _ in cards:
@@ -308,6 +309,7 @@ class ChatHandler:
         state, data = await self.app[STATE_STORAGE].get_state_and_data(key)
         customer: KnownCustomer | None = None
         others: list[machine.Action] = []
+        staged: list[Change] = []
         # The card (the usual answer) is queued in ONE transaction with the customer row and
         # the inbox event's completion; other answers take the general path (`_send`).
         async with self.app[DATABASE].session() as session, session.begin():
@@ -322,14 +324,20 @@ class ChatHandler:
                     customer = customer or facts.customer or await known_customer(session, channel_id, user_id,
                                                                                   absent=True)
                     card = channel_card_json(facts.card, liff_id=facts.liff_id, sandbox_base_url=self._sandbox_base)
+                    if not isinstance(transition.store, machine.Keep):  # the window commits with its card
+                        staged = [_stored(key, transition.store)]
+                        await self.app[STATE_STORAGE].stage(session, staged)
                     await self._deliver(channel_id, customer, [card], action.answer_via, "card", session=session)
                 else:
                     others.append(action)
+        if staged:
+            await self.app[STATE_STORAGE].publish(staged)
         if customer is not None:
             self._wake_outbox()
         for action in others:
             await self._send(channel_id, user_id, action)
-        await self._apply(key, transition.store)
+        if not staged:
+            await self._apply(key, transition.store)
         if customer is not None and customer.display_name is None:  # for exports; the card never waits on it
             self.app[DISPLAY_NAMES].note(Unnamed(customer.id, channel_id, customer.line_user_id))
 
@@ -369,7 +377,19 @@ class ChatHandler:
         for action in transition.actions:
             if isinstance(action, machine.ProcessPhoto):
                 await self._photo(channel_id, user_id, action)
+            elif isinstance(action, machine.StateLost):
+                await self._state_lost(channel_id, user_id, action)
         await self._apply(key, transition.store)
+
+    async def _state_lost(self, channel_id: int, user_id: str, action: machine.StateLost) -> None:
+        """A photo window that could not be read back: counted, logged and answered 未預期錯誤
+        (the campaign's buttons need its id; without one nothing can be said in its name)."""
+        self.app[METRICS].state_lost.inc()
+        log.warning("photo window could not be rebuilt", extra={"fields": {
+            "user": pseudonym(user_id), "channel": channel_id, "answered": action.campaign_id is not None}})
+        if action.campaign_id is not None and action.campaign_id.isdigit():
+            await self._send(channel_id, user_id, machine.SendSystemMessage(
+                SystemKind.UNEXPECTED, action.campaign_id, action.answer_via))
 
     async def _photo(self, channel_id: int, user_id: str, action: machine.ProcessPhoto) -> None:
         campaign_id = int(action.campaign_id)
@@ -455,12 +475,14 @@ class ChatHandler:
             await session.execute(update(Customer).where(Customer.channel_id == channel_id,
                                                          Customer.line_user_id == user_id)
                                   .values(blocked_at=blocked_at))
+            forget: list[Change] = []
             if blocked_at is not None:
                 await _record_block(session, channel_id, user_id, blocked_at)
                 await drop_pushes_to(session, channel_id, user_id, "user blocked the account (unfollow)")
+                forget = [_stored(self._key(channel_id, user_id), machine.Clear())]
+                await self.app[STATE_STORAGE].stage(session, forget)
             await inbox.complete_current(session)
-        if blocked_at is not None:
-            await self.app[STATE_STORAGE].clear(self._key(channel_id, user_id))
+        await self.app[STATE_STORAGE].publish(forget)
 
 
 async def _record_block(session: Any, channel_id: int, user_id: str, at: dt.datetime) -> None:

@@ -177,7 +177,17 @@ class ProcessPhoto:
     answer_via: ReplyToken | None
 
 
-Action = SendCard | SendSystemMessage | SendCustomMessage | ProcessPhoto
+@dataclass(frozen=True)
+class StateLost:
+    """An image came while the stored window could not be read back (the state says a card
+    was sent, its data is unusable): the user is told 未預期錯誤 (with the campaign's buttons,
+    when the data still names it) rather than left without an answer, and the loss is counted."""
+
+    campaign_id: str | None
+    answer_via: ReplyToken | None
+
+
+Action = SendCard | SendSystemMessage | SendCustomMessage | ProcessPhoto | StateLost
 
 
 # --- what happens to the stored state -----------------------------------------------------
@@ -246,8 +256,11 @@ def _image_received(
     if state != InvoiceUpload.awaiting_photo.state:
         return NOTHING  # no card, or the store already expired the window: no response
     window = PhotoWindow.from_data(data)
-    if window is None:
-        return Transition(Clear())  # our state with unreadable data: drop it, answer nothing
+    if window is None:  # our state with unreadable data: drop it, and say so
+        named = data.get("campaign_id") if isinstance(data, Mapping) else None
+        campaign_id = named if isinstance(named, str) and named else None
+        answer_via = event.reply_token if event.first_of_batch else None
+        return Transition(Clear(), (StateLost(campaign_id, answer_via),))
     if event.channel_id != window.channel_id:
         return NOTHING
     if not window.contains(event.sent_at):

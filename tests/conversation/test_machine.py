@@ -20,6 +20,7 @@ from flows.conversation.machine import (
     SendCustomMessage,
     SendSystemMessage,
     SetState,
+    StateLost,
     Transition,
     Unfollowed,
     handle,
@@ -235,9 +236,13 @@ def test_unfollow_forgets_the_window() -> None:
      {"campaign_id": "c", "channel_id": CHANNEL, "card_sent_at": "2024-03-01T04:00:00"},
      {"campaign_id": "", "channel_id": CHANNEL, "card_sent_at": "2024-03-01T04:00:00+00:00"}],
 )
-def test_malformed_stored_data_is_dropped_silently(data) -> None:
-    t = handle(InvoiceUpload.awaiting_photo.state, data, image("m1", T0), T0)
-    assert t == Transition(Clear())
+def test_malformed_stored_data_is_dropped_and_reported_as_lost(data) -> None:
+    event = image("m1", T0)
+    t = handle(InvoiceUpload.awaiting_photo.state, data, event, T0)
+    named = data.get("campaign_id") if isinstance(data, dict) else None
+    assert t == Transition(Clear(), (StateLost(named or None, event.reply_token),))
+    later = handle(InvoiceUpload.awaiting_photo.state, data, image("m2", T0, first=False), T0)
+    assert later.actions == (StateLost(named or None, None),)  # a batch's later images push
 
 
 def test_naive_now_is_refused_naming_the_field() -> None:
