@@ -241,3 +241,58 @@ async def test_sigterm_under_load_loses_nothing_and_exits_within_25_seconds(stac
     assert [len(_answers(sim, u)) for u in users] == [1] * 20
     assert sorted((await uploads_per_user(db)).values()) == [1] * 20
     await _coupons_match_messages(db, sim, users, 20)
+
+
+async def test_redis_restarted_empty_during_100_photo_events_every_photo_answered_once(
+        stack: Any, tmp_path: Path) -> None:
+    """Issue 25, finding 1: Redis killed -9 while 100 users' photos are being handled, and
+    restarted empty 5 s later. Every photo window opened by a card is rebuilt from the
+    database: each user gets exactly one answer and one coupon, and nothing is marked done
+    unanswered."""
+    deployment, sim, db, mof_url = stack
+    redis = RedisServer(tmp_path)
+    await redis.start()
+    deployment.redis_url = redis.url
+    try:
+        users = [new_user_id() for _ in range(100)]
+        invoices = photos(100)
+        await seed_mof(mof_url, [code for code, _ in invoices])
+        async with aiohttp.ClientSession() as http, http.post(f"{mof_url}/_sim/faults", json={"latency_ms": 100}) as r:
+            assert r.status == 200  # each verification takes a while: the kill lands mid-flight
+        await deployment.web("web-1")
+        await seed_campaign(db, coupons=100)
+        async with aiohttp.ClientSession() as http:
+            await _cards(deployment, sim, users, http)
+            events = [sim.image_event(user, data) for user, (_, data) in zip(users, invoices)]
+
+            async def deliver(start: int) -> None:
+                assert await sim.deliver(deployment.callback, events[start:start + 5], session=http) == 200
+
+            await asyncio.gather(*(deliver(start) for start in range(0, 100, 5)))
+
+            async def some_uploads() -> bool:
+                return await count(db, Upload) >= 5
+
+            await wait_until(some_uploads, 60, "the first uploads", every=0.02)
+            await redis.kill()
+            assert sum(1 for u in users if not _answers(sim, u)) > 0, "all answered before the kill: nothing proven"
+            await asyncio.sleep(5.0)
+            await redis.start()  # the same port, empty: it keeps nothing on disk
+
+            async def all_answered() -> bool:
+                return all(_answers(sim, u) for u in users)
+
+            await wait_until(all_answered, 120, "every photo answered after Redis came back empty")
+            async with http.get(f"http://127.0.0.1:{deployment.web_port}/metrics") as resp:
+                metrics = await resp.text()
+        await asyncio.sleep(2.0)  # anything sent twice would show by now
+        for user in users:
+            assert len(_answers(sim, user)) == 1, await _explain(db, sim, user)
+        assert sorted((await uploads_per_user(db)).values()) == [1] * 100
+        await _coupons_match_messages(db, sim, users, 100)
+        assert await inbox_states(db) == {"done": 200}
+        recovered = [line for line in metrics.splitlines() if line.startswith("state_recovered_total ")]
+        assert recovered and float(recovered[0].split()[1]) > 0, "no window came from the database"
+        assert "state_lost_total 0.0" in metrics
+    finally:
+        await redis.kill()
