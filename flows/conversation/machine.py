@@ -18,6 +18,11 @@ from flows.messages.custom import CustomKind
 from flows.messages.system import SystemKind
 
 PHOTO_WINDOW = dt.timedelta(minutes=30)
+# The store keeps a window this much longer than it is open: an image sent inside the window
+# whose event is handled late (it waited in the inbox through an outage; the inbox retries
+# outages for well over an hour) still finds it. The window closes by the image's LINE
+# timestamp (`PhotoWindow.contains`), not by the store's expiry.
+LATE_EVENT_GRACE = dt.timedelta(hours=2)
 # An image may carry a LINE timestamp slightly before our record of sending the card
 # (the two clocks differ); within this much it still counts as sent after the card.
 CLOCK_SKEW_ALLOWANCE = dt.timedelta(seconds=5)
@@ -233,7 +238,7 @@ NOTHING = Transition(Keep())
 
 def _open_window(campaign_id: str, channel_id: str, now: dt.datetime) -> SetState:
     window = PhotoWindow(campaign_id, channel_id, now)
-    return SetState(InvoiceUpload.awaiting_photo.state, window.to_data(), PHOTO_WINDOW)
+    return SetState(InvoiceUpload.awaiting_photo.state, window.to_data(), PHOTO_WINDOW + LATE_EVENT_GRACE)
 
 
 def _card_requested(event: CardRequested, now: dt.datetime) -> Transition:

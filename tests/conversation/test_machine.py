@@ -8,6 +8,7 @@ import pytest
 from flows.conversation.availability import Availability
 from flows.conversation.delivery import ReplyToken
 from flows.conversation.machine import (
+    LATE_EVENT_GRACE,
     PHOTO_WINDOW,
     CardRequested,
     CardSent,
@@ -93,8 +94,9 @@ def test_card_opens_a_thirty_minute_window_with_the_documented_data() -> None:
     assert t.actions == (SendCard("camp-X", token),)
     assert isinstance(t.store, SetState)
     assert t.store.state == "InvoiceUpload:awaiting_photo"
-    assert t.store.ttl == PHOTO_WINDOW == dt.timedelta(minutes=30)
-    assert t.store.ttl_seconds == 1800
+    assert PHOTO_WINDOW == dt.timedelta(minutes=30)
+    assert t.store.ttl == PHOTO_WINDOW + LATE_EVENT_GRACE  # kept longer than open: late events
+    assert t.store.ttl_seconds == 1800 + 7200
     assert t.store.data == {
         "campaign_id": "camp-X",
         "card_sent_at": "2024-03-01T04:00:00+00:00",
@@ -119,6 +121,19 @@ def test_photo_after_thirty_one_minutes_gets_nothing_with_the_store_ttl() -> Non
     store.step(CardRequested("camp-X", CHANNEL, Availability.OK), T0)
     at = T0 + dt.timedelta(minutes=31)
     assert store.step(image("m1", at), at).actions == ()
+
+
+def test_photo_sent_inside_the_window_but_handled_after_an_outage_is_processed() -> None:
+    """Issue 25: an image sent at 29 min whose event waited in the inbox while Redis was down
+    is handled at 95 min: the stored window is still there, and the image's own timestamp
+    decides."""
+    store = Store()
+    store.step(CardRequested("camp-X", CHANNEL, Availability.OK), T0)
+    sent = T0 + dt.timedelta(minutes=29)
+    handled = T0 + dt.timedelta(minutes=95)
+    event = ImageReceived(CHANNEL, "m1", sent, ReplyToken("rt-1", sent))
+    t = store.step(event, handled)
+    assert t.actions == (ProcessPhoto("camp-X", "m1", ReplyToken("rt-1", sent)),)
 
 
 def test_late_photo_gets_nothing_even_if_the_data_is_still_there() -> None:
