@@ -11,6 +11,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from bot.photo_store import ADDRESSING_STYLES, PhotoStoreSettings, parse_store_url
+from bot.secret_strength import MIN_SECRET_BITS, estimated_bits, repeat_period
 from bot.storage.database import DEFAULT_POOL_SIZE
 from bot.storage.pg_options import split_options
 
@@ -134,6 +135,8 @@ class Config:
                               "e.g. `openssl rand -hex 32`")
         if app_secret is not None and len(app_secret) < MIN_APP_SECRET_LENGTH:
             raise ConfigError("APP_SECRET", f"must be at least {MIN_APP_SECRET_LENGTH} characters")
+        if service and secret is not None and app_secret is not None:
+            _strong_app_secret(app_secret)
         login_channel = get("LINE_LOGIN_CHANNEL_ID")
         if login_channel is not None and not login_channel.isdigit():
             raise ConfigError("LINE_LOGIN_CHANNEL_ID", "must be the LINE Login channel ID (digits)")
@@ -174,6 +177,18 @@ class Config:
             photo_store=_photo_store(get),
             several_processes=_several_processes(get),
         )
+
+
+def _strong_app_secret(value: str) -> None:
+    """Production's APP_SECRET signs the photo links and keys the sealed carrier codes: refuse one
+    that repeats a pattern or holds under MIN_SECRET_BITS by estimate (bot.secret_strength). The
+    message says nothing about the value."""
+    advice = "use a random one, e.g. `openssl rand -hex 32`"
+    if repeat_period(value) is not None:
+        raise ConfigError("APP_SECRET", f"too weak: it repeats one character or a short pattern; {advice}")
+    if estimated_bits(value) < MIN_SECRET_BITS:
+        raise ConfigError("APP_SECRET", f"too weak: under {MIN_SECRET_BITS} bits of entropy by its length and "
+                          f"kinds of characters (64 hex characters is the least); {advice}")
 
 
 def _seconds(name: str, value: str | None) -> float | None:

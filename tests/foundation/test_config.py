@@ -3,6 +3,8 @@ import pytest
 
 from bot.config import Config, ConfigError
 
+STRONG_SECRET = "5f0c3a9e1b7d24c86e19a3f0b5d7c2e4a8f61d3b9c0e7a2f4d6b8c1e3a5f7092"  # like `openssl rand -hex 32`
+
 
 def test_defaults_are_sandbox_with_sqlite():
     config = Config.from_env({})
@@ -54,7 +56,7 @@ def test_production_mode_and_secrets_stay_out_of_repr():
             "LINE_CHANNEL_ACCESS_TOKEN": "access-token-value",
             "MOF_APP_ID": "EINV0001",
             "MOF_API_KEY": "mof-key-value",
-            "APP_SECRET": "app-secret-value-0123456789abcdef",
+            "APP_SECRET": "app-secret-value-" + STRONG_SECRET,
             "DATABASE_URL": "postgresql+asyncpg://app:dbpass123@db/prod",
         }
     )
