@@ -76,6 +76,9 @@ class Config:
     # Sandbox mode: no LINE credentials were given, so the service runs against its bundled
     # simulators. Derived from the credentials unless set explicitly (SANDBOX).
     sandbox: bool | None = None
+    # SANDBOX_PUBLIC: the sandbox-only routes (chat page, clock, simulators) answer every client,
+    # not only loopback ones (bot.sandbox_access).
+    sandbox_public: bool = False
     database_pool_size: int = DEFAULT_POOL_SIZE
     photo_store: PhotoStoreSettings = field(default_factory=PhotoStoreSettings)
     # Why more than one process of this deployment is expected (None: no sign of it); with
@@ -103,6 +106,8 @@ class Config:
             "mof_api_key": _secret_repr(self.mof_api_key),
             "photo_store": self.photo_store.url or f"local {self.data_dir}",  # names no credential
             "database_pool_size": str(self.database_pool_size),
+            **({"sandbox_routes": "every client" if self.sandbox_public else "loopback clients only"}
+               if self.sandbox else {}),
         }
 
     @classmethod
@@ -182,6 +187,7 @@ class Config:
             state_prefix=get("STATE_PREFIX") or "invoicebot",
             app_secret=app_secret,
             sandbox=sandbox,
+            sandbox_public=_flag("SANDBOX_PUBLIC", get("SANDBOX_PUBLIC"), False),
             photo_link_ttl_days=_whole("PHOTO_LINK_TTL_DAYS", get("PHOTO_LINK_TTL_DAYS"), 7, 1, 365),
             privacy_purge_seconds=_whole("PRIVACY_PURGE_SECONDS", get("PRIVACY_PURGE_SECONDS"), 3600,
                                          60, 7 * 86400),

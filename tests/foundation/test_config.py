@@ -114,13 +114,17 @@ def test_all_signs_are_named_and_only_the_missing_variables():
 def test_sandbox_1_runs_the_sandbox_on_a_production_looking_deployment():
     env = {"DATABASE_URL": "postgresql+asyncpg://app@db/demo", "DYNO": "web.1",
            "PUBLIC_BASE_URL": "https://demo.example.com", "SANDBOX": "1"}
-    assert Config.from_env(env).sandbox
+    config = Config.from_env(env)
+    assert config.sandbox and not config.sandbox_public
+    assert Config.from_env({**env, "SANDBOX_PUBLIC": "1"}).sandbox_public
 
 
 def test_the_readme_sandbox_needs_nothing_and_local_addresses_are_no_sign():
     for env in ({}, {"DATABASE_URL": "sqlite+aiosqlite:///./walkthrough.db"},
                 {"PUBLIC_BASE_URL": "http://192.168.1.20:8080", "PORT": "8081"}):
-        assert Config.from_env(env).sandbox
+        config = Config.from_env(env)
+        assert config.sandbox and not config.sandbox_public
+        assert config.describe()["sandbox_routes"] == "loopback clients only"
 
 
 def test_sandbox_contradictions_are_refused():

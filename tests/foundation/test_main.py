@@ -36,6 +36,7 @@ def test_starts_in_sandbox_mode_says_where_and_answers_healthz(tmp_path):
     try:
         banner = proc.stdout.readline()
         assert f"http://127.0.0.1:{port}/sandbox" in banner
+        assert banner.rstrip().endswith("sandbox routes answer loopback clients only")
         deadline = time.time() + 20
         while True:
             try:
@@ -109,11 +110,11 @@ def test_a_production_deployment_without_line_credentials_refuses_to_start(tmp_p
     assert not (tmp_path / "data").exists()
 
 
-def test_sandbox_1_starts_the_sandbox_on_postgresql(tmp_path, database_url):
+def test_sandbox_1_starts_the_sandbox_on_postgresql_and_says_who_it_answers(tmp_path, database_url):
     port = _free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "bot"],
-        env=_env(PORT=str(port), DATABASE_URL=database_url, DYNO="web.1", SANDBOX="1"),
+        env=_env(PORT=str(port), DATABASE_URL=database_url, DYNO="web.1", SANDBOX="1", SANDBOX_PUBLIC="1"),
         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:
@@ -122,3 +123,4 @@ def test_sandbox_1_starts_the_sandbox_on_postgresql(tmp_path, database_url):
         proc.terminate()
         proc.wait(10)
     assert f"http://127.0.0.1:{port}/sandbox" in banner, proc.stderr.read()
+    assert banner.rstrip().endswith("sandbox routes answer every client (SANDBOX_PUBLIC=1)")
