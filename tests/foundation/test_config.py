@@ -7,6 +7,12 @@ STRONG_SECRET = "5f0c3a9e1b7d24c86e19a3f0b5d7c2e4a8f61d3b9c0e7a2f4d6b8c1e3a5f709
 LINE_VARIABLES = "LINE_CHANNEL_SECRET, LINE_CHANNEL_ACCESS_TOKEN, MOF_APP_ID, MOF_API_KEY, APP_SECRET"
 
 
+def refusal(env) -> ConfigError:  # noqa: ANN001
+    with pytest.raises(ConfigError) as info:
+        Config.from_env(env)
+    return info.value
+
+
 def test_defaults_are_sandbox_with_sqlite():
     config = Config.from_env({})
     assert config.sandbox
@@ -44,10 +50,9 @@ def test_heroku_style_postgres_url_gets_the_async_driver():
     ],
 )
 def test_bad_settings_name_the_variable(env, variable):
-    with pytest.raises(ConfigError) as info:
-        Config.from_env(env)
-    assert info.value.variable == variable
-    assert str(info.value).startswith(variable + ":")
+    failure = refusal(env)
+    assert failure.variable == variable
+    assert str(failure).startswith(variable + ":")
 
 
 def test_production_mode_and_secrets_stay_out_of_repr():
@@ -94,10 +99,9 @@ def test_handler_concurrency_default_fits_in_the_database_pool():
     ({"PUBLIC_BASE_URL": "https://invoices.example.com"}, "PUBLIC_BASE_URL is https"),
 ])
 def test_a_production_deployment_without_line_credentials_does_not_start_sandbox_mode(env, sign):
-    with pytest.raises(ConfigError) as info:
-        Config.from_env(env)
-    assert info.value.variable == LINE_VARIABLES
-    message = str(info.value)
+    failure = refusal(env)
+    assert failure.variable == LINE_VARIABLES
+    message = str(failure)
     assert "\n" not in message and f"({sign})" in message and "SANDBOX=1" in message
     assert "pw" not in message and "db.internal" not in message  # the database URL is not repeated
 
@@ -105,10 +109,9 @@ def test_a_production_deployment_without_line_credentials_does_not_start_sandbox
 def test_all_signs_are_named_and_only_the_missing_variables():
     env = {"DATABASE_URL": "postgresql+asyncpg://app@db/prod", "DYNO": "web.1",
            "PUBLIC_BASE_URL": "https://invoices.example.com", "MOF_APP_ID": "EINV1", "APP_SECRET": STRONG_SECRET}
-    with pytest.raises(ConfigError) as info:
-        Config.from_env(env)
-    assert info.value.variable == "LINE_CHANNEL_SECRET, LINE_CHANNEL_ACCESS_TOKEN, MOF_API_KEY"
-    assert "(DATABASE_URL is PostgreSQL, DYNO=web.1, PUBLIC_BASE_URL is https)" in info.value.reason
+    failure = refusal(env)
+    assert failure.variable == "LINE_CHANNEL_SECRET, LINE_CHANNEL_ACCESS_TOKEN, MOF_API_KEY"
+    assert "(DATABASE_URL is PostgreSQL, DYNO=web.1, PUBLIC_BASE_URL is https)" in failure.reason
 
 
 def test_sandbox_1_runs_the_sandbox_on_a_production_looking_deployment():
@@ -131,14 +134,9 @@ def test_sandbox_contradictions_are_refused():
     production = {"LINE_CHANNEL_SECRET": "s" * 32, "LINE_CHANNEL_ACCESS_TOKEN": "t" * 40, "MOF_APP_ID": "EINV1",
                   "MOF_API_KEY": "k" * 24, "APP_SECRET": STRONG_SECRET}
     assert not Config.from_env(production).sandbox
-    with pytest.raises(ConfigError) as info:
-        Config.from_env({**production, "SANDBOX": "1"})
-    assert info.value.variable == "SANDBOX"
-    with pytest.raises(ConfigError) as info:  # SANDBOX=0: production asked for, without its variables
-        Config.from_env({"SANDBOX": "0"})
-    assert info.value.variable == LINE_VARIABLES and "(SANDBOX=0)" in info.value.reason
-    with pytest.raises(ConfigError) as info:
-        Config.from_env({"SANDBOX": "maybe"})
-    assert info.value.variable == "SANDBOX"
+    assert refusal({**production, "SANDBOX": "1"}).variable == "SANDBOX"
+    failure = refusal({"SANDBOX": "0"})  # production asked for, without its variables
+    assert failure.variable == LINE_VARIABLES and "(SANDBOX=0)" in failure.reason
+    assert refusal({"SANDBOX": "maybe"}).variable == "SANDBOX"
     # The admin CLI does not start the service: no sandbox rule for it.
     assert Config.from_env({"DATABASE_URL": "postgresql+asyncpg://app@db/prod", "DYNO": "run.1"}, service=False)
