@@ -222,7 +222,7 @@ def _service_env(database_url: str, port: int, line_url: str, data_dir: str) -> 
         "LINE_API_BASE_URL": line_url, "LINE_DATA_API_BASE_URL": line_url, "LIFF_ID": "1234567890-bench",
         "MOF_APP_ID": "BENCHAPP0001", "MOF_API_KEY": "bench-" + secrets.token_hex(8),
         "MOF_API_BASE_URL": "http://127.0.0.1:9", "RUN_WORKER": "false", "LOG_LEVEL": "WARNING",
-        "APP_SECRET": "bench-" + secrets.token_hex(16),
+        "APP_SECRET": secrets.token_hex(32),
         "DATA_DIR": data_dir, "REDIS_URL": REDIS_URL, "STATE_PREFIX": "bench" + secrets.token_hex(4),
     }
 

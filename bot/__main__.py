@@ -62,7 +62,10 @@ def main(argv: list[str] | None = None) -> int:
     def announce(_message: str) -> None:
         where = f"http://127.0.0.1:{config.port}"
         if config.sandbox:
-            print(f"Sandbox mode (no LINE credentials): open {where}/sandbox  ·  health: {where}/healthz", flush=True)
+            answer = ("sandbox routes answer every client (SANDBOX_PUBLIC=1)" if config.sandbox_public
+                      else "sandbox routes answer loopback clients only")
+            print(f"Sandbox mode (no LINE credentials): open {where}/sandbox  ·  health: {where}/healthz  ·  {answer}",
+                  flush=True)
         else:
             print(f"Serving the LINE webhook at {config.base_url}/callback  ·  health: {where}/healthz", flush=True)
 

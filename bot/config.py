@@ -11,6 +11,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from bot.photo_store import ADDRESSING_STYLES, PhotoStoreSettings, parse_store_url
+from bot.secret_strength import MIN_SECRET_BITS, estimated_bits, repeat_period
 from bot.storage.database import DEFAULT_POOL_SIZE
 from bot.storage.pg_options import split_options
 
@@ -20,10 +21,13 @@ DEFAULT_LINE_DATA_API = "https://api-data.line.me"
 DEFAULT_MOF_API = "https://api.einvoice.nat.gov.tw"
 SUPPORTED_DB_DRIVERS = {"sqlite+aiosqlite", "postgresql+asyncpg"}
 MIN_APP_SECRET_LENGTH = 32
+# What production needs that sandbox mode does without (named when a production deployment lacks them).
+PRODUCTION_VARIABLES = ("LINE_CHANNEL_SECRET", "LINE_CHANNEL_ACCESS_TOKEN", "MOF_APP_ID", "MOF_API_KEY", "APP_SECRET")
 
 
 class ConfigError(ValueError):
-    """A setting is missing or malformed; `variable` names the environment variable."""
+    """A setting is missing or malformed; `variable` names the environment variable (or several,
+    comma-separated, when they are missing together)."""
 
     def __init__(self, variable: str, reason: str) -> None:
         super().__init__(f"{variable}: {reason}")
@@ -70,8 +74,11 @@ class Config:
     photo_link_ttl_days: int = 7  # photo links in lists and exports expire after this
     privacy_purge_seconds: int = 3600  # how often the service runs the retention purge
     # Sandbox mode: no LINE credentials were given, so the service runs against its bundled
-    # simulators. Derived from the credentials unless set explicitly.
+    # simulators. Derived from the credentials unless set explicitly (SANDBOX).
     sandbox: bool | None = None
+    # SANDBOX_PUBLIC: the sandbox-only routes (chat page, clock, simulators) answer every client,
+    # not only loopback ones (bot.sandbox_access).
+    sandbox_public: bool = False
     database_pool_size: int = DEFAULT_POOL_SIZE
     photo_store: PhotoStoreSettings = field(default_factory=PhotoStoreSettings)
     # Why more than one process of this deployment is expected (None: no sign of it); with
@@ -99,6 +106,8 @@ class Config:
             "mof_api_key": _secret_repr(self.mof_api_key),
             "photo_store": self.photo_store.url or f"local {self.data_dir}",  # names no credential
             "database_pool_size": str(self.database_pool_size),
+            **({"sandbox_routes": "every client" if self.sandbox_public else "loopback clients only"}
+               if self.sandbox else {}),
         }
 
     @classmethod
@@ -122,6 +131,10 @@ class Config:
                 "required when the other LINE credential is set "
                 "(set both for production, or neither for sandbox mode)",
             )
+        sandbox = None if get("SANDBOX") is None else _flag("SANDBOX", get("SANDBOX"), False)
+        if service and sandbox is True and secret is not None:
+            raise ConfigError("SANDBOX", "is on but the LINE credentials are set: unset SANDBOX for production, "
+                              "or the LINE credentials for sandbox mode")
         mof_key = get("MOF_API_KEY")
         mof_app = get("MOF_APP_ID")
         if service and secret is not None and (mof_key is None or mof_app is None):
@@ -134,16 +147,22 @@ class Config:
                               "e.g. `openssl rand -hex 32`")
         if app_secret is not None and len(app_secret) < MIN_APP_SECRET_LENGTH:
             raise ConfigError("APP_SECRET", f"must be at least {MIN_APP_SECRET_LENGTH} characters")
+        if service and secret is not None and app_secret is not None:
+            _strong_app_secret(app_secret)
         login_channel = get("LINE_LOGIN_CHANNEL_ID")
         if login_channel is not None and not login_channel.isdigit():
             raise ConfigError("LINE_LOGIN_CHANNEL_ID", "must be the LINE Login channel ID (digits)")
+        database_url = _database_url(get("DATABASE_URL") or DEFAULT_DATABASE_URL)
+        public_base_url = _http_url("PUBLIC_BASE_URL", get("PUBLIC_BASE_URL"))
+        if service and secret is None and sandbox is not True:
+            _refuse_sandbox_in_production(get, sandbox, database_url, public_base_url)
 
         return cls(
-            database_url=_database_url(get("DATABASE_URL") or DEFAULT_DATABASE_URL),
+            database_url=database_url,
             redis_url=_redis_url(get("REDIS_URL")),
             port=_port(get("PORT")),
             host=get("HOST") or "0.0.0.0",
-            public_base_url=_http_url("PUBLIC_BASE_URL", get("PUBLIC_BASE_URL")),
+            public_base_url=public_base_url,
             line_channel_secret=secret,
             line_channel_access_token=token,
             liff_id=get("LIFF_ID"),
@@ -167,6 +186,8 @@ class Config:
             lease_seconds=_seconds("LEASE_SECONDS", get("LEASE_SECONDS")),
             state_prefix=get("STATE_PREFIX") or "invoicebot",
             app_secret=app_secret,
+            sandbox=sandbox,
+            sandbox_public=_flag("SANDBOX_PUBLIC", get("SANDBOX_PUBLIC"), False),
             photo_link_ttl_days=_whole("PHOTO_LINK_TTL_DAYS", get("PHOTO_LINK_TTL_DAYS"), 7, 1, 365),
             privacy_purge_seconds=_whole("PRIVACY_PURGE_SECONDS", get("PRIVACY_PURGE_SECONDS"), 3600,
                                          60, 7 * 86400),
@@ -174,6 +195,44 @@ class Config:
             photo_store=_photo_store(get),
             several_processes=_several_processes(get),
         )
+
+
+def _strong_app_secret(value: str) -> None:
+    """Production's APP_SECRET signs the photo links and keys the sealed carrier codes: refuse one
+    that repeats a pattern or holds under MIN_SECRET_BITS by estimate (bot.secret_strength). The
+    message says nothing about the value."""
+    advice = "use a random one, e.g. `openssl rand -hex 32`"
+    if repeat_period(value) is not None:
+        raise ConfigError("APP_SECRET", f"too weak: it repeats one character or a short pattern; {advice}")
+    if estimated_bits(value) < MIN_SECRET_BITS:
+        raise ConfigError("APP_SECRET", f"too weak: under {MIN_SECRET_BITS} bits of entropy by its length and "
+                          f"kinds of characters (64 hex characters is the least); {advice}")
+
+
+def _production_signs(get: Callable[[str], str | None], database_url: str, public_base_url: str | None) -> list[str]:
+    """What says this runs as a production deployment: a PostgreSQL database, a platform
+    process name (DYNO) or a public https address. Names no credential."""
+    signs = []
+    if make_url(database_url).drivername.startswith("postgresql"):
+        signs.append("DATABASE_URL is PostgreSQL")
+    if get("DYNO") is not None:
+        signs.append(f"DYNO={get('DYNO')}")
+    if public_base_url is not None and urlsplit(public_base_url).scheme == "https":
+        signs.append("PUBLIC_BASE_URL is https")
+    return signs
+
+
+def _refuse_sandbox_in_production(get: Callable[[str], str | None], sandbox: bool | None, database_url: str,
+                                  public_base_url: str | None) -> None:
+    """Sandbox mode (simulators, a movable clock) only where it is meant: with no LINE credentials
+    and no SANDBOX=1, a production deployment (or SANDBOX=0) is refused, naming what it lacks."""
+    signs = ["SANDBOX=0"] if sandbox is False else _production_signs(get, database_url, public_base_url)
+    if signs:
+        missing = [name for name in PRODUCTION_VARIABLES if get(name) is None]
+        raise ConfigError(", ".join(missing),
+                          f"unset, and this looks like a production deployment ({', '.join(signs)}), where "
+                          "sandbox mode would serve simulators and a movable clock; set them, or SANDBOX=1 "
+                          "to run the sandbox here anyway")
 
 
 def _seconds(name: str, value: str | None) -> float | None:

@@ -10,6 +10,7 @@ from aiohttp import web
 
 from bot.appkeys import CONFIG
 from bot.config import Config
+from bot.sandbox_access import restrict_sandbox_routes
 
 LINE_PREFIX = "/sandbox/line"
 MOF_PREFIX = "/sandbox/mof"
@@ -64,9 +65,10 @@ def mount_simulators(app: web.Application, config: Config) -> None:
 
 def setup_sandbox(app: web.Application) -> None:
     """Everything sandbox mode adds (call it from create_app when config.sandbox, after the
-    webhook and channel_ctx are registered): the simulators, the demo campaign seeded once
-    on start, the chat page at GET /sandbox with its static files, its JSON API, the clock
-    control and the live feed of what the bot sent."""
+    webhook and channel_ctx are registered): the rule that its routes answer loopback clients
+    only (unless SANDBOX_PUBLIC), the simulators, the demo campaign seeded once on start, the
+    chat page at GET /sandbox with its static files, its JSON API, the clock control and the
+    live feed of what the bot sent."""
     from bot.sandbox_chat.api import setup_api
     from bot.sandbox_chat.clock import setup_clock
     from bot.sandbox_chat.demo import demo_ctx
@@ -76,6 +78,7 @@ def setup_sandbox(app: web.Application) -> None:
     config = app[CONFIG]
     if not config.sandbox:
         raise RuntimeError("setup_sandbox: the service is not in sandbox mode")
+    restrict_sandbox_routes(app, public=config.sandbox_public)
     mount_simulators(app, config)
     app.cleanup_ctx.append(demo_ctx)
     setup_page(app)

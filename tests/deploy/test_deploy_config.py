@@ -1,6 +1,8 @@
 """Deployment settings: APP_SECRET in production, DATABASE_URL as platforms hand it out, the pool
 size, the photo store variables, and the several-processes-without-Redis warning."""
+import base64
 import logging
+import secrets
 import ssl
 import subprocess
 
@@ -28,9 +30,34 @@ def error(env):
 def test_production_requires_app_secret_so_links_verify_on_every_process():
     assert error(PRODUCTION).variable == "APP_SECRET"
     assert error({**PRODUCTION, "APP_SECRET": "short"}).variable == "APP_SECRET"
-    assert Config.from_env({**PRODUCTION, "APP_SECRET": "a" * 32}).app_secret == "a" * 32
+    strong = secrets.token_hex(32)
+    assert Config.from_env({**PRODUCTION, "APP_SECRET": strong}).app_secret == strong
     assert Config.from_env({}).app_secret is None  # sandbox: a key kept in DATA_DIR is enough
     assert Config.from_env({"LINE_CHANNEL_SECRET": "s"}, service=False).app_secret is None  # the CLI
+
+
+@pytest.mark.parametrize("weak", [
+    "a" * 64,  # 64 hex digits, but one repeated
+    "0123456789abcdef" * 4,  # a short pattern repeated
+    "correcthorsebatterystapleinvoicecampaign",  # 40 lowercase letters: about 188 bits
+    "rehearsal-app-secret-" + "s" * 24,
+    secrets.token_hex(32)[:63],  # 252 bits
+])
+def test_a_weak_app_secret_is_refused_in_production(weak):
+    failure = error({**PRODUCTION, "APP_SECRET": weak})
+    assert failure.variable == "APP_SECRET" and "openssl rand -hex 32" in failure.reason
+    assert weak not in str(failure) and weak[:8] not in str(failure)
+    # Outside production (sandbox mode, the admin CLI) the 32-character minimum is the only rule.
+    assert Config.from_env({"APP_SECRET": weak}).app_secret == weak
+    assert Config.from_env({**PRODUCTION, "APP_SECRET": weak}, service=False).app_secret == weak
+
+
+@pytest.mark.parametrize("strong", [
+    secrets.token_hex(32), secrets.token_hex(32).upper(), secrets.token_hex(48),
+    base64.b64encode(secrets.token_bytes(32)).decode(), secrets.token_urlsafe(32),
+])
+def test_random_32_byte_app_secrets_pass(strong):
+    assert Config.from_env({**PRODUCTION, "APP_SECRET": strong}).app_secret == strong
 
 
 @pytest.mark.parametrize("given, expected", [
@@ -38,7 +65,7 @@ def test_production_requires_app_secret_so_links_verify_on_every_process():
     ("postgresql://u@db/d?sslmode=disable&application_name=bot", "postgresql+asyncpg://u@db/d?sslmode=disable&application_name=bot"),
 ])
 def test_platform_urls_get_the_async_driver_and_keep_their_options(given, expected):
-    assert Config.from_env({"DATABASE_URL": given}).database_url == expected
+    assert Config.from_env({"DATABASE_URL": given, "SANDBOX": "1"}).database_url == expected
 
 
 @pytest.mark.parametrize("query, says", [
@@ -118,7 +145,7 @@ def test_pool_size_and_photo_store_variables():
     ({"DYNO": "worker.1"}, "DYNO=worker.1"), ({"RUN_WORKER": "false"}, "RUN_WORKER=false"),
 ])
 def test_signs_of_several_processes(env, because):
-    assert Config.from_env(env).several_processes == because
+    assert Config.from_env({**env, "SANDBOX": "1"}).several_processes == because
 
 
 async def test_start_up_warns_when_postgresql_runs_several_processes_without_redis(

@@ -11,6 +11,7 @@ import csv
 import datetime as dt
 import json
 import os
+import secrets
 import shutil
 import socket
 import subprocess
@@ -34,7 +35,7 @@ pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
 SECRET, TOKEN = "rehearsal-channel-secret-0123456789", "rehearsal-access-token-" + "t" * 20
 MOF_APP_ID, MOF_KEY = "EINV0000000015", "rehearsal-mof-key-0123456789"
-APP_SECRET = "rehearsal-app-secret-" + "s" * 24
+APP_SECRET = secrets.token_hex(32)  # as `openssl rand -hex 32` makes it
 USER = "U" + "d" * 32
 KEYWORD = "登錄發票"
 

@@ -16,7 +16,9 @@ def _free_port() -> int:
 
 
 def _env(**extra):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("LINE_", "MOF_", "DATABASE_", "REDIS_"))}
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("LINE_", "MOF_", "DATABASE_", "REDIS_", "SANDBOX", "APP_SECRET"))
+           and k not in ("DYNO", "PUBLIC_BASE_URL")}
     env.update(extra)
     return env
 
@@ -34,6 +36,7 @@ def test_starts_in_sandbox_mode_says_where_and_answers_healthz(tmp_path):
     try:
         banner = proc.stdout.readline()
         assert f"http://127.0.0.1:{port}/sandbox" in banner
+        assert banner.rstrip().endswith("sandbox routes answer loopback clients only")
         deadline = time.time() + 20
         while True:
             try:
@@ -85,3 +88,39 @@ def test_sandbox_start_up_log_shows_the_simulators_not_production(tmp_path):
     text = "".join(lines)
     for production in ("api.line.me", "api.einvoice.nat.gov.tw", '"mof_api_key": "None"', "sim-channel-secret"):
         assert production not in text
+
+
+@pytest.mark.parametrize("command", [["bot"], ["bot", "worker"]])
+@pytest.mark.parametrize("env, sign", [
+    ({"DATABASE_URL": "postgresql+asyncpg://app:pw@127.0.0.1:9/prod"}, "DATABASE_URL is PostgreSQL"),
+    ({"DYNO": "web.1"}, "DYNO=web.1"),
+    ({"PUBLIC_BASE_URL": "https://invoices.example.com"}, "PUBLIC_BASE_URL is https"),
+])
+def test_a_production_deployment_without_line_credentials_refuses_to_start(tmp_path, command, env, sign):
+    """No sandbox mode on a production database: one line naming the missing variables, the
+    sign it saw and the override; nothing started (the database is not even reached)."""
+    result = subprocess.run([sys.executable, "-m", *command], env=_env(**env), cwd=tmp_path,
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("configuration error: LINE_CHANNEL_SECRET, LINE_CHANNEL_ACCESS_TOKEN, MOF_APP_ID, "
+                           "MOF_API_KEY, APP_SECRET: unset")
+    assert f"({sign})" in line and "SANDBOX=1" in line and "pw" not in line
+    assert not (tmp_path / "data").exists()
+
+
+def test_sandbox_1_starts_the_sandbox_on_postgresql_and_says_who_it_answers(tmp_path, database_url):
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot"],
+        env=_env(PORT=str(port), DATABASE_URL=database_url, DYNO="web.1", SANDBOX="1", SANDBOX_PUBLIC="1"),
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        banner = proc.stdout.readline()
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    assert f"http://127.0.0.1:{port}/sandbox" in banner, proc.stderr.read()
+    assert banner.rstrip().endswith("sandbox routes answer every client (SANDBOX_PUBLIC=1)")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -28,6 +29,7 @@ from tests.chat.conftest import seed_campaign as chat_seed_campaign
 
 ROOT = Path(__file__).resolve().parents[2]
 COUPON_PREFIX = "FAULT-"
+APP_SECRET = secrets.token_hex(32)  # one for every process of the run, as `openssl rand -hex 32` makes it
 
 
 def free_port() -> int:
@@ -90,7 +92,7 @@ class Deployment:
             "LINE_API_BASE_URL": self.line_url, "LINE_DATA_API_BASE_URL": self.line_url, "LIFF_ID": LIFF_ID,
             "MOF_API_BASE_URL": self.mof_url, "MOF_APP_ID": MOF_APP_ID, "MOF_API_KEY": MOF_KEY,
             "DATA_DIR": str(self.data_dir), "REDIS_URL": self.redis_url, "LOG_LEVEL": "WARNING",
-            "APP_SECRET": "fault-tests-app-secret-" + "s" * 16, "LEASE_SECONDS": "3", **extra,
+            "APP_SECRET": APP_SECRET, "LEASE_SECONDS": "3", **extra,
         }
 
     @property
