@@ -4,8 +4,8 @@ before any user data is read or stored; the user is the token's `sub`. Bodies ar
 objects naming `liff_id` (the LIFF app the page runs in) and `campaign`."""
 from __future__ import annotations
 
-import json
 import logging
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +27,7 @@ from flows.einvoice.model import InvoiceSource, MofError
 from flows.messages.custom import CustomKind
 from flows.messages.system import NOT_EXIST_TEXT, NOT_STARTED_TEXT
 from liff_pages import carriers, forms
+from liff_pages.bodies import BodyError, parse_body
 from liff_pages.keys import LIFF_MOF, LIMITS, SEALER
 from liff_pages.limits import RATE_LIMITED_TEXT
 
@@ -38,6 +39,8 @@ API = "/liff/api"
 UNAUTHORIZED_TEXT = "登入驗證失敗，請關閉頁面後從 LINE 重新開啟"
 UNAVAILABLE_TEXT = "系統忙碌中，請稍後再試"
 MOF_DOWN_TEXT = "財政部電子發票平台暫時無法回應，請稍後再試"
+_LIFF_ID = re.compile(r"[0-9A-Za-z_-]{1,100}")
+_CAMPAIGN_ID = re.compile(r"[0-9]{1,18}")
 
 
 class Refused(Exception):
@@ -76,12 +79,9 @@ async def _body(request: web.Request) -> dict[str, Any]:
     if len(raw) > MAX_BODY:
         raise Refused(413, "body", "資料過大")
     try:
-        body = json.loads(raw or b"{}")
-    except (ValueError, UnicodeDecodeError):
-        raise Refused(400, "body", "資料格式錯誤（需為 JSON 物件）") from None
-    if not isinstance(body, dict):
-        raise Refused(400, "body", "資料格式錯誤（需為 JSON 物件）")
-    return body
+        return parse_body(raw)
+    except BodyError as exc:
+        raise Refused(400, "body", "資料格式錯誤（需為 JSON 物件）", reason=str(exc)) from None
 
 
 def _bearer(request: web.Request) -> str:
@@ -97,14 +97,14 @@ async def _channel_of(request: web.Request, liff_id: Any) -> Channel | None:
     async with request.app[DATABASE].session() as session:
         if sandbox and liff_id == SANDBOX_LIFF_ID:
             return await session.scalar(select(Channel).where(Channel.name == "default"))
-        if not isinstance(liff_id, str) or not liff_id or len(liff_id) > 100:
+        if not isinstance(liff_id, str) or not _LIFF_ID.fullmatch(liff_id):
             return None
         return await session.scalar(select(Channel).where(Channel.liff_id == liff_id).order_by(Channel.id))
 
 
 async def _campaign(request: web.Request, value: Any) -> Campaign | None:
     text = str(value) if isinstance(value, (str, int)) and not isinstance(value, bool) else ""
-    if not text.isdigit() or len(text) > 18:
+    if not _CAMPAIGN_ID.fullmatch(text):
         return None
     async with request.app[DATABASE].session() as session:
         return await session.get(Campaign, int(text))

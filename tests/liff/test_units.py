@@ -1,4 +1,5 @@
-"""Unit tests of the LIFF pages' building blocks: code sealing, rate limits, form rules."""
+"""Unit tests of the LIFF pages' building blocks: code sealing, rate limits, form rules,
+request bodies, the verified-token cache and the client address."""
 from __future__ import annotations
 
 import base64
@@ -86,3 +87,32 @@ def test_carrier_form_rules() -> None:
     assert set(errors) == {"carrier_barcode", "verification_code"}
     _, errors = forms.check_carrier({"carrier_barcode": "/ABC+123", "verification_code": "x" * 33})
     assert set(errors) == {"verification_code"}
+
+
+@pytest.mark.parametrize("raw,reason", [
+    (b"[" * 1500 + b"]" * 1500, "nested too deeply"),
+    (b'{"fields": ' + b"[" * 1490 + b"]" * 1490 + b"}", "nested too deeply"),
+    (b'{"a": {"b": {"c": {"d": {}}}}}', "nested too deeply"),
+    (b'{"liff_id": "\xff\xfe"}', "not UTF-8"),
+    (b'{"liff_id": "\\ud800"}', "a text is not valid Unicode"),
+    (b'{"liff_id": "a\\u0000b"}', "a text holds a NUL character"),
+    (b'{"campaign": NaN}', "NaN is not JSON"),
+    (b'{"campaign": 1e999}', "a number is too large"),
+    (b'{"campaign": 1' + b"0" * 30 + b"}", "a number is too large"),
+    (b'["liff_id"]', "not a JSON object"),
+    (b'{"liff_id": ', "not JSON"),
+])
+def test_bodies_that_are_not_a_small_json_object_are_named(raw: bytes, reason: str) -> None:
+    from liff_pages.bodies import BodyError, parse_body
+
+    with pytest.raises(BodyError) as refused:
+        parse_body(raw)
+    assert str(refused.value) == reason
+
+
+def test_a_small_json_object_is_read() -> None:
+    from liff_pages.bodies import parse_body
+
+    assert parse_body(b"") == {}
+    assert parse_body('{"liff_id": "1234-Ab", "fields": {"date": "2024-01-01", "consent": true, "n": 120}}'
+                      .encode()) == {"liff_id": "1234-Ab", "fields": {"date": "2024-01-01", "consent": True, "n": 120}}
