@@ -5,6 +5,7 @@ objects naming `liff_id` (the LIFF app the page runs in) and `campaign`."""
 from __future__ import annotations
 
 import logging
+import math
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +17,7 @@ from bot.appkeys import CONFIG, DATABASE
 from bot.chat import answers, liff_answers
 from bot.chat.intake import customer_for, register
 from bot.chat.speakers import speaker_for
+from bot.client_address import client_address
 from bot.line.messaging import IdTokenClaims, InvalidIdToken, LineApiError
 from bot.line.outbox import MESSAGING_POOL
 from bot.log import pseudonym
@@ -28,8 +30,9 @@ from flows.messages.custom import CustomKind
 from flows.messages.system import NOT_EXIST_TEXT, NOT_STARTED_TEXT
 from liff_pages import carriers, forms
 from liff_pages.bodies import BodyError, parse_body
-from liff_pages.keys import LIFF_MOF, LIMITS, SEALER
+from liff_pages.keys import LIFF_MOF, LIMITS, SEALER, TOKENS
 from liff_pages.limits import RATE_LIMITED_TEXT
+from liff_pages.tokens import VerifyPaused
 
 log = logging.getLogger(__name__)
 
@@ -44,15 +47,19 @@ _CAMPAIGN_ID = re.compile(r"[0-9]{1,18}")
 
 
 class Refused(Exception):
-    """An answer other than 200, as {"error", "message", **extra}."""
+    """An answer other than 200, as {"error", "message", **extra}; a `retry_after` (seconds)
+    is also sent as the Retry-After header."""
 
     def __init__(self, status: int, error: str, message: str, **extra: Any) -> None:
         super().__init__(error)
         self.status, self.error, self.message, self.extra = status, error, message, extra
 
     def response(self) -> web.Response:
+        headers = dict(NO_STORE)
+        if "retry_after" in self.extra:
+            headers["Retry-After"] = str(max(1, math.ceil(self.extra["retry_after"])))
         return web.json_response({"error": self.error, "message": self.message, **self.extra},
-                                 status=self.status, headers=NO_STORE)
+                                 status=self.status, headers=headers)
 
 
 NO_STORE = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
@@ -110,12 +117,32 @@ async def _campaign(request: web.Request, value: Any) -> Campaign | None:
         return await session.get(Campaign, int(text))
 
 
+def _before_verify(request: web.Request, token: str) -> None:
+    """A token not verified yet costs a call to LINE: none while LINE's 429 lasts, and at most
+    the address budget per client address (checked before anything else is looked up)."""
+    tokens = request.app[TOKENS]
+    if tokens.known(token):
+        return
+    wait = tokens.paused_for()
+    if wait > 0:
+        raise Refused(503, "line", UNAVAILABLE_TEXT, retry_after=round(wait, 1))
+    address = client_address(request, request.app[CONFIG].trusted_proxy_hops)
+    limiter = request.app[LIMITS]["address"]
+    if not limiter.allow(address):
+        raise Refused(429, "rate", RATE_LIMITED_TEXT, retry_after=round(limiter.retry_after(address), 1))
+
+
 async def _verify(request: web.Request, channel: Channel, token: str) -> IdTokenClaims:
-    try:
+    async def ask_line(id_token: str, client_id: str) -> IdTokenClaims:
         line = await request.app[MESSAGING_POOL](channel.id)
-        return await line.verify_id_token(token, channel.login_channel_id or "")
+        return await line.verify_id_token(id_token, client_id)
+
+    try:
+        return await request.app[TOKENS].verify(token, channel.login_channel_id or "", ask_line)
     except InvalidIdToken:
         raise Refused(401, "id_token", UNAUTHORIZED_TEXT) from None
+    except VerifyPaused as paused:
+        raise Refused(503, "line", UNAVAILABLE_TEXT, retry_after=round(paused.retry_after, 1)) from None
     except (LineApiError, ValueError) as exc:
         log.warning("LIFF token check failed", extra={"fields": {"error": type(exc).__name__}})
         raise Refused(503, "line", UNAVAILABLE_TEXT) from None
@@ -147,6 +174,7 @@ async def caller(request: web.Request, *, limit: str) -> tuple[Caller, Customer]
     """Size, token, rate, campaign availability: everything an endpoint checks first."""
     body = await _body(request)
     token = _bearer(request)
+    _before_verify(request, token)
     channel = await _channel_of(request, body.get("liff_id"))
     campaign = await _campaign(request, body.get("campaign"))
     if channel is None or not channel.login_channel_id:

@@ -164,14 +164,23 @@
     if (first) first.focus();
   }
 
+  function load() {
+    api("campaign").then(function (result) {
+      if (result.status === 200) { ready(result.data); return; }
+      refused(result);
+      var wait = Number(result.data && result.data.retry_after) || 0;
+      if ((result.status === 503 || result.status === 429) && wait > 0) {
+        setTimeout(load, Math.min(Math.ceil(wait), 300) * 1000);  // LINE or we asked to wait: try again then
+      }
+    });
+  }
+
   function start() {
     if (!window.liff) { say("無法載入 LINE LIFF，請從 LINE 重新開啟此頁", "problem"); return; }
     liff.init({ liffId: liffId }).then(function () {
       if (page === "index") { route(); return; }
       if (!liff.isLoggedIn()) { liff.login({ redirectUri: location.href }); return; }
-      api("campaign").then(function (result) {
-        if (result.status === 200) ready(result.data); else refused(result);
-      });
+      load();
     }, function () {
       say("LINE 登入初始化失敗，請從 LINE 重新開啟此頁", "problem");
     });

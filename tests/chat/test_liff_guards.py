@@ -3,6 +3,7 @@ the address limit before LINE's verify, verified tokens kept until their exp, th
 checked here as well as by LINE, LINE's 429 on verify, and issue dates a campaign cannot take."""
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -10,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.simulators.line import SIM_LOGIN_CHANNEL_ID
-from bot.storage.models import Channel
+from bot.storage.models import Channel, Customer
 from tests.chat.conftest import LIFF_ID, Stack
 
 USER = "U" + "c3" * 16
@@ -87,3 +88,75 @@ async def test_malformed_bodies_get_400_naming_why_on_every_endpoint(stack: Stac
         status, answer, _ = await _post(stack, path, {**_base(stack), "fields": strange}, token)
         assert status == 422 and answer["errors"], answer
     assert await stack.uploads() == []
+
+
+async def test_bogus_tokens_from_one_address_cost_line_at_most_the_address_budget(stack: Stack) -> None:
+    from liff_pages import ADDRESS_LIMIT
+
+    statuses = [(await _post(stack, "campaign", _base(stack), f"bogus.token.{i}"))[0] for i in range(400)]
+    burst = ADDRESS_LIMIT[0]
+    assert statuses == [401] * burst + [429] * (400 - burst)
+    assert len(_verify_calls(stack)) == burst  # LINE was asked about the first ones only
+    status, answer, headers = await _post(stack, "campaign", _base(stack), stack.sim.issue_id_token(USER))
+    assert status == 429 and answer["message"] == "操作太頻繁，請稍後再試" and int(headers["Retry-After"]) > 0
+    assert len(_verify_calls(stack)) == burst
+
+
+@pytest.mark.parametrize("hops", [0, 1])
+async def test_the_address_is_the_proxys_entry_of_x_forwarded_for_only_when_trusted(make_stack, hops: int) -> None:
+    from liff_pages import ADDRESS_LIMIT
+
+    burst = ADDRESS_LIMIT[0]
+    stack = await make_stack(trusted_proxy_hops=hops)
+    await _login_ready(stack)
+    # A client writing its own X-Forwarded-For entries; the proxy appends the address it saw.
+    spoofed = [(await _post(stack, "campaign", _base(stack), f"bogus.{i}",
+                            {"X-Forwarded-For": f"10.0.{i // 250}.{i % 250}, 203.0.113.7"}))[0]
+               for i in range(burst + 1)]
+    assert spoofed == [401] * burst + [429]  # the left entries do not buy a new budget
+    other = await _post(stack, "campaign", _base(stack), "bogus.other", {"X-Forwarded-For": "198.51.100.9"})
+    # Behind a trusted proxy another client has its own budget; without one, the header is
+    # the client's word and the peer (this test's loopback address) is out of budget.
+    assert other[0] == (401 if hops == 1 else 429)
+
+
+async def test_a_verified_token_is_asked_about_once(stack: Stack) -> None:
+    token = stack.sim.issue_id_token(USER)
+    for path, extra in (("campaign", {}), ("campaign", {}), ("validate", {"form": "manual", "fields": {}})):
+        status, answer, _ = await _post(stack, path, {**_base(stack), **extra}, token)
+        assert status == 200, answer
+    assert [c["idToken"] for c in _verify_calls(stack)] == [token]
+
+
+@pytest.mark.parametrize("claims", [
+    {"exp": 1_600_000_000},  # expired long ago
+    {"iss": "https://issuer.example.com"},
+    {"aud": "9999999999"},
+    {"sub": "U" + "a" * 500},  # 501 characters
+    {"sub": "U" + "A1" * 16},
+])
+async def test_claims_line_would_not_give_are_refused_even_when_verify_says_200(stack: Stack, claims) -> None:  # noqa: ANN001
+    stack.sim.verify_checks = False  # verify answers 200 with whatever the token claims
+    token = stack.sim.issue_id_token(USER, claims=claims)
+    status, answer, _ = await _post(stack, "campaign", _base(stack), token)
+    assert (status, answer["error"]) == (401, "id_token")
+    assert [c["status"] for c in _verify_calls(stack)] == [200]
+    async with stack.db.session() as s:
+        assert (await s.scalars(select(Customer))).all() == []
+
+
+async def test_line_429_on_verify_pauses_new_tokens_for_its_retry_after(stack: Stack) -> None:
+    known = stack.sim.issue_id_token(USER)
+    assert (await _post(stack, "campaign", _base(stack), known))[0] == 200
+    stack.sim.inject_faults("verify", [429], retry_after=2)
+    status, answer, headers = await _post(stack, "campaign", _base(stack), stack.sim.issue_id_token("U" + "d4" * 16))
+    assert (status, answer["message"], headers["Retry-After"]) == (503, "系統忙碌中，請稍後再試", "2")
+    calls = len(_verify_calls(stack))
+    for i in range(20):  # other new users while LINE's Retry-After runs: answered here, LINE not asked
+        status, _, headers = await _post(stack, "campaign", _base(stack), stack.sim.issue_id_token(f"U{i:032x}"))
+        assert status == 503 and 1 <= int(headers["Retry-After"]) <= 2
+    assert len(_verify_calls(stack)) == calls
+    assert (await _post(stack, "campaign", _base(stack), known))[0] == 200  # a verified token keeps working
+    await asyncio.sleep(2.1)
+    assert (await _post(stack, "campaign", _base(stack), stack.sim.issue_id_token("U" + "e5" * 16)))[0] == 200
+    assert len(_verify_calls(stack)) == calls + 1

@@ -116,3 +116,70 @@ def test_a_small_json_object_is_read() -> None:
     assert parse_body(b"") == {}
     assert parse_body('{"liff_id": "1234-Ab", "fields": {"date": "2024-01-01", "consent": true, "n": 120}}'
                       .encode()) == {"liff_id": "1234-Ab", "fields": {"date": "2024-01-01", "consent": True, "n": 120}}
+
+
+def _claims(**changes):  # noqa: ANN003, ANN202
+    from bot.line.messaging import IdTokenClaims
+
+    values = {"sub": "U" + "a1" * 16, "aud": "1234567890", "exp": 2_000, "iat": 1_000,
+              "iss": "https://access.line.me", "name": "林小姐"}
+    return IdTokenClaims(**{**values, **changes})
+
+
+@pytest.mark.parametrize("changes", [
+    {"exp": 1_500}, {"exp": 1_499}, {"iss": "https://evil.example"}, {"aud": "999"},
+    {"sub": "U" + "a" * 500}, {"sub": "U" + "A1" * 16}, {"sub": ""},
+])
+def test_claims_are_checked_here_too(changes) -> None:  # noqa: ANN001
+    from bot.line.messaging import InvalidIdToken
+    from liff_pages.tokens import checked_claims
+
+    assert checked_claims(_claims(), client_id="1234567890", now=1_500).sub == "U" + "a1" * 16
+    with pytest.raises(InvalidIdToken):
+        checked_claims(_claims(**changes), client_id="1234567890", now=1_500)
+    assert checked_claims(_claims(name="x" * 201), client_id="1234567890", now=1_500).name is None
+
+
+async def test_verified_tokens_are_kept_by_hash_until_their_exp_and_429_pauses_new_ones() -> None:
+    from bot.line.messaging import Transient
+    from liff_pages.tokens import VerifiedTokens, VerifyPaused
+
+    wall, mono, asked = [1_000.0], [0.0], []
+    answers = {"t1": _claims(), "t2": _claims(sub="U" + "b2" * 16)}
+
+    async def verify(token: str, client_id: str):  # noqa: ANN202 - stands for LINE's verify
+        asked.append(token)
+        if token == "busy":
+            raise Transient("verify: LINE answered 429", status=429, retry_after=20.0)
+        return answers[token]
+
+    tokens = VerifiedTokens(wall=lambda: wall[0], monotonic=lambda: mono[0], max_entries=2)
+    assert (await tokens.verify("t1", "1234567890", verify)).sub == "U" + "a1" * 16
+    assert (await tokens.verify("t1", "1234567890", verify)).sub == "U" + "a1" * 16
+    assert asked == ["t1"] and tokens.known("t1") and "t1" not in repr(vars(tokens))
+    with pytest.raises(VerifyPaused) as paused:
+        await tokens.verify("busy", "1234567890", verify)
+    assert paused.value.retry_after == 20.0 and tokens.paused_for() == 20.0
+    with pytest.raises(VerifyPaused):
+        await tokens.verify("t2", "1234567890", verify)  # not asked while LINE's Retry-After runs
+    assert asked == ["t1", "busy"]
+    assert (await tokens.verify("t1", "1234567890", verify)).aud == "1234567890"  # a known token still works
+    mono[0] = 20.0
+    assert (await tokens.verify("t2", "1234567890", verify)).sub == "U" + "b2" * 16
+    wall[0] = 2_000.0  # t1's exp
+    assert not tokens.known("t1")
+    with pytest.raises(Exception, match="exp"):
+        await tokens.verify("t1", "1234567890", verify)  # asked again; LINE's (stale) answer is expired
+    assert asked == ["t1", "busy", "t2", "t1"]
+
+
+def test_trusted_proxy_hops_default_to_herokus_router_and_are_bounded() -> None:
+    from bot.config import ConfigError
+
+    assert Config.from_env({}).trusted_proxy_hops == 0  # the TCP peer
+    assert Config.from_env({"DYNO": "web.1"}).trusted_proxy_hops == 1  # Heroku's router appends the client
+    assert Config.from_env({"DYNO": "web.1", "TRUSTED_PROXY_HOPS": "0"}).trusted_proxy_hops == 0
+    assert Config.from_env({"TRUSTED_PROXY_HOPS": "2"}).trusted_proxy_hops == 2
+    with pytest.raises(ConfigError) as refused:
+        Config.from_env({"TRUSTED_PROXY_HOPS": "-1"})
+    assert refused.value.variable == "TRUSTED_PROXY_HOPS"
