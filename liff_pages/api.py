@@ -24,6 +24,8 @@ from bot.log import pseudonym
 from bot.storage.models import Campaign, Channel, Customer, Upload, utcnow
 from bot.verification import jobs
 from bot.verification.worker import VERIFICATION_WORKER
+from flows.campaigns.dates import enterable_issue_dates, today_in_taipei
+from flows.campaigns.settings import CampaignSettings, IssueDateWindow
 from flows.conversation.availability import Availability, CampaignFacts, ChannelFacts, campaign_availability
 from flows.einvoice.model import InvoiceSource, MofError
 from flows.messages.custom import CustomKind
@@ -207,6 +209,11 @@ def _fields(body: dict[str, Any]) -> dict[str, Any]:
     return fields
 
 
+def _window(call: Caller) -> IssueDateWindow:
+    """The campaign's 發票開立日期 window."""
+    return CampaignSettings.from_dict(call.campaign.settings).conditions.issue_dates
+
+
 def _guarded(handler):  # noqa: ANN001,ANN202 - an aiohttp handler wrapper
     async def wrapped(request: web.Request) -> web.Response:
         try:
@@ -223,7 +230,10 @@ def _guarded(handler):  # noqa: ANN001,ANN202 - an aiohttp handler wrapper
 async def handle_campaign(request: web.Request) -> web.Response:
     """What the page shows before the form: the campaign's name and rules link, or why not."""
     call, _customer = await caller(request, limit="read")
-    body = {"state": "ok", "name": call.campaign.name, "rules_url": call.campaign.rules_url}
+    window = _window(call)
+    first, last = enterable_issue_dates(today=today_in_taipei(utcnow()), start=window.start, end=window.end)
+    body = {"state": "ok", "name": call.campaign.name, "rules_url": call.campaign.rules_url,
+            "issue_dates": {"min": first.isoformat(), "max": last.isoformat()}}
     if request.app[CONFIG].sandbox:
         from bot.simulators.mof import DEMO_CARRIER
 
@@ -237,7 +247,7 @@ async def handle_validate(request: web.Request) -> web.Response:
     call, _customer = await caller(request, limit="read")
     form, fields = call.body.get("form"), _fields(call.body)
     if form == "manual":
-        errors = forms.check_manual(fields)[2]
+        errors = forms.check_manual(fields, today=today_in_taipei(utcnow()), window=_window(call))[2]
     elif form == "carrier":
         errors = forms.check_carrier(fields)[1]
     else:
@@ -248,7 +258,8 @@ async def handle_validate(request: web.Request) -> web.Response:
 @_guarded
 async def handle_manual(request: web.Request) -> web.Response:
     call, customer = await caller(request, limit="submit")
-    code, phone, errors = forms.check_manual(_fields(call.body))
+    code, phone, errors = forms.check_manual(_fields(call.body), today=today_in_taipei(utcnow()),
+                                             window=_window(call))
     if errors or code is None:
         raise Refused(422, "fields", "請修正標示的欄位", errors=errors)
     db, now = request.app[DATABASE], utcnow()

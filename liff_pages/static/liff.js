@@ -148,6 +148,11 @@
     document.getElementById("campaign-name").textContent = info.name || "";
     var rules = document.getElementById("rules-link");
     if (rules && /^https?:\/\//.test(info.rules_url || "")) rules.href = info.rules_url;
+    var date = document.getElementById("date");
+    if (date && info.issue_dates) {  // the picker offers the campaign's window up to today
+      date.min = info.issue_dates.min;
+      date.max = info.issue_dates.max;
+    }
     var demo = document.getElementById("demo");
     if (demo && info.demo_carrier) {
       demo.textContent = "沙盒示範載具：" + info.demo_carrier.carrier_barcode + "，驗證碼 " + info.demo_carrier.verification_code;

@@ -4,6 +4,7 @@ checked here as well as by LINE, LINE's 429 on verify, and issue dates a campaig
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 from typing import Any
 
@@ -11,8 +12,9 @@ import pytest
 from sqlalchemy import select
 
 from bot.simulators.line import SIM_LOGIN_CHANNEL_ID
-from bot.storage.models import Channel, Customer
-from tests.chat.conftest import LIFF_ID, Stack
+from bot.storage.models import Channel, Customer, Upload
+from flows.campaigns.dates import TAIPEI
+from tests.chat.conftest import LIFF_ID, Stack, invoice_code
 
 USER = "U" + "c3" * 16
 ENDPOINTS = ("campaign", "validate", "manual", "carrier")
@@ -160,3 +162,24 @@ async def test_line_429_on_verify_pauses_new_tokens_for_its_retry_after(stack: S
     await asyncio.sleep(2.1)
     assert (await _post(stack, "campaign", _base(stack), stack.sim.issue_id_token("U" + "e5" * 16)))[0] == 200
     assert len(_verify_calls(stack)) == calls + 1
+
+
+async def test_issue_dates_after_today_or_outside_the_window_are_refused_naming_the_date(stack: Stack) -> None:
+    token = stack.sim.issue_id_token(USER)
+    today = dt.datetime.now(TAIPEI).date()
+    status, answer, _ = await _post(stack, "campaign", _base(stack), token)
+    assert answer["issue_dates"] == {"min": (today - dt.timedelta(days=30)).isoformat(), "max": today.isoformat()}
+    code = invoice_code(11)
+    fields = {"invoice_number": code.display_number, "random_code": code.random_code,
+              "total_amount": str(code.total_amount)}
+    window = f"開立日期：本活動限 {(today - dt.timedelta(days=30)).isoformat()} ～ {today.isoformat()} 開立的發票"
+    for day, message in (((today + dt.timedelta(days=1)).isoformat(), "開立日期：不可晚於今天"),
+                         ("2099-01-01", "開立日期：不可晚於今天"),
+                         ((today - dt.timedelta(days=31)).isoformat(), window)):
+        body = {**_base(stack), "fields": {**fields, "date": day}}
+        status, answer, _ = await _post(stack, "manual", body, token)
+        assert (status, answer["error"], answer["errors"]) == (422, "fields", {"date": message}), answer
+        status, answer, _ = await _post(stack, "validate", {**body, "form": "manual"}, token)
+        assert (status, answer["errors"]) == (200, {"date": message})
+    async with stack.db.session() as s:
+        assert (await s.scalars(select(Upload))).all() == []

@@ -3,13 +3,19 @@ request bodies, the verified-token cache and the client address."""
 from __future__ import annotations
 
 import base64
+import datetime as dt
 
 import pytest
 
 from bot.config import Config
+from flows.campaigns.settings import IssueDateWindow
 from liff_pages import forms
 from liff_pages.limits import RateLimiter
 from liff_pages.sealing import CodeSealer, SealError, carrier_aad, derive_key
+
+D = dt.date
+WINDOW = IssueDateWindow(D(2024, 1, 1), D(2024, 3, 31))
+TODAY = D(2024, 2, 10)
 
 
 def test_sealed_codes_open_only_with_the_same_key_and_row(tmp_path) -> None:
@@ -69,14 +75,16 @@ def test_rate_limiter_forgets_idle_users_when_full() -> None:
 def test_manual_form_names_every_wrong_field_and_normalises_the_rest() -> None:
     code, phone, errors = forms.check_manual({"invoice_number": " ab-12345678 ", "date": "2024-1-5",
                                               "random_code": "0042", "total_amount": "120",
-                                              "phone": "+886 912-345-678", "consent": True})
+                                              "phone": "+886 912-345-678", "consent": True},
+                                             today=TODAY, window=WINDOW)
     assert errors == {} and phone == "0912345678"
     assert (code.invoice_number, code.date.isoformat(), code.total_amount) == ("AB12345678", "2024-01-05", 120)
     _, _, errors = forms.check_manual({"invoice_number": "AB1234567", "date": "tomorrow", "random_code": "1234",
-                                       "total_amount": "-1", "phone": "12345"})
+                                       "total_amount": "-1", "phone": "12345"}, today=TODAY, window=WINDOW)
     assert set(errors) == {"invoice_number", "date", "total_amount", "phone"}
     _, _, errors = forms.check_manual({"invoice_number": "AB12345678", "date": "2024-01-05", "random_code": "1234",
-                                       "total_amount": "1", "phone": "0912345678", "consent": "yes"})
+                                       "total_amount": "1", "phone": "0912345678", "consent": "yes"},
+                                      today=TODAY, window=WINDOW)
     assert set(errors) == {"consent"}  # only a real checkbox `true` is consent
 
 
@@ -87,6 +95,18 @@ def test_carrier_form_rules() -> None:
     assert set(errors) == {"carrier_barcode", "verification_code"}
     _, errors = forms.check_carrier({"carrier_barcode": "/ABC+123", "verification_code": "x" * 33})
     assert set(errors) == {"verification_code"}
+
+
+def test_issue_dates_after_today_or_outside_the_window_are_named_on_the_date_field() -> None:
+    fields = {"invoice_number": "AB12345678", "random_code": "1234", "total_amount": "100"}
+    for day in ("2024-02-11", "2099-01-01"):  # tomorrow (Taipei), far away
+        code, _, errors = forms.check_manual({**fields, "date": day}, today=TODAY, window=WINDOW)
+        assert code is None and errors == {"date": "開立日期：不可晚於今天"}
+    for day in ("2023-12-31", "2024-04-01"):  # just outside the window (the later one with today after it)
+        code, _, errors = forms.check_manual({**fields, "date": day}, today=D(2024, 5, 1), window=WINDOW)
+        assert code is None and errors == {"date": "開立日期：本活動限 2024-01-01 ～ 2024-03-31 開立的發票"}
+    code, _, errors = forms.check_manual({**fields, "date": "2024-02-10"}, today=TODAY, window=WINDOW)
+    assert errors == {} and code.date == TODAY  # today itself is fine
 
 
 @pytest.mark.parametrize("raw,reason", [
