@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,7 +30,7 @@ from flows.einvoice.model import InvoiceSource, MofError
 from flows.messages.custom import CustomKind
 from flows.messages.system import NOT_EXIST_TEXT, NOT_STARTED_TEXT
 from liff_pages import carriers, forms
-from liff_pages.bodies import BodyError, parse_body
+from liff_pages.bodies import CAMPAIGN_ID, LIFF_ID, BodyError, parse_body
 from liff_pages.keys import LIFF_MOF, LIMITS, SEALER, TOKENS
 from liff_pages.limits import RATE_LIMITED_TEXT
 from liff_pages.tokens import VerifyPaused
@@ -44,8 +43,6 @@ API = "/liff/api"
 UNAUTHORIZED_TEXT = "登入驗證失敗，請關閉頁面後從 LINE 重新開啟"
 UNAVAILABLE_TEXT = "系統忙碌中，請稍後再試"
 MOF_DOWN_TEXT = "財政部電子發票平台暫時無法回應，請稍後再試"
-_LIFF_ID = re.compile(r"[0-9A-Za-z_-]{1,100}")
-_CAMPAIGN_ID = re.compile(r"[0-9]{1,18}")
 
 
 class Refused(Exception):
@@ -106,14 +103,14 @@ async def _channel_of(request: web.Request, liff_id: Any) -> Channel | None:
     async with request.app[DATABASE].session() as session:
         if sandbox and liff_id == SANDBOX_LIFF_ID:
             return await session.scalar(select(Channel).where(Channel.name == "default"))
-        if not isinstance(liff_id, str) or not _LIFF_ID.fullmatch(liff_id):
+        if not isinstance(liff_id, str) or not LIFF_ID.fullmatch(liff_id):
             return None
         return await session.scalar(select(Channel).where(Channel.liff_id == liff_id).order_by(Channel.id))
 
 
 async def _campaign(request: web.Request, value: Any) -> Campaign | None:
     text = str(value) if isinstance(value, (str, int)) and not isinstance(value, bool) else ""
-    if not _CAMPAIGN_ID.fullmatch(text):
+    if not CAMPAIGN_ID.fullmatch(text):
         return None
     async with request.app[DATABASE].session() as session:
         return await session.get(Campaign, int(text))

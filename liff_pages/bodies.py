@@ -1,13 +1,17 @@
 """The LIFF API's request bodies: a small JSON object read strictly (UTF-8, shallow, finite
-numbers of sane size, strings a database can store); anything else is a BodyError."""
+numbers of sane size, strings a database can store); anything else is a BodyError. Also the
+shapes of the ids a body or a page's query names (ASCII: "²".isdigit() is true, int("²") fails)."""
 from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any
 
 MAX_DEPTH = 4  # {"fields": {"name": value}} is 2 deep
 MAX_INTEGER = 10**18
+LIFF_ID = re.compile(r"[0-9A-Za-z_-]{1,100}")
+CAMPAIGN_ID = re.compile(r"[0-9]{1,18}")
 
 
 class BodyError(ValueError):

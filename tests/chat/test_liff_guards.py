@@ -92,6 +92,13 @@ async def test_malformed_bodies_get_400_naming_why_on_every_endpoint(stack: Stac
     assert await stack.uploads() == []
 
 
+async def test_a_page_with_an_odd_campaign_in_its_query_still_loads(stack: Stack) -> None:
+    client = stack.line_client.session
+    for campaign in ("²", "١٢", "9" * 19, "%00"):
+        async with client.get(stack.service.make_url("/liff/manual"), params={"campaign": campaign}) as resp:
+            assert resp.status == 200, (campaign, resp.status)
+
+
 async def test_bogus_tokens_from_one_address_cost_line_at_most_the_address_budget(stack: Stack) -> None:
     from liff_pages import ADDRESS_LIMIT
 
