@@ -11,19 +11,13 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bot.simulators.line import SIM_LOGIN_CHANNEL_ID
-from bot.storage.models import Channel, Customer, Upload
+from bot.storage.models import Customer, Upload
 from flows.campaigns.dates import TAIPEI
 from tests.chat.conftest import LIFF_ID, Stack, invoice_code
+from tests.chat.test_liff_entries import _login_ready, stack  # noqa: F401 - `stack`: the LIFF-ready fixture
 
 USER = "U" + "c3" * 16
 ENDPOINTS = ("campaign", "validate", "manual", "carrier")
-
-
-async def _login_ready(stack: Stack) -> None:
-    async with stack.db.session() as s, s.begin():
-        channel = await s.scalar(select(Channel).where(Channel.name == "default"))
-        channel.login_channel_id = SIM_LOGIN_CHANNEL_ID
 
 
 async def _send(stack: Stack, path: str, data: bytes, token: str | None,
@@ -52,13 +46,6 @@ def _base(stack: Stack) -> dict[str, Any]:
 
 def _verify_calls(stack: Stack) -> list[dict[str, Any]]:
     return [c for c in stack.sim.api_calls if c["endpoint"] == "oauth2.verify"]
-
-
-@pytest.fixture
-async def stack(make_stack) -> Stack:
-    stack = await make_stack()
-    await _login_ready(stack)
-    return stack
 
 
 async def test_malformed_bodies_get_400_naming_why_on_every_endpoint(stack: Stack) -> None:
