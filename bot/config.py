@@ -52,6 +52,9 @@ class Config:
     line_channel_access_token: str | None = field(default=None, repr=False)
     liff_id: str | None = None
     line_login_channel_id: str | None = None  # the LIFF app's LINE Login channel (ID-token audience)
+    # Proxies in front that append the client's address to X-Forwarded-For (Heroku's router:
+    # 1, the default when DYNO is set); 0 keys per-address limits on the TCP peer.
+    trusted_proxy_hops: int = 0
     line_api_base_url: str = DEFAULT_LINE_API
     line_data_api_base_url: str = DEFAULT_LINE_DATA_API
     mof_api_base_url: str = DEFAULT_MOF_API
@@ -167,6 +170,7 @@ class Config:
             line_channel_access_token=token,
             liff_id=get("LIFF_ID"),
             line_login_channel_id=login_channel,
+            trusted_proxy_hops=_whole("TRUSTED_PROXY_HOPS", get("TRUSTED_PROXY_HOPS"), 1 if get("DYNO") else 0, 0, 5),
             line_api_base_url=_http_url("LINE_API_BASE_URL", get("LINE_API_BASE_URL"))
             or DEFAULT_LINE_API,
             line_data_api_base_url=_http_url(

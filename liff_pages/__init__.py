@@ -10,6 +10,9 @@ __all__ = ["setup_liff_pages"]
 
 SUBMIT_LIMIT = (10, 60.0)  # form submissions per user per minute
 READ_LIMIT = (120, 60.0)  # campaign look-ups and field validations per user per minute
+# Calls from one address whose token must be verified with LINE (not verified already), per
+# minute: checked before the token is, so bogus tokens cost LINE at most this many calls.
+ADDRESS_LIMIT = (30, 60.0)
 REQUERY_INTERVAL_S = 5.0
 
 
@@ -51,11 +54,14 @@ def setup_liff_pages(app: web.Application) -> None:
     """Routes under /liff/ (pages, static files, the sandbox shim, the JSON API) and the
     carrier re-query loop (a cleanup context; register after the database and outbox)."""
     from liff_pages.api import setup_api
-    from liff_pages.keys import LIMITS
+    from liff_pages.keys import LIMITS, TOKENS
     from liff_pages.limits import RateLimiter
     from liff_pages.pages import setup_pages
+    from liff_pages.tokens import VerifiedTokens
 
-    app[LIMITS] = {"submit": RateLimiter(*SUBMIT_LIMIT), "read": RateLimiter(*READ_LIMIT)}
+    app[LIMITS] = {"submit": RateLimiter(*SUBMIT_LIMIT), "read": RateLimiter(*READ_LIMIT),
+                   "address": RateLimiter(*ADDRESS_LIMIT)}
+    app[TOKENS] = VerifiedTokens()
     app.cleanup_ctx.append(_liff_ctx)
     setup_pages(app)
     setup_api(app)

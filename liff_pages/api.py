@@ -4,8 +4,8 @@ before any user data is read or stored; the user is the token's `sub`. Bodies ar
 objects naming `liff_id` (the LIFF app the page runs in) and `campaign`."""
 from __future__ import annotations
 
-import json
 import logging
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,19 +16,24 @@ from bot.appkeys import CONFIG, DATABASE
 from bot.chat import answers, liff_answers
 from bot.chat.intake import customer_for, register
 from bot.chat.speakers import speaker_for
+from bot.client_address import client_address
 from bot.line.messaging import IdTokenClaims, InvalidIdToken, LineApiError
 from bot.line.outbox import MESSAGING_POOL
 from bot.log import pseudonym
 from bot.storage.models import Campaign, Channel, Customer, Upload, utcnow
 from bot.verification import jobs
 from bot.verification.worker import VERIFICATION_WORKER
+from flows.campaigns.dates import enterable_issue_dates, today_in_taipei
+from flows.campaigns.settings import CampaignSettings, IssueDateWindow
 from flows.conversation.availability import Availability, CampaignFacts, ChannelFacts, campaign_availability
 from flows.einvoice.model import InvoiceSource, MofError
 from flows.messages.custom import CustomKind
 from flows.messages.system import NOT_EXIST_TEXT, NOT_STARTED_TEXT
 from liff_pages import carriers, forms
-from liff_pages.keys import LIFF_MOF, LIMITS, SEALER
+from liff_pages.bodies import CAMPAIGN_ID, LIFF_ID, BodyError, parse_body
+from liff_pages.keys import LIFF_MOF, LIMITS, SEALER, TOKENS
 from liff_pages.limits import RATE_LIMITED_TEXT
+from liff_pages.tokens import VerifyPaused
 
 log = logging.getLogger(__name__)
 
@@ -41,15 +46,19 @@ MOF_DOWN_TEXT = "財政部電子發票平台暫時無法回應，請稍後再試
 
 
 class Refused(Exception):
-    """An answer other than 200, as {"error", "message", **extra}."""
+    """An answer other than 200, as {"error", "message", **extra}; a `retry_after` (seconds)
+    is also sent as the Retry-After header."""
 
     def __init__(self, status: int, error: str, message: str, **extra: Any) -> None:
         super().__init__(error)
         self.status, self.error, self.message, self.extra = status, error, message, extra
 
     def response(self) -> web.Response:
+        headers = dict(NO_STORE)
+        if "retry_after" in self.extra:
+            headers["Retry-After"] = str(max(1, math.ceil(self.extra["retry_after"])))
         return web.json_response({"error": self.error, "message": self.message, **self.extra},
-                                 status=self.status, headers=NO_STORE)
+                                 status=self.status, headers=headers)
 
 
 NO_STORE = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
@@ -76,12 +85,9 @@ async def _body(request: web.Request) -> dict[str, Any]:
     if len(raw) > MAX_BODY:
         raise Refused(413, "body", "資料過大")
     try:
-        body = json.loads(raw or b"{}")
-    except (ValueError, UnicodeDecodeError):
-        raise Refused(400, "body", "資料格式錯誤（需為 JSON 物件）") from None
-    if not isinstance(body, dict):
-        raise Refused(400, "body", "資料格式錯誤（需為 JSON 物件）")
-    return body
+        return parse_body(raw)
+    except BodyError as exc:
+        raise Refused(400, "body", "資料格式錯誤（需為 JSON 物件）", reason=str(exc)) from None
 
 
 def _bearer(request: web.Request) -> str:
@@ -97,25 +103,45 @@ async def _channel_of(request: web.Request, liff_id: Any) -> Channel | None:
     async with request.app[DATABASE].session() as session:
         if sandbox and liff_id == SANDBOX_LIFF_ID:
             return await session.scalar(select(Channel).where(Channel.name == "default"))
-        if not isinstance(liff_id, str) or not liff_id or len(liff_id) > 100:
+        if not isinstance(liff_id, str) or not LIFF_ID.fullmatch(liff_id):
             return None
         return await session.scalar(select(Channel).where(Channel.liff_id == liff_id).order_by(Channel.id))
 
 
 async def _campaign(request: web.Request, value: Any) -> Campaign | None:
     text = str(value) if isinstance(value, (str, int)) and not isinstance(value, bool) else ""
-    if not text.isdigit() or len(text) > 18:
+    if not CAMPAIGN_ID.fullmatch(text):
         return None
     async with request.app[DATABASE].session() as session:
         return await session.get(Campaign, int(text))
 
 
+def _before_verify(request: web.Request, token: str) -> None:
+    """A token not verified yet costs a call to LINE: none while LINE's 429 lasts, and at most
+    the address budget per client address (checked before anything else is looked up)."""
+    tokens = request.app[TOKENS]
+    if tokens.known(token):
+        return
+    wait = tokens.paused_for()
+    if wait > 0:
+        raise Refused(503, "line", UNAVAILABLE_TEXT, retry_after=round(wait, 1))
+    address = client_address(request, request.app[CONFIG].trusted_proxy_hops)
+    limiter = request.app[LIMITS]["address"]
+    if not limiter.allow(address):
+        raise Refused(429, "rate", RATE_LIMITED_TEXT, retry_after=round(limiter.retry_after(address), 1))
+
+
 async def _verify(request: web.Request, channel: Channel, token: str) -> IdTokenClaims:
-    try:
+    async def ask_line(id_token: str, client_id: str) -> IdTokenClaims:
         line = await request.app[MESSAGING_POOL](channel.id)
-        return await line.verify_id_token(token, channel.login_channel_id or "")
+        return await line.verify_id_token(id_token, client_id)
+
+    try:
+        return await request.app[TOKENS].verify(token, channel.login_channel_id or "", ask_line)
     except InvalidIdToken:
         raise Refused(401, "id_token", UNAUTHORIZED_TEXT) from None
+    except VerifyPaused as paused:
+        raise Refused(503, "line", UNAVAILABLE_TEXT, retry_after=round(paused.retry_after, 1)) from None
     except (LineApiError, ValueError) as exc:
         log.warning("LIFF token check failed", extra={"fields": {"error": type(exc).__name__}})
         raise Refused(503, "line", UNAVAILABLE_TEXT) from None
@@ -147,6 +173,7 @@ async def caller(request: web.Request, *, limit: str) -> tuple[Caller, Customer]
     """Size, token, rate, campaign availability: everything an endpoint checks first."""
     body = await _body(request)
     token = _bearer(request)
+    _before_verify(request, token)
     channel = await _channel_of(request, body.get("liff_id"))
     campaign = await _campaign(request, body.get("campaign"))
     if channel is None or not channel.login_channel_id:
@@ -179,6 +206,11 @@ def _fields(body: dict[str, Any]) -> dict[str, Any]:
     return fields
 
 
+def _window(call: Caller) -> IssueDateWindow:
+    """The campaign's 發票開立日期 window."""
+    return CampaignSettings.from_dict(call.campaign.settings).conditions.issue_dates
+
+
 def _guarded(handler):  # noqa: ANN001,ANN202 - an aiohttp handler wrapper
     async def wrapped(request: web.Request) -> web.Response:
         try:
@@ -195,7 +227,10 @@ def _guarded(handler):  # noqa: ANN001,ANN202 - an aiohttp handler wrapper
 async def handle_campaign(request: web.Request) -> web.Response:
     """What the page shows before the form: the campaign's name and rules link, or why not."""
     call, _customer = await caller(request, limit="read")
-    body = {"state": "ok", "name": call.campaign.name, "rules_url": call.campaign.rules_url}
+    window = _window(call)
+    first, last = enterable_issue_dates(today=today_in_taipei(utcnow()), start=window.start, end=window.end)
+    body = {"state": "ok", "name": call.campaign.name, "rules_url": call.campaign.rules_url,
+            "issue_dates": {"min": first.isoformat(), "max": last.isoformat()}}
     if request.app[CONFIG].sandbox:
         from bot.simulators.mof import DEMO_CARRIER
 
@@ -209,7 +244,7 @@ async def handle_validate(request: web.Request) -> web.Response:
     call, _customer = await caller(request, limit="read")
     form, fields = call.body.get("form"), _fields(call.body)
     if form == "manual":
-        errors = forms.check_manual(fields)[2]
+        errors = forms.check_manual(fields, today=today_in_taipei(utcnow()), window=_window(call))[2]
     elif form == "carrier":
         errors = forms.check_carrier(fields)[1]
     else:
@@ -220,7 +255,8 @@ async def handle_validate(request: web.Request) -> web.Response:
 @_guarded
 async def handle_manual(request: web.Request) -> web.Response:
     call, customer = await caller(request, limit="submit")
-    code, phone, errors = forms.check_manual(_fields(call.body))
+    code, phone, errors = forms.check_manual(_fields(call.body), today=today_in_taipei(utcnow()),
+                                             window=_window(call))
     if errors or code is None:
         raise Refused(422, "fields", "請修正標示的欄位", errors=errors)
     db, now = request.app[DATABASE], utcnow()

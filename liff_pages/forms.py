@@ -2,9 +2,12 @@
 the submissions use: flows.einvoice.codes parses, this module words its errors in zh-TW."""
 from __future__ import annotations
 
+import datetime as dt
 import re
 from typing import Any
 
+from flows.campaigns.dates import IssueDateRefusal, issue_date_refusal
+from flows.campaigns.settings import IssueDateWindow
 from flows.einvoice.codes import InvoiceCodeError, MobileBarcode, parse_carrier, parse_manual
 from flows.einvoice.model import InvoiceCode
 
@@ -14,6 +17,8 @@ CARRIER_FIELDS = ("carrier_barcode", "verification_code")
 MESSAGES = {
     "invoice_number": "發票號碼：請輸入 2 個英文字母與 8 位數字，例如 AB-12345678",
     "date": "開立日期：請選擇或輸入正確的日期（YYYY-MM-DD）",
+    "date_future": "開立日期：不可晚於今天",
+    "date_window": "開立日期：本活動限 {start} ～ {end} 開立的發票",
     "random_code": "隨機碼：請輸入 4 位數字",
     "total_amount": "總金額：請輸入整數金額（新臺幣元）",
     "phone": "手機號碼：請輸入 09 開頭的 10 位數字，例如 0912345678",
@@ -46,8 +51,10 @@ def normalise_phone(value: Any) -> str | None:
     return digits
 
 
-def check_manual(fields: dict[str, Any]) -> tuple[InvoiceCode | None, str | None, dict[str, str]]:
-    """(code, phone, errors by field): every wrong field is named, not only the first."""
+def check_manual(fields: dict[str, Any], *, today: dt.date,
+                 window: IssueDateWindow) -> tuple[InvoiceCode | None, str | None, dict[str, str]]:
+    """(code, phone, errors by field): every wrong field is named, not only the first. The
+    issue date must not be after `today` (Asia/Taipei) and must be in the campaign's window."""
     values = {name: _text(fields, name) for name in _PLACEHOLDERS}
     errors: dict[str, str] = {}
     if values["total_amount"] in (None, ""):
@@ -62,6 +69,13 @@ def check_manual(fields: dict[str, Any]) -> tuple[InvoiceCode | None, str | None
             name = exc.field if exc.field in _PLACEHOLDERS else "invoice_number"
             errors[name] = MESSAGES[name]
             values[name] = _PLACEHOLDERS[name]
+    if code is not None and "date" not in errors:
+        refusal = issue_date_refusal(code.date, today=today, start=window.start, end=window.end)
+        if refusal is IssueDateRefusal.FUTURE:
+            errors["date"] = MESSAGES["date_future"]
+        elif refusal is IssueDateRefusal.OUTSIDE_WINDOW:
+            errors["date"] = MESSAGES["date_window"].format(start=window.start.isoformat(),
+                                                            end=window.end.isoformat())
     phone = None
     try:
         phone = normalise_phone(fields.get("phone"))

@@ -1,4 +1,4 @@
-"""Per-user submission budgets of the LIFF endpoints: a sliding window per (channel, user)."""
+"""Budgets of the LIFF endpoints: a sliding window per key, a (channel, user) or a client address."""
 from __future__ import annotations
 
 import time

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from bot.appkeys import CONFIG, DATABASE
 from bot.storage.models import Campaign, Channel
+from liff_pages.bodies import CAMPAIGN_ID, LIFF_ID
 from liff_pages.shim import SHIM_PATH, setup_shim
 
 STATIC = Path(__file__).parent / "static"
@@ -25,11 +26,11 @@ async def _liff_id(request: web.Request) -> str:
     """The LIFF app: `liffId` in the query (endpoint URL `…/liff/?liffId=…`), else the LIFF ID
     of the campaign's channel; `sandbox` in sandbox mode when the channel has none."""
     given = request.query.get("liffId", "")
-    if given and len(given) <= 100 and all(c.isalnum() or c in "-_" for c in given):
+    if LIFF_ID.fullmatch(given):
         return given
     campaign = request.query.get("campaign", "")
     found = None
-    if campaign.isdigit() and len(campaign) <= 18:
+    if CAMPAIGN_ID.fullmatch(campaign):
         async with request.app[DATABASE].session() as session:
             found = await session.scalar(select(Channel.liff_id).join(Campaign, Campaign.channel_id == Channel.id)
                                          .where(Campaign.id == int(campaign)))

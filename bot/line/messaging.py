@@ -456,13 +456,13 @@ class LineMessaging:
         try:
             async with self._http().post(url, data={"id_token": id_token, "client_id": client_id}) as resp:
                 raw = await resp.content.read(64 * 1024)
-                status = resp.status
+                status, headers = resp.status, resp.headers
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             raise Transient(f"verify: {type(exc).__name__}") from None
         if status == 400:
             raise InvalidIdToken("id_token: LINE refused it", status=status)
         if status == 429 or status >= 500:
-            raise Transient(f"verify: LINE answered {status}", status=status)
+            raise Transient(f"verify: LINE answered {status}", status=status, retry_after=_retry_after(headers))
         if status != 200:
             raise Permanent(f"verify: LINE answered {status}", status=status)
         try:

@@ -5,7 +5,10 @@ Protocol paths and shapes follow LINE's reference: `POST /v2/bot/message/reply`,
 `POST /v2/bot/message/push` (with `X-Line-Retry-Key`: a key already accepted → 409 and the
 accepted request id in `X-Line-Accepted-Request-Id`), `GET /v2/bot/message/{id}/content`
 (api-data host; this app serves both hosts), `GET /v2/bot/profile/{userId}` and
-`POST /oauth2/v2.1/verify`. Every Messaging API call needs `Authorization: Bearer <token>`.
+`POST /oauth2/v2.1/verify` (each call recorded in `api_calls` as {"endpoint": "oauth2.verify", "clientId",
+"idToken", "status"}; `verify_checks = False` makes it answer 200 with any issued token's claims,
+expired or for another channel: a verify answer the service must not trust blindly). Every
+Messaging API call needs `Authorization: Bearer <token>`.
 It keeps its own copy of the wire rules (never imported from bot/line) so a client bug is
 not hidden by shared code.
 
@@ -14,10 +17,12 @@ Control API (JSON unless said):
   POST /_sim/clear           forget messages, tokens, contents, blocks, faults
   POST /_sim/content         raw bytes (Content-Type kept) → {"messageId"}
   POST /_sim/profiles        {"userId", "displayName", "pictureUrl"?}
-  POST /_sim/id_tokens       {"userId", "name"?, "picture"?, "expiresIn"?} → {"idToken"}
+  POST /_sim/id_tokens       {"userId", "name"?, "picture"?, "expiresIn"?, "claims"?} → {"idToken"}
+                             ("claims" replace the issued ones, e.g. a foreign "iss" or a long "sub")
   POST /_sim/block           {"userId"}  (pushes to the user fail like LINE's undeliverable push)
   POST /_sim/unblock         {"userId"}
-  POST /_sim/faults          {"push": [429, 500, ...], "reply": [...]}  (next calls answer these)
+  POST /_sim/faults          {"push": [429, 500, ...], "reply": [...], "verify": [...], "retryAfter"?}
+                             (next calls answer these; a 429 says Retry-After: retryAfter, default 1)
   POST /_sim/deliver         {"url", "events": [{"type": "text"|"image"|"postback"|"follow"|"unfollow",
                               "userId", "text"?, "data"?, "contentBase64"?}], "secret"?}
                              → {"status", "events": [the delivered event objects]}
@@ -119,7 +124,10 @@ class LineSimulator:
     profiles: dict[str, dict[str, str]] = field(default_factory=dict)
     id_tokens: dict[str, _IdToken] = field(default_factory=dict)
     blocked: set[str] = field(default_factory=set)
-    faults: dict[str, list[int]] = field(default_factory=lambda: {"push": [], "reply": []})
+    faults: dict[str, list[int]] = field(default_factory=lambda: {"push": [], "reply": [], "verify": []})
+    retry_after_s: int = 1  # the Retry-After of an injected 429
+    issuer: str = ID_TOKEN_ISSUER  # the "iss" of the ID tokens it issues
+    verify_checks: bool = True  # False: verify answers 200 with any issued token's claims
     delivered: dict[str, dict[str, Any]] = field(default_factory=dict)
     api_calls: list[dict[str, Any]] = field(default_factory=list)
     rich_menus: dict[str, dict[str, Any]] = field(default_factory=dict)  # richMenuId → the menu object
@@ -139,7 +147,8 @@ class LineSimulator:
             mapping.clear()
         self.default_rich_menu = None
         self.blocked.clear()
-        self.faults = {"push": [], "reply": []}
+        self.faults = {"push": [], "reply": [], "verify": []}
+        self.retry_after_s = 1
 
     def issue_reply_token(self, user_id: str) -> str:
         token = secrets.token_hex(16)
@@ -158,11 +167,14 @@ class LineSimulator:
         self.profiles[user_id] = profile
 
     def issue_id_token(
-        self, user_id: str, *, name: str | None = None, picture: str | None = None, expires_in: int = 3600
+        self, user_id: str, *, name: str | None = None, picture: str | None = None, expires_in: int = 3600,
+        claims: Mapping[str, Any] | None = None,
     ) -> str:
+        """An ID token of this simulator; `claims` replace the issued ones (a foreign "iss",
+        another "aud", a past "exp", a malformed "sub") for tests of the verifying side."""
         now = int(self.clock())
-        claims = {
-            "iss": ID_TOKEN_ISSUER,
+        issued = {
+            "iss": self.issuer,
             "sub": user_id,
             "aud": self.login_channel_id,
             "exp": now + expires_in,
@@ -170,11 +182,12 @@ class LineSimulator:
             "amr": ["linesso"],
             "name": name if name is not None else self.profiles.get(user_id, {}).get("displayName", ""),
             "picture": picture or f"https://profile.line-scdn.net/{user_id[-8:]}",
+            **(claims or {}),
         }
         header = base64.urlsafe_b64encode(b'{"typ":"JWT","alg":"HS256"}').rstrip(b"=").decode()
-        body = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
+        body = base64.urlsafe_b64encode(json.dumps(issued).encode()).rstrip(b"=").decode()
         token = f"{header}.{body}.{secrets.token_urlsafe(32)}"
-        self.id_tokens[token] = _IdToken(claims)
+        self.id_tokens[token] = _IdToken(issued)
         return token
 
     def block(self, user_id: str) -> None:
@@ -183,10 +196,15 @@ class LineSimulator:
     def unblock(self, user_id: str) -> None:
         self.blocked.discard(user_id)
 
-    def inject_faults(self, endpoint: str, statuses: Iterable[int]) -> None:
-        """The next calls of `endpoint` ("push" or "reply") answer these statuses, in order."""
+    def inject_faults(self, endpoint: str, statuses: Iterable[int], *, retry_after: int | None = None) -> None:
+        """The next calls of `endpoint` ("push", "reply" or "verify") answer these statuses, in
+        order; `retry_after` sets the Retry-After seconds of every injected 429."""
         if endpoint not in self.faults:
-            raise ValueError(f"endpoint: expected push or reply, got {endpoint!r}")
+            raise ValueError(f"endpoint: expected push, reply or verify, got {endpoint!r}")
+        if retry_after is not None:
+            if not isinstance(retry_after, int) or isinstance(retry_after, bool) or not 0 <= retry_after <= 86400:
+                raise ValueError("retryAfter: expected whole seconds 0..86400")
+            self.retry_after_s = retry_after
         for status in statuses:
             if not isinstance(status, int) or not 400 <= status <= 599:
                 raise ValueError("statuses: expected HTTP error codes 400..599")
@@ -558,7 +576,7 @@ async def _push(request: web.Request) -> web.Response:
         return _error(400, f"The request body has {len(details)} error(s)", details)
     if sim.faults["push"]:
         status = sim.faults["push"].pop(0)
-        headers = {"Retry-After": "1"} if status == 429 else None
+        headers = {"Retry-After": str(sim.retry_after_s)} if status == 429 else None
         response = _error(status, "Too many requests" if status == 429 else "Injected fault")
         if headers:
             response.headers.update(headers)
@@ -597,10 +615,22 @@ async def _verify(request: web.Request) -> web.Response:
     sim = request.app[SIMULATOR]
     form = await request.post()
     id_token, client_id = form.get("id_token"), form.get("client_id")
+    response = _verify_answer(sim, id_token, client_id)
+    _call(sim, "oauth2.verify", clientId=client_id if isinstance(client_id, str) else None,
+          idToken=id_token if isinstance(id_token, str) else None, status=response.status)
+    return response
 
+
+def _verify_answer(sim: LineSimulator, id_token: Any, client_id: Any) -> web.Response:
     def invalid(description: str) -> web.Response:
         return web.json_response({"error": "invalid_request", "error_description": description}, status=400)
 
+    if sim.faults["verify"]:
+        status = sim.faults["verify"].pop(0)
+        response = _error(status, "Too many requests" if status == 429 else "Injected fault")
+        if status == 429:
+            response.headers["Retry-After"] = str(sim.retry_after_s)
+        return response
     if not isinstance(id_token, str) or not id_token:
         return invalid("id_token is required")
     if not isinstance(client_id, str) or not client_id:
@@ -608,9 +638,9 @@ async def _verify(request: web.Request) -> web.Response:
     entry = sim.id_tokens.get(id_token)
     if entry is None:
         return invalid("Invalid IdToken.")
-    if entry.claims["exp"] <= sim.clock():
+    if sim.verify_checks and entry.claims["exp"] <= sim.clock():
         return invalid("IdToken expired.")
-    if not hmac.compare_digest(client_id.encode(), str(entry.claims["aud"]).encode()):
+    if sim.verify_checks and not hmac.compare_digest(client_id.encode(), str(entry.claims["aud"]).encode()):
         return invalid("Invalid IdToken Audience.")
     return web.json_response(entry.claims)
 
@@ -661,8 +691,11 @@ async def _sim_id_tokens(request: web.Request) -> web.Response:
     expires_in = body.get("expiresIn", 3600)
     if not isinstance(expires_in, int):
         return _bad("expiresIn: an integer number of seconds")
+    claims = body.get("claims")
+    if claims is not None and not isinstance(claims, dict):
+        return _bad("claims: an object of claims")
     token = request.app[SIMULATOR].issue_id_token(
-        body["userId"], name=body.get("name"), picture=body.get("picture"), expires_in=expires_in
+        body["userId"], name=body.get("name"), picture=body.get("picture"), expires_in=expires_in, claims=claims
     )
     return web.json_response({"idToken": token})
 
@@ -688,12 +721,13 @@ async def _sim_faults(request: web.Request) -> web.Response:
     if body is None:
         return _bad("body: a JSON object is required")
     sim = request.app[SIMULATOR]
-    for endpoint in ("push", "reply"):
+    retry_after = body.get("retryAfter")
+    for endpoint in ("push", "reply", "verify"):
         statuses = body.get(endpoint, [])
         if not isinstance(statuses, list):
             return _bad(f"{endpoint}: a list of HTTP statuses")
         try:
-            sim.inject_faults(endpoint, statuses)
+            sim.inject_faults(endpoint, statuses, retry_after=retry_after)
         except ValueError as exc:
             return _bad(f"{endpoint}: {exc}")
     return web.json_response(sim.faults)

@@ -5,10 +5,14 @@ Our precise reading: let *today* be the calendar date in Asia/Taipei; N = 9 when
 is odd, 8 when it is even; the earliest allowed window start is the **first day of the month N
 months before today's month**. Examples: 2024-03-15 → 2023-06-01; 2024-04-30 → 2023-08-01;
 2025-01-01 → 2024-04-01. (Both odd−9 and even−8 land on an even month.)
+
+A typed issue date (manual entry) is refused when it is after today or outside the campaign's
+window (`issue_date_refusal`).
 """
 from __future__ import annotations
 
 import datetime as dt
+from enum import Enum
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 try:
@@ -45,3 +49,26 @@ def first_of_month_back(today: dt.date, months: int) -> dt.date:
 def earliest_issue_date_start(today: dt.date) -> dt.date:
     """The earliest start an issue-date window may be given on `today` (Asia/Taipei date)."""
     return first_of_month_back(today, issue_date_months_back(today))
+
+
+class IssueDateRefusal(str, Enum):
+    """Why a typed issue date cannot be entered for a campaign."""
+
+    FUTURE = "future"  # after today (Asia/Taipei): no such invoice exists yet
+    OUTSIDE_WINDOW = "outside_window"  # not in the campaign's 發票開立日期 window
+
+
+def issue_date_refusal(day: dt.date, *, today: dt.date, start: dt.date, end: dt.date) -> IssueDateRefusal | None:
+    """Whether an invoice issued on `day` may be entered on `today` (a Taipei date) for a
+    campaign whose issue-date window is `start`..`end` (inclusive); None when it may."""
+    if day > today:
+        return IssueDateRefusal.FUTURE
+    if not start <= day <= end:
+        return IssueDateRefusal.OUTSIDE_WINDOW
+    return None
+
+
+def enterable_issue_dates(*, today: dt.date, start: dt.date, end: dt.date) -> tuple[dt.date, dt.date]:
+    """The first and last issue date a form may offer: the window, ending today at the latest
+    (the last may be before the first when the window has not begun)."""
+    return start, min(end, today)

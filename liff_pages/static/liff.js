@@ -148,6 +148,11 @@
     document.getElementById("campaign-name").textContent = info.name || "";
     var rules = document.getElementById("rules-link");
     if (rules && /^https?:\/\//.test(info.rules_url || "")) rules.href = info.rules_url;
+    var date = document.getElementById("date");
+    if (date && info.issue_dates) {  // the picker offers the campaign's window up to today
+      date.min = info.issue_dates.min;
+      date.max = info.issue_dates.max;
+    }
     var demo = document.getElementById("demo");
     if (demo && info.demo_carrier) {
       demo.textContent = "沙盒示範載具：" + info.demo_carrier.carrier_barcode + "，驗證碼 " + info.demo_carrier.verification_code;
@@ -164,14 +169,23 @@
     if (first) first.focus();
   }
 
+  function load() {
+    api("campaign").then(function (result) {
+      if (result.status === 200) { ready(result.data); return; }
+      refused(result);
+      var wait = Number(result.data && result.data.retry_after) || 0;
+      if ((result.status === 503 || result.status === 429) && wait > 0) {
+        setTimeout(load, Math.min(Math.ceil(wait), 300) * 1000);  // LINE or we asked to wait: try again then
+      }
+    });
+  }
+
   function start() {
     if (!window.liff) { say("無法載入 LINE LIFF，請從 LINE 重新開啟此頁", "problem"); return; }
     liff.init({ liffId: liffId }).then(function () {
       if (page === "index") { route(); return; }
       if (!liff.isLoggedIn()) { liff.login({ redirectUri: location.href }); return; }
-      api("campaign").then(function (result) {
-        if (result.status === 200) ready(result.data); else refused(result);
-      });
+      load();
     }, function () {
       say("LINE 登入初始化失敗，請從 LINE 重新開啟此頁", "problem");
     });

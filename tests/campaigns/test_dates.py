@@ -7,9 +7,12 @@ import pytest
 
 from flows.campaigns.dates import (
     TAIPEI,
+    IssueDateRefusal,
     earliest_issue_date_start,
+    enterable_issue_dates,
     first_of_month_back,
     issue_date_months_back,
+    issue_date_refusal,
     today_in_taipei,
 )
 
@@ -56,3 +59,26 @@ def test_today_is_the_taipei_date():
     assert today_in_taipei(dt.datetime(2024, 3, 1, 0, 0, tzinfo=TAIPEI)) == D(2024, 3, 1)
     with pytest.raises(ValueError):
         today_in_taipei(dt.datetime(2024, 3, 1))
+
+
+@pytest.mark.parametrize("day,expected", [
+    (D(2024, 2, 29), None),  # today (Taipei)
+    (D(2024, 3, 1), IssueDateRefusal.FUTURE),  # tomorrow, though the window runs on
+    (D(2099, 1, 1), IssueDateRefusal.FUTURE),
+    (D(2024, 1, 1), None),  # the window's first day
+    (D(2023, 12, 31), IssueDateRefusal.OUTSIDE_WINDOW),
+])
+def test_a_typed_issue_date_is_refused_after_today_or_outside_the_window(day, expected):
+    assert issue_date_refusal(day, today=D(2024, 2, 29), start=D(2024, 1, 1), end=D(2024, 3, 31)) is expected
+    # 2024-02-29 16:30 UTC is 2024-03-01 in Taipei: the Taipei date is what counts
+    today = today_in_taipei(dt.datetime(2024, 2, 29, 16, 30, tzinfo=dt.timezone.utc))
+    assert issue_date_refusal(D(2024, 3, 1), today=today, start=D(2024, 1, 1), end=D(2024, 3, 31)) is None
+    assert issue_date_refusal(D(2024, 4, 1), today=D(2024, 5, 1), start=D(2024, 1, 1),
+                              end=D(2024, 3, 31)) is IssueDateRefusal.OUTSIDE_WINDOW
+
+
+def test_the_enterable_dates_end_today_at_the_latest():
+    assert enterable_issue_dates(today=D(2024, 2, 29), start=D(2024, 1, 1), end=D(2024, 3, 31)) == (
+        D(2024, 1, 1), D(2024, 2, 29))
+    assert enterable_issue_dates(today=D(2024, 5, 1), start=D(2024, 1, 1), end=D(2024, 3, 31)) == (
+        D(2024, 1, 1), D(2024, 3, 31))

@@ -281,6 +281,27 @@ def test_carrier_import_from_the_panel(service: Service, browser: Any, artifacts
     assert "Pass-9" not in (Path(service.db_path).parent / "service.log").read_text(errors="replace")
 
 
+def test_an_issue_date_after_today_is_refused_beside_the_field(service: Service, browser: Any,
+                                                                 artifacts: Path) -> None:
+    today = time.strftime("%Y-%m-%d", time.gmtime(time.time() + 8 * 3600))
+    tomorrow = time.strftime("%Y-%m-%d", time.gmtime(time.time() + 8 * 3600 + 86400))
+    _in_panel(browser, service, "manual", _new_user())
+    _wait_visible(browser, "entry")
+    date = browser.find_element("id", "date")
+    assert date.get_attribute("max") == today  # the picker offers nothing later
+    _type(browser, "invoice_number", "AB12345678")
+    date.send_keys(tomorrow[5:7] + tomorrow[8:10] + tomorrow[:4])  # chromium's date field: mm dd yyyy
+    _type(browser, "random_code", "1234")
+    _type(browser, "total_amount", "100")
+    assert _wait_visible(browser, "date-error").text == "開立日期：不可晚於今天"
+    browser.find_element("id", "submit").click()
+    _wait_text(browser, "notice", "請修正標示的欄位")
+    assert date.get_attribute("aria-invalid") == "true"
+    assert browser.find_element("id", "date-error").text == "開立日期：不可晚於今天"
+    assert service.rows("select id from uploads where invoice_number = 'AB12345678'") == []
+    _shot(browser, artifacts, "manual-future-date")
+
+
 def test_a_forged_token_shows_its_error(service: Service, browser: Any, artifacts: Path) -> None:
     browser.get(f"{service.base}/liff/manual?campaign=1&sandbox_user={_new_user()}")
     _wait_visible(browser, "entry")

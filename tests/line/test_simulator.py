@@ -134,6 +134,27 @@ async def test_id_token_verify(sim, sim_url, sim_clock) -> None:
             assert r.status == 400
 
 
+async def test_verify_records_its_calls_answers_injected_429s_and_may_trust_any_claims(sim, sim_url, sim_clock) -> None:
+    claims = {"iss": "https://issuer.example.com", "sub": "U" + "a" * 500, "exp": int(sim_clock.now) - 10}
+    _, body, _ = await post(f"{sim_url}/_sim/id_tokens", {"userId": "U7", "claims": claims})
+    token = body["idToken"]
+    assert (await post(f"{sim_url}/_sim/faults", {"verify": [429], "retryAfter": 7}))[0] == 200
+    form = {"id_token": token, "client_id": "1657000000"}
+    async with aiohttp.ClientSession() as s:
+        async with s.post(f"{sim_url}/oauth2/v2.1/verify", data=form) as r:
+            assert (r.status, r.headers["Retry-After"]) == (429, "7")
+        async with s.post(f"{sim_url}/oauth2/v2.1/verify", data=form) as r:
+            assert r.status == 400  # expired, as LINE would say
+        sim.verify_checks = False  # a verify answer the service must not trust blindly
+        async with s.post(f"{sim_url}/oauth2/v2.1/verify", data={**form, "client_id": "999"}) as r:
+            assert r.status == 200 and {k: (await r.json())[k] for k in claims} == claims
+    assert [(c["endpoint"], c["clientId"], c["idToken"], c["status"]) for c in sim.api_calls] == [
+        ("oauth2.verify", "1657000000", token, 429), ("oauth2.verify", "1657000000", token, 400),
+        ("oauth2.verify", "999", token, 200)]
+    sim.issuer = "https://other.example"
+    assert sim.id_tokens[sim.issue_id_token("U8")].claims["iss"] == "https://other.example"
+
+
 async def test_deliver_signs_the_raw_body_and_redelivers_the_same_event(sim, sim_url, aiohttp_server) -> None:
     received: list[tuple[bytes, str]] = []
 
