@@ -1,8 +1,9 @@
 """The LINE webhook endpoint (`POST /callback`): bounded body, X-Line-Signature checked in
-constant time against each configured channel's secret before anything is parsed, events
-parsed (anything unparsable, whatever its nesting or types: 400), each event stored in the
-inbox (webhook_events: its `webhookEventId` once — redeliveries are dropped — with its JSON)
-BEFORE the 200; a database that cannot take them gets a 503 so that LINE redelivers. The
+constant time against each configured channel's secret before anything is parsed, events parsed (anything unparsable, whatever its
+nesting or types: 400; identifiers not in LINE's formats: 400 naming the field), each event
+stored in the inbox (webhook_events: its `webhookEventId` once — redeliveries are dropped —
+with its JSON) BEFORE the 200; a database that cannot take them gets a 503 so that LINE
+redelivers, and rows it refuses fail only their own request (400). The
 events are handled from the inbox under leases (bot/line/inbox.py), in this process and/or in
 worker processes.
 
@@ -29,10 +30,12 @@ from typing import Any
 import asyncpg
 import orjson
 from aiohttp import web
+from sqlalchemy import exc as sa_exc
 from sqlalchemy import select
 
 from bot.appkeys import CONFIG, DATABASE, EVENT_ISOLATION
 from bot.line.event_check import UnknownEvent, check_event
+from bot.line.event_ids import BadEventId, check_ids
 from bot.line.inbox import BatchHandler, InboxWorker
 from bot.storage.database import Database, dialect_insert
 from bot.storage.models import Channel, WebhookEvent, utcnow
@@ -133,6 +136,19 @@ _PG_INSERT = (
 
 _DISCONNECTS = (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, asyncpg.AdminShutdownError,
                 asyncpg.CannotConnectNowError, OSError)
+# The database answered and refused the rows themselves (SQLSTATE class 22, a value it cannot
+# take; class 23, a constraint), as opposed to not answering: asyncpg's own exceptions on
+# PostgreSQL (the INSERT runs on the driver), SQLAlchemy's on SQLite.
+_REFUSALS = (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError, sa_exc.DataError, sa_exc.IntegrityError)
+
+
+class EventRefused(Exception):
+    """The database refused a request's own rows (its INSERT alone failed with a data or
+    constraint error): the request is a 400, the others that shared its INSERT are stored."""
+
+    def __init__(self, cause: BaseException) -> None:
+        self.reason = type(cause).__name__  # the class only: a message may quote the values
+        super().__init__(f"refused by the database: {self.reason}")
 
 
 async def _insert_event_ids(database: Database, rows: Sequence[tuple[InboxRow, int | None]]) -> set[str]:
@@ -160,6 +176,8 @@ async def _insert_event_ids(database: Database, rows: Sequence[tuple[InboxRow, i
                     [r.payload for r, _ in rows], [r.user_key for r, _ in rows],
                     [r.event_at or received_at for r, _ in rows])
             except Exception as exc:
+                if isinstance(exc, _REFUSALS) and not driver.is_closed():
+                    raise  # an autocommitted statement refused: the connection is as good as before
                 await connection.invalidate()
                 if driver.is_closed() or isinstance(exc, _DISCONNECTS):  # a restart: the whole pool is dead
                     await database.engine.dispose()
@@ -204,8 +222,9 @@ class EventIdRecorder:
 
     async def record(self, events: Sequence[InboxRow], channel_db_id: int | None) -> set[str]:
         """The IDs (of one request) not recorded before; an ID sent twice at once by two
-        requests is new for one of them only. Raises the INSERT's error (the request answers
-        503)."""
+        requests is new for one of them only. Raises EventRefused when the database refuses
+        this request's own rows (the request answers 400; the others sharing its INSERT are
+        stored), else the INSERT's error (the database is unavailable: 503)."""
         if not events:
             return set()
         entry = _PendingIds(list({e.event_id: e for e in events}.values()), channel_db_id,
@@ -236,6 +255,10 @@ class EventIdRecorder:
             self._draining -= 1
 
     async def _flush(self, batch: list[_PendingIds]) -> None:
+        """One INSERT of the batch's rows. When the database refuses them, the batch is split
+        in halves, each inserted on its own, down to the requests whose own rows it refuses
+        (one bad request among n costs about 2·log2(n) more INSERTs, and only then); every
+        other error (the database is unreachable, …) fails the whole batch at once."""
         rows: dict[str, tuple[InboxRow, int | None]] = {}
         for item in batch:
             for row in item.ids:
@@ -243,9 +266,15 @@ class EventIdRecorder:
         try:
             new = await _insert_event_ids(self._database(), list(rows.values()))
         except Exception as exc:
+            if isinstance(exc, _REFUSALS) and len(batch) > 1:
+                half = len(batch) // 2
+                await self._flush(batch[:half])
+                await self._flush(batch[half:])
+                return
+            error = EventRefused(exc) if isinstance(exc, _REFUSALS) else exc
             for item in batch:
                 if not item.future.done():
-                    item.future.set_exception(exc)
+                    item.future.set_exception(error)
             return
         for item in batch:
             own = {e.event_id for e in item.ids if e.event_id in new}
@@ -256,9 +285,10 @@ class EventIdRecorder:
 
 def parse_body(body: bytes | str) -> list[dict[str, Any]]:
     """The events of a webhook document to store, as JSON objects checked against the SDK's
-    declared field types (bot.line.event_check; the SDK events are built by the inbox worker);
-    events of a type this SDK does not know are left out (ignored). Raises ValueError for
-    anything that is not a LINE webhook document, whatever its nesting or types: not UTF-8,
+    declared field types (bot.line.event_check; the SDK events are built by the inbox worker)
+    and their identifiers against LINE's formats (bot.line.event_ids: BadEventId names the
+    field); events of a type this SDK does not know are left out (ignored). Raises ValueError
+    for anything that is not a LINE webhook document, whatever its nesting or types: not UTF-8,
     not JSON, nested deeper than orjson's 1,024 levels."""
     try:
         document = orjson.loads(body)
@@ -268,11 +298,12 @@ def parse_body(body: bytes | str) -> list[dict[str, Any]]:
         if type(events) is not list:
             raise TypeError("events")
         out = []
-        for data in events:
+        for index, data in enumerate(events):
             try:
                 check_event(data)
             except UnknownEvent:
                 continue  # an event or message type this SDK does not know: ignored
+            check_ids(data, index)
             out.append(data)
         return out
     except ValueError:
@@ -355,11 +386,16 @@ def create_callback_handler(
             return web.json_response({"error": "X-Line-Signature: invalid"}, status=400)
         try:
             rows = inbox_rows(parse_body(body), channel)
+        except BadEventId as exc:  # an ID LINE never sends (too long, a NUL, …): refused before the INSERT
+            return web.json_response({"error": str(exc)}, status=400)
         except ValueError:  # not UTF-8 (orjson checks it), not JSON, not a LINE document
             return web.json_response({"error": "body: not a LINE webhook document"}, status=400)
         if rows:
             try:
                 new = await recorder.record(rows, channel.db_id)
+            except EventRefused as exc:  # the database refused this request's own rows: redelivery would not help
+                log.warning("webhook events refused by the database", extra={"fields": {"error": exc.reason}})
+                return web.json_response({"error": "events: the database refused them"}, status=400)
             except Exception as exc:
                 log.error("webhook events not stored; 503 so LINE redelivers",
                           extra={"fields": {"error": type(exc).__name__}})
