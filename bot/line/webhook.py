@@ -1,5 +1,6 @@
 """The LINE webhook endpoint (`POST /callback`): bounded body, X-Line-Signature checked in
-constant time against each configured channel's secret before anything is parsed, events parsed (anything unparsable, whatever its
+constant time against each configured channel's secret before anything is parsed (refusals
+counted, and logged at a bounded rate), events parsed (anything unparsable, whatever its
 nesting or types: 400; identifiers not in LINE's formats: 400 naming the field), each event
 stored in the inbox (webhook_events: its `webhookEventId` once — redeliveries are dropped —
 with its JSON) BEFORE the 200; a database that cannot take them gets a 503 so that LINE
@@ -30,15 +31,17 @@ from typing import Any
 import asyncpg
 import orjson
 from aiohttp import web
+from prometheus_client import Counter
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import select
 
-from bot.appkeys import CONFIG, DATABASE, EVENT_ISOLATION
+from bot.appkeys import CONFIG, DATABASE, EVENT_ISOLATION, METRICS
 from bot.line.event_check import UnknownEvent, check_event
 from bot.line.event_ids import BadEventId, check_ids
 from bot.line.inbox import BatchHandler, InboxWorker
 from bot.storage.database import Database, dialect_insert
 from bot.storage.models import Channel, WebhookEvent, utcnow
+from bot.throttled_log import ThrottledLog
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +49,7 @@ MAX_WEBHOOK_BODY = 512 * 1024  # LINE sends small JSON documents; images are fet
 ENV_CHANNEL_KEY = "env"
 PG_PARALLEL_FLUSHES = 4  # event-ID batches committed at once on PostgreSQL (SQLite: 1 writer)
 CHANNELS_TTL_S = 5.0  # channel rows re-read at most this often (a new channel waits ≤ 5 s)
+SIGNATURE_LOG_INTERVAL_S = 60.0  # refused signatures: one log line at most this often
 
 
 @dataclass(frozen=True)
@@ -360,13 +364,16 @@ def create_callback_handler(
     channels: ChannelSource,
     database: Callable[[], Database],
     on_stored: Callable[[], None] | None = None,
+    on_bad_signature: Callable[[str], None] | None = None,
     max_body: int = MAX_WEBHOOK_BODY,
 ) -> Callable[[web.Request], Awaitable[web.Response]]:
     """The `/callback` request handler: bounded body, signature (constant time) before
     anything is parsed, parse (anything unparsable: 400), store the events in the inbox
     (group commit), then 200; a database that cannot take them: 503, so LINE redelivers.
-    `on_stored` wakes this process's inbox worker."""
+    `on_stored` wakes this process's inbox worker; `on_bad_signature` counts each refused
+    signature ("missing" or "invalid"), which are logged at most once a minute."""
     recorder = EventIdRecorder(database)
+    rejected = ThrottledLog(log, logging.WARNING, "webhook signature rejected", interval=SIGNATURE_LOG_INTERVAL_S)
 
     async def callback(request: web.Request) -> web.Response:
         body = await _read_bounded(request, max_body)
@@ -374,6 +381,8 @@ def create_callback_handler(
             raise web.HTTPRequestEntityTooLarge(max_size=max_body, actual_size=request.content_length or max_body + 1)
         signature = request.headers.get("X-Line-Signature", "")
         if not signature:
+            if on_bad_signature is not None:
+                on_bad_signature("missing")
             return web.json_response({"error": "X-Line-Signature: missing"}, status=400)
         try:
             known = await channels()
@@ -381,8 +390,10 @@ def create_callback_handler(
             log.error("webhook channels unavailable", extra={"fields": {"error": type(exc).__name__}})
             return web.json_response({"error": "database: unavailable, retry later"}, status=503)
         channel = find_channel(known, body, signature)
-        if channel is None:
-            log.warning("webhook signature rejected")
+        if channel is None:  # anyone can send these: counted, and logged at a bounded rate
+            if on_bad_signature is not None:
+                on_bad_signature("invalid")
+            rejected.note()
             return web.json_response({"error": "X-Line-Signature: invalid"}, status=400)
         try:
             rows = inbox_rows(parse_body(body), channel)
@@ -494,6 +505,18 @@ def setup_line_webhook(
         if worker is not None:
             worker.nudge()
 
+    bad_signature: Callable[[str], None] | None = None
+    metrics = app.get(METRICS)
+    if metrics is not None:
+        refused = Counter("line_webhook_signature_failures", "Webhook requests refused for their X-Line-Signature",
+                          ["reason"], registry=metrics.registry)
+
+        def count(reason: str) -> None:
+            refused.labels(reason).inc()
+
+        bad_signature = count
+
     handler = create_callback_handler(
-        channels=channels or env_and_db_channels(app), database=lambda: app[DATABASE], on_stored=stored)
+        channels=channels or env_and_db_channels(app), database=lambda: app[DATABASE], on_stored=stored,
+        on_bad_signature=bad_signature)
     app.router.add_post(path, handler)

@@ -1,21 +1,27 @@
 """Webhook input checked before the shared INSERT, over real HTTP with the LINE simulator, on
 both databases: identifiers LINE never sends are a 400 naming the field (never a 503 that LINE
 would redeliver forever), a row the database refuses fails only its own request and never the
-group commit it shares, and a database that is down is still a 503 for all."""
+group commit it shares, a database that is down is still a 503 for all, and forged signatures
+are counted in /metrics and logged at a bounded rate."""
 from __future__ import annotations
 
 import asyncio
 import copy
+import logging
 from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
 from sqlalchemy import event, select
 
+from bot.appkeys import METRICS
 from bot.line.webhook import EventIdRecorder, EventRefused, InboxRow, LineChannel
+from bot.metrics import Metrics, handle_metrics
 from bot.simulators.line import SIM_CHANNEL_SECRET, LineSimulator, new_user_id, sign
 from bot.storage.database import Database
 from bot.storage.models import Channel, WebhookEvent
+from bot.throttled_log import ThrottledLog
 from tests.line.test_webhook import CHANNELS, Recorder, start_bot, stored_events
 
 GONE = LineChannel("gone", "secret-of-a-deleted-channel", db_id=999_999)  # its row is not there
@@ -196,3 +202,54 @@ async def test_postgresql_refusing_a_value_fails_only_its_request(postgres_url, 
         assert await stored_events(database) == 21
     finally:
         await database.close()
+
+
+async def start_counted_bot(aiohttp_server: Any, database: Database) -> Any:
+    def prepare(app: web.Application) -> None:
+        app[METRICS] = Metrics()
+        app.router.add_get("/metrics", handle_metrics)
+
+    return await start_bot(aiohttp_server, database, Recorder(), prepare=prepare)
+
+
+async def test_forged_signatures_are_counted_and_logged_at_a_bounded_rate(aiohttp_server, database, caplog) -> None:
+    caplog.set_level(logging.INFO)
+    server = await start_counted_bot(aiohttp_server, database)
+    sim = LineSimulator()
+    body = sim.webhook_body([sim.text_event(new_user_id(), "0912345678")])
+    forged = [(body, sign(f"guess-{i}", body)) for i in range(60)] + [(body, "")] * 5
+    statuses = await deliver_all(str(server.make_url("/callback")), forged)
+    assert statuses == [400] * 65
+    warnings = [r for r in caplog.records if r.name == "bot.line.webhook" and r.levelno >= logging.WARNING]
+    assert len(warnings) == 1 and "signature" in warnings[0].getMessage()
+    assert "0912345678" not in caplog.text and SIM_CHANNEL_SECRET not in caplog.text
+    async with aiohttp.ClientSession() as s:
+        async with s.get(server.make_url("/metrics")) as r:
+            text = await r.text()
+    assert 'line_webhook_signature_failures_total{reason="invalid"} 60.0' in text
+    assert 'line_webhook_signature_failures_total{reason="missing"} 5.0' in text
+    assert await sim.deliver(str(server.make_url("/callback")), [sim.text_event(new_user_id(), "x")]) == 200
+
+
+async def test_a_throttled_log_says_how_many_lines_it_held_back(caplog) -> None:
+    caplog.set_level(logging.INFO)
+    logger = logging.getLogger("tests.throttled")
+    throttled = ThrottledLog(logger, logging.WARNING, "webhook signature rejected", interval=0.3)
+
+    def lines() -> list[tuple[str, Any]]:
+        return [(r.getMessage(), getattr(r, "fields", {}).get("suppressed")) for r in caplog.records
+                if r.name == "tests.throttled"]
+
+    for _ in range(25):
+        throttled.note()
+    assert lines() == [("webhook signature rejected", 0)]  # the first, at once
+    await asyncio.sleep(0.45)  # the interval ends: the held-back ones are summed up without a new one
+    assert lines() == [("webhook signature rejected", 0), ("webhook signature rejected", 24)]
+    throttled.note()  # within the interval of that summary: held
+    assert len(lines()) == 2
+    await asyncio.sleep(0.45)
+    assert lines()[2:] == [("webhook signature rejected", 1)]
+    await asyncio.sleep(0.45)  # nothing held: nothing more logged
+    assert len(lines()) == 3
+    throttled.note()
+    assert lines()[3:] == [("webhook signature rejected", 0)]
