@@ -1,8 +1,10 @@
 """The LINE webhook endpoint (`POST /callback`): bounded body, X-Line-Signature checked in
-constant time against each configured channel's secret before anything is parsed, events
-parsed (anything unparsable, whatever its nesting or types: 400), each event stored in the
-inbox (webhook_events: its `webhookEventId` once — redeliveries are dropped — with its JSON)
-BEFORE the 200; a database that cannot take them gets a 503 so that LINE redelivers. The
+constant time against each configured channel's secret before anything is parsed (refusals
+counted, and logged at a bounded rate), events parsed (anything unparsable, whatever its
+nesting or types: 400; identifiers not in LINE's formats: 400 naming the field), each event
+stored in the inbox (webhook_events: its `webhookEventId` once — redeliveries are dropped —
+with its JSON) BEFORE the 200; a database that cannot take them gets a 503 so that LINE
+redelivers, and rows it refuses fail only their own request (400). The
 events are handled from the inbox under leases (bot/line/inbox.py), in this process and/or in
 worker processes.
 
@@ -29,13 +31,17 @@ from typing import Any
 import asyncpg
 import orjson
 from aiohttp import web
+from prometheus_client import Counter
+from sqlalchemy import exc as sa_exc
 from sqlalchemy import select
 
-from bot.appkeys import CONFIG, DATABASE, EVENT_ISOLATION
+from bot.appkeys import CONFIG, DATABASE, EVENT_ISOLATION, METRICS
 from bot.line.event_check import UnknownEvent, check_event
+from bot.line.event_ids import BadEventId, check_ids
 from bot.line.inbox import BatchHandler, InboxWorker
 from bot.storage.database import Database, dialect_insert
 from bot.storage.models import Channel, WebhookEvent, utcnow
+from bot.throttled_log import ThrottledLog
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +49,7 @@ MAX_WEBHOOK_BODY = 512 * 1024  # LINE sends small JSON documents; images are fet
 ENV_CHANNEL_KEY = "env"
 PG_PARALLEL_FLUSHES = 4  # event-ID batches committed at once on PostgreSQL (SQLite: 1 writer)
 CHANNELS_TTL_S = 5.0  # channel rows re-read at most this often (a new channel waits ≤ 5 s)
+SIGNATURE_LOG_INTERVAL_S = 60.0  # refused signatures: one log line at most this often
 
 
 @dataclass(frozen=True)
@@ -133,6 +140,19 @@ _PG_INSERT = (
 
 _DISCONNECTS = (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, asyncpg.AdminShutdownError,
                 asyncpg.CannotConnectNowError, OSError)
+# The database answered and refused the rows themselves (SQLSTATE class 22, a value it cannot
+# take; class 23, a constraint), as opposed to not answering: asyncpg's own exceptions on
+# PostgreSQL (the INSERT runs on the driver), SQLAlchemy's on SQLite.
+_REFUSALS = (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError, sa_exc.DataError, sa_exc.IntegrityError)
+
+
+class EventRefused(Exception):
+    """The database refused a request's own rows (its INSERT alone failed with a data or
+    constraint error): the request is a 400, the others that shared its INSERT are stored."""
+
+    def __init__(self, cause: BaseException) -> None:
+        self.reason = type(cause).__name__  # the class only: a message may quote the values
+        super().__init__(f"refused by the database: {self.reason}")
 
 
 async def _insert_event_ids(database: Database, rows: Sequence[tuple[InboxRow, int | None]]) -> set[str]:
@@ -160,6 +180,8 @@ async def _insert_event_ids(database: Database, rows: Sequence[tuple[InboxRow, i
                     [r.payload for r, _ in rows], [r.user_key for r, _ in rows],
                     [r.event_at or received_at for r, _ in rows])
             except Exception as exc:
+                if isinstance(exc, _REFUSALS) and not driver.is_closed():
+                    raise  # an autocommitted statement refused: the connection is as good as before
                 await connection.invalidate()
                 if driver.is_closed() or isinstance(exc, _DISCONNECTS):  # a restart: the whole pool is dead
                     await database.engine.dispose()
@@ -204,8 +226,9 @@ class EventIdRecorder:
 
     async def record(self, events: Sequence[InboxRow], channel_db_id: int | None) -> set[str]:
         """The IDs (of one request) not recorded before; an ID sent twice at once by two
-        requests is new for one of them only. Raises the INSERT's error (the request answers
-        503)."""
+        requests is new for one of them only. Raises EventRefused when the database refuses
+        this request's own rows (the request answers 400; the others sharing its INSERT are
+        stored), else the INSERT's error (the database is unavailable: 503)."""
         if not events:
             return set()
         entry = _PendingIds(list({e.event_id: e for e in events}.values()), channel_db_id,
@@ -236,6 +259,10 @@ class EventIdRecorder:
             self._draining -= 1
 
     async def _flush(self, batch: list[_PendingIds]) -> None:
+        """One INSERT of the batch's rows. When the database refuses them, the batch is split
+        in halves, each inserted on its own, down to the requests whose own rows it refuses
+        (one bad request among n costs about 2·log2(n) more INSERTs, and only then); every
+        other error (the database is unreachable, …) fails the whole batch at once."""
         rows: dict[str, tuple[InboxRow, int | None]] = {}
         for item in batch:
             for row in item.ids:
@@ -243,9 +270,15 @@ class EventIdRecorder:
         try:
             new = await _insert_event_ids(self._database(), list(rows.values()))
         except Exception as exc:
+            if isinstance(exc, _REFUSALS) and len(batch) > 1:
+                half = len(batch) // 2
+                await self._flush(batch[:half])
+                await self._flush(batch[half:])
+                return
+            error = EventRefused(exc) if isinstance(exc, _REFUSALS) else exc
             for item in batch:
                 if not item.future.done():
-                    item.future.set_exception(exc)
+                    item.future.set_exception(error)
             return
         for item in batch:
             own = {e.event_id for e in item.ids if e.event_id in new}
@@ -256,9 +289,10 @@ class EventIdRecorder:
 
 def parse_body(body: bytes | str) -> list[dict[str, Any]]:
     """The events of a webhook document to store, as JSON objects checked against the SDK's
-    declared field types (bot.line.event_check; the SDK events are built by the inbox worker);
-    events of a type this SDK does not know are left out (ignored). Raises ValueError for
-    anything that is not a LINE webhook document, whatever its nesting or types: not UTF-8,
+    declared field types (bot.line.event_check; the SDK events are built by the inbox worker)
+    and their identifiers against LINE's formats (bot.line.event_ids: BadEventId names the
+    field); events of a type this SDK does not know are left out (ignored). Raises ValueError
+    for anything that is not a LINE webhook document, whatever its nesting or types: not UTF-8,
     not JSON, nested deeper than orjson's 1,024 levels."""
     try:
         document = orjson.loads(body)
@@ -268,11 +302,12 @@ def parse_body(body: bytes | str) -> list[dict[str, Any]]:
         if type(events) is not list:
             raise TypeError("events")
         out = []
-        for data in events:
+        for index, data in enumerate(events):
             try:
                 check_event(data)
             except UnknownEvent:
                 continue  # an event or message type this SDK does not know: ignored
+            check_ids(data, index)
             out.append(data)
         return out
     except ValueError:
@@ -329,13 +364,16 @@ def create_callback_handler(
     channels: ChannelSource,
     database: Callable[[], Database],
     on_stored: Callable[[], None] | None = None,
+    on_bad_signature: Callable[[str], None] | None = None,
     max_body: int = MAX_WEBHOOK_BODY,
 ) -> Callable[[web.Request], Awaitable[web.Response]]:
     """The `/callback` request handler: bounded body, signature (constant time) before
     anything is parsed, parse (anything unparsable: 400), store the events in the inbox
     (group commit), then 200; a database that cannot take them: 503, so LINE redelivers.
-    `on_stored` wakes this process's inbox worker."""
+    `on_stored` wakes this process's inbox worker; `on_bad_signature` counts each refused
+    signature ("missing" or "invalid"), which are logged at most once a minute."""
     recorder = EventIdRecorder(database)
+    rejected = ThrottledLog(log, logging.WARNING, "webhook signature rejected", interval=SIGNATURE_LOG_INTERVAL_S)
 
     async def callback(request: web.Request) -> web.Response:
         body = await _read_bounded(request, max_body)
@@ -343,6 +381,8 @@ def create_callback_handler(
             raise web.HTTPRequestEntityTooLarge(max_size=max_body, actual_size=request.content_length or max_body + 1)
         signature = request.headers.get("X-Line-Signature", "")
         if not signature:
+            if on_bad_signature is not None:
+                on_bad_signature("missing")
             return web.json_response({"error": "X-Line-Signature: missing"}, status=400)
         try:
             known = await channels()
@@ -350,16 +390,23 @@ def create_callback_handler(
             log.error("webhook channels unavailable", extra={"fields": {"error": type(exc).__name__}})
             return web.json_response({"error": "database: unavailable, retry later"}, status=503)
         channel = find_channel(known, body, signature)
-        if channel is None:
-            log.warning("webhook signature rejected")
+        if channel is None:  # anyone can send these: counted, and logged at a bounded rate
+            if on_bad_signature is not None:
+                on_bad_signature("invalid")
+            rejected.note()
             return web.json_response({"error": "X-Line-Signature: invalid"}, status=400)
         try:
             rows = inbox_rows(parse_body(body), channel)
+        except BadEventId as exc:  # an ID LINE never sends (too long, a NUL, …): refused before the INSERT
+            return web.json_response({"error": str(exc)}, status=400)
         except ValueError:  # not UTF-8 (orjson checks it), not JSON, not a LINE document
             return web.json_response({"error": "body: not a LINE webhook document"}, status=400)
         if rows:
             try:
                 new = await recorder.record(rows, channel.db_id)
+            except EventRefused as exc:  # the database refused this request's own rows: redelivery would not help
+                log.warning("webhook events refused by the database", extra={"fields": {"error": exc.reason}})
+                return web.json_response({"error": "events: the database refused them"}, status=400)
             except Exception as exc:
                 log.error("webhook events not stored; 503 so LINE redelivers",
                           extra={"fields": {"error": type(exc).__name__}})
@@ -458,6 +505,18 @@ def setup_line_webhook(
         if worker is not None:
             worker.nudge()
 
+    bad_signature: Callable[[str], None] | None = None
+    metrics = app.get(METRICS)
+    if metrics is not None:
+        refused = Counter("line_webhook_signature_failures", "Webhook requests refused for their X-Line-Signature",
+                          ["reason"], registry=metrics.registry)
+
+        def count(reason: str) -> None:
+            refused.labels(reason).inc()
+
+        bad_signature = count
+
     handler = create_callback_handler(
-        channels=channels or env_and_db_channels(app), database=lambda: app[DATABASE], on_stored=stored)
+        channels=channels or env_and_db_channels(app), database=lambda: app[DATABASE], on_stored=stored,
+        on_bad_signature=bad_signature)
     app.router.add_post(path, handler)

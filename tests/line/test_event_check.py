@@ -27,7 +27,7 @@ def sample_events() -> list[dict[str, Any]]:
     text["message"]["emojis"] = [{"index": 0, "length": 1, "productId": "p", "emojiId": "e"}]
     text["message"]["mention"] = {"mentionees": [{"index": 0, "length": 1, "type": "user", "userId": "U1"}]}
     group = sim.text_event(user, "hi")
-    group["source"] = {"type": "group", "groupId": "G1", "userId": user}
+    group["source"] = {"type": "group", "groupId": "C" + "1" * 32, "userId": user}
     return [sim.text_event(user, "hi"), text, group, sim.image_event(user, b"x"), sim.postback_event(user, "d"),
             sim.follow_event(user), {**sim.follow_event(user), "type": "unfollow"}]
 

@@ -44,15 +44,18 @@ class Recorder:
 
 
 async def start_bot(aiohttp_server: Any, database: Database, handle: Callable[..., Awaitable[None]], *,
-                    handle_batch: Any = None, concurrency: int = 3) -> TestServer:
+                    handle_batch: Any = None, concurrency: int = 3, known: list[LineChannel] = CHANNELS,
+                    prepare: Callable[[web.Application], None] = lambda app: None) -> TestServer:
+    """The webhook on its own app; `prepare` adds to the app before the webhook is set up."""
     app = web.Application()
     app[CONFIG] = Config(database_url=database.url.render_as_string(hide_password=False),
                          handler_concurrency=concurrency)
     app[DATABASE] = database
     app[EVENT_ISOLATION] = SimpleEventIsolation()
+    prepare(app)
 
     async def channels() -> list[LineChannel]:
-        return CHANNELS
+        return known
 
     setup_line_webhook(app, handle, channels, handle_batch=handle_batch)
     return await aiohttp_server(app)
@@ -312,7 +315,7 @@ async def test_a_failing_handler_does_not_hold_up_the_users_later_events(aiohttp
 async def test_stored_rows_are_the_same_on_both_databases_and_a_refused_batch_stores_nothing(database) -> None:
     import datetime as dt
 
-    from bot.line.webhook import EventIdRecorder, InboxRow
+    from bot.line.webhook import EventIdRecorder, EventRefused, InboxRow
     from bot.storage.models import Channel
 
     async with database.session() as session, session.begin():
@@ -329,11 +332,11 @@ async def test_stored_rows_are_the_same_on_both_databases_and_a_refused_batch_st
     assert (a.channel_id, a.payload, a.user_key, a.event_at, a.state, a.attempts) == (channel.id, '{"k":"值"}', "7:Uabc", at, "queued", 0)
     assert a.next_attempt_at == a.received_at == b.received_at == b.event_at  # due at once; no timestamp: received
     assert b.user_key is None and b.channel_id == channel.id
-    # A batch the database refuses (a channel that does not exist) fails every request in it.
+    # Rows the database refuses (a channel that does not exist) fail their requests, each as refused.
     results = await asyncio.gather(recorder.record([InboxRow("01ROW0000000000000000000C", "{}", None, None)], 999_999),
                                    recorder.record([InboxRow("01ROW0000000000000000000D", "{}", None, None)], 999_999),
                                    return_exceptions=True)
-    assert all(isinstance(r, Exception) for r in results)
+    assert all(isinstance(r, EventRefused) for r in results)
     assert await stored_events(database) == 2
 
 
