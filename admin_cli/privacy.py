@@ -3,6 +3,7 @@ one LINE user, rotating the photo-link key (every link dies), and a campaign's r
 Every change is audited; `--json` prints what went (or, with --dry-run, what would go)."""
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Any
 
@@ -28,7 +29,9 @@ PRIVACY_ROLES = frozenset({Role.ADMIN, Role.SUPERVISOR})
 
 _COUNT_LABELS = (("photos", "發票照片"), ("photo_files", "照片檔案"), ("display_names", "顯示名稱"),
                  ("phones", "電話"), ("carrier_codes", "載具條碼"), ("line_user_ids", "LINE UID（改為代號）"),
-                 ("messages", "訊息紀錄"), ("crm_phones", "CRM 電話連結"), ("customers", "使用者"))
+                 ("messages", "訊息紀錄"), ("events", "收到的事件"), ("state_entries", "對話狀態"),
+                 ("crm_contacts", "CRM 聯絡人"), ("crm_phones", "CRM 電話"), ("customers", "使用者"),
+                 ("inbox_events", "已處理事件（逾保存期限）"))
 
 
 async def privacy_officer(session: AsyncSession, ctx: typer.Context) -> AdminUser:
@@ -70,7 +73,7 @@ def purge(
         else:
             actor = await privacy_officer(session, ctx)
         report = await run_purge(session, now(), files=open_store(config.photo_store, config.data_dir), dry_run=dry_run,
-                                 actor=actor)
+                                 actor=actor, inbox_retention=dt.timedelta(days=config.inbox_retention_days))
         return report.to_dict()
 
     data = in_transaction(work)
@@ -88,8 +91,8 @@ def purge(
 def forget(
     ctx: typer.Context,
     line_user_id: str = typer.Argument(..., metavar="LINE_UID"),
-    crm: bool = typer.Option(False, "--crm", help="Also remove their CRM links (CRM phone entries "
-                                                 "with one of their phone numbers)."),
+    crm: bool = typer.Option(False, "--crm", help="Also erase the CRM contacts with one of their phone "
+                                                 "numbers (names, emails, phones, addresses)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Only show what would go."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
