@@ -138,6 +138,19 @@ async def _seed_every_path(stack: Stack, database_url: str, tmp_path: Path, aioh
     return {"photo": photo}
 
 
+def _as_text(value: Any) -> str:
+    """A column's value as text, JSON also decoded (SQLite keeps `\\u6797`-escaped JSON text)."""
+    shown = str(value)
+    if isinstance(value, str) and value[:1] in "{[\"":
+        try:
+            shown += " " + json.dumps(json.loads(value), ensure_ascii=False)
+        except ValueError:
+            pass
+    elif isinstance(value, (dict, list)):
+        shown += " " + json.dumps(value, ensure_ascii=False)
+    return shown
+
+
 async def _dump(db: Database, skip: frozenset[str] = frozenset()) -> dict[str, str]:
     """Every row of every table as text (a raw SELECT *), table by table."""
     dumped: dict[str, str] = {}
@@ -146,8 +159,8 @@ async def _dump(db: Database, skip: frozenset[str] = frozenset()) -> dict[str, s
             if table.name in skip:
                 continue
             rows = (await s.execute(text(f'SELECT * FROM "{table.name}"'))).all()
-            dumped[table.name] = "\n".join(json.dumps([str(v) for v in row], ensure_ascii=False) + " " + repr(tuple(row))
-                                           for row in rows)
+            dumped[table.name] = "\n".join(" | ".join(_as_text(v) for v in row) for row in rows)
+    assert set(dumped) | skip >= {"customers", "webhook_events", "outgoing_messages", "state_entries"}
     return dumped
 
 
