@@ -3,18 +3,20 @@ LINE user IDs become pseudonyms, outbox text), what stays (statistics, invoice f
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
 from sqlalchemy import insert, select
 
 from bot.campaigns.stats import campaign_stats
 from bot.campaigns.store import CampaignStore
+from bot.config import Config, ConfigError
 from bot.photo_store import LocalPhotoStore
 from bot.privacy.forget import forget
 from bot.privacy.keys import pseudonym_key
 from bot.privacy.purge import purge
 from bot.storage.crm_models import Contact, ContactPhone
-from bot.storage.models import AuditEntry, Campaign, CarrierQuery, Customer, OutgoingMessage, Upload
+from bot.storage.models import AuditEntry, Campaign, CarrierQuery, Customer, OutgoingMessage, Upload, WebhookEvent
 from flows.campaigns.roles import Role
 from flows.privacy.pseudonyms import is_pseudonym, pseudonymise
 from tests.campaign_store.data import CREATED, END, add_actor, add_channel, add_customer, add_upload, settings
@@ -216,3 +218,66 @@ async def test_forget_deletes_the_users_carrier_codes_and_keeps_others(database,
     assert report.erased.carrier_codes == 1
     async with database.session() as s:
         assert (await s.scalars(select(CarrierQuery.barcode_hash))).all() == ["amy-hash"]
+
+
+def _event(event_id: str, user: str, at: dt.datetime, state: str | None, text: str = "0912345678") -> dict:
+    payload = {"type": "message", "webhookEventId": event_id, "source": {"type": "user", "userId": user},
+               "message": {"type": "text", "text": text}}
+    return {"event_id": event_id, "received_at": at, "event_at": at, "payload": json.dumps(payload),
+            "user_key": f"1:{user}", "state": state, "attempts": 0, "next_attempt_at": at,
+            "handled_at": at if state in ("done", "failed") else None}
+
+
+async def _events(db) -> dict[str, WebhookEvent]:
+    async with db.session() as s:
+        return {e.event_id: e for e in (await s.scalars(select(WebhookEvent))).all()}
+
+
+async def test_handled_inbox_events_are_pruned_after_the_inbox_retention(database, tmp_path):
+    """Issue 25: the inbox was never pruned. Handled events (done, failed, from before the inbox)
+    go INBOX_RETENTION_DAYS after receipt; queued and running ones keep what their handling needs."""
+    now = AFTER_RETENTION - dt.timedelta(days=200)  # no campaign is due
+    old, recent = now - dt.timedelta(days=7, seconds=1), now - dt.timedelta(days=6)
+    async with database.session() as s, s.begin():
+        await s.execute(insert(WebhookEvent), [
+            _event("old-done", UID_A, old, "done"), _event("old-failed", UID_A, old, "failed"),
+            _event("old-legacy", UID_A, old, None), _event("old-queued", UID_A, old, "queued"),
+            _event("old-running", UID_A, old, "running"), _event("recent-done", UID_A, recent, "done")])
+    async with database.session() as s, s.begin():
+        dry = await purge(s, now, files=None, dry_run=True, inbox_retention=dt.timedelta(days=7))
+    assert dry.inbox_events == 3 and len(await _events(database)) == 6
+    async with database.session() as s, s.begin():
+        report = await purge(s, now, files=None, inbox_retention=dt.timedelta(days=7))
+    assert report.inbox_events == 3 and report.to_dict()["inbox_events"] == 3
+    kept = await _events(database)
+    assert sorted(kept) == ["old-queued", "old-running", "recent-done"]
+    assert kept["old-queued"].payload and kept["old-queued"].user_key == f"1:{UID_A}"
+    assert Config.from_env({}, service=False).inbox_retention_days == 7
+    assert Config.from_env({"INBOX_RETENTION_DAYS": "2"}, service=False).inbox_retention_days == 2
+    with pytest.raises(ConfigError, match="INBOX_RETENTION_DAYS"):
+        Config.from_env({"INBOX_RETENTION_DAYS": "0"}, service=False)
+
+
+async def test_forget_strips_the_users_inbox_events_and_closes_unhandled_ones(database, tmp_path):
+    """Issue 25: after forget-me webhook_events still held the user's ID and what they typed.
+    Their events keep only ID and times (so a redelivery is still dropped); one not yet handled
+    is closed unhandled; other users' events are untouched."""
+    w = await _world(database, tmp_path)
+    at = AFTER_RETENTION
+    async with database.session() as s, s.begin():
+        await s.execute(insert(WebhookEvent), [
+            _event("b-done", UID_B, at, "done"), _event("b-queued", UID_B, at, "queued"),
+            {**_event("b-unkeyed", UID_B, at, "done"), "user_key": None},
+            _event("a-done", UID_A, at, "done", text=f"my friend is {UID_B}"),
+            _event("a-other", UID_A, at, "done")])
+    async with database.session() as s, s.begin():
+        dry = await forget(s, UID_B, at, files=w["files"], dry_run=True)
+    assert dry.erased.events == 4
+    async with database.session() as s, s.begin():
+        report = await forget(s, UID_B, at, files=w["files"])
+    assert report.erased.events == 4
+    events = await _events(database)
+    for event_id in ("b-done", "b-queued", "b-unkeyed", "a-done"):
+        assert (events[event_id].payload, events[event_id].user_key) == (None, None), event_id
+    assert events["b-queued"].state == "done" and events["b-queued"].last_error == "personal data erased"
+    assert events["a-other"].payload and events["a-other"].user_key == f"1:{UID_A}"
