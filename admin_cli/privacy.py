@@ -13,7 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from admin_cli.campaign_access import now, run_as
 from admin_cli.context import CliError, acting_user, acting_user_name, in_transaction, load_config
 from admin_cli.output import add_row, print_table, table
+from bot.backme.emails import EmailSettings, FileBackend
 from bot.campaigns.store import Actor, CampaignStore, CampaignView
+from bot.config import Config
 from bot.photo_store import open_store
 from bot.privacy.forget import forget as forget_user
 from bot.privacy.keys import rotate_link_generation
@@ -30,7 +32,7 @@ PRIVACY_ROLES = frozenset({Role.ADMIN, Role.SUPERVISOR})
 _COUNT_LABELS = (("photos", "發票照片"), ("photo_files", "照片檔案"), ("display_names", "顯示名稱"),
                  ("phones", "電話"), ("carrier_codes", "載具條碼"), ("line_user_ids", "LINE UID（改為代號）"),
                  ("messages", "訊息紀錄"), ("events", "收到的事件"), ("state_entries", "對話狀態"),
-                 ("crm_contacts", "CRM 聯絡人"), ("crm_phones", "CRM 電話"), ("customers", "使用者"),
+                 ("crm_contacts", "CRM 聯絡人"), ("crm_phones", "CRM 電話"), ("mail_files", "郵件檔案"), ("customers", "使用者"),
                  ("inbox_events", "已處理事件（逾保存期限）"))
 
 
@@ -104,7 +106,7 @@ def forget(
         actor = await privacy_officer(session, ctx)
         try:
             report = await forget_user(session, line_user_id.strip(), now(), files=open_store(config.photo_store, config.data_dir),
-                                       crm=crm, dry_run=dry_run, actor=actor)
+                                       crm=crm, dry_run=dry_run, actor=actor, mail=_mail_files(config))
         except ValueError as exc:
             raise CliError(str(exc)) from None
         return report.to_dict()
@@ -116,6 +118,12 @@ def forget(
     _print_counts(f"{verb}: the user's data (now {data['pseudonym']})", data)
     if not data["customers"]:
         typer.echo("no customer with this LINE user ID (already forgotten, or never seen)")
+
+
+def _mail_files(config: Config) -> FileBackend | None:
+    """The file email backend's directory, when emails are written there."""
+    settings = EmailSettings.from_env(data_dir=config.data_dir)
+    return FileBackend(settings.directory) if settings.backend == "file" else None
 
 
 @privacy_app.command("rotate-links")

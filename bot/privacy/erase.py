@@ -39,6 +39,7 @@ class Erased:
     state_entries: int = 0  # conversation state kept in the database (state_entries)
     crm_phones: int = 0
     crm_contacts: int = 0
+    mail_files: int = 0  # emails to erased CRM contacts written by the file email backend
     customers: list[int] = field(default_factory=list)
 
     def add(self, other: "Erased") -> None:

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.backme.emails import FileBackend
 from bot.privacy.crm import erase_crm_contacts
 from bot.privacy.erase import Erased, erase_customers, erase_events, erase_photos, erase_state
 from bot.privacy.files import FileDeleter
@@ -38,8 +39,9 @@ class ForgetReport:
 
 async def forget(session: AsyncSession, line_user_id: str, now: dt.datetime, *,
                  files: FileDeleter | None, crm: bool = False, dry_run: bool = False,
-                 actor: AdminUser | None = None) -> ForgetReport:
-    """Erase the user's data in the caller's transaction (ValueError for a malformed ID)."""
+                 actor: AdminUser | None = None, mail: FileBackend | None = None) -> ForgetReport:
+    """Erase the user's data in the caller's transaction (ValueError for a malformed ID); `mail`:
+    where the file email backend writes (its emails to erased CRM contacts go too)."""
     if not LINE_USER_ID.fullmatch(line_user_id or ""):
         raise ValueError("LINE_UID: a LINE user ID is U followed by 32 hex digits")
     key = await pseudonym_key(session)
@@ -51,8 +53,9 @@ async def forget(session: AsyncSession, line_user_id: str, now: dt.datetime, *,
     if ids:
         report.erased.add(await erase_photos(session, Upload.customer_id.in_(ids), files, dry_run))
     if crm:
-        report.erased.crm_contacts, report.erased.crm_phones = await erase_crm_contacts(
-            session, [r[2] for r in rows if r[2]], dry_run)
+        crm_erased = await erase_crm_contacts(session, [r[2] for r in rows if r[2]], dry_run, mail)
+        report.erased.crm_contacts, report.erased.crm_phones = crm_erased.contacts, crm_erased.phones
+        report.erased.mail_files = crm_erased.mail_files
     report.erased.add(await erase_customers(session, ids, key, dry_run, now, events=False))
     report.erased.events = await erase_events(session, None, line_user_id, now, dry_run)
     report.erased.state_entries = await erase_state(session, line_user_id, dry_run)

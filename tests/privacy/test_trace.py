@@ -19,11 +19,13 @@ import pytest
 from aiohttp import ClientSession
 from sqlalchemy import select, text
 
-from bot.log import JsonFormatter
+from bot.backme.emails import FileBackend
+from bot.log import JsonFormatter, pseudonym
 from bot.photo_store import LocalPhotoStore
 from bot.privacy.forget import forget
 from bot.privacy.purge import purge
 from bot.simulators import backme as backme_sim
+from bot.storage.crm_models import EmailOutbox
 from bot.storage.database import Database
 from bot.storage.models import Base, Campaign, CarrierQuery, Upload, WebhookEvent
 from tests.chat.conftest import KEYWORD, LIFF_ID, Stack, invoice_code, make_stack, photo_of  # noqa: F401 - fixture
@@ -40,8 +42,8 @@ BARCODE, VERIFICATION = "/ABC+123", "Secret-42"
 # The unkeyed log reference of the code before issue 25: anyone knowing the ID could compute it.
 OLD_LOG_REFERENCE = "u_" + hashlib.sha256(b"invoice-campaigns/v1" + USER.encode()).hexdigest()[:12]
 NEEDLES = (USER, LINE_NAME, BACKME_NAME, GIVEN_NAME, EMAIL, *PHONES, BARCODE, BARCODE[1:], VERIFICATION, OLD_LOG_REFERENCE)
-# The CRM (Backme donors) is not campaign data: the retention purge leaves it; forget-me --crm
-# erases it. These needles only the CRM holds after the purge.
+# The CRM (Backme donors, their emails) is not campaign data: the retention purge leaves it;
+# forget-me --crm erases it.
 CRM_TABLES = frozenset(t.name for t in Base.metadata.sorted_tables if t.name.startswith("crm_"))
 
 
@@ -131,6 +133,14 @@ async def _seed_every_path(stack: Stack, database_url: str, tmp_path: Path, aioh
     async with ClientSession() as http:
         status, answer = await backme_sim.post(f"{backme_url}/backme/demo", order, SECRET, session=http)
     assert status == 200, answer
+
+    async def mailed() -> bool:  # the service's email sender wrote the confirmation (EMAIL_BACKEND=file)
+        async with stack.db.session() as s:
+            states = (await s.scalars(select(EmailOutbox.state))).all()
+        return bool(states) and set(states) == {"sent"}
+
+    await _wait(mailed, timeout=30.0)
+    assert EMAIL.encode() in b"".join(p.read_bytes() for p in (tmp_path / "outbox-mail").glob("*.eml"))
     async with stack.db.session() as s:
         [photo_path] = [u.photo_path for u in await s.scalars(select(Upload).where(Upload.source == "photo"))]
         assert (await s.scalars(select(CarrierQuery))).all()
@@ -168,13 +178,15 @@ def _found(haystack: str, needles: tuple[str, ...]) -> list[str]:
     return [n for n in needles if n in haystack]
 
 
-def _files_holding(root: Path, needles: tuple[str, ...], photo: bytes) -> list[str]:
+def _files_holding(root: Path, needles: tuple[str, ...], photo: bytes, skip: str | None = None) -> list[str]:
     """Files under the data directory (the local photo store, the mail directory…) holding a
     needle or the photo; the database files are the database's own business."""
     probe = photo[len(photo) // 2:len(photo) // 2 + 256]
     hits = []
     for path in root.rglob("*"):
         if not path.is_file() or ".db" in path.name or ".sqlite" in path.name:
+            continue
+        if skip is not None and path.is_relative_to(root / skip):
             continue
         data = path.read_bytes()
         if probe in data or any(n.encode() in data for n in needles):
@@ -193,12 +205,16 @@ async def test_forget_me_leaves_no_trace_anywhere(make_stack, database_url, tmp_
     before = _traces(await _dump(stack.db), NEEDLES)
     assert {"customers", "webhook_events", "crm_contacts", "crm_phones"} <= set(before)  # the needles are real
     async with stack.db.session() as s, s.begin():
-        report = await forget(s, USER, dt.datetime.now(dt.timezone.utc), files=LocalPhotoStore(tmp_path), crm=True)
+        report = await forget(s, USER, dt.datetime.now(dt.timezone.utc), files=LocalPhotoStore(tmp_path), crm=True,
+                              mail=FileBackend(tmp_path / "outbox-mail"))  # the default EMAIL_BACKEND
     assert report.erased.photo_files == 1 and report.erased.events >= 5 and report.erased.crm_contacts >= 1
+    assert report.erased.mail_files == 1
     dumped = await _dump(stack.db)
     assert _traces(dumped, NEEDLES) == {}  # (no receipt was issued: an issued one keeps its title)
     assert _files_holding(tmp_path, NEEDLES, seeded["photo"]) == []
-    assert _found(captured_logs.stream.getvalue(), NEEDLES) == []
+    logs = captured_logs.stream.getvalue()
+    assert pseudonym(USER) in logs  # the user's lines were captured: under the keyed reference
+    assert _found(logs, NEEDLES) == []
     # The inbox still drops a redelivery of an event it had (its row is kept without its data).
     async with stack.db.session() as s:
         kept = (await s.scalars(select(WebhookEvent.event_id))).all()
@@ -222,5 +238,5 @@ async def test_the_retention_purge_leaves_no_trace_outside_the_crm(make_stack, d
     assert report.erased.photo_files == 1 and report.inbox_events >= 5
     traces = _traces(await _dump(stack.db, skip=CRM_TABLES), NEEDLES)
     assert traces == {}
-    assert _files_holding(tmp_path, NEEDLES, seeded["photo"]) == []
+    assert _files_holding(tmp_path, NEEDLES, seeded["photo"], skip="outbox-mail") == []  # the CRM's emails
     assert _found(captured_logs.stream.getvalue(), NEEDLES) == []
