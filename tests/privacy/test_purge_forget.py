@@ -204,18 +204,22 @@ async def test_forget_removes_one_user_everywhere_and_their_crm_links(database, 
         assert stats.participants == 1  # the pseudonymised user still counts
 
 
+async def _forget_dry_then_real(db, w, user: str, at: dt.datetime):  # noqa: ANN202
+    """forget-me's dry run, then the real one: both reports."""
+    async with db.session() as s, s.begin():
+        dry = await forget(s, user, at, files=w["files"], dry_run=True)
+    async with db.session() as s, s.begin():
+        return dry, await forget(s, user, at, files=w["files"])
+
+
 async def test_forget_deletes_the_users_carrier_codes_and_keeps_others(database, tmp_path):
     w = await _world(database, tmp_path)
     async with database.session() as s, s.begin():
         for customer, barcode in ((w["ben"], "ben-hash"), (w["amy"], "amy-hash")):
             s.add(CarrierQuery(campaign_id=w["b"], customer_id=customer, barcode_hash=barcode, sealed_code="sealed",
                                sealed_barcode="sealed", query_until=AFTER_RETENTION))
-    async with database.session() as s, s.begin():
-        dry = await forget(s, UID_B, AFTER_RETENTION, files=w["files"], dry_run=True)
-    assert dry.erased.carrier_codes == 1
-    async with database.session() as s, s.begin():
-        report = await forget(s, UID_B, AFTER_RETENTION, files=w["files"])
-    assert report.erased.carrier_codes == 1
+    dry, report = await _forget_dry_then_real(database, w, UID_B, AFTER_RETENTION)
+    assert dry.erased.carrier_codes == report.erased.carrier_codes == 1
     async with database.session() as s:
         assert (await s.scalars(select(CarrierQuery.barcode_hash))).all() == ["amy-hash"]
 
@@ -270,12 +274,8 @@ async def test_forget_strips_the_users_inbox_events_and_closes_unhandled_ones(da
             {**_event("b-unkeyed", UID_B, at, "done"), "user_key": None},
             _event("a-done", UID_A, at, "done", text=f"my friend is {UID_B}"),
             _event("a-other", UID_A, at, "done")])
-    async with database.session() as s, s.begin():
-        dry = await forget(s, UID_B, at, files=w["files"], dry_run=True)
-    assert dry.erased.events == 4
-    async with database.session() as s, s.begin():
-        report = await forget(s, UID_B, at, files=w["files"])
-    assert report.erased.events == 4
+    dry, report = await _forget_dry_then_real(database, w, UID_B, at)
+    assert dry.erased.events == report.erased.events == 4
     events = await _events(database)
     for event_id in ("b-done", "b-queued", "b-unkeyed", "a-done"):
         assert (events[event_id].payload, events[event_id].user_key) == (None, None), event_id
