@@ -19,6 +19,7 @@ from bot.config import Config
 from bot.photo_store import open_store
 from bot.privacy.forget import forget as forget_user
 from bot.privacy.keys import rotate_link_generation
+from bot.privacy.redis_state import forget_redis_state
 from bot.privacy.purge import purge as run_purge
 from bot.storage import audit
 from bot.storage.models import AdminUser
@@ -109,6 +110,9 @@ def forget(
                                        crm=crm, dry_run=dry_run, actor=actor, mail=_mail_files(config))
         except ValueError as exc:
             raise CliError(str(exc)) from None
+        if config.redis_url:  # the conversation state kept in Redis instead of state_entries
+            report.erased.state_entries += await forget_redis_state(config.redis_url, config.state_prefix,
+                                                                    line_user_id.strip(), dry_run)
         return report.to_dict()
 
     data = in_transaction(work)
