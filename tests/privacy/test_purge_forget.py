@@ -281,3 +281,44 @@ async def test_forget_strips_the_users_inbox_events_and_closes_unhandled_ones(da
         assert (events[event_id].payload, events[event_id].user_key) == (None, None), event_id
     assert events["b-queued"].state == "done" and events["b-queued"].last_error == "personal data erased"
     assert events["a-other"].payload and events["a-other"].user_key == f"1:{UID_A}"
+
+
+async def test_forget_crm_erases_the_donor_and_keeps_issued_receipts_as_tax_records(database, tmp_path):
+    """Issue 25: forget-me --crm left the CRM contact's name and email. Now every contact with
+    one of the user's phones loses its personal data; an issued receipt keeps title and serial."""
+    from decimal import Decimal
+
+    from bot.storage.crm_models import ContactEmail, Contribution, DonationPage, EmailOutbox
+
+    w = await _world(database, tmp_path)
+    async with database.session() as s, s.begin():
+        page = DonationPage(key="p", name="募資", backme_secret="x", financial_type="捐款")
+        contact = Contact(last_name="陳", first_name="大文", external_identifier="backer-1")
+        s.add_all([page, contact])
+        await s.flush()
+        s.add_all([ContactPhone(contact_id=contact.id, phone="0987-654321", phone_key="0987654321", location_type="住家"),
+                   ContactEmail(contact_id=contact.id, email="dawen@example.com", email_key="dawen@example.com",
+                                location_type="住家")])
+        donations = [Contribution(page_id=page.id, processor="挖貝", trade_no=f"T{n}", order_type="normal",
+                                  contact_id=contact.id, amount=Decimal(500), financial_type="捐款", status="completed",
+                                  order_updated_at=CREATED, fingerprint="f", order_created_at=CREATED,
+                                  receipt_title="陳大文", receipt_serial="A123456789", receipt_number=number,
+                                  notification_email="dawen@example.com", raw_order={"user": {"name": "陳大文"}},
+                                  note_text="陳大文 的留言") for n, number in ((1, "OC-1"), (2, None))]
+        s.add_all(donations)
+        await s.flush()
+        s.add(EmailOutbox(page_id=page.id, contribution_id=donations[0].id, kind="receipt", dedupe_key="d1",
+                          to_address="dawen@example.com", subject="收據", body="陳大文 您好"))
+    async with database.session() as s, s.begin():
+        report = await forget(s, UID_B, AFTER_RETENTION, files=w["files"], crm=True)
+    assert (report.erased.crm_contacts, report.erased.crm_phones) == (1, 1)
+    async with database.session() as s:
+        kept = await s.get(Contact, contact.id)
+        assert (kept.last_name, kept.first_name, kept.external_identifier) == ("", "", None)
+        assert (await s.scalars(select(ContactEmail))).all() == [] and (await s.scalars(select(EmailOutbox))).all() == []
+        issued, unissued = (await s.scalars(select(Contribution).order_by(Contribution.id))).all()
+        assert (issued.receipt_title, issued.receipt_serial, issued.receipt_number) == ("陳大文", "A123456789", "OC-1")
+        assert (unissued.receipt_title, unissued.receipt_serial) == ("", "")
+        for donation in (issued, unissued):
+            assert (donation.notification_email, donation.raw_order, donation.note_text) == ("", {}, "")
+            assert donation.amount == Decimal(500) and donation.status == "completed"
