@@ -204,6 +204,9 @@ async def test_forget_me_leaves_no_trace_anywhere(make_stack, database_url, tmp_
     seeded = await _seed_every_path(stack, database_url, tmp_path, aiohttp_server)
     before = _traces(await _dump(stack.db), NEEDLES)
     assert {"customers", "webhook_events", "crm_contacts", "crm_phones"} <= set(before)  # the needles are real
+    # At rest the carrier barcode is sealed and hashed: only the user's own text (the inbox event,
+    # kept INBOX_RETENTION_DAYS) holds it, not carrier_queries nor the held LIFF answer.
+    assert sorted(t for t, found in before.items() if BARCODE in found) == ["webhook_events"]
     async with stack.db.session() as s, s.begin():
         report = await forget(s, USER, dt.datetime.now(dt.timezone.utc), files=LocalPhotoStore(tmp_path), crm=True,
                               mail=FileBackend(tmp_path / "outbox-mail"))  # the default EMAIL_BACKEND
