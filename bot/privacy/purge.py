@@ -89,23 +89,29 @@ async def customers_to_erase(session: AsyncSession, due_ids: list[int], now: dt.
     return list((await session.scalars(stmt)).all())
 
 
-async def prune_inbox(session: AsyncSession, now: dt.datetime, retention: dt.timedelta, dry_run: bool) -> int:
-    """Delete the webhook events handled (done, failed, or from before the inbox) and received
-    `retention` ago or more. Events still queued or running keep everything their handling needs."""
+async def prune_inbox(session: AsyncSession, now: dt.datetime, retention: dt.timedelta, dry_run: bool,
+                      limit: int | None = None) -> int:
+    """Delete (at most `limit` of) the webhook events handled (done, failed, or from before the
+    inbox) and received `retention` ago or more. Events still queued or running keep everything
+    their handling needs."""
     old = and_(WebhookEvent.received_at <= now - retention,
                or_(WebhookEvent.state.is_(None), WebhookEvent.state.in_([DONE, FAILED])))
     if dry_run:
         return int(await session.scalar(select(func.count()).select_from(WebhookEvent).where(old)) or 0)
+    if limit is not None:
+        old = WebhookEvent.event_id.in_(select(WebhookEvent.event_id).where(old).limit(limit).scalar_subquery())
     result = await session.execute(delete(WebhookEvent).where(old).execution_options(synchronize_session=False))
     return int(result.rowcount or 0)
 
 
 async def purge(session: AsyncSession, now: dt.datetime, *, files: FileDeleter | None,
                 dry_run: bool = False, actor: AdminUser | None = None,
-                inbox_retention: dt.timedelta = DEFAULT_INBOX_RETENTION) -> PurgeReport:
-    """Purge (or with `dry_run` only count) in the caller's transaction; audited unless dry."""
+                inbox_retention: dt.timedelta | None = DEFAULT_INBOX_RETENTION) -> PurgeReport:
+    """Purge (or with `dry_run` only count) in the caller's transaction; audited unless dry.
+    `inbox_retention` None: the caller prunes the inbox itself (the service, in batches)."""
     report = PurgeReport(dry_run=dry_run, at=now)
-    report.inbox_events = await prune_inbox(session, now, inbox_retention, dry_run)
+    if inbox_retention is not None:
+        report.inbox_events = await prune_inbox(session, now, inbox_retention, dry_run)
     report.campaigns = await due_campaigns(session, now)
     due_ids = [c["id"] for c in report.campaigns]
     if due_ids:

@@ -15,16 +15,28 @@ from bot import log as logsetup
 from bot.appkeys import CONFIG, DATABASE, PHOTO_STORE
 from bot.privacy.app_keys import LOG_PSEUDONYMS, key_for
 from bot.privacy.files import FileDeleter
-from bot.privacy.purge import PurgeReport, purge
+from bot.privacy.purge import PurgeReport, prune_inbox, purge
 from bot.storage.database import Database
 from bot.storage.models import utcnow
 
 log = logging.getLogger(__name__)
 
 
-async def purge_once(db: Database, files: FileDeleter, inbox_retention: dt.timedelta) -> PurgeReport:
+INBOX_PRUNE_BATCH = 5000  # handled events deleted per transaction (the first run may find many)
+
+
+async def purge_once(db: Database, files: FileDeleter, inbox_retention: dt.timedelta,
+                     batch: int = INBOX_PRUNE_BATCH) -> PurgeReport:
+    """The purge in one transaction, then the inbox pruned in short ones of `batch` events (a
+    long write would hold up the webhook's INSERTs, on SQLite all of them)."""
     async with db.session() as session, session.begin():
-        return await purge(session, utcnow(), files=files, inbox_retention=inbox_retention)
+        report = await purge(session, utcnow(), files=files, inbox_retention=None)
+    while True:
+        async with db.session() as session, session.begin():
+            pruned = await prune_inbox(session, utcnow(), inbox_retention, False, limit=batch)
+        report.inbox_events += pruned
+        if pruned < batch:
+            return report
 
 
 async def purge_loop(db: Database, files: FileDeleter, stop: asyncio.Event, interval: float,

@@ -15,6 +15,7 @@ from bot.photo_store import LocalPhotoStore
 from bot.privacy.forget import forget
 from bot.privacy.keys import pseudonym_key
 from bot.privacy.purge import purge
+from bot.privacy.service import purge_once
 from bot.storage.crm_models import Contact, ContactPhone
 from bot.storage.models import AuditEntry, Campaign, CarrierQuery, Customer, OutgoingMessage, Upload, WebhookEvent
 from flows.campaigns.roles import Role
@@ -256,6 +257,14 @@ async def test_handled_inbox_events_are_pruned_after_the_inbox_retention(databas
     kept = await _events(database)
     assert sorted(kept) == ["old-queued", "old-running", "recent-done"]
     assert kept["old-queued"].payload and kept["old-queued"].user_key == f"1:{UID_A}"
+    # The service (at the real time now) prunes in short transactions of a batch each, until
+    # none is left: 7 more events of 8 days ago, and recent-done, which is years old by now.
+    eight_days_ago = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=8)
+    async with database.session() as s, s.begin():
+        await s.execute(insert(WebhookEvent), [_event(f"more-{n}", UID_B, eight_days_ago, "done") for n in range(7)])
+    pruned = await purge_once(database, LocalPhotoStore(tmp_path), dt.timedelta(days=7), batch=3)
+    assert pruned.inbox_events == 8
+    assert sorted(await _events(database)) == ["old-queued", "old-running"]
     assert Config.from_env({}, service=False).inbox_retention_days == 7
     assert Config.from_env({"INBOX_RETENTION_DAYS": "2"}, service=False).inbox_retention_days == 2
     with pytest.raises(ConfigError, match="INBOX_RETENTION_DAYS"):
