@@ -37,7 +37,7 @@ async def test_pseudonyms_are_keyed_from_app_secret(tmp_path, monkeypatch):
     from bot.config import Config
     from bot.privacy.service import privacy_ctx
 
-    monkeypatch.setattr(logsetup, "_pseudonym_key", logsetup._pseudonym_key)  # restored afterwards
+    monkeypatch.setattr(logsetup, "_pseudonym_key", getattr(logsetup, "_pseudonym_key", None), raising=False)
     user = "U" + "4f" * 16
     unkeyed = "u_" + hashlib.sha256(b"invoice-campaigns/v1" + user.encode()).hexdigest()[:12]
 
