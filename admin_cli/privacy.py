@@ -3,6 +3,7 @@ one LINE user, rotating the photo-link key (every link dies), and a campaign's r
 Every change is audited; `--json` prints what went (or, with --dry-run, what would go)."""
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Any
 
@@ -12,10 +13,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from admin_cli.campaign_access import now, run_as
 from admin_cli.context import CliError, acting_user, acting_user_name, in_transaction, load_config
 from admin_cli.output import add_row, print_table, table
+from bot.backme.emails import EmailSettings, FileBackend
 from bot.campaigns.store import Actor, CampaignStore, CampaignView
+from bot.config import Config
 from bot.photo_store import open_store
 from bot.privacy.forget import forget as forget_user
 from bot.privacy.keys import rotate_link_generation
+from bot.privacy.redis_state import forget_redis_state
 from bot.privacy.purge import purge as run_purge
 from bot.storage import audit
 from bot.storage.models import AdminUser
@@ -28,7 +32,9 @@ PRIVACY_ROLES = frozenset({Role.ADMIN, Role.SUPERVISOR})
 
 _COUNT_LABELS = (("photos", "發票照片"), ("photo_files", "照片檔案"), ("display_names", "顯示名稱"),
                  ("phones", "電話"), ("carrier_codes", "載具條碼"), ("line_user_ids", "LINE UID（改為代號）"),
-                 ("messages", "訊息紀錄"), ("crm_phones", "CRM 電話連結"), ("customers", "使用者"))
+                 ("messages", "訊息紀錄"), ("events", "收到的事件"), ("state_entries", "對話狀態"),
+                 ("crm_contacts", "CRM 聯絡人"), ("crm_phones", "CRM 電話"), ("mail_files", "郵件檔案"), ("customers", "使用者"),
+                 ("inbox_events", "已處理事件（逾保存期限）"))
 
 
 async def privacy_officer(session: AsyncSession, ctx: typer.Context) -> AdminUser:
@@ -70,7 +76,7 @@ def purge(
         else:
             actor = await privacy_officer(session, ctx)
         report = await run_purge(session, now(), files=open_store(config.photo_store, config.data_dir), dry_run=dry_run,
-                                 actor=actor)
+                                 actor=actor, inbox_retention=dt.timedelta(days=config.inbox_retention_days))
         return report.to_dict()
 
     data = in_transaction(work)
@@ -88,8 +94,8 @@ def purge(
 def forget(
     ctx: typer.Context,
     line_user_id: str = typer.Argument(..., metavar="LINE_UID"),
-    crm: bool = typer.Option(False, "--crm", help="Also remove their CRM links (CRM phone entries "
-                                                 "with one of their phone numbers)."),
+    crm: bool = typer.Option(False, "--crm", help="Also erase the CRM contacts with one of their phone "
+                                                 "numbers (names, emails, phones, addresses)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Only show what would go."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
@@ -101,9 +107,12 @@ def forget(
         actor = await privacy_officer(session, ctx)
         try:
             report = await forget_user(session, line_user_id.strip(), now(), files=open_store(config.photo_store, config.data_dir),
-                                       crm=crm, dry_run=dry_run, actor=actor)
+                                       crm=crm, dry_run=dry_run, actor=actor, mail=_mail_files(config))
         except ValueError as exc:
             raise CliError(str(exc)) from None
+        if config.redis_url:  # the conversation state kept in Redis instead of state_entries
+            report.erased.state_entries += await forget_redis_state(config.redis_url, config.state_prefix,
+                                                                    line_user_id.strip(), dry_run)
         return report.to_dict()
 
     data = in_transaction(work)
@@ -113,6 +122,12 @@ def forget(
     _print_counts(f"{verb}: the user's data (now {data['pseudonym']})", data)
     if not data["customers"]:
         typer.echo("no customer with this LINE user ID (already forgotten, or never seen)")
+
+
+def _mail_files(config: Config) -> FileBackend | None:
+    """The file email backend's directory, when emails are written there."""
+    settings = EmailSettings.from_env(data_dir=config.data_dir)
+    return FileBackend(settings.directory) if settings.backend == "file" else None
 
 
 @privacy_app.command("rotate-links")

@@ -76,6 +76,7 @@ class Config:
     app_secret: str | None = field(default=None, repr=False)
     photo_link_ttl_days: int = 7  # photo links in lists and exports expire after this
     privacy_purge_seconds: int = 3600  # how often the service runs the retention purge
+    inbox_retention_days: int = 7  # handled webhook events are deleted this long after receipt
     # Sandbox mode: no LINE credentials were given, so the service runs against its bundled
     # simulators. Derived from the credentials unless set explicitly (SANDBOX).
     sandbox: bool | None = None
@@ -195,6 +196,7 @@ class Config:
             photo_link_ttl_days=_whole("PHOTO_LINK_TTL_DAYS", get("PHOTO_LINK_TTL_DAYS"), 7, 1, 365),
             privacy_purge_seconds=_whole("PRIVACY_PURGE_SECONDS", get("PRIVACY_PURGE_SECONDS"), 3600,
                                          60, 7 * 86400),
+            inbox_retention_days=_whole("INBOX_RETENTION_DAYS", get("INBOX_RETENTION_DAYS"), 7, 1, 365),
             database_pool_size=_positive("DATABASE_POOL_SIZE", get("DATABASE_POOL_SIZE"), DEFAULT_POOL_SIZE),
             photo_store=_photo_store(get),
             several_processes=_several_processes(get),

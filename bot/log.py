@@ -2,20 +2,31 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import logging
+import secrets as _random
 import sys
 from typing import Any, Iterable
 
-_PSEUDONYM_SALT = b"invoice-campaigns/v1"
+from flows.privacy.pseudonyms import log_reference
+
+# Until the service sets its key (bot.privacy.service at start-up, derived from APP_SECRET) a
+# random one: references then hold within this process only.
+_pseudonym_key = _random.token_bytes(32)
+
+
+def use_pseudonym_key(key: bytes) -> None:
+    """Key the log pseudonyms (every process of a deployment derives the same one)."""
+    global _pseudonym_key
+    if len(key) < 16:
+        raise ValueError("key: at least 16 bytes")
+    _pseudonym_key = key
 
 
 def pseudonym(value: str | None) -> str:
-    """A short stable reference for a LINE user ID (or any personal identifier) for logs."""
-    if not value:
-        return "-"
-    return "u_" + hashlib.sha256(_PSEUDONYM_SALT + value.encode()).hexdigest()[:12]
+    """A short stable reference for a LINE user ID (or any personal identifier) for logs: a keyed
+    HMAC, so knowing the ID does not find its log lines without the key."""
+    return log_reference(_pseudonym_key, value)
 
 
 class JsonFormatter(logging.Formatter):

@@ -100,6 +100,13 @@ class PhotoStore(ABC):
     @abstractmethod
     def _delete(self, path: str) -> bool: ...
 
+    def exists(self, path: str) -> bool:
+        """Whether `delete(path)` would delete a file (the purge's dry run counts them)."""
+        return is_photo_path(path) and self._exists(path)
+
+    def _exists(self, path: str) -> bool:
+        return self.info(path) is not None
+
     def check(self) -> None:
         """Raise PhotoStoreError when the store is not usable (called at start-up)."""
 
@@ -136,6 +143,9 @@ class LocalPhotoStore(PhotoStore):
     def info(self, path: str) -> PhotoInfo | None:
         data = self.get(path)
         return None if data is None else PhotoInfo(len(data), hashlib.md5(data).hexdigest())
+
+    def _exists(self, path: str) -> bool:
+        return (self.root / path).is_file()
 
     def _delete(self, path: str) -> bool:
         try:

@@ -23,12 +23,13 @@ async def _liff_ctx(app: web.Application) -> AsyncIterator[None]:
     from bot.chat.results import ResultNotifier
     from bot.mof import MofClient
     from bot.storage.models import utcnow
-    from liff_pages.carriers import CarrierRequeries
+    from liff_pages.carriers import CarrierRequeries, seal_plain_barcodes
     from liff_pages.keys import LIFF_MOF, SEALER
     from liff_pages.sealing import CodeSealer
 
     config = app[CONFIG]
     app[SEALER] = CodeSealer.for_config(config)
+    await seal_plain_barcodes(app[DATABASE], app[SEALER])  # rows from before migration 0011
     mof = MofClient(None, config.mof_api_base_url, config.mof_app_id or "-", config.mof_api_key or "-")
     app[LIFF_MOF] = mof
     notifier = ResultNotifier(sandbox_base_url=config.base_url if config.sandbox else None)

@@ -276,7 +276,8 @@ async def handle_manual(request: web.Request) -> web.Response:
         await liff_answers.hold_answer(
             session, channel_id=customer.channel_id, to=customer.line_user_id, customer_id=customer.id,
             texts=texts, messages=messages, kind=liff_answers.HELD_KIND if intake.queued else f"upload.{upload.status}",
-            key=f"upload:{upload.id}", upload_id=upload.id, now=now)
+            key=f"upload:{upload.id}", upload_id=upload.id, now=now,
+            hash_key=liff_answers.text_key(request.app[CONFIG]))
         upload_id = upload.id
     if intake.queued:
         await _verify_now(request.app, upload_id)
@@ -327,7 +328,8 @@ async def _hold(request: web.Request, customer: Customer, texts: list[str], mess
     async with request.app[DATABASE].session() as session, session.begin():
         await liff_answers.hold_answer(session, channel_id=customer.channel_id, to=customer.line_user_id,
                                        customer_id=customer.id, texts=texts, messages=messages, kind=kind,
-                                       key=key, upload_id=upload_id, now=utcnow())
+                                       key=key, upload_id=upload_id, now=utcnow(),
+                                       hash_key=liff_answers.text_key(request.app[CONFIG]))
 
 
 async def _verify_now(app: web.Application, upload_id: int) -> None:

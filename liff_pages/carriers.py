@@ -1,6 +1,7 @@
 """Mobile-barcode carriers: import a carrier's invoices in the campaign's issue-date window from
 MOF, each through the photo intake (上傳方式 電子載具) and settled with what MOF returned; then
-re-query on the verification schedule until 3 days after the window ends, and delete the code."""
+re-query on the verification schedule until 3 days after the window ends, and delete the code.
+The barcode is kept sealed and found by its keyed hash (liff_pages.sealing), never as text."""
 from __future__ import annotations
 
 import asyncio
@@ -23,7 +24,7 @@ from flows.campaigns.settings import CampaignSettings
 from flows.einvoice.codes import MobileBarcode
 from flows.einvoice.model import InvoiceCode, InvoiceSource, MofError, Verified
 from flows.verification import policy
-from liff_pages.sealing import CodeSealer, SealError, carrier_aad
+from liff_pages.sealing import CodeSealer, SealError, barcode_aad, carrier_aad
 
 log = logging.getLogger(__name__)
 
@@ -138,11 +139,12 @@ async def remember(db: Database, sealer: CodeSealer, *, campaign: Campaign, cust
     async with db.session() as session, session.begin():
         row = await session.scalar(select(CarrierQuery).where(
             CarrierQuery.campaign_id == campaign.id, CarrierQuery.customer_id == customer_id,
-            CarrierQuery.barcode == card.barcode))
+            CarrierQuery.barcode_hash == sealer.fingerprint(card.barcode)))
         if row is None:
-            row = CarrierQuery(campaign_id=campaign.id, customer_id=customer_id, barcode=card.barcode,
-                               created_at=now)
+            row = CarrierQuery(campaign_id=campaign.id, customer_id=customer_id,
+                               barcode_hash=sealer.fingerprint(card.barcode), created_at=now)
             session.add(row)
+        row.sealed_barcode = sealer.seal(card.barcode, barcode_aad(campaign.id, customer_id))
         row.sealed_code, row.state, row.attempts = sealed, "active", 1
         row.next_query_at, row.query_until, row.lease_until, row.updated_at = due, until, None, now
         await session.flush()
@@ -190,18 +192,20 @@ class CarrierRequeries:
         async with self.db.session() as session:
             row = await session.get(CarrierQuery, row_id)
         assert row is not None
-        if row.sealed_code is None:
+        if row.sealed_code is None or (row.sealed_barcode is None and row.barcode is None):
             await self._close(row_id, now)
             return
         try:
-            code = self.sealer.open(row.sealed_code, carrier_aad(row.campaign_id, row.customer_id, row.barcode))
+            barcode = row.barcode or self.sealer.open(row.sealed_barcode or "",
+                                                      barcode_aad(row.campaign_id, row.customer_id))
+            code = self.sealer.open(row.sealed_code, carrier_aad(row.campaign_id, row.customer_id, barcode))
         except SealError:  # APP_SECRET changed: the code is lost; the user can enter it again
             log.warning("carrier code does not open: dropped", extra={"fields": {"carrier_query": row_id}})
             await self._close(row_id, now)
             return
         counts = await import_invoices(self.db, self.mof, campaign_id=row.campaign_id,
                                        customer_id=row.customer_id,
-                                       card=MobileBarcode(row.barcode, code), now=now)
+                                       card=MobileBarcode(barcode, code), now=now)
         if isinstance(counts, MofError):
             log.info("carrier re-query failed", extra={"fields": {"carrier_query": row_id, "error": counts.message}})
         else:
@@ -221,7 +225,8 @@ class CarrierRequeries:
     async def _close(self, row_id: int, now: dt.datetime) -> None:
         async with self.db.session() as session, session.begin():
             await session.execute(update(CarrierQuery).where(CarrierQuery.id == row_id).values(
-                state="done", sealed_code=None, lease_until=None, updated_at=now))
+                state="done", sealed_code=None, sealed_barcode=None, barcode=None, lease_until=None,
+                updated_at=now))
 
     async def run(self, stop: asyncio.Event, interval: float) -> None:
         while not stop.is_set():
@@ -231,3 +236,25 @@ class CarrierRequeries:
                 log.warning("carrier re-queries failed", extra={"fields": {"error": type(exc).__name__}})
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=interval)
+
+
+async def seal_plain_barcodes(db: Database, sealer: CodeSealer) -> int:
+    """Rows from before migration 0011 keep their barcode as text: seal it, store its keyed
+    hash and empty the text (run at start-up; any number of processes at once; idempotent).
+    How many rows were converted."""
+    async with db.session() as session:
+        rows = (await session.execute(select(CarrierQuery.id, CarrierQuery.campaign_id, CarrierQuery.customer_id,
+                                             CarrierQuery.barcode)
+                                      .where(CarrierQuery.barcode.is_not(None)))).all()
+    converted = 0
+    for row_id, campaign_id, customer_id, barcode in rows:
+        async with db.session() as session, session.begin():
+            result = await session.execute(
+                update(CarrierQuery).where(CarrierQuery.id == row_id, CarrierQuery.barcode == barcode)
+                .values(barcode=None, barcode_hash=sealer.fingerprint(barcode),
+                        sealed_barcode=sealer.seal(barcode, barcode_aad(campaign_id, customer_id)))
+                .execution_options(synchronize_session=False))
+            converted += int(result.rowcount or 0)
+    if converted:
+        log.info("carrier barcodes sealed", extra={"fields": {"rows": converted}})
+    return converted

@@ -1,8 +1,11 @@
-"""Carrier verification codes encrypted at rest: AES-256-GCM with a key derived (HKDF-SHA256)
-from APP_SECRET, each ciphertext bound to its carrier row by the associated data."""
+"""Carriers at rest: the verification code and the barcode encrypted (AES-256-GCM with a key
+derived by HKDF-SHA256 from APP_SECRET, each ciphertext bound to its carrier row by the associated
+data), and the barcode also as a keyed hash (HMAC-SHA256), which is what lookups compare."""
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import os
 
 from cryptography.exceptions import InvalidTag
@@ -11,7 +14,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from bot.config import Config
-from bot.photos import link_key
+from bot.privacy.app_keys import CARRIER_BARCODES, derive, root_secret
 
 VERSION = b"\x01"
 NONCE_BYTES = 12
@@ -32,10 +35,11 @@ def derive_key(secret: bytes) -> bytes:
 class CodeSealer:
     """seal/open a verification code; `aad` names the row it belongs to. Never logs or shows it."""
 
-    def __init__(self, key: bytes) -> None:
+    def __init__(self, key: bytes, match_key: bytes | None = None) -> None:
         if len(key) != 32:
             raise ValueError("key: 32 bytes expected")
         self._aead = AESGCM(key)
+        self._match_key = match_key or derive(key, CARRIER_BARCODES)
 
     def __repr__(self) -> str:
         return "CodeSealer(***)"
@@ -44,8 +48,12 @@ class CodeSealer:
     def for_config(cls, config: Config) -> "CodeSealer":
         """APP_SECRET (required in production by Config.from_env); without it (sandbox, tests)
         the random key kept in DATA_DIR that also signs photo links."""
-        secret = config.app_secret.encode() if config.app_secret else link_key(config)
-        return cls(derive_key(secret))
+        secret = root_secret(config)
+        return cls(derive_key(secret), derive(secret, CARRIER_BARCODES))
+
+    def fingerprint(self, barcode: str) -> str:
+        """The keyed hash a carrier barcode is looked up by (64 hex digits)."""
+        return hmac.new(self._match_key, barcode.encode(), hashlib.sha256).hexdigest()
 
     def seal(self, code: str, aad: str) -> str:
         nonce = os.urandom(NONCE_BYTES)
@@ -67,4 +75,10 @@ class CodeSealer:
 
 
 def carrier_aad(campaign_id: int, customer_id: int, barcode: str) -> str:
+    """The verification code's associated data."""
     return f"carrier:{campaign_id}:{customer_id}:{barcode}"
+
+
+def barcode_aad(campaign_id: int, customer_id: int) -> str:
+    """The sealed barcode's associated data."""
+    return f"carrier-barcode:{campaign_id}:{customer_id}"

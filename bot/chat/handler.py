@@ -105,7 +105,8 @@ class ChatHandler:
         if isinstance(said, TextInput):
             if reply is not None and liff_answers.may_release_held(said.text) and await liff_answers.answer_held(
                     self.app[DATABASE], channel_id=channel_id, user_id=user_id, text=said.text,  # a LIFF page's 發票資訊
-                    reply_token=reply.token, event_at=reply.received_at, now=now):
+                    reply_token=reply.token, event_at=reply.received_at, now=now,
+                    hash_key=liff_answers.text_key(self.app[CONFIG])):
                 self._wake_outbox()
                 return
         if said is not None:

@@ -1,8 +1,11 @@
 """The answer to a LIFF entry, held for a short while so it can go as the reply to the 發票資訊
-text the page sends as the user (free), and pushed (billable) when that text never comes."""
+text the page sends as the user (free), and pushed (billable) when that text never comes. The
+held row keeps only keyed hashes of those texts (the carrier's text holds its barcode)."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -10,9 +13,11 @@ from typing import Any
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.config import Config
 from bot.line import inbox
 from bot.line.outbox import attach_reply_token, enqueue_push
 from bot.log import pseudonym
+from bot.privacy.app_keys import LIFF_TEXTS, key_for
 from bot.storage.database import Database
 from bot.storage.models import OutgoingMessage
 from flows.conversation.delivery import MAX_MESSAGES_PER_REQUEST, DeliveryKind
@@ -21,15 +26,27 @@ log = logging.getLogger(__name__)
 
 HOLD_FOR = dt.timedelta(seconds=20)  # how long the answer waits for the user's 發票資訊 text
 DEDUPE_PREFIX = "liff:"
-TEXTS_KEY = "liff_texts"  # in the row's payload: the texts whose arrival releases it as a reply
+# In the row's payload: keyed hashes of the texts whose arrival releases it as a reply.
+TEXTS_KEY = "liff_text_hmacs"
+LEGACY_TEXTS_KEY = "liff_texts"  # the texts themselves, in rows held before they were hashed
 # The held answer of an entry whose first MOF attempt is still running: the result rewrites it
 # (`rewrite_held`) and it keeps waiting for the page's text.
 HELD_KIND = "liff.answer"
 
 
+def text_key(config: Config) -> bytes:
+    """The key of the held texts' hashes (from APP_SECRET: the same in every process)."""
+    return key_for(config, LIFF_TEXTS)
+
+
+def text_digest(key: bytes, text: str) -> str:
+    return hmac.new(key, text.encode(), hashlib.sha256).hexdigest()
+
+
 async def hold_answer(
     session: AsyncSession, *, channel_id: int, to: str, customer_id: int, texts: Sequence[str],
     messages: Sequence[dict[str, Any]], kind: str, key: str, upload_id: int | None, now: dt.datetime,
+    hash_key: bytes,
 ) -> list[int]:
     """Queue the answer in the caller's transaction, due `HOLD_FOR` from now. The first row
     (≤ 5 messages) may be released as a reply by `answer_held`; the rest go as pushes.
@@ -49,7 +66,7 @@ async def hold_answer(
         if n == 0:
             row = await session.get(OutgoingMessage, row_id)
             assert row is not None
-            row.messages = {**row.messages, TEXTS_KEY: list(texts)}
+            row.messages = {**row.messages, TEXTS_KEY: [text_digest(hash_key, t) for t in texts]}
         ids.append(row_id)
     return ids
 
@@ -84,7 +101,7 @@ def may_release_held(text: str) -> bool:
 
 async def answer_held(
     db: Database, *, channel_id: int, user_id: str, text: str, reply_token: str, event_at: dt.datetime,
-    now: dt.datetime,
+    now: dt.datetime, hash_key: bytes,
 ) -> bool:
     """The user's text is a LIFF page's 發票資訊: the held answer gets that event's reply token and
     is due at once (the outbox sender replies while the token is fresh, else pushes), and the
@@ -99,7 +116,9 @@ async def answer_held(
                 OutgoingMessage.created_at >= now - HOLD_FOR * 30,
             ).order_by(OutgoingMessage.id)
         )).all()
-    row = next((r for r in rows if text in (r.messages or {}).get(TEXTS_KEY, ())), None)
+    digest = text_digest(hash_key, text)
+    row = next((r for r in rows if digest in (r.messages or {}).get(TEXTS_KEY, ())
+                or text in (r.messages or {}).get(LEGACY_TEXTS_KEY, ())), None)
     if row is None:
         return False
     async with db.session() as session, session.begin():

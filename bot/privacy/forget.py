@@ -1,7 +1,8 @@
 """Forget-me: one LINE user's personal data goes from every campaign and channel — photos,
-display names, phone numbers, carrier codes; the user ID becomes a pseudonym — and, when asked,
-their CRM links: the CRM phone entries carrying one of their phone numbers. The CRM contact, its
-donations and receipts stay (receipts are tax records). Audited under the pseudonym."""
+display names, phone numbers, carriers, inbox events, conversation state; the user ID becomes a
+pseudonym — and, when asked, the CRM contacts sharing one of their phone numbers
+(bot.privacy.crm: donations and issued receipts stay as anonymous tax records). Audited under
+the pseudonym."""
 from __future__ import annotations
 
 import datetime as dt
@@ -9,14 +10,15 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.privacy.erase import Erased, erase_customers, erase_photos
+from bot.backme.emails import FileBackend
+from bot.privacy.crm import erase_crm_contacts
+from bot.privacy.erase import Erased, erase_customers, erase_events, erase_photos, erase_state
 from bot.privacy.files import FileDeleter
 from bot.privacy.keys import pseudonym_key
 from bot.storage import audit
-from bot.storage.crm_models import ContactPhone
 from bot.storage.models import AdminUser, Customer, Upload
 from flows.privacy.pseudonyms import pseudonymise
 
@@ -35,27 +37,11 @@ class ForgetReport:
                 **self.erased.counts()}
 
 
-def _digits(phone: str) -> str:
-    return "".join(c for c in phone if c.isdigit())
-
-
-async def remove_crm_links(session: AsyncSession, phones: list[str], dry_run: bool) -> int:
-    """CRM phone entries equal (digits only) to one of the user's phone numbers."""
-    keys = sorted({_digits(p) for p in phones if _digits(p)})
-    if not keys:
-        return 0
-    if dry_run:
-        return int(await session.scalar(select(func.count()).select_from(ContactPhone)
-                                        .where(ContactPhone.phone_key.in_(keys))) or 0)
-    result = await session.execute(delete(ContactPhone).where(ContactPhone.phone_key.in_(keys))
-                                   .execution_options(synchronize_session=False))
-    return int(result.rowcount or 0)
-
-
 async def forget(session: AsyncSession, line_user_id: str, now: dt.datetime, *,
                  files: FileDeleter | None, crm: bool = False, dry_run: bool = False,
-                 actor: AdminUser | None = None) -> ForgetReport:
-    """Erase the user's data in the caller's transaction (ValueError for a malformed ID)."""
+                 actor: AdminUser | None = None, mail: FileBackend | None = None) -> ForgetReport:
+    """Erase the user's data in the caller's transaction (ValueError for a malformed ID); `mail`:
+    where the file email backend writes (its emails to erased CRM contacts go too)."""
     if not LINE_USER_ID.fullmatch(line_user_id or ""):
         raise ValueError("LINE_UID: a LINE user ID is U followed by 32 hex digits")
     key = await pseudonym_key(session)
@@ -67,8 +53,12 @@ async def forget(session: AsyncSession, line_user_id: str, now: dt.datetime, *,
     if ids:
         report.erased.add(await erase_photos(session, Upload.customer_id.in_(ids), files, dry_run))
     if crm:
-        report.erased.crm_phones = await remove_crm_links(session, [r[2] for r in rows if r[2]], dry_run)
-    report.erased.add(await erase_customers(session, ids, key, dry_run))
+        crm_erased = await erase_crm_contacts(session, [r[2] for r in rows if r[2]], dry_run, mail)
+        report.erased.crm_contacts, report.erased.crm_phones = crm_erased.contacts, crm_erased.phones
+        report.erased.mail_files = crm_erased.mail_files
+    report.erased.add(await erase_customers(session, ids, key, dry_run, now, events=False))
+    report.erased.events = await erase_events(session, None, line_user_id, now, dry_run)
+    report.erased.state_entries = await erase_state(session, line_user_id, dry_run)
     if not dry_run:
         audit.record(session, action="privacy.forget", target=f"user:{report.pseudonym}", actor=actor,
                      at=now, crm=crm, channels=report.channels, **report.erased.counts())

@@ -1,23 +1,32 @@
 """The retention purge: campaigns whose end plus retention period has passed lose their
-personal data — photos, phone numbers, carrier codes and display names go, LINE user IDs become
-pseudonyms — once every campaign a customer took part in is due. Audited; `dry_run` only counts."""
+personal data — photos, phone numbers, carriers, display names, inbox events and conversation
+state go, LINE user IDs become pseudonyms — once every campaign a customer took part in is due.
+Handled webhook events go `inbox_retention` after receipt. Audited; `dry_run` only counts."""
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, exists, or_, select, update
+from sqlalchemy import and_, delete, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.line.inbox import DONE, FAILED
 from bot.privacy.erase import Erased, erase_customers, erase_photos
 from bot.privacy.files import FileDeleter
 from bot.privacy.keys import pseudonym_key
 from bot.storage import audit
-from bot.storage.models import AdminUser, Campaign, Customer, Participation, Upload
+from bot.storage.models import AdminUser, Campaign, Customer, Participation, Upload, WebhookEvent
 from flows.campaigns.settings import CampaignSettings
 from flows.privacy.pseudonyms import PREFIX
-from flows.privacy.retention import DEFAULT_RETENTION_DAYS, UNATTACHED_CUSTOMER_DAYS, purge_due_at
+from flows.privacy.retention import (
+    DEFAULT_INBOX_RETENTION_DAYS,
+    DEFAULT_RETENTION_DAYS,
+    UNATTACHED_CUSTOMER_DAYS,
+    purge_due_at,
+)
+
+DEFAULT_INBOX_RETENTION = dt.timedelta(days=DEFAULT_INBOX_RETENTION_DAYS)
 
 
 @dataclass
@@ -26,10 +35,12 @@ class PurgeReport:
     at: dt.datetime
     campaigns: list[dict[str, Any]] = field(default_factory=list)
     erased: Erased = field(default_factory=Erased)
+    inbox_events: int = 0  # handled webhook events past the inbox retention, deleted
 
     def to_dict(self) -> dict[str, Any]:
         counts = self.erased.counts()
-        return {"dry_run": self.dry_run, "at": self.at.isoformat(), "campaigns": self.campaigns, **counts}
+        return {"dry_run": self.dry_run, "at": self.at.isoformat(), "campaigns": self.campaigns, **counts,
+                "inbox_events": self.inbox_events}
 
 
 def _retention(settings: dict[str, Any]) -> int:
@@ -78,16 +89,35 @@ async def customers_to_erase(session: AsyncSession, due_ids: list[int], now: dt.
     return list((await session.scalars(stmt)).all())
 
 
+async def prune_inbox(session: AsyncSession, now: dt.datetime, retention: dt.timedelta, dry_run: bool,
+                      limit: int | None = None) -> int:
+    """Delete (at most `limit` of) the webhook events handled (done, failed, or from before the
+    inbox) and received `retention` ago or more. Events still queued or running keep everything
+    their handling needs."""
+    old = and_(WebhookEvent.received_at <= now - retention,
+               or_(WebhookEvent.state.is_(None), WebhookEvent.state.in_([DONE, FAILED])))
+    if dry_run:
+        return int(await session.scalar(select(func.count()).select_from(WebhookEvent).where(old)) or 0)
+    if limit is not None:
+        old = WebhookEvent.event_id.in_(select(WebhookEvent.event_id).where(old).limit(limit).scalar_subquery())
+    result = await session.execute(delete(WebhookEvent).where(old).execution_options(synchronize_session=False))
+    return int(result.rowcount or 0)
+
+
 async def purge(session: AsyncSession, now: dt.datetime, *, files: FileDeleter | None,
-                dry_run: bool = False, actor: AdminUser | None = None) -> PurgeReport:
-    """Purge (or with `dry_run` only count) in the caller's transaction; audited unless dry."""
+                dry_run: bool = False, actor: AdminUser | None = None,
+                inbox_retention: dt.timedelta | None = DEFAULT_INBOX_RETENTION) -> PurgeReport:
+    """Purge (or with `dry_run` only count) in the caller's transaction; audited unless dry.
+    `inbox_retention` None: the caller prunes the inbox itself (the service, in batches)."""
     report = PurgeReport(dry_run=dry_run, at=now)
+    if inbox_retention is not None:
+        report.inbox_events = await prune_inbox(session, now, inbox_retention, dry_run)
     report.campaigns = await due_campaigns(session, now)
     due_ids = [c["id"] for c in report.campaigns]
     if due_ids:
         report.erased.add(await erase_photos(session, Upload.campaign_id.in_(due_ids), files, dry_run))
     customers = await customers_to_erase(session, due_ids, now)
-    report.erased.add(await erase_customers(session, customers, await pseudonym_key(session), dry_run))
+    report.erased.add(await erase_customers(session, customers, await pseudonym_key(session), dry_run, now))
     if dry_run:
         return report
     if due_ids:

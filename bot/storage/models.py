@@ -353,19 +353,25 @@ class OutgoingMessage(Base):
 
 class CarrierQuery(Base):
     """A mobile-barcode carrier a customer gave for a campaign: re-queried at MOF on the
-    verification schedule until 3 days after the issue-date window, then its code is deleted."""
+    verification schedule until 3 days after the issue-date window, then its code and barcode are
+    deleted. The barcode is personal data: kept sealed, and found by its keyed hash."""
 
     __tablename__ = "carrier_queries"
     __table_args__ = (
-        UniqueConstraint("campaign_id", "customer_id", "barcode"),
+        UniqueConstraint("campaign_id", "customer_id", "barcode_hash"),
         Index("ix_carrier_queries_due", "state", "next_query_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
-    barcode: Mapped[str] = mapped_column(String(8))  # "/ABC+123"
-    # AES-GCM (nonce + ciphertext) of the verification code; NULL once deleted.
+    # The plain barcode ("/ABC+123") of rows from before migration 0011, until the service's
+    # start-up seals it (liff_pages.carriers.seal_plain_barcodes); NULL for every other row.
+    barcode: Mapped[str | None] = mapped_column(String(8))
+    # HMAC-SHA256 of the barcode under a key derived from APP_SECRET (liff_pages.sealing).
+    barcode_hash: Mapped[str | None] = mapped_column(String(64))
+    # AES-GCM (nonce + ciphertext) of the barcode and of the verification code; NULL once deleted.
+    sealed_barcode: Mapped[str | None] = mapped_column(Text)
     sealed_code: Mapped[str | None] = mapped_column(Text)
     state: Mapped[str] = mapped_column(String(10), default="active")  # active | done
     attempts: Mapped[int] = mapped_column(Integer, default=0)

@@ -221,6 +221,13 @@ async def test_carrier_import_requery_and_code_deletion(stack: Stack) -> None:
     assert (row.state, row.sealed_code) == ("done", None)
 
 
+def _text_key(stack: Stack) -> bytes:
+    from bot.appkeys import CONFIG
+    from bot.chat.liff_answers import text_key
+
+    return text_key(stack.service.app[CONFIG])
+
+
 async def _held(stack: Stack, texts: list[str], key: str, now: dt.datetime) -> int:
     from bot.chat.liff_answers import hold_answer
 
@@ -232,7 +239,7 @@ async def _held(stack: Stack, texts: list[str], key: str, now: dt.datetime) -> i
             await s.flush()
         [row_id] = await hold_answer(s, channel_id=customer.channel_id, to=USER, customer_id=customer.id,
                                      texts=texts, messages=[{"type": "text", "text": "結果"}], kind="upload.passed",
-                                     key=key, upload_id=None, now=now)
+                                     key=key, upload_id=None, now=now, hash_key=_text_key(stack))
     return row_id
 
 
@@ -245,7 +252,8 @@ async def test_a_held_answer_is_replied_exactly_once_under_concurrency(stack: St
     channel_id = await _login_ready(stack)
     tokens = [stack.sim.issue_reply_token(USER) for _ in range(4)]
     results = await asyncio.gather(*(answer_held(stack.db, channel_id=channel_id, user_id=USER, text="發票資訊如下\nA",
-                                                 reply_token=t, event_at=utcnow(), now=utcnow()) for t in tokens))
+                                                 reply_token=t, event_at=utcnow(), now=utcnow(),
+                                                 hash_key=_text_key(stack)) for t in tokens))
     assert results == [True] * 4
     stack.service.app[OUTBOX_SENDER].nudge()
     messages = await stack.wait_messages(USER, 1)
@@ -253,7 +261,8 @@ async def test_a_held_answer_is_replied_exactly_once_under_concurrency(stack: St
     messages = await stack.fetch_messages(USER)
     assert [m["kind"] for m in messages] == ["reply"]
     assert not await answer_held(stack.db, channel_id=channel_id, user_id=USER, text="別的文字",
-                                 reply_token=stack.sim.issue_reply_token(USER), event_at=utcnow(), now=utcnow())
+                                 reply_token=stack.sim.issue_reply_token(USER), event_at=utcnow(), now=utcnow(),
+                                 hash_key=_text_key(stack))
 
 
 async def test_a_held_answer_whose_text_never_comes_is_pushed(stack: Stack) -> None:

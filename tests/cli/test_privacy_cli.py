@@ -109,3 +109,33 @@ def test_retention_can_change_after_the_end_and_edits_record_before_and_after(te
         assert bad.exit_code == 1 and "retention_days" in bad.output
     [entry] = fetch(database_url, AuditEntry, AuditEntry.action == "campaign.retention")
     assert entry.detail["before"] == {"retention_days": 30} and entry.detail["after"] == {"retention_days": 365}
+
+
+
+def test_forget_deletes_the_users_state_kept_in_redis(team, database_url, redis_prefix, monkeypatch):
+    """Issue 25: with REDIS_URL the conversation state (keys `prefix:channel:user:…`) lives in
+    Redis, not state_entries: forget-me deletes the user's keys there too, no one else's."""
+    from redis import Redis
+
+    from tests.conftest import REDIS_URL
+
+    add_uploads(database_url, 1, [(UID, "AB10000001", "passed")])
+    other = f"{redis_prefix}:1:{'U' + 'e' * 32}:default:state"
+    mine = [f"{redis_prefix}:1:{UID}:default:state", f"{redis_prefix}:1:{UID}:default:data",
+            f"{redis_prefix}:env:{UID}:default:lock"]
+    redis = Redis.from_url(REDIS_URL)
+    try:
+        for key in (*mine, other):
+            redis.set(key, "photo window", ex=1800)
+        monkeypatch.setenv("REDIS_URL", REDIS_URL)
+        monkeypatch.setenv("STATE_PREFIX", redis_prefix)
+        dry = team("--as", "boss", "privacy", "forget", UID, "--dry-run", "--json")
+        assert dry.exit_code == 0, dry.output
+        assert json.loads(dry.output)["state_entries"] == 3 and redis.exists(*mine) == 3
+        gone = team("--as", "boss", "privacy", "forget", UID, "--json")
+        assert gone.exit_code == 0, gone.output
+        assert json.loads(gone.output)["state_entries"] == 3
+        assert redis.exists(*mine) == 0 and redis.get(other) == b"photo window"
+    finally:
+        redis.delete(*mine, other)
+        redis.close()
