@@ -81,3 +81,13 @@ def test_handler_concurrency_default_fits_in_the_database_pool():
     from bot.app import POOL_HEADROOM
 
     assert config.database_pool_size >= config.handler_concurrency + POOL_HEADROOM
+
+
+def test_decode_memory_budget_defaults_and_bounds():
+    """DECODE_MEMORY_MB: the photo decodes' memory budget per process (issue 25)."""
+    assert Config.from_env({}).decode_memory_mb == Config.decode_memory_mb == 200
+    assert Config.from_env({"DECODE_MEMORY_MB": "96"}).decode_memory_mb == 96
+    for bad in ("32", "lots", "-1", "100000"):
+        with pytest.raises(ConfigError) as error:
+            Config.from_env({"DECODE_MEMORY_MB": bad})
+        assert error.value.variable == "DECODE_MEMORY_MB"
