@@ -23,22 +23,16 @@ from PIL import Image
 
 from bot.simulators.invoice_photos import make_invoice_code, render_photo
 from flows.einvoice.photo import MAX_FILE_BYTES, MAX_IMAGE_PIXELS, decode_memory, decode_photo
+from tests.einvoice.rss import STATUS_SOURCE
 
 ROOT = Path(__file__).resolve().parents[2]
 MB = 1024 * 1024
 SIDE = 7070  # 49.98 MP: just under the pixel cap
 
-_PROBE = r"""
+_PROBE = STATUS_SOURCE + r"""
 import asyncio, io, json, sys
-from pathlib import Path
 from PIL import Image
 from bot.photo_decoding import MIB, PhotoDecoder
-
-def status(key):
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(key + ":"):
-            return int(line.split()[1]) * 1024
-    raise KeyError(key)
 
 async def main():
     decoder = PhotoDecoder(int(sys.argv[1]) * MIB)
