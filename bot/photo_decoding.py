@@ -59,14 +59,13 @@ class ByteBudget:
         self.free = total
         self._waiters: collections.deque[tuple[int, asyncio.Future[None]]] = collections.deque()
 
-    def clamp(self, amount: int) -> int:
-        return max(1, min(amount, self.total))
-
-    async def acquire(self, amount: int) -> None:
-        """Wait until ``amount`` (already clamped) bytes are free, then take them."""
+    async def acquire(self, amount: int) -> int:
+        """Wait until ``amount`` bytes (at least 1, at most the total) are free, take them and
+        say how many were taken: what `release` gets back."""
+        amount = max(1, min(amount, self.total))
         if not self._waiters and amount <= self.free:
             self.free -= amount
-            return
+            return amount
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         entry = (amount, waiter)
         self._waiters.append(entry)
@@ -79,6 +78,7 @@ class ByteBudget:
                 self._waiters.remove(entry)
                 self._grant()  # it may have been holding back smaller requests behind it
             raise
+        return amount
 
     def release(self, amount: int) -> None:
         self.free += amount
@@ -93,9 +93,9 @@ class ByteBudget:
 
 
 class PhotoDecoder:
-    """`decode_photo` on its own DECODE_CONCURRENCY threads (so at most that many at once, and
-    that many malloc arenas), never more estimated memory (`decode_memory`) at once than the
-    budget. A decode keeps its reservation until it ends, even when the caller stops waiting."""
+    """`decode_photo` on its own DECODE_CONCURRENCY threads (at most that many at once), never
+    more estimated memory (`decode_memory`) at once than the budget. A decode keeps its
+    reservation until it ends, even when the caller stops waiting."""
 
     def __init__(self, budget_bytes: int, concurrency: int = DECODE_CONCURRENCY) -> None:
         _limit_malloc_arenas()
@@ -104,8 +104,7 @@ class PhotoDecoder:
         self._threads = ThreadPoolExecutor(concurrency, thread_name_prefix="photo-decode")
 
     async def decode(self, data: bytes) -> PhotoResult:
-        cost = self.budget.clamp(await asyncio.to_thread(decode_memory, data))
-        await self.budget.acquire(cost)
+        cost = await self.budget.acquire(await asyncio.to_thread(decode_memory, data))
         try:
             await self._slots.acquire()
         except BaseException:
