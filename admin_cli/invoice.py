@@ -1,6 +1,7 @@
 """`admin-cli invoice …`: e-invoice tools for operators (decode invoice photos, parse code texts)."""
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 from decimal import Decimal
@@ -10,11 +11,12 @@ from typing import Annotated, Any
 import typer
 from rich.text import Text
 
+from admin_cli.context import load_config
 from admin_cli.output import add_row, plain, print_table, table
-
+from bot.photo_decoding import MIB, PhotoDecoder
 from flows.einvoice.codes import display_number
 from flows.einvoice.model import InvoiceCode
-from flows.einvoice.photo import MAX_FILE_BYTES, decode_photo
+from flows.einvoice.photo import MAX_FILE_BYTES
 
 invoice_app = typer.Typer(
     help="E-invoice tools: read invoice photos and code texts as the bot does.",
@@ -45,8 +47,9 @@ def code_as_json(file: str, code: InvoiceCode) -> dict[str, Any]:
     }
 
 
-def decode_file(path: Path) -> dict[str, Any]:
-    """Decode one image file into the JSON object (or `{"file", "error"}`)."""
+async def decode_file(path: Path, decoder: PhotoDecoder) -> dict[str, Any]:
+    """Decode one image file into the JSON object (or `{"file", "error"}`), within the
+    decoder's memory budget as the service does."""
     file = str(path)
     try:
         if not path.is_file():
@@ -56,7 +59,7 @@ def decode_file(path: Path) -> dict[str, Any]:
         data = path.read_bytes()
     except OSError as error:
         return {"file": file, "error": f"cannot read file ({error.strerror or type(error).__name__})"}
-    result = decode_photo(data)
+    result = await decoder.decode(data)
     if result.code is None:
         return {"file": file, "error": result.error or "unreadable"}
     return code_as_json(file, result.code)
@@ -68,7 +71,13 @@ def decode(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per image per line")] = False,
 ) -> None:
     """Read the e-invoice QR codes (or barcode) in each photo. Exit 1 if any image failed."""
-    results = [decode_file(path) for path in images]
+    budget = load_config().decode_memory_mb * MIB  # DECODE_MEMORY_MB, as in the service
+
+    async def decode_all() -> list[dict[str, Any]]:
+        decoder = PhotoDecoder(budget)
+        return [await decode_file(path, decoder) for path in images]
+
+    results = asyncio.run(decode_all())
     if as_json:
         for result in results:
             typer.echo(json.dumps(result, ensure_ascii=False))

@@ -3,7 +3,6 @@ exports (參加名單, 發票明細) as CSV or XLSX with a progress bar, and the
 list-only campaign (reproducible from its printed seed, audited)."""
 from __future__ import annotations
 
-import csv
 import os
 import tempfile
 from pathlib import Path
@@ -39,7 +38,7 @@ from flows.campaigns.lottery import Draw, Entry, draw, new_seed
 from flows.campaigns.roles import Permission, require
 from flows.campaigns.rules import UploadStatus
 from flows.campaigns.settings import RewardTiming
-from flows.privacy.csv_cells import neutralise
+from flows.privacy.csv_cells import csv_text
 
 reports_app = typer.Typer(help="Statistics, participant list, exports and the winner draw.", no_args_is_help=True)
 
@@ -266,7 +265,5 @@ def lottery(
         descriptor = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         os.fchmod(descriptor, 0o600)  # an existing file keeps its mode on open: owner-only
         with open(descriptor, "w", encoding="utf-8-sig", newline="") as out:
-            writer = csv.writer(out, lineterminator="\r\n")
-            writer.writerow(["名次", "上傳 ID", "姓名", "LINE UID", "發票號碼", "開立日期"])
-            writer.writerows([[neutralise(cell) for cell in line] for line in lines])
+            out.write(csv_text([["名次", "上傳 ID", "姓名", "LINE UID", "發票號碼", "開立日期"], *lines]))
         typer.echo(f"wrote the winners to {output}")

@@ -68,6 +68,9 @@ class Config:
     # processes (`python -m bot worker`) always do. HANDLER_CONCURRENCY: events at once.
     handle_events: bool = True
     handler_concurrency: int = 32
+    # DECODE_MEMORY_MB: the memory photo decodes may take at once in this process (each reserves
+    # its estimate first; see docs/decisions.md, issue 25: image memory).
+    decode_memory_mb: int = 200
     # LEASE_SECONDS: overrides the inbox (60 s) and verification-job (2 min) leases, i.e. how
     # soon another process takes over the work of one that was killed (tests, demos).
     lease_seconds: float | None = None
@@ -188,6 +191,7 @@ class Config:
             run_worker=_flag("RUN_WORKER", get("RUN_WORKER"), True),
             handle_events=_flag("HANDLE_EVENTS", get("HANDLE_EVENTS"), True),
             handler_concurrency=_concurrency(get("HANDLER_CONCURRENCY")),
+            decode_memory_mb=_whole("DECODE_MEMORY_MB", get("DECODE_MEMORY_MB"), 200, 64, 65536),
             lease_seconds=_seconds("LEASE_SECONDS", get("LEASE_SECONDS")),
             state_prefix=get("STATE_PREFIX") or "invoicebot",
             app_secret=app_secret,

@@ -3,10 +3,8 @@
 paper receipts to mail (option 1) and donations to upload to the tax bureau (option 2)."""
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import hashlib
-import io
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -22,6 +20,7 @@ from flows.backme.payload import TAIPEI
 from flows.backme.receipts import ReceiptOption
 from flows.backme.regions import CRM_SUBDIVISION_NAMES, crm_subdivision
 from flows.backme.statuses import ContributionStatus
+from flows.privacy.csv_cells import csv_text
 
 ANNUAL_SUBJECT = "【{page_name}】{year} 年度捐款收據"
 PAPER_COLUMNS = ("收據編號", "捐款日期", "收據抬頭", "身分證/統一編號", "金額", "郵遞區號", "地址", "交易編號", "募款頁")
@@ -67,11 +66,8 @@ async def _rows(session: AsyncSession, options: tuple[ReceiptOption, ...], year:
 
 
 def _csv(columns: tuple[str, ...], rows: list[list[str]]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(columns)
-    writer.writerows(rows)
-    return out.getvalue()
+    """The work list as CSV text (header first), donor-supplied cells neutralised by the writer."""
+    return csv_text([columns, *rows], lineterminator="\n")
 
 
 async def paper_worklist(db: Database, *, year: int | None = None, page_key: str | None = None) -> tuple[str, int]:

@@ -2,8 +2,8 @@
 通過 and 資格不符 invoices), as CSV with a UTF-8 BOM or as XLSX, written to a binary file object.
 
 Rows are read from the database in batches through a server-side cursor (`session.stream` with
-`yield_per`, Core columns only) and written as they come: CSV batch by batch with
-`csv.writer.writerows`, XLSX through our streaming writer bot/campaigns/xlsx_stream.py (a sheet
+`yield_per`, Core columns only) and written as they come: CSV batch by batch through the
+project's one CSV writer (flows.privacy.csv_cells.csv_text), XLSX through our streaming writer bot/campaigns/xlsx_stream.py (a sheet
 holds at most 1,048,575 data rows; more continue on「名稱 2」, …). Memory stays flat whatever the
 number of rows.
 
@@ -13,8 +13,8 @@ row; any other dialect (or `sql_formatting=False`, the reference the tests compa
 in Python with `format_date` / `format_time` / `format_number`. Both give the same CSV bytes and
 the same XLSX sheets.
 
-Safety: in CSV, cells of free text (names, phones, seller / item / bot names) that a spreadsheet
-would read as a formula (`=`, `+`, `-`, `@`, tab, CR first) get a leading `'` (OWASP).
+Safety: in CSV, any cell that a spreadsheet would read as a formula (`=`, `+`, `-`, `@`, tab, CR
+first; not a plain number such as `-50`) gets a leading `'` (OWASP), in the CSV writer itself.
 
 Formats: dates `2023/09/01`; times `2023-09-02 18:00` in Asia/Taipei (in XLSX real date cells
 formatted `yyyy/mm/dd` and `yyyy-mm-dd hh:mm`); 單價 / 數量 / 小計 with a
@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import csv
 import datetime as dt
 import io
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -43,8 +42,7 @@ from bot.campaigns.xlsx_stream import XlsxStream
 from bot.storage.models import Customer, InvoiceItem, Reward, Upload
 from flows.campaigns.dates import TAIPEI
 from flows.einvoice.model import InvoiceSource
-from flows.privacy.csv_cells import TRIGGERS as CSV_TRIGGERS
-from flows.privacy.csv_cells import neutralise
+from flows.privacy.csv_cells import csv_text
 
 ProgressCallback = Callable[[int], None]  # called with the number of data rows written so far
 
@@ -380,39 +378,16 @@ def _plan(kind: ExportKind, fmt: ExportFormat, campaign_id: int, dialect: str | 
 
 # --- writers -----------------------------------------------------------------------------------
 
-def _neutralised(rows: Sequence[Row], columns: Sequence[int]) -> Sequence[Row]:
-    """Rows whose free-text cells could be read as formulas get them neutralised (OWASP CSV
-    injection, flows.privacy.csv_cells); other rows pass untouched."""
-    out: list[Row] | None = None
-    for index, row in enumerate(rows):
-        if any((v := row[c]) and v.__class__ is str and v[0] in CSV_TRIGGERS for c in columns):
-            if out is None:
-                out = list(rows[:index])
-            fixed = list(row)
-            for c in columns:
-                if fixed[c].__class__ is str:
-                    fixed[c] = neutralise(fixed[c])
-            row = fixed
-        if out is not None:
-            out.append(row)
-    return rows if out is None else out
-
-
 class _CsvWriter:
-    def __init__(self, out: BinaryIO, columns: Sequence[str], text_columns: Sequence[int] = ()) -> None:
+    """CSV with a BOM and CRLF rows, through the project's one CSV writer (cells neutralised)."""
+
+    def __init__(self, out: BinaryIO, columns: Sequence[str]) -> None:
         self.out = out
-        self.buffer = io.StringIO()
-        self.writer = csv.writer(self.buffer, lineterminator="\r\n")
-        self.text_columns: Sequence[int] = ()
         out.write(BOM)
         self.write_rows([columns])
-        self.text_columns = text_columns
 
     def write_rows(self, rows: Sequence[Row]) -> None:
-        self.writer.writerows(_neutralised(rows, self.text_columns) if self.text_columns else rows)
-        self.out.write(self.buffer.getvalue().encode("utf-8"))
-        self.buffer.seek(0)
-        self.buffer.truncate()
+        self.out.write(csv_text(rows, lineterminator="\r\n").encode("utf-8"))
 
     def close(self) -> None:
         self.out.flush()
@@ -448,10 +423,6 @@ class _XlsxWriter:
         self.book.close()
 
 
-# Cells holding text from users, LINE, MOF or marketers: names, phones, seller and item names,
-# bot and module names. Neutralised in CSV.
-_PARTICIPANT_TEXT = (0, 2, 11, 12)
-_ITEM_TEXT = (0, 2, 5, 7)
 _PARTICIPANT_NUMERIC = (10,)
 _ITEM_NUMERIC = (8, 9, 10)
 _PARTICIPANT_WIDTHS = (14, 36, 15, 12, 12, 10, 17, 17, 40, 9, 9, 16, 16)
@@ -459,10 +430,10 @@ _ITEM_WIDTHS = (14, 36, 15, 12, 12, 24, 12, 30, 10, 8, 10, 9)
 
 
 def _writer(fmt: ExportFormat, out: BinaryIO, kind: ExportKind) -> _CsvWriter | _XlsxWriter:
-    columns, widths, text = ((PARTICIPANT_COLUMNS, _PARTICIPANT_WIDTHS, _PARTICIPANT_TEXT)
-                             if kind is ExportKind.PARTICIPANTS else (ITEM_COLUMNS, _ITEM_WIDTHS, _ITEM_TEXT))
+    columns, widths = ((PARTICIPANT_COLUMNS, _PARTICIPANT_WIDTHS)
+                       if kind is ExportKind.PARTICIPANTS else (ITEM_COLUMNS, _ITEM_WIDTHS))
     if fmt is ExportFormat.CSV:
-        return _CsvWriter(out, columns, text)
+        return _CsvWriter(out, columns)
     return _XlsxWriter(out, kind.label, columns, widths)
 
 

@@ -48,6 +48,7 @@ from bot.line.messaging import ContentTooLarge, LineApiError
 from bot.line.outbox import MESSAGING_POOL, OUTBOX_SENDER, drop_pushes_to, enqueue_push, enqueue_pushes, push_row
 from bot.line.webhook import LineChannel
 from bot.log import pseudonym
+from bot.photo_decoding import MIB, PhotoDecoder
 from bot.photo_store import PHOTOS, PhotoStoreError
 from bot.state.base import Change, StorageKey
 from bot.storage.database import dialect_insert
@@ -67,13 +68,12 @@ from flows.conversation.triggers import (
 )
 from flows.conversation.triggers import Trigger as DomainTrigger
 from flows.einvoice.model import InvoiceSource
-from flows.einvoice.photo import PhotoResult, decode_photo
+from flows.einvoice.photo import PhotoResult
 from flows.messages.custom import CustomKind
 from flows.messages.system import SystemKind
 
 log = logging.getLogger(__name__)
 PHOTO_ANSWER_HOLD = dt.timedelta(seconds=30)  # longer than a first MOF attempt (2 calls, 10 s timeouts)
-DECODE_CONCURRENCY = 2  # photos decoded at once per process (CPU-bound, in threads)
 TRIGGERS_TTL_S = 5.0
 # A postback with this data prefix runs a bot module (buttons and rich-menu areas start modules).
 MODULE_POSTBACK_PREFIX = "module="  # a trigger added with the CLI takes effect within this many seconds
@@ -84,7 +84,7 @@ class ChatHandler:
 
     def __init__(self, app: web.Application) -> None:
         self.app = app
-        self._decoding = asyncio.Semaphore(DECODE_CONCURRENCY)
+        self._decoder = PhotoDecoder(app[CONFIG].decode_memory_mb * MIB)
         self._default_channel: int | None = None
         self._triggers: dict[int, tuple[float, list[DomainTrigger]]] = {}
 
@@ -420,8 +420,7 @@ class ChatHandler:
                 log.warning("photo not kept", extra={"fields": {"user": pseudonym(user_id), "error": str(exc)}})
                 await self._answer_unexpected(channel_id, customer, campaign_id, action.answer_via)
                 return
-            async with self._decoding:
-                result = await asyncio.to_thread(decode_photo, content)
+            result = await self._decoder.decode(content)
         async with db.session() as session, session.begin():
             campaign = await session.get(Campaign, campaign_id)
             customer = await session.get(Customer, customer.id)

@@ -2,11 +2,13 @@
 
 Untrusted bytes in, a `PhotoResult` out — never an exception. The file is opened lazily with
 Pillow's decompression-bomb guard on (warnings are errors); its dimensions and the memory its
-decoding would take (`MAX_DECODE_BYTES`, the decoded pixels plus the grayscale copy) are checked
-before any pixel is decoded. JPEGs are decoded straight to a reduced grayscale image (DCT
-scaling); other formats cannot scale while decoding, so they are reduced right after it, and
-converted to grayscale without full-size RGBA or 16-bit intermediate copies. Slower fallbacks
-run only while a code is still missing.
+decoding would take (`MAX_DECODE_BYTES`, the decoded pixels plus the grayscale copy; for a
+progressive or multi-scan JPEG also libjpeg's whole-image coefficient buffer,
+`MAX_JPEG_BUFFER_BYTES`) are checked before any pixel is decoded. `decode_memory` bounds what a
+whole decode takes, from the header alone, for a caller's memory budget. JPEGs are decoded
+straight to a reduced grayscale image (DCT scaling); other formats cannot scale while decoding,
+so they are reduced right after it, and converted to grayscale without full-size RGBA or 16-bit
+intermediate copies. Slower fallbacks run only while a code is still missing.
 """
 from __future__ import annotations
 
@@ -25,7 +27,8 @@ from flows.einvoice.errors import InvoiceCodeError
 from flows.einvoice.model import InvoiceCode, InvoiceSource
 from flows.einvoice.qr import LeftQr, RightQr, combine, is_right_payload, parse_left_qr, parse_right_qr
 
-__all__ = ["MAX_DECODE_BYTES", "MAX_FILE_BYTES", "MAX_IMAGE_PIXELS", "PhotoResult", "decode_image", "decode_photo", "load_grayscale"]
+__all__ = ["MAX_DECODE_BYTES", "MAX_FILE_BYTES", "MAX_IMAGE_PIXELS", "MAX_JPEG_BUFFER_BYTES", "PhotoResult",
+           "decode_image", "decode_memory", "decode_photo", "load_grayscale"]
 
 MAX_IMAGE_PIXELS = 50_000_000  # 50 MP: phones take 12–48 MP; beyond that it is a bomb
 MAX_SIDE = 20_000
@@ -34,6 +37,15 @@ MAX_FILE_BYTES = 30 * 1024 * 1024
 # size, so any phone photo fits; formats decoded at full size fit up to ~6.7 MP RGB (Pillow keeps
 # RGB as 4 bytes a pixel) or 32 MP grayscale — LINE sends photos as JPEG
 MAX_DECODE_BYTES = 32 * 1024 * 1024
+# A progressive or multi-scan (non-interleaved) JPEG is decoded through a buffer of every DCT
+# coefficient of the whole image (2 bytes each, libjpeg's jdcoefct.c), whatever the output
+# scale: a 7070×7070 4:4:4 one takes 300 MB. Up to ~22 MP 4:2:0 or ~11 MP 4:4:4 fit.
+MAX_JPEG_BUFFER_BYTES = 64 * 1024 * 1024
+# What decoding one photo takes besides the images its loads are checked for: the fallbacks'
+# working set (sharpened and enlarged crops, the float FFT of a deconvolved crop up to
+# DECONVOLVE_MAX_PIXELS, zxing's binarised copies). Measured peak of an unreadable 12 MP
+# photo that runs every fallback: ~85 MB (docs/decisions.md, issue 25).
+FALLBACK_BYTES = 80 * 1024 * 1024
 ALLOWED_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF")
 FIRST_PASS_SIDE = 2000  # long side of the first, fast pass
 FULL_PASS_SIDE = 4096  # long side of the full-resolution fallback
@@ -155,6 +167,58 @@ def _decode_bytes(image: Image.Image) -> int:
     return width * height * (per_pixel + extra)
 
 
+_PROGRESSIVE_SOF = (0xC2, 0xC6, 0xCA, 0xCE)
+_SOF = (0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF)
+
+
+def _blocks(samples: int, factor: int, most: int) -> int:
+    """A component's 8×8 blocks along one side, rounded up to whole MCUs (as libjpeg allocates)."""
+    blocks = -(-samples * factor // (most * 8))
+    return -(-blocks // factor) * factor
+
+
+def _jpeg_buffer_bytes(data: bytes, image: Image.Image) -> int:
+    """Bytes of the whole-image coefficient buffer libjpeg allocates for this JPEG: the frame's
+    blocks × 128 when it is progressive or its first scan holds fewer components than the frame
+    (a multi-scan sequential JPEG), else 0. Read from the markers before the first scan; headers
+    Pillow accepted but this walk cannot follow count as multi-scan, at 2 bytes a sample."""
+    worst = image.width * image.height * len(image.getbands()) * 2
+    pos, frame, progressive = 2, None, False
+    while pos + 4 <= len(data):
+        if data[pos] != 0xFF:
+            return worst
+        marker = data[pos + 1]
+        if marker == 0xFF:  # fill byte
+            pos += 1
+            continue
+        if marker == 0x01 or 0xD0 <= marker <= 0xD7:  # no length
+            pos += 2
+            continue
+        length = int.from_bytes(data[pos + 2 : pos + 4], "big")
+        body = data[pos + 4 : pos + 2 + length]
+        if length < 2 or len(body) != length - 2:
+            return worst
+        if marker in _SOF and frame is None:
+            if len(body) < 6 or len(body) < 6 + 3 * body[5]:
+                return worst
+            height, width, count = int.from_bytes(body[1:3], "big"), int.from_bytes(body[3:5], "big"), body[5]
+            factors = [(body[6 + 3 * i + 1] >> 4, body[6 + 3 * i + 1] & 15) for i in range(count)]
+            if not factors or any(h < 1 or v < 1 for h, v in factors):
+                return worst
+            frame = (width or image.width, height or image.height, factors)
+            progressive = marker in _PROGRESSIVE_SOF
+        elif marker == 0xDA:  # the first scan
+            if frame is None or not body:
+                return worst
+            width, height, factors = frame
+            if not progressive and body[0] >= len(factors):
+                return 0  # one interleaved scan: decoded a row of blocks at a time
+            h_most, v_most = max(h for h, _ in factors), max(v for _, v in factors)
+            return sum(_blocks(width, h, h_most) * _blocks(height, v, v_most) * 128 for h, v in factors)
+        pos += 2 + length
+    return worst
+
+
 def _stretch_lut(array: np.ndarray, levels: int) -> np.ndarray:
     """A lookup table mapping [min, max] of `array` to 0..255 (no full-size float copy)."""
     low, high = int(array.min()), int(array.max())
@@ -217,27 +281,65 @@ def _shrink(gray: Image.Image, long_side: int) -> Image.Image:
     return gray.resize((round(gray.width / factor), round(gray.height / factor)), Image.Resampling.BOX)
 
 
+def _checked(data: bytes, jpeg_side: int | None, other_side: int | None) -> tuple[Image.Image, bool, int]:
+    """The opened image, drafted to the size it will be decoded at (JPEGs: about ``jpeg_side``
+    long; other formats: whole), whether it is a JPEG and the bytes of the JPEG coefficient
+    buffer its decoding needs; `_Unreadable` when that decoding would take too much memory.
+    Runs with the decompression-bomb warning as an error."""
+    image = _open(data)
+    is_jpeg = image.format in ("JPEG", "MPO")
+    buffer = _jpeg_buffer_bytes(data, image) if is_jpeg else 0
+    if buffer > MAX_JPEG_BUFFER_BYTES:
+        width, height = image.size
+        raise _Unreadable(
+            f"image too large to decode ({width}×{height} progressive or multi-scan JPEG, "
+            f"{buffer // 1_000_000} MB, limit {MAX_JPEG_BUFFER_BYTES // 1_000_000} MB)"
+        )
+    long_side = jpeg_side if is_jpeg else other_side
+    if is_jpeg and long_side is not None:
+        width, height = image.size
+        factor = max(1.0, max(width, height) / long_side)
+        image.draft("L", (int(width / factor), int(height / factor)))
+    needed = _decode_bytes(image)
+    if needed > MAX_DECODE_BYTES:
+        width, height = image.size
+        raise _Unreadable(
+            f"image too large to decode ({width}×{height} {image.mode}, "
+            f"{needed // 1_000_000} MB, limit {MAX_DECODE_BYTES // 1_000_000} MB)"
+        )
+    return image, is_jpeg, buffer
+
+
+def decode_memory(data: bytes) -> int:
+    """An upper bound of the memory `decode_photo(data)` takes, read from the header alone: the
+    file (and Pillow's copy), the first pass's image and the full-resolution one a fallback may
+    decode (JPEGs; refused ones are skipped, as the fallback skips them), the JPEG coefficient
+    buffer, and the fallbacks' working set. A file refused before decoding costs its copies."""
+    copies = 2 * len(data)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            first, is_jpeg, buffer = _checked(data, FIRST_PASS_SIDE, FULL_PASS_SIDE)
+        except Exception:  # refused (or unreadable) before any pixel is decoded
+            return copies
+        full = 0
+        if is_jpeg:
+            try:
+                full = _decode_bytes(_checked(data, FULL_PASS_SIDE, FULL_PASS_SIDE)[0])
+            except Exception:  # the full-resolution fallback will be refused too
+                pass
+    return copies + buffer + _decode_bytes(first) + full + FALLBACK_BYTES
+
+
 def _load(data: bytes, jpeg_side: int | None, other_side: int | None) -> tuple[Image.Image, bool]:
     """`load_grayscale` with one long side for JPEGs (cheap to decode again at another size) and
     one for the other formats (decoded once, at full cost); also says whether it was a JPEG."""
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
-            image = _open(data)
+            image, is_jpeg, _ = _checked(data, jpeg_side, other_side)
             orientation = _orientation(image)
-            is_jpeg = image.format in ("JPEG", "MPO")
             long_side = jpeg_side if is_jpeg else other_side
-            if is_jpeg and long_side is not None:
-                width, height = image.size
-                factor = max(1.0, max(width, height) / long_side)
-                image.draft("L", (int(width / factor), int(height / factor)))
-            needed = _decode_bytes(image)
-            if needed > MAX_DECODE_BYTES:
-                width, height = image.size
-                raise _Unreadable(
-                    f"image too large to decode ({width}×{height} {image.mode}, "
-                    f"{needed // 1_000_000} MB, limit {MAX_DECODE_BYTES // 1_000_000} MB)"
-                )
             image.load()
             gray = _to_gray(image)
             del image

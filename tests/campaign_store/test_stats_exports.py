@@ -456,7 +456,7 @@ async def test_csv_cells_that_would_be_formulas_are_neutralised(database):
                                      sql_formatting=sql_formatting)
         rows = csv_rows(data)[1:]
         assert [r[0] for r in rows] == ["'" + h for h in hostile[:6]] + ["Amy"]
-        assert rows[1][2] == "+886912345678"  # a phone number is a plain number: kept
+        assert rows[1][2] == "'+886912345678"  # kept as text: Excel would make it a number without the +
         _, data = await export_bytes(db, cid, ExportKind.ITEMS, ExportFormat.CSV,
                                      sql_formatting=sql_formatting)
         items = csv_rows(data)[1:]

@@ -267,3 +267,37 @@ async def test_contacts_search_and_show(crm, cli):
     assert table.exit_code == 0 and "收件者" in table.output and "change log" in table.output
     missing = await cli.run("crm", "contacts", "show", "backer-1")
     assert missing.exit_code == 1 and "no contact 'backer-1'" in missing.output
+
+
+FORMULA_TITLES = ("=1+1", "@SUM(1,2)", "+1", "-1+2")
+
+
+async def test_work_lists_write_donor_titles_neutralised(crm, cli, tmp_path):
+    """CSV injection: donor-supplied receipt titles that a spreadsheet would read as formulas are
+    written with a leading apostrophe by `crm receipts paper`, `tax-upload` and `annual
+    --paper-csv`. A tab- or CR-leading title cannot come in through Backme or the import (they
+    strip it), so it is set in the database as data from before that validation."""
+    options = {"1": "SP", "2": "TX", "annual_paper_receipt": "AP"}
+    for option, prefix in options.items():
+        for n, title in enumerate(FORMULA_TITLES):
+            body = sim.single_credit_success(f"{prefix}{n}", money="100.0", user=sim.make_user(user_id=600 + n),
+                                             receipt=sim.make_receipt(option=option, contact_name=title))
+            assert (await crm.post(body))[0] == 200
+    async with crm.db.session() as session, session.begin():
+        await session.execute(update(Contribution).where(Contribution.trade_no.in_(["SP0", "TX0", "AP0"]))
+                               .values(receipt_title="\t=1+1"))
+        await session.execute(update(Contribution).where(Contribution.trade_no.in_(["SP1", "TX1", "AP1"]))
+                               .values(receipt_title="\r@SUM(1,2)"))
+    stored = {c.trade_no: c.receipt_title for c in await crm.rows(Contribution)}
+    assert len(stored) == 12 and stored["SP2"] == "+1" and stored["TX3"] == "-1+2"
+
+    paper = _csv_rows((await cli.run("crm", "receipts", "paper", "--year", "2024")).output)
+    tax = _csv_rows((await cli.run("crm", "receipts", "tax-upload", "2024")).output)
+    target = tmp_path / "annual.csv"
+    assert (await cli.run("crm", "receipts", "annual", "2024", "--paper-csv", str(target))).exit_code == 0
+    with target.open(encoding="utf-8-sig", newline="") as file:  # a CR in a cell stays a CR
+        annual = _csv_rows(file.read())
+    for rows in (paper, tax, annual):
+        assert len(rows) == 4
+        assert {r["交易編號"]: r["收據抬頭"] for r in rows} == {
+            r["交易編號"]: "'" + stored[r["交易編號"]] for r in rows}

@@ -18,6 +18,7 @@ import pytest
 from PIL import Image
 
 from flows.einvoice.photo import MAX_FILE_BYTES, MAX_IMAGE_PIXELS
+from tests.einvoice.rss import STATUS_SOURCE
 
 ROOT = Path(__file__).resolve().parents[2]
 PYTHON = ROOT / ".venv" / "bin" / "python" if (ROOT / ".venv" / "bin" / "python").exists() else Path(sys.executable)
@@ -75,16 +76,9 @@ BOMBS = {
     "tiff-cmyk-deflate-16mp": lambda: tiff_bomb("CMYK", (4000, 4000), "tiff_deflate"),
 }
 
-_PROBE = r"""
+_PROBE = STATUS_SOURCE + r"""
 import json, sys, time
-from pathlib import Path
 from flows.einvoice.photo import decode_photo
-
-def status(key):
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(key + ":"):
-            return int(line.split()[1]) * 1024
-    raise KeyError(key)
 
 files = [Path(p) for p in sys.argv[1:]]
 decode_photo(files[0].read_bytes()[:100])  # warm up imports and decoders

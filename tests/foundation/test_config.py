@@ -140,3 +140,13 @@ def test_sandbox_contradictions_are_refused():
     assert refusal({"SANDBOX": "maybe"}).variable == "SANDBOX"
     # The admin CLI does not start the service: no sandbox rule for it.
     assert Config.from_env({"DATABASE_URL": "postgresql+asyncpg://app@db/prod", "DYNO": "run.1"}, service=False)
+
+
+def test_decode_memory_budget_defaults_and_bounds():
+    """DECODE_MEMORY_MB: the photo decodes' memory budget per process (issue 25)."""
+    assert Config.from_env({}).decode_memory_mb == Config.decode_memory_mb == 200
+    assert Config.from_env({"DECODE_MEMORY_MB": "96"}).decode_memory_mb == 96
+    for bad in ("32", "lots", "-1", "100000"):
+        with pytest.raises(ConfigError) as error:
+            Config.from_env({"DECODE_MEMORY_MB": bad})
+        assert error.value.variable == "DECODE_MEMORY_MB"
