@@ -276,8 +276,10 @@ def test_carrier_import_from_the_panel(service: Service, browser: Any, artifacts
     assert [m["kind"] for m in messages] == ["reply"]
     answer = json.dumps(messages[0], ensure_ascii=False)
     assert all(f"{n[:2]}-{n[2:]}" in answer for n in numbers) and "符合活動資格" in answer
-    [(sealed,)] = service.rows("select sealed_code from carrier_queries where barcode = '/TEST.12'")
+    [(sealed, sealed_barcode, plain)] = service.rows(
+        "select sealed_code, sealed_barcode, barcode from carrier_queries where barcode_hash is not null")
     assert sealed and "Pass-9" not in sealed
+    assert sealed_barcode and plain is None and "TEST.12" not in sealed_barcode  # kept sealed, not plain
     assert "Pass-9" not in (Path(service.db_path).parent / "service.log").read_text(errors="replace")
 
 

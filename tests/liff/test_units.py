@@ -197,8 +197,9 @@ def test_trusted_proxy_hops_default_to_herokus_router_and_are_bounded() -> None:
     from bot.config import ConfigError
 
     assert Config.from_env({}).trusted_proxy_hops == 0  # the TCP peer
-    assert Config.from_env({"DYNO": "web.1"}).trusted_proxy_hops == 1  # Heroku's router appends the client
-    assert Config.from_env({"DYNO": "web.1", "TRUSTED_PROXY_HOPS": "0"}).trusted_proxy_hops == 0
+    heroku = {"DYNO": "web.1", "SANDBOX": "1"}  # (DYNO alone is a production sign: sandbox on purpose)
+    assert Config.from_env(heroku).trusted_proxy_hops == 1  # Heroku's router appends the client
+    assert Config.from_env({**heroku, "TRUSTED_PROXY_HOPS": "0"}).trusted_proxy_hops == 0
     assert Config.from_env({"TRUSTED_PROXY_HOPS": "2"}).trusted_proxy_hops == 2
     with pytest.raises(ConfigError) as refused:
         Config.from_env({"TRUSTED_PROXY_HOPS": "-1"})
