@@ -55,6 +55,20 @@ async def _cards(deployment: Deployment, sim: LineSimulator, users: list[str], h
     await wait_until(all_carded, 60, "every card")
 
 
+async def _photo_run(stack: Any, n: int, *, latency_ms: int) -> tuple[list[str], list[tuple[Any, bytes]]]:
+    """`n` users with an invoice photo each that MOF knows, MOF answering after `latency_ms`
+    (so a fault lands mid-flight), web-1 started, and a campaign with a coupon per user."""
+    deployment, _, db, mof_url = stack
+    users = [new_user_id() for _ in range(n)]
+    invoices = photos(n)
+    await seed_mof(mof_url, [code for code, _ in invoices])
+    async with aiohttp.ClientSession() as http, http.post(f"{mof_url}/_sim/faults", json={"latency_ms": latency_ms}) as r:
+        assert r.status == 200
+    await deployment.web("web-1")
+    await seed_campaign(db, coupons=n)
+    return users, invoices
+
+
 def _answers(sim: LineSimulator, user: str) -> list[dict[str, Any]]:
     """The requests after the card: the answers about the user's photo."""
     return requests_to(sim, user)[1:]
@@ -90,14 +104,8 @@ async def _explain(db: Database, sim: LineSimulator, user: str) -> str:
 
 
 async def test_kill_9_during_50_photo_events_every_event_answered_once_after_restart(stack: Any) -> None:
-    deployment, sim, db, mof_url = stack
-    users = [new_user_id() for _ in range(50)]
-    invoices = photos(50)
-    await seed_mof(mof_url, [code for code, _ in invoices])
-    async with aiohttp.ClientSession() as http, http.post(f"{mof_url}/_sim/faults", json={"latency_ms": 150}) as r:
-        assert r.status == 200  # each verification takes a while: the kill lands mid-flight
-    await deployment.web("web-1")
-    await seed_campaign(db, coupons=50)
+    deployment, sim, db, _ = stack
+    users, invoices = await _photo_run(stack, 50, latency_ms=150)
     async with aiohttp.ClientSession() as http:
         await _cards(deployment, sim, users, http)
         events = [sim.image_event(user, data) for user, (_, data) in zip(users, invoices)]
@@ -249,18 +257,12 @@ async def test_redis_restarted_empty_during_100_photo_events_every_photo_answere
     restarted empty 5 s later. Every photo window opened by a card is rebuilt from the
     database: each user gets exactly one answer and one coupon, and nothing is marked done
     unanswered."""
-    deployment, sim, db, mof_url = stack
+    deployment, sim, db, _ = stack
     redis = RedisServer(tmp_path)
     await redis.start()
     deployment.redis_url = redis.url
     try:
-        users = [new_user_id() for _ in range(100)]
-        invoices = photos(100)
-        await seed_mof(mof_url, [code for code, _ in invoices])
-        async with aiohttp.ClientSession() as http, http.post(f"{mof_url}/_sim/faults", json={"latency_ms": 100}) as r:
-            assert r.status == 200  # each verification takes a while: the kill lands mid-flight
-        await deployment.web("web-1")
-        await seed_campaign(db, coupons=100)
+        users, invoices = await _photo_run(stack, 100, latency_ms=100)
         async with aiohttp.ClientSession() as http:
             await _cards(deployment, sim, users, http)
             events = [sim.image_event(user, data) for user, (_, data) in zip(users, invoices)]
