@@ -103,7 +103,7 @@ def values_from_form(form: MultiMapping[str], fallback: Values) -> Values:
             if keywords or block["threshold"].strip():
                 blocks.append(block)
         values["blocks"] = blocks or [blank_block()]
-        values["reward"] = {k: str(form.get(f"reward-{k}", "")) for k in _REWARD}
+        values["reward"] = {k: str(form.get(f"reward-{k}", fallback["reward"][k])) for k in _REWARD}
         tiers = []
         for i in _indices(form, "tier"):
             tier = {k: str(form.get(f"tier-{i}-{k}", "")) for k in ("min_amount", *_REWARD)}

@@ -9,6 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.appkeys import DATABASE
+from bot.campaigns.coupons import PoolCount
 from bot.campaigns.store import CampaignNotFound, CampaignStore, CampaignView
 from bot.storage.models import utcnow
 from console.access import Access
@@ -76,7 +77,7 @@ async def campaign_list(request: web.Request) -> web.StreamResponse:
 def _editor(request: web.Request, values: Values, view: CampaignView | None, *, status: int = 200,
             errors: dict[str, list[str]] | None = None, notice: str | None = None,
             confirm_publish: int | None = None, channels: list[tuple[int, str]],
-            pool: Any = None) -> web.Response:
+            pool: PoolCount | None = None) -> web.Response:
     """The editor page: every field the status lets the role change is an input, the rest text."""
     now = utcnow()
     role = request[USER].role
@@ -88,16 +89,31 @@ def _editor(request: web.Request, values: Values, view: CampaignView | None, *, 
                                                                              SettingsAction.PUBLISH))
                if can(role, a, state)]
     today = today_in_taipei(now)
+    shown: dict[str, list[str]] = {}
+    for field, messages in (errors or {}).items():  # an error of a field not offered goes on top
+        group = {"end_at": "start_at"}.get(field, field if field in editable else "conditions")
+        shown.setdefault(field if field == FORM or editable[group] else FORM, []).extend(messages)
     settings = view.settings if view is not None else None
     return render(
         request, "campaigns/editor.html", status=status, v=values, view=view, state=state,
-        editable=editable, actions=actions, errors=errors or {}, FORM=FORM, notice=notice,
+        editable=editable, actions=actions, errors=shown, FORM=FORM, notice=notice,
         confirm_publish=confirm_publish, channels=channels, channel_name=dict(channels),
         earliest=earliest_issue_date_start(today), months_back=issue_date_months_back(today),
         system_messages=[(k.label, system_text(k, SAMPLE_INVOICE)) for k in SystemKind],
-        custom_messages=[(k.value, k.label) for k in CustomKind], pool=pool,
+        custom_messages=[(k.value, k.label) for k in CustomKind], pool=pool, pool_tiers=_pool_tiers(pool),
         summary=_summary(settings) if settings is not None else None,
         blank_block=blank_block(), blank_tier=blank_tier(), SettingsAction=SettingsAction)
+
+
+def _pool_tiers(pool: PoolCount | None) -> list[tuple[str, int]]:
+    """Free codes per tier, tiers first, then the codes that serve any tier."""
+    if pool is None:
+        return []
+    tiers = sorted((t, n) for t, n in pool.free_by_tier.items() if t is not None)
+    rows = [(f"第 {t} 級距", n) for t, n in tiers]
+    if pool.free_by_tier.get(None):
+        rows.append(("不分級距", pool.free_by_tier[None]))
+    return rows
 
 
 def _summary(settings: Any) -> dict[str, Any]:
