@@ -128,9 +128,24 @@ def test_create_fix_publish_upload_and_count(service, artifacts):
         page.find("#reward-module_name").send_keys("LINEPOINT")
         Select(page.find("#reward-coupon_kind")).select_by_value("shared_link")
         page.find("#reward-coupon_url").send_keys("https://brand.example.com/coupon")
-        # Add a tier with the editor's own button, then leave it blank (blank rows are dropped).
-        page.find("#add-tier").click()
+        # The dynamic rows: item blocks and keywords; "新增條件" and "新增級距" exclude each other.
+        page.find("#scope_kind-items").click()
+        assert page.js("return document.getElementById('scope-whole').hidden")
+        page.find("#add-block").click()
+        page.find("[data-add-keyword='1']").click()
+        assert page.js("return document.querySelectorAll('#blocks [data-row=block]').length") == 2
+        assert page.js("return document.querySelectorAll('input[name=block-1-keyword]').length") == 2
+        assert page.js("return document.getElementById('add-tier').disabled")
+        page.driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+            "width": 1280, "height": 2400, "deviceScaleFactor": 1, "mobile": False})
+        page.js("document.getElementById('step2').scrollIntoView()")
+        page.shot("item-blocks")
+        page.find("#scope_kind-whole_invoice").click()  # back to the whole invoice; blank blocks are dropped
+        assert not page.js("return document.getElementById('add-tier').disabled")
+        page.find("#add-tier").click()  # a blank tier row is dropped too
         assert page.js("return document.querySelectorAll('#tiers [data-row=tier]').length") == 1
+        assert page.js("return document.getElementById('add-block').disabled")
+        page.widths("rows-added")
         page.find("button[value=save]").click()
 
         _wait("the form back with the error", lambda: page.js(
