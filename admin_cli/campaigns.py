@@ -303,7 +303,7 @@ def edit(
 
 def _action(ctx: typer.Context, campaign_id: int, verb: str) -> CampaignView:
     async def work(store: CampaignStore, actor: Actor) -> CampaignView:
-        method = {"publish": store.publish, "pause": store.pause, "resume": store.resume,
+        method = {"pause": store.pause, "resume": store.resume,
                   "copy": store.copy}[verb]
         return await method(actor, campaign_id, now())
 
@@ -313,8 +313,16 @@ def _action(ctx: typer.Context, campaign_id: int, verb: str) -> CampaignView:
 @campaigns_app.command("publish")
 def publish(ctx: typer.Context, campaign_id: int = typer.Argument(..., metavar="CAMPAIGN")) -> None:
     """發布: a draft goes live (its test uploads are deleted); a paused campaign resumes."""
-    view = _action(ctx, campaign_id, "publish")
+
+    async def work(store: CampaignStore, actor: Actor) -> tuple[CampaignView, int]:
+        taken = await store.draft_codes_taken(campaign_id)  # counted before the uploads go
+        return await store.publish(actor, campaign_id, now()), taken
+
+    view, taken = run_as(ctx, work)
     typer.echo(f"published campaign {view.id} 「{view.settings.name}」: now {view.status.label}")
+    if taken:
+        typer.echo(f"warning: draft test uploads had taken {taken} coupon code(s); those uploads are deleted "
+                   "and their codes stay spent", err=True)
 
 
 @campaigns_app.command("pause")
