@@ -10,7 +10,6 @@ import datetime as dt
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,30 +21,15 @@ from flows.campaigns.dates import TAIPEI
 from flows.campaigns.roles import Role
 from tests.browsers import CHROMEDRIVER, chromium
 from tests.campaign_store.data import add_actor
-from tests.sandbox.test_browser import Service, _wait
+# The sandbox browser tests' service (`python -m bot` in sandbox mode, clock at Taipei daytime)
+# and screenshot directory fixtures, shared.
+from tests.sandbox.test_browser import Service, _wait, artifacts, service  # noqa: F401
 
 pytestmark = pytest.mark.skipif(not Path(CHROMEDRIVER).exists() and os.environ.get("CI") != "true",
                                 reason="chromium-driver is not installed")
 WIDTHS = (1280, 768)
 NAME = "瀏覽器建立的冬季活動"
 KEYWORD = "冬季登錄"
-
-
-@pytest.fixture(scope="module")
-def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
-    running = Service(tmp_path_factory.mktemp("console-browser"))
-    running.post("/sandbox/api/clock", {"until": "08:01"})  # daytime in Taipei: no quiet hours
-    try:
-        yield running
-    finally:
-        running.stop()
-
-
-@pytest.fixture(scope="module")
-def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    where = Path(os.environ.get("TEST_ARTIFACTS_DIR") or tmp_path_factory.mktemp("artifacts"))
-    where.mkdir(parents=True, exist_ok=True)
-    return where
 
 
 def _env(service: Service) -> dict[str, str]:
