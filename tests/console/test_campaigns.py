@@ -333,6 +333,9 @@ async def test_list_actions_follow_status_and_role(console):
     assert actions(page, draft) == ["資訊"] and actions(page, running) == ["資訊"]
     assert actions(page, ended) == ["檢視", "資訊"]
     assert "新增發票活動" not in page
+    view_only = await (await marketer.get(f"/console/campaigns/{ended}")).text()
+    assert not set(form_values(view_only)) - {"csrf_token"} and "返回" in view_only and "已結束活動" in view_only
+    assert (await marketer.post(f"/console/campaigns/{ended}", [("name", "x"), ("action", "save")])).status == 422
     info = await (await sales.get(f"/console/campaigns/{running}/info")).text()
     assert "進行中" in info and "整張發票：消費金額 ≥ 500 元" in info
 
