@@ -39,6 +39,7 @@ from flows.campaigns.lifecycle import (
     is_editable,
 )
 from flows.campaigns.roles import PermissionDenied, can
+from flows.campaigns.settings import CampaignSettings
 from flows.messages.custom import CustomKind
 from flows.messages.invoice_facts import InvoiceFacts
 from flows.messages.system import SystemKind, system_text
@@ -116,7 +117,7 @@ def _pool_tiers(pool: PoolCount | None) -> list[tuple[str, int]]:
     return rows
 
 
-def _summary(settings: Any) -> dict[str, Any]:
+def _summary(settings: CampaignSettings) -> dict[str, Any]:
     c = settings.conditions
     return {"scope": scope_text(c), "tiers": tier_lines(c), "reward": coupon_text(c.reward),
             "cap": "不限制" if c.per_person_cap is None else f"{c.per_person_cap} 張",
