@@ -14,63 +14,12 @@ from admin_cli.context import CliError
 from admin_cli.editor import edit_text
 from admin_cli.output import JSON_OPTION, add_row, print_json, print_table, table
 from bot.campaigns.store import Actor, CampaignStore, CampaignView
-from flows.campaigns.dates import in_taipei
-from flows.campaigns.lifecycle import (
-    FIELD_LABELS,
-    PUBLISHED_EDITABLE,
-    CampaignStatus,
-    check_edit,
-)
-from flows.campaigns.settings import (
-    CodePool,
-    Conditions,
-    ItemsScope,
-    Reward,
-    SharedLink,
-    WholeInvoiceScope,
-)
+from flows.campaigns.describe import coupon_text, editable_text, scope_text, tier_lines, when
+from flows.campaigns.lifecycle import CampaignStatus, check_edit
 
 campaigns_app = typer.Typer(help="Invoice campaigns: create, list, show, edit, publish …", no_args_is_help=True)
 
 STATUS_HELP = "one of: " + ", ".join(f"{s.value} ({s.label})" for s in CampaignStatus)
-
-
-def when(moment: Any) -> str:
-    """A time as marketers read it: Asia/Taipei, to the minute."""
-    return in_taipei(moment).strftime("%Y-%m-%d %H:%M")
-
-
-def _coupon_text(reward: Reward | None) -> str:
-    if reward is None:
-        return "（無）"
-    coupon = reward.coupon
-    source = "序號池" if isinstance(coupon, CodePool) else f"共用連結 {coupon.url}" if isinstance(coupon, SharedLink) else "?"
-    return f"{reward.bot_name} / {reward.module_name}（{source}）"
-
-
-def scope_text(conditions: Conditions) -> str:
-    scope = conditions.scope
-    if isinstance(scope, WholeInvoiceScope):
-        unit = "元" if scope.measure.value == "amount" else "件"
-        return f"整張發票：{scope.measure.label} ≥ {scope.threshold} {unit}"
-    assert isinstance(scope, ItemsScope)
-    parts = []
-    for block in scope.blocks:
-        unit = "元" if block.measure.value == "amount" else "件"
-        parts.append(f"品名{block.match.label}「{'、'.join(block.keywords)}」的{block.measure.label} ≥ "
-                     f"{block.threshold} {unit}")
-    return "指定品項：" + f" {scope.combinator.label} ".join(parts)
-
-
-def _tiers_text(conditions: Conditions) -> str:
-    thresholds = conditions.tier_thresholds
-    if len(thresholds) < 2:
-        return "（無）"
-    lines = []
-    for index, amount in enumerate(thresholds, start=1):
-        reward = conditions.reward_for_tier(index)
-        lines.append(f"第 {index} 級 ≥ {amount} 元：{_coupon_text(reward) if reward else '（不送獎）'}")
-    return "\n".join(lines)
 
 
 def print_view(view: CampaignView) -> None:
@@ -92,9 +41,9 @@ def print_view(view: CampaignView) -> None:
         ("公司行號", "不限制" if c.sellers is None else "、".join(c.sellers)),
         ("送獎時機", c.reward_timing.label),
         ("消費認列範圍", scope_text(c)),
-        ("獎項", _coupon_text(c.reward) if c.reward_timing.value == "immediate" else "（僅搜集名單）"),
-        ("級距", _tiers_text(c).split("\n")),
-        ("可編輯欄位", _editable_text(view.status)),
+        ("獎項", coupon_text(c.reward) if c.reward_timing.value == "immediate" else "（僅搜集名單）"),
+        ("級距", tier_lines(c) or "（無）"),
+        ("可編輯欄位", editable_text(view.status)),
         ("可執行動作", "、".join(a.label for a in view.settings_actions) + "；列表："
          + "、".join(a.label for a in view.list_actions)),
     ]
@@ -117,15 +66,6 @@ def view_json(view: CampaignView) -> dict[str, Any]:
         "settings_actions": [a.value for a in view.settings_actions],
         "list_actions": [a.value for a in view.list_actions],
     }
-
-
-def _editable_text(status: CampaignStatus) -> str:
-    if status is CampaignStatus.DRAFT:
-        return "全部"
-    if status is CampaignStatus.ENDED:
-        return "無（唯讀）"
-    labels = dict.fromkeys(FIELD_LABELS[f] for f in sorted(PUBLISHED_EDITABLE))
-    return "、".join(labels)
 
 
 async def _settings_from(store: CampaignStore, data: dict[str, Any]) -> dict[str, Any]:
@@ -363,7 +303,7 @@ def edit(
 
 def _action(ctx: typer.Context, campaign_id: int, verb: str) -> CampaignView:
     async def work(store: CampaignStore, actor: Actor) -> CampaignView:
-        method = {"publish": store.publish, "pause": store.pause, "resume": store.resume,
+        method = {"pause": store.pause, "resume": store.resume,
                   "copy": store.copy}[verb]
         return await method(actor, campaign_id, now())
 
@@ -373,8 +313,16 @@ def _action(ctx: typer.Context, campaign_id: int, verb: str) -> CampaignView:
 @campaigns_app.command("publish")
 def publish(ctx: typer.Context, campaign_id: int = typer.Argument(..., metavar="CAMPAIGN")) -> None:
     """發布: a draft goes live (its test uploads are deleted); a paused campaign resumes."""
-    view = _action(ctx, campaign_id, "publish")
+
+    async def work(store: CampaignStore, actor: Actor) -> tuple[CampaignView, int]:
+        taken = await store.draft_codes_taken(campaign_id)  # counted before the uploads go
+        return await store.publish(actor, campaign_id, now()), taken
+
+    view, taken = run_as(ctx, work)
     typer.echo(f"published campaign {view.id} 「{view.settings.name}」: now {view.status.label}")
+    if taken:
+        typer.echo(f"warning: draft test uploads had taken {taken} coupon code(s); those uploads are deleted "
+                   "and their codes stay spent", err=True)
 
 
 @campaigns_app.command("pause")

@@ -28,6 +28,7 @@ from bot.state.memory import SimpleEventIsolation
 from bot.storage import migrate
 from bot.storage.database import Database
 from bot.verification.worker import WorkerSettings, verification_ctx
+from console import setup_console
 from liff_pages import setup_liff_pages
 
 log = logging.getLogger(__name__)
@@ -132,6 +133,7 @@ def create_app(config: Config) -> web.Application:
     setup_backme(app)
     setup_photos(app)
     setup_liff_pages(app)
+    setup_console(app)
     app.router.add_get("/healthz", handle_healthz)
     app.router.add_get("/metrics", metrics_module.handle_metrics)
     if config.sandbox:

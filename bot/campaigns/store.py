@@ -17,13 +17,14 @@ from sqlalchemy import and_, delete, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.campaigns import statuses
-from bot.campaigns.coupons import GivenReward, ImportReport, fill_waiting, import_codes
+from bot.campaigns.coupons import GivenReward, ImportReport, PoolCount, fill_waiting, import_codes, remaining
 from bot.storage.database import Database
 from bot.storage.models import (
     AdminUser,
     AuditEntry,
     Campaign,
     Channel,
+    CouponCode,
     MessageTemplate,
     OutgoingMessage,
     Participation,
@@ -219,10 +220,7 @@ class CampaignStore:
                 .join(Channel, Channel.id == Campaign.channel_id)
                 .order_by(Campaign.created_at.desc(), Campaign.id.desc()))
         if search and search.strip():
-            escaped = search.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            pattern = f"%{escaped}%"
-            stmt = stmt.where(or_(Campaign.name.ilike(pattern, escape="\\"),
-                                  Channel.name.ilike(pattern, escape="\\")))
+            stmt = stmt.where(_matches(search))
         if status is None:
             stmt = stmt.limit(limit).offset(offset)
         async with self.db.session() as session:
@@ -232,6 +230,35 @@ class CampaignStore:
         if status is not None:  # the status is derived from the clock: filter after deriving it
             summaries = [s for s in summaries if s.status is status][offset:offset + limit]
         return summaries
+
+    async def count(self, *, search: str | None = None) -> int:
+        """How many campaigns `list(search=…)` pages through (for the list's page count)."""
+        stmt = select(func.count()).select_from(Campaign).join(Channel, Channel.id == Campaign.channel_id)
+        if search and search.strip():
+            stmt = stmt.where(_matches(search))
+        async with self.db.session() as session:
+            return int(await session.scalar(stmt) or 0)
+
+    async def channels(self) -> list[tuple[int, str]]:
+        """The team's LINE channels (id, name), for choosing a campaign's channel."""
+        async with self.db.session() as session:
+            return [(r[0], r[1]) for r in await session.execute(
+                select(Channel.id, Channel.name).order_by(Channel.id))]
+
+    async def coupon_pool(self, campaign_id: int) -> PoolCount:
+        """The campaign's code pool: free codes (per tier) and codes handed out."""
+        async with self.db.session() as session:
+            await self._load(session, campaign_id)
+            return await remaining(session, campaign_id)
+
+    async def draft_codes_taken(self, campaign_id: int) -> int:
+        """Pool codes handed to draft-period test uploads: publishing deletes those uploads, and
+        their codes stay spent (the warning before 發布)."""
+        async with self.db.session() as session:
+            return int(await session.scalar(
+                select(func.count()).select_from(CouponCode)
+                .join(Upload, Upload.id == CouponCode.upload_id)
+                .where(CouponCode.campaign_id == campaign_id, Upload.is_draft.is_(True))) or 0)
 
     # --- mutations -------------------------------------------------------------------------------
 
@@ -398,6 +425,13 @@ class CampaignStore:
                         invalid=len(report.invalid), blank_lines=len(report.blank_lines),
                         rewards_given=len(given))
             return report, given
+
+
+def _matches(search: str) -> Any:
+    """Campaign name or channel name contains `search` (case-insensitive; % and _ literal)."""
+    escaped = search.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    pattern = f"%{escaped}%"
+    return or_(Campaign.name.ilike(pattern, escape="\\"), Channel.name.ilike(pattern, escape="\\"))
 
 
 def _before_after(saved: CampaignSettings, new: CampaignSettings,

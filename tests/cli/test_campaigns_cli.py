@@ -181,3 +181,30 @@ def test_lifecycle_actions_and_audit(team, database_url):
     assert audit_actions(database_url).count("campaign.delete") == 1
     assert {"campaign.create", "campaign.publish", "campaign.pause", "campaign.resume",
             "campaign.copy"} <= set(audit_actions(database_url))
+
+
+def test_publish_warns_of_codes_taken_by_draft_test_uploads(team, database_url, tmp_path):
+    from sqlalchemy import update
+
+    from bot.campaigns.coupons import take_code
+    from bot.storage.models import Upload
+    from tests.cli.seed import _run, add_uploads
+
+    campaign_id = _create(team)
+    pool = tmp_path / "codes.csv"
+    pool.write_text("code\nW-1\nW-2\nW-3\n", encoding="utf-8")
+    assert team("--as", "mia", "coupons", "import", str(campaign_id), str(pool)).exit_code == 0
+    uploads = add_uploads(database_url, campaign_id, [("U01", "AB12345678", "passed"), ("U02", "AB12345679", "passed")])
+
+    async def draft_codes(s):  # noqa: ANN001, ANN202
+        await s.execute(update(Upload).where(Upload.id.in_(uploads)).values(is_draft=True))
+        return [await take_code(s, campaign_id, None, upload, NOW) for upload in uploads]
+
+    assert all(_run(database_url, draft_codes))
+    published = team("--as", "mia", "campaigns", "publish", str(campaign_id))
+    assert published.exit_code == 0
+    assert "draft test uploads had taken 2 coupon code(s)" in published.output
+    assert fetch(database_url, Upload, Upload.campaign_id == campaign_id) == []
+    second = _create(team)
+    quiet = team("--as", "mia", "campaigns", "publish", str(second))
+    assert quiet.exit_code == 0 and "warning" not in quiet.output

@@ -1,0 +1,38 @@
+"""The console's Jinja2 templates (autoescaped) and `render`, which gives every page the user,
+the CSRF field and the navigation."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from aiohttp import web
+from markupsafe import Markup, escape
+
+from console.access import Access, allowed
+from console.sessions import USER
+
+TEMPLATES = Path(__file__).parent / "templates"
+ENV = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
+                         undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+
+
+def render(request: web.Request, template: str, *, status: int = 200, **context: Any) -> web.Response:
+    """An HTML page; `csrf_input()` in a form writes the hidden CSRF field."""
+    user = request.get(USER)
+
+    def csrf_input() -> Markup:
+        token = user.csrf_token if user is not None else request.get("console_login_csrf", "")
+        return Markup(f'<input type="hidden" name="csrf_token" value="{escape(token)}">')
+
+    def may(access: str) -> bool:
+        return allowed(user.role if user is not None else None, Access[access.upper()])
+
+    html = ENV.get_template(template).render(user=user, csrf_input=csrf_input, may=may,
+                                              url=lambda name, **parts: url(request, name, **parts), **context)
+    return web.Response(text=html, status=status, content_type="text/html")
+
+
+def url(request: web.Request, name: str, **parts: Any) -> str:
+    """The path of a named console route."""
+    return str(request.app.router[name].url_for(**{k: str(v) for k, v in parts.items()}))
