@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import tempfile
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
@@ -17,6 +18,8 @@ from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
 
 PHOTOS = "photos"
+CARD_IMAGES = "campaign-images"  # the campaigns' card images (bot.campaigns.images), not personal data
+_CARD_IMAGE_NAME = re.compile(r"[0-9a-f]{32}\.(jpg|png)")
 ADDRESSING_STYLES = ("auto", "path", "virtual")
 
 
@@ -47,8 +50,15 @@ def is_photo_path(path: str) -> bool:
             and all(p not in ("", ".", "..") for p in parts) and not path.startswith("/"))
 
 
+def is_card_image_path(path: str) -> bool:
+    """`campaign-images/<32 hex digits>.jpg|png`: a campaign's card image (kept, served and
+    deleted apart from the invoice photos: the privacy purge and `paths()` never see them)."""
+    parts = path.split("/")
+    return len(parts) == 2 and parts[0] == CARD_IMAGES and _CARD_IMAGE_NAME.fullmatch(parts[1]) is not None
+
+
 def _checked(path: str) -> str:
-    if not is_photo_path(path):
+    if not (is_photo_path(path) or is_card_image_path(path)):
         raise ValueError(f"not a photo path: {path!r}")
     return path
 

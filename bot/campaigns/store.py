@@ -53,6 +53,9 @@ from flows.conversation.instants import require_aware
 LIST_LIMIT_MAX = 200
 
 
+# A change computed from the saved settings inside the transaction (no lost update).
+Edit = Callable[[CampaignSettings], CampaignSettings]
+
 # Called inside import_coupons' transaction with the rewards that just received a code.
 OnRewardsGiven = Callable[[AsyncSession, list[GivenReward], dt.datetime], Awaitable[None]]
 
@@ -253,7 +256,7 @@ class CampaignStore:
             return await self._view(session, campaign, now)
 
     async def _settings_action(self, actor: Actor, campaign_id: int, action: SettingsAction,
-                               edited: CampaignSettings | Mapping[str, Any] | None,
+                               edited: CampaignSettings | Mapping[str, Any] | Edit | None,
                                now: dt.datetime, audit_action: str,
                                only_from: CampaignStatus | None = None) -> CampaignView:
         require_aware(now, "now")
@@ -265,7 +268,7 @@ class CampaignStore:
                 raise ActionRefused(action, status,
                                     f"活動狀態為「{status.label}」時不可執行「{action.label}」")
             saved = CampaignSettings.from_dict(campaign.settings)
-            new = saved if edited is None else _parse(edited)
+            new = saved if edited is None else edited(saved) if callable(edited) else _parse(edited)
             if new.channel_id != saved.channel_id:
                 await self._channel(session, new.channel_id)
             transition = review(action, self._lifecycle(campaign), saved, new, now).raise_for_errors()
@@ -294,6 +297,14 @@ class CampaignStore:
         """儲存 (草稿, 暫停中): store edits the status allows; refusals name field and status."""
         return await self._settings_action(actor, campaign_id, SettingsAction.SAVE, edited, now,
                                            "campaign.save")
+
+    async def set_image(self, actor: Actor, campaign_id: int, image_url: str | None,
+                        now: dt.datetime) -> CampaignView:
+        """活動圖片: save only the image (an upload from the console), where the status lets 儲存;
+        validated and audited as any save (`campaign.image`)."""
+        return await self._settings_action(actor, campaign_id, SettingsAction.SAVE,
+                                           lambda saved: replace(saved, image_url=image_url), now,
+                                           "campaign.image")
 
     async def publish(self, actor: Actor, campaign_id: int, now: dt.datetime,
                       edited: CampaignSettings | Mapping[str, Any] | None = None) -> CampaignView:
@@ -377,10 +388,12 @@ class CampaignStore:
                         before=before, after=None)
 
     async def import_coupons(self, actor: Actor, campaign_id: int, data: bytes | str,
-                             now: dt.datetime, on_given: OnRewardsGiven | None = None) -> tuple[ImportReport, list]:
+                             now: dt.datetime, on_given: OnRewardsGiven | None = None, *,
+                             tier: int | None = None) -> tuple[ImportReport, list]:
         """Import a coupon code file into the campaign's pool and hand new codes to waiting
         rewards; returns the report and the rewards just given. `on_given` runs inside the same
-        transaction (it queues the coupon messages, so codes and messages commit together)."""
+        transaction (it queues the coupon messages, so codes and messages commit together).
+        With `tier`, the file is that tier's (coupons.parse_codes)."""
         require_aware(now, "now")
         async with self.db.session() as session, session.begin():
             campaign = await self._load(session, campaign_id, lock=True)
@@ -389,12 +402,12 @@ class CampaignStore:
             if status is CampaignStatus.ENDED:
                 raise ActionRefused(SettingsAction.SAVE, status,
                                     f"活動狀態為「{status.label}」時不可匯入優惠券序號")
-            report = await import_codes(session, campaign_id, data, now)
+            report = await import_codes(session, campaign_id, data, now, tier)
             given = await fill_waiting(session, campaign_id, now)
             if given and on_given is not None:
                 await on_given(session, given, now)
             self._audit(session, actor, "campaign.coupons.import", campaign_id, now,
-                        imported=report.imported, duplicates=len(report.duplicates),
+                        tier=tier, imported=report.imported, duplicates=len(report.duplicates),
                         invalid=len(report.invalid), blank_lines=len(report.blank_lines),
                         rewards_given=len(given))
             return report, given
