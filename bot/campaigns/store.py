@@ -17,7 +17,7 @@ from sqlalchemy import and_, delete, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.campaigns import statuses
-from bot.campaigns.coupons import GivenReward, ImportReport, fill_waiting, import_codes
+from bot.campaigns.coupons import GivenReward, ImportReport, PoolCount, fill_waiting, import_codes, remaining
 from bot.storage.database import Database
 from bot.storage.models import (
     AdminUser,
@@ -235,6 +235,12 @@ class CampaignStore:
         if status is not None:  # the status is derived from the clock: filter after deriving it
             summaries = [s for s in summaries if s.status is status][offset:offset + limit]
         return summaries
+
+    async def coupons_left(self, campaign_id: int) -> PoolCount:
+        """The campaign's coupon pool: codes left per tier and codes given (CampaignNotFound)."""
+        async with self.db.session() as session:
+            await self._load(session, campaign_id)
+            return await remaining(session, campaign_id)
 
     # --- mutations -------------------------------------------------------------------------------
 
