@@ -21,8 +21,9 @@ from bot.campaigns.images import (
     store_card_image,
 )
 from bot.config import Config
-from bot.photo_store import LocalPhotoStore, PhotoStoreSettings, is_photo_path, open_store
+from bot.photo_store import LocalPhotoStore, is_photo_path
 from bot.storage.models import utcnow
+from tests.photo_store.test_photo_store import store  # noqa: F401 - the local and S3 stores fixture
 
 
 def encoded(image: Image.Image, kind: str, **options) -> bytes:
@@ -136,17 +137,6 @@ def test_metadata_is_dropped_and_orientation_applied():
     data, width, height, _ = prepare_card_image(encoded(image, "JPEG", exif=exif.tobytes()), crop=False)
     assert (width, height) == (200, 400)
     assert b"PhoneMaker" not in data and not decoded(data).getexif()
-
-
-@pytest.fixture(params=["local", "s3"])
-def store(request, tmp_path):
-    if request.param == "local":
-        yield LocalPhotoStore(tmp_path / "data")
-        return
-    endpoint, bucket = request.getfixturevalue("s3_endpoint"), request.getfixturevalue("s3_bucket")
-    store = open_store(PhotoStoreSettings(url=f"s3://{bucket}/brand-a", s3_endpoint_url=endpoint), tmp_path)
-    yield store
-    store.close()
 
 
 async def test_stored_in_the_photo_store_apart_from_the_photos(store):
