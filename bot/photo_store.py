@@ -3,7 +3,9 @@
 A photo is named by its store-independent path `photos/<campaign>/<file>` (the value kept in
 `uploads.photo_path`); the local store keeps it at `<root>/<path>`, the S3 store under the key
 `<prefix>/<path>`, so moving photos between stores never changes the stored paths. The calls are
-blocking (boto3 is synchronous): callers run them in a thread.
+blocking (boto3 is synchronous): callers run them in a thread. Campaign card images are kept in
+the same store under `campaign-images/<file>` (put and get only: `paths()` and `delete()` see
+invoice photos alone).
 """
 from __future__ import annotations
 
