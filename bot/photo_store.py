@@ -14,7 +14,7 @@ import os
 import re
 import tempfile
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
@@ -102,6 +102,10 @@ class PhotoStore(ABC):
     @abstractmethod
     def paths(self) -> Iterator[str]: ...
 
+    @abstractmethod
+    def card_image_paths(self) -> Iterator[str]:
+        """Every campaign card image kept (`campaign-images/<file>`), for the store migration."""
+
     def delete(self, path: str) -> bool:
         """Delete a stored photo (the privacy purge and forget-me); True when it existed. A missing
         photo is not an error, and a path that is not a photo path deletes nothing."""
@@ -175,6 +179,13 @@ class LocalPhotoStore(PhotoStore):
                 for file in sorted(campaign.iterdir()):
                     if file.is_file() and not file.name.startswith(".part-"):
                         yield f"{PHOTOS}/{campaign.name}/{file.name}"
+
+    def card_image_paths(self) -> Iterator[str]:
+        base = self.root / CARD_IMAGES
+        if base.is_dir():
+            for file in sorted(base.iterdir()):
+                if file.is_file() and is_card_image_path(f"{CARD_IMAGES}/{file.name}"):
+                    yield f"{CARD_IMAGES}/{file.name}"
 
 
 class S3PhotoStore(PhotoStore):
@@ -252,15 +263,21 @@ class S3PhotoStore(PhotoStore):
         return True
 
     def paths(self) -> Iterator[str]:
+        return self._listed(PHOTOS, is_photo_path)
+
+    def card_image_paths(self) -> Iterator[str]:
+        return self._listed(CARD_IMAGES, is_card_image_path)
+
+    def _listed(self, folder: str, wanted: Callable[[str], bool]) -> Iterator[str]:
         from botocore.exceptions import BotoCoreError, ClientError
 
         start = f"{self.prefix}/" if self.prefix else ""
         try:
             for page in self.client.get_paginator("list_objects_v2").paginate(
-                    Bucket=self.bucket, Prefix=f"{start}{PHOTOS}/"):
+                    Bucket=self.bucket, Prefix=f"{start}{folder}/"):
                 for item in page.get("Contents", []):
                     path = item["Key"][len(start):]
-                    if is_photo_path(path):
+                    if wanted(path):
                         yield path
         except (BotoCoreError, ClientError) as exc:
             raise self._error("list", exc) from None

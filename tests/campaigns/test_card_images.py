@@ -21,6 +21,7 @@ from bot.campaigns.images import (
     store_card_image,
 )
 from bot.config import Config
+from bot.photo_migration import migrate_photos
 from bot.photo_store import LocalPhotoStore, is_photo_path
 from bot.storage.models import utcnow
 from tests.photo_store.test_photo_store import store  # noqa: F401 - the local and S3 stores fixture
@@ -148,6 +149,16 @@ async def test_stored_in_the_photo_store_apart_from_the_photos(store):
     assert store.delete(image.path) is False  # the privacy purge deletes invoice photos only
     other = await store_card_image(store, picture(888, 888), crop=False)
     assert other.path != image.path
+    assert sorted(store.card_image_paths()) == sorted([image.path, other.path])
+
+
+async def test_moving_stores_copies_the_card_images_too(store, tmp_path):
+    image = await store_card_image(store, picture(888, 888), crop=False)
+    store.put("photos/1/a.img", b"\xff\xd8\xff" + b"\x00" * 10)
+    target = LocalPhotoStore(tmp_path / "target")
+    report = migrate_photos(store, target)
+    assert (report.total, report.copied, report.failed) == (2, 2, [])
+    assert target.get(image.path) == store.get(image.path)
 
 
 @pytest.fixture
