@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 from PIL import Image, ImageOps
 
 from bot.config import Config
-from bot.photo_store import CARD_IMAGES, PhotoStore, PhotoStoreError, is_card_image_path
+from bot.photo_store import CARD_IMAGES, PhotoStore, is_card_image_path
 from bot.photos import CARD_LINK_GENERATION, link_key, token
 from bot.storage.models import utcnow
 from flows.campaigns.settings import RECOMMENDED_IMAGE_SIZE, image_size_advice
@@ -168,6 +168,6 @@ def card_image_path(config: Config, url: str | None) -> str | None:
     return path if is_card_image_path(path) else None
 
 
-__all__ = ["CARD_LINK_DAYS", "CardImage", "CardImageError", "PhotoStoreError", "card_image_link",
+__all__ = ["CARD_LINK_DAYS", "CardImage", "CardImageError", "card_image_link",
            "card_image_path", "card_image_preview", "card_image_url", "centre_square",
            "prepare_card_image", "store_card_image"]
