@@ -1,4 +1,4 @@
-"""Copy every photo from one photo store to another: idempotent (a photo already there with the
+"""Copy every photo (and campaign card image) from one photo store to another: idempotent (a photo already there with the
 same size and checksum is skipped) and so resumable (run it again after an interruption)."""
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ def migrate_photos(source: PhotoStore, target: PhotoStore,
     """Copy source → target (the source is left as it is). Paths are the same in every store,
     so the stored `uploads.photo_path` values stay valid. Blocking: run it in a thread."""
     report = MigrationReport()
-    report.paths = set(source.paths())
+    report.paths = set(source.paths()) | set(source.card_image_paths())
     report.total = len(report.paths)
     progress(report)
     for path in sorted(report.paths):

@@ -3,20 +3,25 @@
 A photo is named by its store-independent path `photos/<campaign>/<file>` (the value kept in
 `uploads.photo_path`); the local store keeps it at `<root>/<path>`, the S3 store under the key
 `<prefix>/<path>`, so moving photos between stores never changes the stored paths. The calls are
-blocking (boto3 is synchronous): callers run them in a thread.
+blocking (boto3 is synchronous): callers run them in a thread. Campaign card images are kept in
+the same store under `campaign-images/<file>` (put and get only: `paths()` and `delete()` see
+invoice photos alone).
 """
 from __future__ import annotations
 
 import hashlib
 import os
+import re
 import tempfile
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
 
 PHOTOS = "photos"
+CARD_IMAGES = "campaign-images"  # the campaigns' card images (bot.campaigns.images), not personal data
+_CARD_IMAGE_NAME = re.compile(r"[0-9a-f]{32}\.(jpg|png)")
 ADDRESSING_STYLES = ("auto", "path", "virtual")
 
 
@@ -47,8 +52,15 @@ def is_photo_path(path: str) -> bool:
             and all(p not in ("", ".", "..") for p in parts) and not path.startswith("/"))
 
 
+def is_card_image_path(path: str) -> bool:
+    """`campaign-images/<32 hex digits>.jpg|png`: a campaign's card image (kept, served and
+    deleted apart from the invoice photos: the privacy purge and `paths()` never see them)."""
+    parts = path.split("/")
+    return len(parts) == 2 and parts[0] == CARD_IMAGES and _CARD_IMAGE_NAME.fullmatch(parts[1]) is not None
+
+
 def _checked(path: str) -> str:
-    if not is_photo_path(path):
+    if not (is_photo_path(path) or is_card_image_path(path)):
         raise ValueError(f"not a photo path: {path!r}")
     return path
 
@@ -89,6 +101,10 @@ class PhotoStore(ABC):
 
     @abstractmethod
     def paths(self) -> Iterator[str]: ...
+
+    @abstractmethod
+    def card_image_paths(self) -> Iterator[str]:
+        """Every campaign card image kept (`campaign-images/<file>`), for the store migration."""
 
     def delete(self, path: str) -> bool:
         """Delete a stored photo (the privacy purge and forget-me); True when it existed. A missing
@@ -163,6 +179,13 @@ class LocalPhotoStore(PhotoStore):
                 for file in sorted(campaign.iterdir()):
                     if file.is_file() and not file.name.startswith(".part-"):
                         yield f"{PHOTOS}/{campaign.name}/{file.name}"
+
+    def card_image_paths(self) -> Iterator[str]:
+        base = self.root / CARD_IMAGES
+        if base.is_dir():
+            for file in sorted(base.iterdir()):
+                if file.is_file() and is_card_image_path(f"{CARD_IMAGES}/{file.name}"):
+                    yield f"{CARD_IMAGES}/{file.name}"
 
 
 class S3PhotoStore(PhotoStore):
@@ -240,15 +263,21 @@ class S3PhotoStore(PhotoStore):
         return True
 
     def paths(self) -> Iterator[str]:
+        return self._listed(PHOTOS, is_photo_path)
+
+    def card_image_paths(self) -> Iterator[str]:
+        return self._listed(CARD_IMAGES, is_card_image_path)
+
+    def _listed(self, folder: str, wanted: Callable[[str], bool]) -> Iterator[str]:
         from botocore.exceptions import BotoCoreError, ClientError
 
         start = f"{self.prefix}/" if self.prefix else ""
         try:
             for page in self.client.get_paginator("list_objects_v2").paginate(
-                    Bucket=self.bucket, Prefix=f"{start}{PHOTOS}/"):
+                    Bucket=self.bucket, Prefix=f"{start}{folder}/"):
                 for item in page.get("Contents", []):
                     path = item["Key"][len(start):]
-                    if is_photo_path(path):
+                    if wanted(path):
                         yield path
         except (BotoCoreError, ClientError) as exc:
             raise self._error("list", exc) from None

@@ -18,7 +18,7 @@ from aiohttp import web
 
 from bot.appkeys import CONFIG, DATABASE, PHOTO_STORE
 from bot.config import Config
-from bot.photo_store import PhotoStoreError, is_photo_path
+from bot.photo_store import CARD_IMAGES, PhotoStoreError, is_card_image_path, is_photo_path
 from bot.privacy.keys import link_generation
 from bot.storage.models import utcnow
 
@@ -95,6 +95,26 @@ async def handle_photo(request: web.Request) -> web.StreamResponse:
     if not _safe(path) or not token_is_valid(link_key(config), path, given, expires,
                                              await _link_generation(request), utcnow()):
         raise web.HTTPNotFound()  # a wrong or expired token tells nothing about which files exist
+    return await _serve(request, path)
+
+
+# Card images (bot.campaigns.images) are public marketing pictures, not personal data: their
+# links are signed and expire like the photos', but under this fixed generation, so rotating the
+# photo links' generation does not blank the hero image of every card already sent.
+CARD_LINK_GENERATION = 0
+
+
+async def handle_card_image(request: web.Request) -> web.StreamResponse:
+    config = request.app[CONFIG]
+    path = f"{CARD_IMAGES}/{request.match_info['name']}"
+    given, expires = request.query.get("t", ""), request.query.get("e", "")
+    if not is_card_image_path(path) or not token_is_valid(link_key(config), path, given, expires,
+                                                          CARD_LINK_GENERATION, utcnow()):
+        raise web.HTTPNotFound()
+    return await _serve(request, path)
+
+
+async def _serve(request: web.Request, path: str) -> web.StreamResponse:
     try:
         content = await asyncio.to_thread(request.app[PHOTO_STORE].get, path)
     except PhotoStoreError:
@@ -113,3 +133,4 @@ async def _link_generation(request: web.Request) -> int:
 
 def setup_photos(app: web.Application) -> None:
     app.router.add_get("/photos/{rest:.+}", handle_photo)
+    app.router.add_get(f"/{CARD_IMAGES}/{{name}}", handle_card_image)

@@ -1,5 +1,6 @@
 """The console sub-application: its routes (console.routes) and the middlewares every request
-passes: security headers, the signed-in user, the permission table, CSRF on every POST."""
+passes: security headers, the signed-in user, the permission table, upload body limits, CSRF on
+every POST."""
 from __future__ import annotations
 
 import hmac
@@ -10,7 +11,7 @@ from aiohttp import web
 
 from bot.appkeys import DATABASE
 from console.access import Access, allowed
-from console.routes import ROUTE_ACCESS, ROUTES, Handler
+from console.routes import ROUTE_ACCESS, ROUTE_MAX_BODY, ROUTES, Handler
 from console.sessions import COOKIE, USER, resolve
 
 STATIC = Path(__file__).parent / "static"
@@ -60,6 +61,28 @@ async def signed_in(request: web.Request, handler: Handler) -> web.StreamRespons
     return render(request, "forbidden.html", status=403)
 
 
+def _too_large(limit: int) -> web.HTTPRequestEntityTooLarge:
+    megabytes = max(1, limit // (1024 * 1024))
+    return web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=limit + 1,
+                                         text=f"上傳的檔案太大，上限為 {megabytes} MB")
+
+
+@web.middleware
+async def body_limit(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Upload routes take a larger body than the app's client_max_size, up to their own limit;
+    a larger one is refused with 413 before it is read (or as soon as reading passes the limit)."""
+    resource = request.match_info.route.resource
+    limit = request.app[ROUTE_MAX_BODY].get(resource.name if resource is not None else None)
+    if limit is None:
+        return await handler(request)
+    if request.content_length is not None and request.content_length > limit:
+        raise _too_large(limit)
+    try:
+        return await handler(request.clone(client_max_size=limit))
+    except web.HTTPRequestEntityTooLarge:
+        raise _too_large(limit) from None
+
+
 @web.middleware
 async def csrf(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Every POST carries the session's CSRF token (form field `csrf_token` or the
@@ -78,9 +101,10 @@ async def csrf(request: web.Request, handler: Handler) -> web.StreamResponse:
 def build_console() -> web.Application:
     import console.pages  # noqa: F401 - each page module declares its routes
 
-    app = web.Application(middlewares=[security_headers, signed_in, csrf])
+    app = web.Application(middlewares=[security_headers, signed_in, body_limit, csrf])
     for route in ROUTES:
         app.router.add_route(route.method, route.path, route.handler, name=route.name)
     app[ROUTE_ACCESS] = {route.name: route.access for route in ROUTES}
+    app[ROUTE_MAX_BODY] = {route.name: route.max_body for route in ROUTES if route.max_body is not None}
     app.router.add_static("/static/", STATIC, name="static")
     return app

@@ -95,9 +95,12 @@ def _decode(data: bytes | str) -> str:
         raise CouponImportError("file: 檔案編碼需為 UTF-8 或 Big5") from None
 
 
-def parse_codes(data: bytes | str) -> tuple[list[ParsedCode], list[int], list[LineProblem], list[LineProblem]]:
+def parse_codes(data: bytes | str, tier: int | None = None,
+                ) -> tuple[list[ParsedCode], list[int], list[LineProblem], list[LineProblem]]:
     """Read a code file: one code per row, optional header row, optional tier column (the column
-    headed tier/級距, or the second column when there is no header).
+    headed tier/級距, or the second column when there is no header). With `tier` (a file chosen
+    for one tier, as the console's upload does) rows without a tier get it, and a row naming
+    another tier is invalid.
 
     Returns (codes in file order, blank line numbers, duplicates within the file, invalid rows).
     """
@@ -131,28 +134,31 @@ def parse_codes(data: bytes | str) -> tuple[list[ParsedCode], list[int], list[Li
             if len(code) > CODE_MAX or _CONTROL.search(code):
                 invalid.append(LineProblem(line, code[:CODE_MAX], f"序號需為 1～{CODE_MAX} 個可見字元"))
                 continue
-            tier: int | None = None
+            row_tier: int | None = tier
             raw_tier = cells[tier_col] if 0 <= tier_col < len(cells) else ""
             if raw_tier:
                 if not raw_tier.isdigit() or int(raw_tier) < 1:
                     invalid.append(LineProblem(line, code, f"級距需為 1 以上的整數（{raw_tier}）"))
                     continue
-                tier = int(raw_tier)
+                if tier is not None and int(raw_tier) != tier:
+                    invalid.append(LineProblem(line, code, f"級距（{raw_tier}）與所選的第 {tier} 級不同"))
+                    continue
+                row_tier = int(raw_tier)
             if code in first_seen:
                 duplicates.append(LineProblem(line, code, f"與第 {first_seen[code]} 行重複"))
                 continue
             first_seen[code] = line
-            codes.append(ParsedCode(line, code, tier))
+            codes.append(ParsedCode(line, code, row_tier))
     except csv.Error as exc:
         raise CouponImportError(f"file: 第 {rows.line_num} 行 CSV 格式錯誤（{exc}）") from None
     return codes, blanks, duplicates, invalid
 
 
 async def import_codes(session: AsyncSession, campaign_id: int, data: bytes | str,
-                       now: dt.datetime) -> ImportReport:
+                       now: dt.datetime, tier: int | None = None) -> ImportReport:
     """Add the file's codes to the campaign's pool; codes already in the pool are reported, not
     re-added. Call `fill_waiting` afterwards to hand new codes to waiting rewards."""
-    codes, blanks, duplicates, invalid = parse_codes(data)
+    codes, blanks, duplicates, invalid = parse_codes(data, tier)
     existing: set[str] = set()
     for start in range(0, len(codes), _CHUNK):
         chunk = [c.code for c in codes[start:start + _CHUNK]]
