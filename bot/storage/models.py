@@ -117,7 +117,7 @@ class Channel(Base):
 
 
 class AdminUser(Base):
-    """A marketer or operator using the admin CLI, with one of the seven roles."""
+    """A marketer or operator using the admin CLI, with one of the eight roles (無權限: none of the rights)."""
 
     __tablename__ = "admin_users"
 
