@@ -1,5 +1,6 @@
-"""Rate limits on MOF queries: `RateLimiter`, an asyncio token bucket for one process, and
-`SharedRateLimiter`, the same limit for all processes together (kept in the database)."""
+"""Rate limits: `RateLimiter`, an asyncio token bucket for one process, and `SharedRateLimiter`,
+the same limit for all processes together (kept in the database): `acquire` waits for a slot (MOF
+queries), `try_acquire` takes one only if it is free now (console sign-in attempts)."""
 from __future__ import annotations
 
 import asyncio
@@ -92,6 +93,28 @@ class SharedRateLimiter:
 
         await session.execute(dialect_insert(session.bind.dialect.name)(RateLimit).values(name=self.name, tat=now).on_conflict_do_nothing())
         self._row_made = True
+
+    async def try_acquire(self) -> bool:
+        """Book a slot only if one is free now (no waiting): False means over the limit, and
+        books nothing. Database errors propagate (no local fallback: refusing is the safe side)."""
+        from sqlalchemy import func, update
+
+        from bot.storage.models import RateLimit, utcnow
+
+        interval = 1.0 / self.rate
+        now = utcnow().timestamp()
+        greatest = func.greatest if self._db.is_postgresql else func.max
+        async with self._db.session() as session, session.begin():
+            if not self._row_made:
+                await self._make_row(session, now)
+            booked = (await session.execute(
+                update(RateLimit)
+                .where(RateLimit.name == self.name,
+                       greatest(RateLimit.tat, now) + interval - self.burst * interval <= now)
+                .values(tat=greatest(RateLimit.tat, now) + interval)
+                .returning(RateLimit.tat)
+            )).scalar_one_or_none()
+        return booked is not None
 
     async def acquire(self) -> None:
         async with self._lock:
