@@ -6,11 +6,14 @@ from aiohttp import web
 
 from bot.accounts.sessions import IDLE, LIFETIME, ConsoleUser, close_session, open_session, resolve
 
-__all__ = ["COOKIE", "IDLE", "LIFETIME", "USER", "ConsoleUser", "clear_cookie", "close_session", "open_session",
+__all__ = ["COOKIE", "IDLE", "LIFETIME", "LOGIN_CSRF", "LOGIN_CSRF_COOKIE", "USER", "ConsoleUser", "clear_cookie", "close_session", "open_session",
            "resolve", "set_cookie"]
 
 COOKIE = "console_session"
-USER = "console_user"  # request key: the ConsoleUser, or None
+USER = web.RequestKey("console_user", ConsoleUser | None)  # the signed-in user of a request, or None
+# The pre-session CSRF token of the sign-in forms (a cookie of the same name; csrf_input() writes it).
+LOGIN_CSRF_COOKIE = "console_login_csrf"
+LOGIN_CSRF = web.RequestKey(LOGIN_CSRF_COOKIE, str)
 
 
 def _secure(request: web.Request) -> bool:

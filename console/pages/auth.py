@@ -17,10 +17,9 @@ from bot.sandbox_access import loopback_peer
 from bot.sandbox_chat.demo import DEMO_ADMIN
 from console.access import Access
 from console.routes import page
-from console.sessions import USER, clear_cookie, close_session, set_cookie
+from console.sessions import LOGIN_CSRF, LOGIN_CSRF_COOKIE, USER, clear_cookie, close_session, set_cookie
 from console.templating import render
 
-LOGIN_CSRF = "console_login_csrf"  # cookie name, and the request key csrf_input() reads
 HOME = "/console/"
 FAILED = "帳號或密碼錯誤。"
 LIMITED = "登入嘗試次數過多，請稍後再試（約 1 分鐘）。"
@@ -39,7 +38,7 @@ def safe_next(value: str | None) -> str:
 
 def _login_token(request: web.Request) -> str:
     """This browser's pre-session CSRF token (kept if it looks like ours, else a new one)."""
-    token = request.cookies.get(LOGIN_CSRF, "")
+    token = request.cookies.get(LOGIN_CSRF_COOKIE, "")
     if not (20 <= len(token) <= 100 and token.replace("-", "").replace("_", "").isalnum()):
         token = secrets.token_urlsafe(32)
     request[LOGIN_CSRF] = token
@@ -47,16 +46,18 @@ def _login_token(request: web.Request) -> str:
 
 
 def _with_login_token(request: web.Request, response: web.StreamResponse) -> web.StreamResponse:
-    response.set_cookie(LOGIN_CSRF, request[LOGIN_CSRF], path=HOME, httponly=True, samesite="Strict",
+    response.set_cookie(LOGIN_CSRF_COOKIE, request[LOGIN_CSRF], path=HOME, httponly=True, samesite="Strict",
                         secure=request.config_dict[CONFIG].base_url.startswith("https://"))
     return response
 
 
 async def _login_csrf_ok(request: web.Request) -> bool:
-    """The form's csrf_token equals the pre-session cookie (constant-time)."""
-    cookie = request.cookies.get(LOGIN_CSRF, "")
+    """The form's csrf_token equals the pre-session cookie, or for a browser already signed in
+    the session's token (the one csrf_input() wrote); constant-time."""
+    user = request.get(USER)
+    expected = user.csrf_token if user is not None else request.cookies.get(LOGIN_CSRF_COOKIE, "")
     sent = (await request.post()).get("csrf_token")
-    return bool(cookie) and isinstance(sent, str) and hmac.compare_digest(sent.encode(), cookie.encode())
+    return bool(expected) and isinstance(sent, str) and hmac.compare_digest(sent.encode(), expected.encode())
 
 
 def _login_page(request: web.Request, *, status: int = 200, error: str | None = None, username: str = "",
@@ -74,7 +75,7 @@ async def _signed_in(request: web.Request, signed: SignedIn, next_path: str) -> 
         await close_session(request.config_dict[DATABASE], previous.session_id)
     response = _see_other(safe_next(next_path))
     set_cookie(request, response, signed.token)
-    response.del_cookie(LOGIN_CSRF, path=HOME)
+    response.del_cookie(LOGIN_CSRF_COOKIE, path=HOME)
     return response
 
 
