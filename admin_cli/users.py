@@ -2,7 +2,6 @@
 their web-console sign-in: a password, or a one-time sign-in link."""
 from __future__ import annotations
 
-import asyncio
 import sys
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
@@ -11,7 +10,7 @@ import typer
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from admin_cli.context import CliError, acting_user, acting_user_name, fail, in_transaction, load_config
+from admin_cli.context import CliError, acting_user, acting_user_name, fail, in_transaction, load_config, with_database
 from admin_cli.output import add_row, print_table, table
 from bot.accounts.login_links import TTL as LINK_TTL
 from bot.accounts.login_links import create_login_link, link_url
@@ -100,18 +99,9 @@ def _optional_actor(ctx: typer.Context, name: str) -> Actor | None:
 
 
 def _with_database(work: Callable[[Database], Awaitable[T]], unknown: str = "NAME") -> T:
-    """Run `work(db)` on DATABASE_URL; expected refusals exit 1 with one line."""
-    config = load_config()
-
-    async def run() -> T:
-        db = Database(config.database_url)
-        try:
-            return await work(db)
-        finally:
-            await db.close()
-
+    """`with_database`, with the expected refusals as one line and exit 1."""
     try:
-        return asyncio.run(run())
+        return with_database(work)
     except UnknownActor as exc:
         raise fail(str(exc).replace("actor:", f"{unknown}:", 1) + " (add one with `admin-cli users add`)") from None
     except WeakPassword as exc:
