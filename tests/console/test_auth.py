@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import html
+import uuid
 
+import aiohttp
 import pytest
 from sqlalchemy import func, select
 from yarl import URL
@@ -16,6 +18,7 @@ from bot.accounts.login_links import TTL, create_login_link, peek_login_link, re
 from bot.accounts.password_change import set_password
 from bot.accounts.sessions import IDLE, LIFETIME, open_session, resolve
 from bot.accounts.signin import ACCOUNT_BURST, ADDRESS_BURST
+from bot.config import Config
 from bot.storage import audit
 from bot.storage.database import Database
 from bot.storage.models import AdminUser, AuditEntry, ConsoleLoginLink, ConsoleSession, utcnow
@@ -23,7 +26,8 @@ from console.sessions import COOKIE
 from flows.campaigns.roles import Role
 from tests.cli.conftest import cli  # noqa: F401 - the CLI fixture
 from tests.console.conftest import add_user, login_csrf
-from tests.sandbox.conftest import start_sandbox  # noqa: F401 - the sandbox-mode service fixture
+from tests.sandbox.conftest import free_port, start_sandbox  # noqa: F401 - start_sandbox: a fixture
+from tests.sandbox.test_access import own_address, serve
 
 PASSWORD = "correct horse battery"
 
@@ -434,3 +438,30 @@ def test_cli_login_link_prints_a_one_time_link(cli, database_url, monkeypatch): 
             await db.close()
 
     assert asyncio.run(use()) == (True, False)
+
+
+@pytest.mark.parametrize("public", [False, True], ids=["default", "SANDBOX_PUBLIC"])
+async def test_sandbox_login_answers_a_remote_peer_only_with_sandbox_public(database_url, tmp_path, public):
+    """Issue 25's rule for sandbox-only routes, over real sockets from this machine's own
+    non-loopback address (an X-Forwarded-For of 127.0.0.1 changes nothing)."""
+    address = own_address()
+    if address is None:
+        pytest.skip("this machine has no non-loopback address to connect from")
+    config = Config(database_url=database_url, data_dir=tmp_path, state_prefix=f"t{uuid.uuid4().hex[:8]}",
+                    port=free_port(), sandbox_public=public)
+    runner = await serve(config, "127.0.0.1", address)
+    try:
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+            base = f"http://{address}:{config.port}"
+            async with http.get(base + "/console/login") as page:
+                csrf = login_csrf(await page.text())
+            async with http.post(base + "/console/sandbox-login", data={"csrf_token": csrf},
+                                 headers={"X-Forwarded-For": "127.0.0.1"}, allow_redirects=False) as done:
+                status, cookies = done.status, done.cookies
+                body = await done.text()
+    finally:
+        await runner.cleanup()
+    if public:
+        assert status == 303 and COOKIE in cookies
+    else:
+        assert status == 403 and "loopback" in body and COOKIE not in cookies
