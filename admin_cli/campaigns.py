@@ -196,7 +196,7 @@ def list_campaigns(
                                          param_hint="--status") from None
 
     async def work(store: CampaignStore, actor: Actor) -> list:
-        return await store.list(now(), search=search, status=wanted, limit=limit, offset=offset)
+        return await store.list(now(), search=search, status=wanted, limit=limit, offset=offset, actor=actor)
 
     rows = run_as(ctx, work)
     if as_json:
@@ -223,7 +223,7 @@ def show(
     """Show a campaign's settings, status, and what may be edited and done now."""
 
     async def work(store: CampaignStore, actor: Actor) -> CampaignView:
-        return await store.get(campaign_id, now())
+        return await store.get(campaign_id, now(), actor=actor)
 
     view = run_as(ctx, work)
     if as_file:
@@ -273,7 +273,7 @@ def edit(
 
     async def work(store: CampaignStore, actor: Actor) -> tuple[CampaignView | None, str]:
         moment = now()
-        current = await store.get(campaign_id, moment)
+        current = await store.get(campaign_id, moment, actor=actor)
         if current.status is CampaignStatus.ENDED:
             refusals = check_edit(current.status, ["name"])
             raise CliError(refusals[0].message)

@@ -51,6 +51,19 @@ def in_transaction(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
         raise fail(str(exc)) from None
 
 
+def with_database(work: Callable[[Database], Awaitable[T]]) -> T:
+    """Run `work(db)` on DATABASE_URL (each service call its own transaction)."""
+
+    async def run() -> T:
+        db = Database(load_config().database_url)
+        try:
+            return await work(db)
+        finally:
+            await db.close()
+
+    return asyncio.run(run())
+
+
 def acting_user_name(ctx: typer.Context) -> str:
     name = (ctx.find_root().obj or {}).get("actor")
     if not name:

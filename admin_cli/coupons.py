@@ -13,6 +13,7 @@ from admin_cli.output import add_row, print_table, table
 from bot.campaigns.coupons import ImportReport, PoolCount, WaitingReward, remaining, waiting_rewards
 from bot.campaigns.store import Actor, CampaignStore
 from bot.chat.results import ResultNotifier
+from flows.campaigns.roles import Permission, require
 
 coupons_app = typer.Typer(help="Coupon code pools and rewards waiting for a code.", no_args_is_help=True)
 
@@ -85,7 +86,7 @@ def remaining_codes(ctx: typer.Context, campaign_id: int = typer.Argument(..., m
     """How many codes are left in the pool (per tier) and how many were given."""
 
     async def work(store: CampaignStore, actor: Actor) -> PoolCount:
-        await store.get(campaign_id, now())  # the campaign must exist
+        await store.get(campaign_id, now(), actor=actor)  # the campaign must exist
         async with store.db.session() as session:
             return await remaining(session, campaign_id)
 
@@ -101,7 +102,9 @@ def waiting(
 
     async def work(store: CampaignStore, actor: Actor) -> list[WaitingReward]:
         if campaign_id is not None:
-            await store.get(campaign_id, now())
+            await store.get(campaign_id, now(), actor=actor)
+        else:
+            require(actor.name, actor.role, Permission.VIEW)  # owed rewards name LINE users
         async with store.db.session() as session:
             return await waiting_rewards(session, campaign_id)
 

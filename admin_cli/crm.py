@@ -3,7 +3,6 @@ the email outbox. Secrets (the Backme secret) come from the environment or a hid
 are never echoed."""
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import secrets
@@ -15,7 +14,7 @@ import typer
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from admin_cli.context import CliError, acting_user, acting_user_name, fail, load_config
+from admin_cli.context import CliError, acting_user, acting_user_name, fail, with_database
 from admin_cli.output import add_row, print_table, table
 from admin_cli.output import console as terminal
 from bot.backme.emails import outbox_counts
@@ -42,15 +41,7 @@ STATS_URL_ENV = "BACKME_STATS_URL"
 console = terminal()  # sized to the terminal; kept for crm commands written before admin_cli.output
 
 
-def _run(work: Any) -> Any:  # noqa: ANN401
-    async def runner() -> Any:  # noqa: ANN401
-        db = Database(load_config().database_url)
-        try:
-            return await work(db)
-        finally:
-            await db.close()
-
-    return asyncio.run(runner())
+_run = with_database
 
 
 def _json_file(path: Optional[Path], field: str) -> Any:  # noqa: ANN401

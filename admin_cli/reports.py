@@ -68,7 +68,7 @@ def stats(
         raise typer.BadParameter(f"directory {png.resolve().parent} does not exist", param_hint="--png")
 
     async def work(store: CampaignStore, actor: Actor) -> tuple[CampaignView, CampaignStats, list[DayCounts]]:
-        view = await store.get(campaign_id, now())
+        view = await store.get(campaign_id, now(), actor=actor)
         async with store.db.session() as session:
             return view, await campaign_stats(session, campaign_id), await uploads_per_day(session, campaign_id)
 
@@ -131,7 +131,7 @@ def participant_list(
     config = load_config()
 
     async def work(store: CampaignStore, actor: Actor) -> ParticipantPage:
-        await store.get(campaign_id, now())
+        await store.get(campaign_id, now(), actor=actor)
         async with store.db.session() as session, session.begin():
             link = photo_linker(config, generation=await link_generation(session), now=now())
             return await participants(session, campaign_id, status=wanted, limit=per_page,
@@ -186,7 +186,7 @@ def export_file(
         raise typer.BadParameter(f"directory {directory} does not exist", param_hint="-o")
 
     async def work(store: CampaignStore, actor: Actor) -> int:
-        await store.get(campaign_id, now())
+        await store.get(campaign_id, now(), actor=actor)
         handle, partial = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".part", dir=directory)
         try:
             async with store.db.session() as session, session.begin():
@@ -197,7 +197,7 @@ def export_file(
                 with Progress(*columns, console=console(stderr=True), transient=True) as progress, \
                         os.fdopen(handle, "wb") as out:
                     task = progress.add_task("export", total=total)
-                    rows = await export(session, campaign_id, kind, fmt, out,
+                    rows = await export(session, campaign_id, kind, fmt, out, actor=actor,
                                         progress=lambda done: progress.update(task, completed=done),
                                         photo_link=link)
                 audit.record(session, action="campaign.export", target=f"campaign:{campaign_id}",
@@ -230,7 +230,7 @@ def lottery(
 
     async def work(store: CampaignStore, actor: Actor) -> tuple[Draw, list[tuple]]:
         require(actor.name, actor.role, Permission.EDIT)
-        view = await store.get(campaign_id, now())
+        view = await store.get(campaign_id, now(), actor=actor)
         if view.settings.conditions.reward_timing is not RewardTiming.LIST_ONLY:
             raise CliError(f"CAMPAIGN: campaign {campaign_id} gives rewards right after passing "
                            f"({RewardTiming.IMMEDIATE.label}); the draw is for {RewardTiming.LIST_ONLY.label} campaigns")

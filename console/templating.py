@@ -10,7 +10,7 @@ from aiohttp import web
 from markupsafe import Markup, escape
 
 from console.access import Access, allowed
-from console.sessions import USER
+from console.sessions import LOGIN_CSRF, USER
 
 TEMPLATES = Path(__file__).parent / "templates"
 ENV = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
@@ -22,7 +22,7 @@ def render(request: web.Request, template: str, *, status: int = 200, **context:
     user = request.get(USER)
 
     def csrf_input() -> Markup:
-        token = user.csrf_token if user is not None else request.get("console_login_csrf", "")
+        token = user.csrf_token if user is not None else request.get(LOGIN_CSRF, "")
         return Markup(f'<input type="hidden" name="csrf_token" value="{escape(token)}">')
 
     def may(access: str) -> bool:

@@ -31,7 +31,7 @@ import io
 from collections.abc import AsyncIterator, Callable, Sequence
 from decimal import Decimal
 from enum import Enum
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from sqlalchemy import Date, DateTime, Float, String, case, cast, func, literal, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -41,8 +41,12 @@ from bot.campaigns.stats import identity_link
 from bot.campaigns.xlsx_stream import XlsxStream
 from bot.storage.models import Customer, InvoiceItem, Reward, Upload
 from flows.campaigns.dates import TAIPEI
+from flows.campaigns.roles import Permission, require
 from flows.einvoice.model import InvoiceSource
 from flows.privacy.csv_cells import csv_text
+
+if TYPE_CHECKING:
+    from bot.campaigns.store import Actor
 
 ProgressCallback = Callable[[int], None]  # called with the number of data rows written so far
 
@@ -438,13 +442,15 @@ def _writer(fmt: ExportFormat, out: BinaryIO, kind: ExportKind) -> _CsvWriter | 
 
 
 async def export(session: AsyncSession, campaign_id: int, kind: ExportKind, fmt: ExportFormat,
-                 out: BinaryIO, *, progress: ProgressCallback | None = None,
+                 out: BinaryIO, *, actor: Actor, progress: ProgressCallback | None = None,
                  photo_link: Callable[[str], str] = identity_link, batch_size: int = 5000,
                  sql_formatting: bool = True) -> int:
     """Write export `kind` of the campaign to `out` in `fmt`; returns the number of data rows.
     `progress(rows_written)` is called after every batch. `photo_link` turns a stored photo path
     into the 發票檔案 link. `sql_formatting=False` formats every value in Python (slower, any
-    dialect; same output)."""
+    dialect; same output). Personal data: `actor` needs the 檢視 right (無權限 gets PermissionDenied
+    before anything is read), for the CLI and the console alike."""
+    require(actor.name, actor.role, Permission.VIEW)
     kind, fmt = ExportKind(kind), ExportFormat(fmt)
     if batch_size < 1:
         raise ValueError("batch_size: must be >= 1")

@@ -206,17 +206,24 @@ class CampaignStore:
 
     # --- reads -----------------------------------------------------------------------------------
 
-    async def get(self, campaign_id: int, now: dt.datetime) -> CampaignView:
+    async def get(self, campaign_id: int, now: dt.datetime, *, actor: Actor | None = None) -> CampaignView:
+        """One campaign. With `actor` (every read on someone's behalf: the CLI, the console), the
+        actor needs the 檢視 right first (無權限 sees nothing)."""
         require_aware(now, "now")
+        if actor is not None:
+            require(actor.name, actor.role, Permission.VIEW)
         async with self.db.session() as session:
             return await self._view(session, await self._load(session, campaign_id), now)
 
     async def list(self, now: dt.datetime, *, search: str | None = None,
                    status: CampaignStatus | None = None, limit: int = 50,
-                   offset: int = 0) -> list[CampaignSummary]:
+                   offset: int = 0, actor: Actor | None = None) -> list[CampaignSummary]:
         """Campaigns whose name or channel name contains `search` (case-insensitive), newest
-        first, optionally only those with the derived `status`."""
+        first, optionally only those with the derived `status`. With `actor`, the actor needs the
+        檢視 right first."""
         require_aware(now, "now")
+        if actor is not None:
+            require(actor.name, actor.role, Permission.VIEW)
         if not 1 <= limit <= LIST_LIMIT_MAX:
             raise ValueError(f"limit: must be 1..{LIST_LIMIT_MAX}")
         if offset < 0:

@@ -56,14 +56,17 @@ def _prefix(column: Any, value: str) -> Any:
 
 async def search(session: AsyncSession, *, actor: str | None = None, action: str | None = None,
                  target: str | None = None, since: dt.datetime | None = None,
-                 until: dt.datetime | None = None, limit: int = 100) -> list[AuditRow]:
+                 until: dt.datetime | None = None, limit: int = 100, offset: int = 0) -> list[AuditRow]:
     """Entries matching every given filter, newest first. `actor` is an admin user's name (or
     `system`); `action` and `target` match exactly or as a dotted/colon prefix (`campaign`
-    matches `campaign.save`, `campaign:5`); `since` inclusive, `until` exclusive."""
+    matches `campaign.save`, `campaign:5`); `since` inclusive, `until` exclusive; `offset` skips
+    that many (pages)."""
     if not 1 <= limit <= SEARCH_LIMIT_MAX:
         raise ValueError(f"limit: must be 1..{SEARCH_LIMIT_MAX}")
+    if offset < 0:
+        raise ValueError("offset: must be >= 0")
     stmt = (select(AuditEntry, AdminUser.name).outerjoin(AdminUser, AdminUser.id == AuditEntry.actor_id)
-            .order_by(AuditEntry.at.desc(), AuditEntry.id.desc()).limit(limit))
+            .order_by(AuditEntry.at.desc(), AuditEntry.id.desc()).limit(limit).offset(offset))
     if actor is not None:
         stmt = stmt.where(AuditEntry.actor_id.is_(None) if actor == SYSTEM_ACTOR else AdminUser.name == actor)
     if action:

@@ -117,7 +117,7 @@ class Channel(Base):
 
 
 class AdminUser(Base):
-    """A marketer or operator using the admin CLI, with one of the seven roles."""
+    """A marketer or operator using the admin CLI, with one of the eight roles (無權限: none of the rights)."""
 
     __tablename__ = "admin_users"
 
@@ -140,6 +140,20 @@ class ConsoleSession(Base):
     csrf_token: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     last_seen_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class ConsoleLoginLink(Base):
+    """A one-time console sign-in link (`admin-cli users login-link`): only the token's SHA-256
+    is kept; it works once (`used_at`), until `expires_at`."""
+
+    __tablename__ = "console_login_links"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("admin_users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime]
+    used_at: Mapped[dt.datetime | None]
 
 
 class AuditEntry(Base):

@@ -1,5 +1,6 @@
-"""Rate limits on MOF queries: `RateLimiter`, an asyncio token bucket for one process, and
-`SharedRateLimiter`, the same limit for all processes together (kept in the database)."""
+"""Rate limits: `RateLimiter`, an asyncio token bucket for one process, and `SharedRateLimiter`,
+the same limit for all processes together (kept in the database): `acquire` waits for a slot (MOF
+queries), `try_acquire` takes one only if it is free now (console sign-in attempts)."""
 from __future__ import annotations
 
 import asyncio
@@ -66,8 +67,10 @@ class SharedRateLimiter:
         self._lock = asyncio.Lock()
         self._row_made = False
 
-    async def _book(self) -> float:
-        """Seconds to wait for this caller's slot."""
+    async def _advance(self, *, only_if_free: bool) -> float | None:
+        """Move the row's theoretical arrival time one interval on (atomically) and return the
+        seconds to wait for the booked slot; with `only_if_free`, only when no wait is needed
+        (else nothing is booked and None is returned)."""
         from sqlalchemy import func, update
 
         from bot.storage.models import RateLimit, utcnow
@@ -75,15 +78,23 @@ class SharedRateLimiter:
         interval = 1.0 / self.rate
         now = utcnow().timestamp()
         greatest = func.greatest if self._db.is_postgresql else func.max
+        stmt = update(RateLimit).where(RateLimit.name == self.name)
+        if only_if_free:
+            stmt = stmt.where(greatest(RateLimit.tat, now) + interval - self.burst * interval <= now)
         async with self._db.session() as session, session.begin():
             if not self._row_made:
                 await self._make_row(session, now)
             tat = (await session.execute(
-                update(RateLimit).where(RateLimit.name == self.name)
-                .values(tat=greatest(RateLimit.tat, now) + interval)
-                .returning(RateLimit.tat)
-            )).scalar_one()
-        return max(0.0, tat - self.burst * interval - now)
+                stmt.values(tat=greatest(RateLimit.tat, now) + interval).returning(RateLimit.tat)
+            )).scalar_one_or_none()
+        return None if tat is None else max(0.0, tat - self.burst * interval - now)
+
+    async def _book(self) -> float:
+        """Seconds to wait for this caller's slot."""
+        wait = await self._advance(only_if_free=False)
+        if wait is None:  # the row went away under us: acquire() falls back to the local bucket
+            raise LookupError(f"rate_limits row {self.name!r} is missing")
+        return wait
 
     async def _make_row(self, session: Any, now: float) -> None:
         from bot.storage.models import RateLimit
@@ -92,6 +103,11 @@ class SharedRateLimiter:
 
         await session.execute(dialect_insert(session.bind.dialect.name)(RateLimit).values(name=self.name, tat=now).on_conflict_do_nothing())
         self._row_made = True
+
+    async def try_acquire(self) -> bool:
+        """Book a slot only if one is free now (no waiting): False means over the limit, and
+        books nothing. Database errors propagate (no local fallback: refusing is the safe side)."""
+        return await self._advance(only_if_free=True) is not None
 
     async def acquire(self) -> None:
         async with self._lock:

@@ -1,7 +1,8 @@
 """Team roles and what each may do with invoice campaigns (角色權限).
 
-管理員, 主管, 行銷人員: 編輯 and 刪除. 客服經理, 客服人員, 銷售經理, 銷售人員: 無權限 — read-only
-(they may view lists, details and statistics, never change anything).
+管理員, 主管, 行銷人員: 編輯 and 刪除. 客服經理, 客服人員, 銷售經理, 銷售人員: read-only (they may
+view lists, details, statistics and exports, never change anything). 無權限 (NO_ACCESS): nothing
+at all, not even a view: no campaign, no participant, no export.
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ class Role(str, Enum):
     SALES_MANAGER = "sales_manager"
     SALES_AGENT = "sales_agent"
     MARKETER = "marketer"
+    NO_ACCESS = "no_access"
 
     @property
     def label(self) -> str:
@@ -47,6 +49,7 @@ _ROLE_LABELS = {
     Role.SALES_MANAGER: "銷售經理",
     Role.SALES_AGENT: "銷售人員",
     Role.MARKETER: "行銷人員",
+    Role.NO_ACCESS: "無權限",
 }
 
 
@@ -70,6 +73,8 @@ def can(role: Role, action: Permission | SettingsAction | ListAction,
         status: CampaignStatus | None = None) -> bool:
     """True when `role` may do `action` (a permission, or a settings/list action; `status` matters
     only for 編輯 on an ended campaign, which merely views)."""
+    if role is Role.NO_ACCESS:
+        return False
     permission = action if isinstance(action, Permission) else permission_for(action, status)
     if permission is Permission.VIEW:
         return True

@@ -25,8 +25,8 @@ from bot.campaigns.exports import (
 )
 from bot.campaigns.settle import settle
 from bot.campaigns.stats import campaign_stats, participants
-from bot.campaigns.store import CampaignStore
-from flows.campaigns.roles import Role
+from bot.campaigns.store import Actor, CampaignStore
+from flows.campaigns.roles import PermissionDenied, Role
 from flows.campaigns.rules import UploadStatus
 from flows.einvoice.model import Item
 from tests.campaign_store.data import (
@@ -42,6 +42,7 @@ from tests.campaign_store.data import (
 )
 
 PHOTO = "https:omnichat.image1234.invoice"
+READER = Actor(None, "客服", Role.SUPPORT_AGENT)  # a read-only role may export
 
 
 async def make_campaign(db, store, marketer, channel, **kwargs):
@@ -58,7 +59,7 @@ async def settle_at(db, upload_id, inv, now):
 async def export_bytes(db, cid, kind, fmt, **options):
     out = io.BytesIO()
     async with db.session() as s:
-        rows = await export(s, cid, kind, fmt, out, **options)
+        rows = await export(s, cid, kind, fmt, out, actor=READER, **options)
     return rows, out.getvalue()
 
 
@@ -256,7 +257,7 @@ async def test_xlsx_splits_sheets_past_the_row_limit(crafted, monkeypatch):
     monkeypatch.setattr(exports_module, "XLSX_MAX_DATA_ROWS", 4)
     out = io.BytesIO()
     async with db.session() as s:
-        await export_participants(s, cid, out, ExportFormat.XLSX)
+        await export_participants(s, cid, out, ExportFormat.XLSX, actor=READER)
     sheets = xlsx_rows(out.getvalue())
     assert list(sheets) == ["參加名單", "參加名單 2", "參加名單 3"]
     assert [len(rows) - 1 for rows in sheets.values()] == [4, 4, 2]
@@ -267,7 +268,7 @@ async def test_items_export_empty_has_headers(crafted):
     db, cid, _ = crafted
     out = io.BytesIO()
     async with db.session() as s:
-        assert await export_items(s, cid, out, ExportFormat.CSV) == 0
+        assert await export_items(s, cid, out, ExportFormat.CSV, actor=READER) == 0
     assert out.getvalue() == BOM + ("," .join(ITEM_COLUMNS) + "\r\n").encode()
 
 
@@ -464,3 +465,15 @@ async def test_csv_cells_that_would_be_formulas_are_neutralised(database):
         assert items[0][8:11] == ["-50", "1", "-50"]
     _, data = await export_bytes(db, cid, ExportKind.PARTICIPANTS, ExportFormat.XLSX)
     assert xlsx_rows(data)["參加名單"][1][0] == hostile[0]  # XLSX holds strings, never formulas
+
+
+@pytest.mark.parametrize("kind", list(ExportKind))
+async def test_no_access_exports_nothing(crafted, kind):
+    """無權限 gets PermissionDenied before a single byte is written (the CLI and the console share this)."""
+    db, cid, _ = crafted
+    out = io.BytesIO()
+    async with db.session() as s:
+        with pytest.raises(PermissionDenied) as info:
+            await export(s, cid, kind, ExportFormat.CSV, out, actor=Actor(None, "nobody", Role.NO_ACCESS))
+    assert out.getvalue() == b""
+    assert "無權限" in str(info.value) and "檢視" in str(info.value)

@@ -1,4 +1,4 @@
-"""Roles: 管理員, 主管, 行銷人員 edit and delete; the other four are read-only."""
+"""Roles: 管理員, 主管, 行銷人員 edit and delete; four are read-only; 無權限 may do nothing."""
 from __future__ import annotations
 
 import pytest
@@ -16,9 +16,10 @@ from flows.campaigns.roles import (
 EDITORS = {"管理員", "主管", "行銷人員"}
 
 
-def test_the_seven_roles():
+def test_the_eight_roles():
     assert [r.label for r in Role] == ["管理員", "主管", "客服經理", "客服人員", "銷售經理",
-                                       "銷售人員", "行銷人員"]
+                                       "銷售人員", "行銷人員", "無權限"]
+    assert Role.parse("no_access") is Role.parse("無權限") is Role.NO_ACCESS
     assert all(Role.parse(r.label) is r and Role.parse(r.value) is r for r in Role)
     with pytest.raises(ValueError):
         Role.parse("老闆")
@@ -27,7 +28,7 @@ def test_the_seven_roles():
 @pytest.mark.parametrize("role", list(Role))
 @pytest.mark.parametrize("permission", list(Permission))
 def test_can(role, permission):
-    expected = permission is Permission.VIEW or role.label in EDITORS
+    expected = role is not Role.NO_ACCESS and (permission is Permission.VIEW or role.label in EDITORS)
     assert can(role, permission) is expected
     if expected:
         require("amy@example.com", role, permission)
@@ -57,11 +58,12 @@ def test_permission_for(action, status, permission):
 @pytest.mark.parametrize("role", list(Role))
 def test_can_with_actions(role):
     editor = role.label in EDITORS
-    assert can(role, ListAction.INFO) is True
-    assert can(role, ListAction.EDIT, CampaignStatus.ENDED) is True  # a read-only view
+    viewer = role is not Role.NO_ACCESS
+    assert can(role, ListAction.INFO) is viewer
+    assert can(role, ListAction.EDIT, CampaignStatus.ENDED) is viewer  # a read-only view
     assert can(role, ListAction.EDIT, CampaignStatus.RUNNING) is editor
     assert can(role, ListAction.DELETE, CampaignStatus.DRAFT) is editor
     assert can(role, ListAction.COPY) is editor
     assert can(role, SettingsAction.PUBLISH, CampaignStatus.DRAFT) is editor
     assert can(role, SettingsAction.PAUSE) is editor
-    assert can(role, SettingsAction.CANCEL) is True
+    assert can(role, SettingsAction.CANCEL) is viewer

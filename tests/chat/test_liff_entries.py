@@ -13,8 +13,10 @@ from sqlalchemy import select, update
 import io
 
 from bot.campaigns.exports import export_items, export_participants
+from bot.campaigns.store import Actor
 from bot.simulators.line import SIM_LOGIN_CHANNEL_ID
 from bot.storage.models import Campaign, CarrierQuery, Channel, Customer, OutgoingMessage, Upload
+from flows.campaigns.roles import Role
 from flows.messages.system import NOT_EXIST_TEXT
 from tests.chat.conftest import KEYWORD, LIFF_ID, Stack, invoice_code
 
@@ -83,7 +85,7 @@ async def test_manual_entry_is_answered_once_by_reply_to_the_pages_text(stack: S
     async with stack.db.session() as s:  # 電話 in the participant list and the items export
         for export in (export_participants, export_items):
             out = io.BytesIO()
-            await export(s, stack.campaign_id, out)
+            await export(s, stack.campaign_id, out, actor=Actor(None, "客服", Role.SUPPORT_AGENT))
             assert "0912345678" in out.getvalue().decode("utf-8-sig")
     assert await stack.fetch_messages(USER) == []  # held: waiting for the user's text
     # The page sends the text as the user; the bot answers it by reply, twice sent = once answered.

@@ -177,3 +177,23 @@ def test_jobs_failed_requeue_and_stats(team, database_url):
     [job] = fetch(database_url, VerificationJob, VerificationJob.id == broken)
     assert job.state == "queued"
     assert "0 failed jobs" in team("jobs", "failed").output
+
+
+def test_no_access_sees_nothing_from_the_cli(team, database_url, tmp_path):
+    """無權限 gets one refusal line for every read: list, show, stats, participants, both exports,
+    coupon pools and owed rewards; no export file is written."""
+    campaign_id, _ = _seeded(team, database_url)
+    assert team("--as", "boss", "users", "add", "nina", "--role", "無權限").exit_code == 0
+    out = tmp_path / "people.csv"
+    reads = [("campaigns", "list"), ("campaigns", "show", str(campaign_id)),
+             ("reports", "stats", str(campaign_id)), ("reports", "participants", str(campaign_id)),
+             ("reports", "export", str(campaign_id), "participants", "-o", str(out)),
+             ("reports", "export", str(campaign_id), "items", "-o", str(out)),
+             ("coupons", "remaining", str(campaign_id)), ("coupons", "waiting")]
+    for args in reads:
+        result = team("--as", "nina", *args)
+        assert result.exit_code == 1, (args, result.output)
+        assert "nina（無權限）沒有發票活動的「檢視」權限" in result.output, args
+        assert "AB" not in result.output
+    assert not out.exists() and list(tmp_path.glob(".people.csv.*")) == []
+    assert team("--as", "sam", "reports", "export", str(campaign_id), "participants", "-o", str(out)).exit_code == 0

@@ -36,3 +36,17 @@ async def test_separate_names_are_separate_limits(database: Database) -> None:
     begin = time.monotonic()
     await asyncio.gather(*(a.acquire() for _ in range(5)), *(b.acquire() for _ in range(5)))
     assert time.monotonic() - begin < 1.0  # both within their own burst
+
+
+async def test_try_acquire_never_waits_and_books_nothing_when_over(database: Database) -> None:
+    """Console sign-in attempts: the burst passes at once, the next is refused (not delayed), a
+    refusal does not push the next free slot further away, and two processes share the count."""
+    one = SharedRateLimiter(database, "try-test", 2.0, 3)
+    other = SharedRateLimiter(database, "try-test", 2.0, 3)
+    begin = time.monotonic()
+    assert [await one.try_acquire(), await other.try_acquire(), await one.try_acquire()] == [True] * 3
+    assert await other.try_acquire() is False and await one.try_acquire() is False
+    assert time.monotonic() - begin < 0.4
+    await asyncio.sleep(0.55)  # one interval (0.5 s) frees exactly one slot, refusals notwithstanding
+    assert await one.try_acquire() is True
+    assert await other.try_acquire() is False
