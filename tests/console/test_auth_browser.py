@@ -4,95 +4,22 @@ with `admin-cli users set-password`, the sandbox's one click, the audit page at 
 and 登出. Screenshots go to $TEST_ARTIFACTS_DIR (default <pytest tmp>/artifacts)."""
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
-import time
-import urllib.request
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tests.browsers import CHROMEDRIVER, chromium, free_port
+from tests.browsers import CHROMEDRIVER, chromium
+from tests.sandbox.test_browser import _wait, artifacts, service  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.skipif(not Path(CHROMEDRIVER).exists() and os.environ.get("CI") != "true",
                                 reason="chromium-driver is not installed")
-ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "a long sandbox password"
 TOO_WIDE = "return document.documentElement.scrollWidth > window.innerWidth"
 
 
-class Sandbox:
-    """`python -m bot` (this checkout's code) in sandbox mode with its own SQLite database."""
-
-    def __init__(self, workdir: Path) -> None:
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith(("LINE_", "MOF_", "REDIS_", "DATABASE_"))}
-        self.env.update(PORT=str(self.port), DATABASE_URL=f"sqlite+aiosqlite:///{workdir / 'app.db'}",
-                        DATA_DIR=str(workdir / "data"), STATE_PREFIX=f"cb{uuid.uuid4().hex[:8]}", LOG_LEVEL="WARNING",
-                        PYTHONPATH=str(ROOT))
-        self.log = open(workdir / "service.log", "wb")  # noqa: SIM115 - closed in stop()
-        self.process = subprocess.Popen([sys.executable, "-m", "bot"], cwd=workdir, env=self.env,
-                                        stdout=self.log, stderr=subprocess.STDOUT)
-        self.workdir = workdir
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                with urllib.request.urlopen(self.base + "/sandbox/api/campaigns", timeout=5) as resp:
-                    if json.loads(resp.read())["channels"][0]["campaigns"]:  # the demo is seeded
-                        break
-            except (OSError, KeyError, IndexError, ValueError):
-                pass
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the service did not start: see {workdir / 'service.log'}")
-            time.sleep(0.3)
-
-    def admin_cli(self, *args: str, stdin: str = "") -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "admin_cli", *args], cwd=self.workdir, env=self.env,
-                              input=stdin, capture_output=True, text=True, timeout=60)
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-        self.log.close()
-
-
-@pytest.fixture(scope="module")
-def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
-    running = Sandbox(tmp_path_factory.mktemp("console-browser"))
-    try:
-        yield running
-    finally:
-        running.stop()
-
-
-@pytest.fixture(scope="module")
-def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    where = Path(os.environ.get("TEST_ARTIFACTS_DIR") or tmp_path_factory.mktemp("artifacts"))
-    where.mkdir(parents=True, exist_ok=True)
-    return where
-
-
-def _wait(what: str, predicate: Any, timeout: float = 15.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
-
-
-def test_sign_in_from_the_keyboard_and_with_one_click(sandbox, artifacts):
+def test_sign_in_from_the_keyboard_and_with_one_click(service, artifacts):
+    sandbox = service
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
 

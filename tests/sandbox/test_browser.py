@@ -30,6 +30,9 @@ NOT_QUALIFIED = "未符合活動資格"
 CAP_REACHED = "參與活動的次數已達上限"
 
 
+ROOT = Path(__file__).resolve().parents[2]
+
+
 class Service:
     """`python -m bot` in sandbox mode on a loopback port with its own SQLite database."""
 
@@ -38,7 +41,9 @@ class Service:
         self.base = f"http://127.0.0.1:{self.port}"
         env = {k: v for k, v in os.environ.items() if not k.startswith(("LINE_", "MOF_", "REDIS_", "DATABASE_"))}
         env.update(PORT=str(self.port), DATABASE_URL=f"sqlite+aiosqlite:///{workdir / 'app.db'}",
-                   DATA_DIR=str(workdir / "data"), STATE_PREFIX=f"sb{uuid.uuid4().hex[:8]}", LOG_LEVEL="WARNING")
+                   DATA_DIR=str(workdir / "data"), STATE_PREFIX=f"sb{uuid.uuid4().hex[:8]}", LOG_LEVEL="WARNING",
+                   PYTHONPATH=str(ROOT))  # this checkout's code, whatever the venv's install points at
+        self.workdir, self.env = workdir, env
         self.log = open(workdir / "service.log", "wb")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen([sys.executable, "-m", "bot"], cwd=workdir, env=env,
                                         stdout=self.log, stderr=subprocess.STDOUT)
@@ -62,6 +67,11 @@ class Service:
                                          headers={"Content-Type": "application/json"})
         with urllib.request.urlopen(request, timeout=10) as resp:
             return json.loads(resp.read())
+
+    def admin_cli(self, *args: str, stdin: str = "") -> subprocess.CompletedProcess:
+        """`admin-cli` on this service's database."""
+        return subprocess.run([sys.executable, "-m", "admin_cli", *args], cwd=self.workdir, env=self.env,
+                              input=stdin, capture_output=True, text=True, timeout=60)
 
     def stop(self) -> None:
         self.process.terminate()
