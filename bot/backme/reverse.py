@@ -71,33 +71,37 @@ def _token_ok(given: str | None, expected: str | None) -> bool:
     return hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
 
 
-async def _stats_answer(request: web.Request, key: str) -> web.Response:
+async def _stats_answer(request: web.Request, key: str, *, token_required: bool) -> web.Response:
+    """The page's CRM-side totals, for a page with reverse sync on (any other key: not found)."""
     db = request.app[DATABASE]
     async with db.session() as session:
         page = await page_by_key(session, key)
         if page is None or not page.reverse_sync_enabled:
             return web.json_response({"error": "not found"}, status=404)
-        if not _token_ok(request.query.get("token"), page.reverse_sync_token):
+        if token_required and not _token_ok(request.query.get("token"), page.reverse_sync_token):
             return web.json_response({"error": "unauthorized", "field": "token"}, status=401)
         totals = await crm_side_totals(session, page.id)
     return web.json_response({"people": totals.count, "amount": _json_amount(totals.amount)})
 
 
 async def handle_stats(request: web.Request) -> web.Response:
-    """``GET /backme/{page_key}/stats?token=…`` → ``{"people": N, "amount": N}`` (netiCRM's shape)."""
-    return await _stats_answer(request, request.match_info["page_key"])
+    """``GET /backme/{page_key}/stats?token=…`` → ``{"people": N, "amount": N}`` (netiCRM's shape):
+    our own endpoint, behind the page's reverse-sync token."""
+    return await _stats_answer(request, request.match_info["page_key"], token_required=True)
 
 
 async def handle_neticrm_stat(request: web.Request) -> web.Response:
-    """``GET /civicrm/contribute/stat?id=PAGE&token=…`` with ``X-CiviCRM-Access-From: backer``:
-    the same answer at netiCRM's path, for a Backme side already speaking to netiCRM."""
+    """``GET /civicrm/contribute/stat?id=PAGE`` with ``X-CiviCRM-Access-From: backer``: netiCRM's
+    protocol as it is, for a Backme side already speaking to netiCRM. It carries no token (the two
+    counts are public: Backme shows them on the project page), so it answers only for pages with
+    reverse sync switched on; any other id answers as an unknown page."""
     if request.headers.get(ACCESS_FROM_HEADER, "").strip().lower() != ACCESS_FROM_BACKME:
         return web.json_response({"error": "bad request", "field": ACCESS_FROM_HEADER,
                                   "reason": f"must be {ACCESS_FROM_BACKME!r}"}, status=400)
     key = request.query.get("id", "")
     if not key:
         return web.json_response({"error": "bad request", "field": "id", "reason": "is required"}, status=400)
-    return await _stats_answer(request, key)
+    return await _stats_answer(request, key, token_required=False)
 
 
 # ---------------------------------------------------------------- puller
