@@ -54,11 +54,11 @@ def normalise_phone(value: Any) -> str | None:
 def check_manual(fields: dict[str, Any], *, today: dt.date,
                  window: IssueDateWindow) -> tuple[InvoiceCode | None, str | None, dict[str, str]]:
     """(code, phone, errors by field): every wrong field is named, not only the first. The
-    issue date must not be after `today` (Asia/Taipei) and must be in the campaign's window."""
+    total amount is optional; the issue date must not be after `today` (Asia/Taipei) and must be
+    in the campaign's window."""
     values = {name: _text(fields, name) for name in _PLACEHOLDERS}
     errors: dict[str, str] = {}
-    if values["total_amount"] in (None, ""):
-        errors["total_amount"] = MESSAGES["total_amount"]
+    if values["total_amount"] in (None, ""):  # optional (SPEC §1): MOF's record gives the amount
         values["total_amount"] = None
     code: InvoiceCode | None = None
     for _ in range(len(_PLACEHOLDERS) + 1):

@@ -69,6 +69,19 @@ async def test_forged_expired_wrong_audience_and_missing_tokens_get_401(stack: S
         assert not (await s.scalars(select(Upload))).all()
 
 
+async def test_manual_entry_without_a_total_amount_is_judged_on_mofs_amount(stack: Stack) -> None:
+    """SPEC §1: the total amount is optional in manual entry (issue 28, item 5); MOF's record
+    gives the amount the campaign's rules judge."""
+    code = invoice_code(8)
+    await stack.seed_mof(code)
+    body = _manual(stack, code)
+    del body["fields"]["total_amount"]
+    status, answer = await _post(stack, "manual", body, stack.sim.issue_id_token(USER))
+    assert status == 200, answer
+    [upload] = await stack.uploads()
+    assert (upload.source, upload.status, upload.total_amount) == ("manual", "passed", code.total_amount)
+
+
 async def test_manual_entry_is_answered_once_by_reply_to_the_pages_text(stack: Stack) -> None:
     code = invoice_code(7)
     await stack.seed_mof(code)

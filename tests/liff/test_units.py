@@ -88,6 +88,16 @@ def test_manual_form_names_every_wrong_field_and_normalises_the_rest() -> None:
     assert set(errors) == {"consent"}  # only a real checkbox `true` is consent
 
 
+def test_manual_total_amount_is_optional_but_checked_when_given() -> None:
+    """SPEC §1: manual entry's total amount is optional (issue 28, item 5)."""
+    fields = {"invoice_number": "AB12345678", "date": "2024-01-05", "random_code": "1234"}
+    for blank in ({}, {"total_amount": ""}, {"total_amount": "  "}, {"total_amount": None}):
+        code, _, errors = forms.check_manual({**fields, **blank}, today=TODAY, window=WINDOW)
+        assert errors == {} and code is not None and code.total_amount is None, blank
+    _, _, errors = forms.check_manual({**fields, "total_amount": "1.5"}, today=TODAY, window=WINDOW)
+    assert set(errors) == {"total_amount"}
+
+
 def test_carrier_form_rules() -> None:
     card, errors = forms.check_carrier({"carrier_barcode": "/abc+123", "verification_code": "Ab12"})
     assert errors == {} and card.barcode == "/ABC+123"
