@@ -117,7 +117,7 @@ async def test_manual_entry_is_answered_once_by_reply_to_the_pages_text(stack: S
 async def test_manual_entry_errors_name_the_fields_and_phone_needs_consent(stack: Stack) -> None:
     token = stack.sim.issue_id_token(USER)
     body = {"liff_id": LIFF_ID, "campaign": str(stack.campaign_id),
-            "fields": {"invoice_number": "A1234", "date": "2024-02-30", "random_code": "12", "total_amount": "",
+            "fields": {"invoice_number": "A1234", "date": "2024-02-30", "random_code": "12", "total_amount": "-1",
                        "phone": "0912345678", "consent": False}}
     status, answer = await _post(stack, "manual", body, token)
     assert status == 422
