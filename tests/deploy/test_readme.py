@@ -41,3 +41,28 @@ def test_the_readme_commands_install_from_the_lock_and_ci_runs_the_second():
     assert test.replace("pip install ", "pip install -q ") in ci
     assert 'if [ "$status" -eq 5 ]' in ci and "exit 1" in ci  # no tests collected is a failure
     assert test.rsplit(" && ", 1)[0] in ROOT.joinpath("docs", "deploy.md").read_text(encoding="utf-8")
+
+
+def test_the_readme_and_the_deploy_guide_give_the_liff_endpoint_the_code_serves():
+    """Issue 28, item 11: one LIFF endpoint URL in both documents, and it is a route of the pages."""
+    from aiohttp import web
+
+    from liff_pages.pages import setup_pages
+
+    found = set()
+    for doc in ("README.md", "docs/deploy.md"):
+        text = ROOT.joinpath(doc).read_text(encoding="utf-8")
+        urls = re.findall(r"(?:PUBLIC_BASE_URL|https://<your app>)(/liff/[^`\s]*)`", text)
+        assert urls, f"{doc} names the LIFF endpoint URL"
+        found.update(urls)
+    assert found == {"/liff/"}, found
+    app = web.Application()
+    setup_pages(app)
+    assert "/liff/" in {resource.canonical for resource in app.router.resources()}
+
+
+def test_the_docs_name_the_stats_fields_the_puller_reads():
+    """Issue 28, item 11: no stale Backme field names in the decisions."""
+    text = ROOT.joinpath("docs", "decisions.md").read_text(encoding="utf-8")
+    assert "backers_count" not in text and "goal_money" not in text
+    assert "`money_pledged`" in text and "`backer_count`" in text
