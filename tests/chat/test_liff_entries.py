@@ -236,6 +236,40 @@ async def test_carrier_import_requery_and_code_deletion(stack: Stack) -> None:
     assert (row.state, row.sealed_code) == ("done", None)
 
 
+async def test_a_carrier_entered_during_the_draft_is_not_queried_again_after_publishing(make_stack) -> None:
+    """Issue 28, item 1: publishing deletes the draft's test uploads, and with them the carriers
+    entered during the draft: a re-query must not register those invoices again as live ones."""
+    from bot.campaigns.store import CampaignStore
+    from bot.mof import MofClient
+    from liff_pages.carriers import CarrierRequeries
+    from liff_pages.sealing import CodeSealer
+    from tests.chat.conftest import MOF_APP_ID, MOF_KEY
+    from tests.campaign_store.data import add_actor
+    from bot.appkeys import CONFIG
+
+    stack = await make_stack(publish=False)
+    await _login_ready(stack)
+    yesterday = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=8)).date() - dt.timedelta(days=1)
+    async with stack.mof_client.post("/_sim/invoices", json=_carrier_seed(yesterday, ["CA00000011"])) as r:
+        assert r.status == 200
+    body = {"liff_id": LIFF_ID, "campaign": str(stack.campaign_id),
+            "fields": {"carrier_barcode": "/abc+123", "verification_code": "Secret-42"}}
+    status, answer = await _post(stack, "carrier", body, stack.sim.issue_id_token(USER))
+    assert status == 200, answer
+    assert [u.is_draft for u in await stack.uploads()] == [True]
+    actor = await add_actor(stack.db, "publisher", Role.MARKETER)
+    await CampaignStore(stack.db).publish(actor, stack.campaign_id, dt.datetime.now(dt.timezone.utc))
+    assert await stack.uploads() == []
+    async with stack.db.session() as s:
+        assert (await s.scalars(select(CarrierQuery))).all() == []  # the draft's carrier went with its uploads
+    sealer = CodeSealer.for_config(stack.service.app[CONFIG])
+    async with MofClient(None, str(stack.mof.make_url("")).rstrip("/"), MOF_APP_ID, MOF_KEY) as mof:
+        later = dt.datetime.now(dt.timezone.utc) + dt.timedelta(minutes=2)
+        requeries = CarrierRequeries(stack.db, mof, sealer, lambda *_: asyncio.sleep(0), clock=lambda: later)
+        assert await requeries.run_due() == 0
+    assert await stack.uploads() == []
+
+
 def _text_key(stack: Stack) -> bytes:
     from bot.appkeys import CONFIG
     from bot.chat.liff_answers import text_key
