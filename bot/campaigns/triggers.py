@@ -19,6 +19,7 @@ from flows.campaigns.roles import Permission, require
 from flows.conversation.triggers import Trigger as DomainTrigger
 from flows.conversation.triggers import TriggerKind, keyword_link
 
+VALUE_MAX = 300  # the column's length (LINE's limit for postback data)
 KEYWORD_KINDS = (TriggerKind.KEYWORD_EXACT.value, TriggerKind.KEYWORD_CONTAINS.value)
 
 
@@ -56,6 +57,17 @@ class TriggerRow:
     def is_keyword(self) -> bool:
         return self.kind.value in KEYWORD_KINDS
 
+    @property
+    def source(self) -> str:
+        """Where the user meets it, as LINE's console names it."""
+        return _SOURCES[self.kind]
+
+
+_SOURCES = {TriggerKind.KEYWORD_EXACT: "關鍵字自動回覆（完全符合）、關鍵字連結、QR code",
+            TriggerKind.KEYWORD_CONTAINS: "關鍵字自動回覆（包含）",
+            TriggerKind.POSTBACK: "圖文選單區域（postback）",
+            TriggerKind.BOT_MODULE: "機器人模組"}
+
 
 async def _campaign(session: AsyncSession, campaign_id: int) -> Campaign:
     campaign = await session.get(Campaign, campaign_id)
@@ -77,6 +89,8 @@ async def add_trigger(session: AsyncSession, actor: Actor, campaign_id: int, kin
     require(actor.name, actor.role, Permission.EDIT)
     campaign = await _campaign(session, campaign_id)
     DomainTrigger(kind, value, str(campaign.id))  # ValueError("value: …") when malformed
+    if len(value) > VALUE_MAX:
+        raise ValueError(f"value: longer than {VALUE_MAX} characters")
     clash = await session.scalar(select(Trigger).where(
         Trigger.channel_id == campaign.channel_id, Trigger.kind == kind.value, Trigger.value == value))
     if clash is not None:
