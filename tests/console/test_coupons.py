@@ -10,13 +10,13 @@ import re
 
 import pytest
 from aiohttp import FormData
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
-from bot.campaigns.coupons import take_code
 from bot.campaigns.store import Actor, CampaignStore
-from bot.storage.models import AdminUser, Channel, Customer, OutgoingMessage, Reward, Upload, utcnow
+from bot.storage.models import AdminUser, Channel, OutgoingMessage, Reward, utcnow
 from flows.campaigns.roles import Role
 from tests.chat.conftest import campaign_settings
+from tests.console.coupons_fixtures import owe
 
 TIERED_CODES = "code,tier\nT1-A,1\nT1-B,1\nT2-A,2\nANY-1,\n"
 
@@ -43,25 +43,6 @@ async def tiered_campaign(console_app) -> tuple[int, Actor]:
     view = await CampaignStore(console_app.db).create(actor, settings, dt.datetime.now(dt.timezone.utc))
     await CampaignStore(console_app.db).import_coupons(actor, view.id, TIERED_CODES, utcnow())
     return view.id, actor
-
-
-async def owe(db, campaign_id: int, tier: int, user: str) -> int:
-    """A 通過 upload of `user` owed a tier-`tier` reward: given a pool code if one is free, else waiting."""
-    now = utcnow()
-    async with db.session() as s, s.begin():
-        channel_id = await s.scalar(select(Channel.id).where(Channel.name == "default"))
-        customer = Customer(channel_id=channel_id, line_user_id=user)
-        s.add(customer)
-        await s.flush()
-        upload = Upload(campaign_id=campaign_id, customer_id=customer.id, source="manual", status="passed",
-                        invoice_number=f"AB{abs(hash(user)) % 10**8:08d}", tier=tier)
-        s.add(upload)
-        await s.flush()
-        code = await take_code(s, campaign_id, tier, upload.id, now)
-        await s.execute(insert(Reward).values(
-            upload_id=upload.id, campaign_id=campaign_id, tier=tier, bot_name="測試機器人", module_name="LINEPOINT",
-            state="given" if code else "waiting", coupon_code=code, given_at=now if code else None, created_at=now))
-        return upload.id
 
 
 async def test_the_page_counts_codes_left_given_and_waiting_per_tier(console_app, console_client):
