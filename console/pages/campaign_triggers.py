@@ -39,12 +39,20 @@ async def _page(request: web.Request, view: CampaignView, *, status: int = 200,
     async with request.config_dict[DATABASE].session() as session:
         rows = await list_triggers(session, view.id)
         basic_id = await channel_basic_id(session, view.id)
-    keywords = [(row, keyword_link(basic_id, row.value) if basic_id else None) for row in rows if row.is_keyword]
+    keywords = [(row, _link(basic_id, row.value)) for row in rows if row.is_keyword]
     return render(request, "campaign_triggers.html", status=status, campaign=view, errors=errors or {},
                   keyword=keyword, keywords=keywords, basic_id=basic_id,
                   postbacks=[r for r in rows if r.kind is TriggerKind.POSTBACK],
                   modules=[r for r in rows if r.kind is TriggerKind.BOT_MODULE],
                   notice=_DONE.get(request.query.get("done", "")))
+
+
+def _link(basic_id: str | None, keyword: str) -> str | None:
+    """The keyword's card link, or None without a (well-formed) basic ID on the channel."""
+    try:
+        return keyword_link(basic_id, keyword) if basic_id else None
+    except ValueError:
+        return None
 
 
 def _clash_message(clash: TriggerClash, campaign_id: int) -> str:
