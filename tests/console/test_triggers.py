@@ -209,12 +209,15 @@ async def test_the_rich_menu_area_shows_what_the_menu_sends(console_app, console
 async def test_keywords_with_markup_render_escaped(console_app, console_client):
     await set_basic_id(console_app.db)
     editor = await console_client(Role.MARKETER)
-    campaign_id = console_app.campaign_id
-    assert (await editor.post(page_path(campaign_id), {"keyword": EVIL})).status == 303
-    html = await (await editor.get(page_path(campaign_id))).text()
-    assert "<script>alert" not in html
-    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;&#34;&amp;" in html
-    second = await other_campaign(console_app, name="<b>雙引號\"活動</b>")
-    refused = await editor.post(page_path(second), {"keyword": EVIL})
-    error = error_beside(await refused.text(), "keyword")
-    assert "<script>" not in error and "&lt;script&gt;" in await (await editor.get(page_path(campaign_id))).text()
+    second = await other_campaign(console_app, name='<b>"活動"</b>')
+    assert (await editor.post(page_path(second), {"keyword": EVIL})).status == 303
+    escaped = "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;&#34;&amp;"
+    html = await (await editor.get(page_path(second))).text()
+    assert "<script>alert" not in html and "<b>" not in html
+    assert f'<td class="keyword">{escaped}</td>' in html and "&lt;b&gt;&#34;活動&#34;&lt;/b&gt;" in html
+    refused = await editor.post(page_path(console_app.campaign_id), {"keyword": EVIL})
+    html = await refused.text()
+    assert refused.status == 422 and "<script>alert" not in html and "<b>" not in html
+    assert error_beside(html, "keyword") == (
+        f"關鍵字：已用於同一個 LINE 官方帳號的活動「&lt;b&gt;&#34;活動&#34;&lt;/b&gt;」（ID {second}）")
+    assert f'value="{escaped}"' in html  # the typed keyword stays, escaped
