@@ -7,21 +7,8 @@ from typing import Any
 from aiohttp import web
 
 from bot.appkeys import DATABASE
+from bot.campaigns import triggers as stored
 from bot.campaigns.store import CampaignView
-from bot.campaigns.triggers import (
-    CampaignMissing,
-    NoKeywordLink,
-    TriggerClash,
-    TriggerMissing,
-    TriggerRow,
-    add_trigger,
-    campaign_keyword_link,
-    channel_basic_id,
-    list_triggers,
-    qr_png,
-    qr_svg,
-    remove_trigger,
-)
 from bot.storage.models import utcnow
 from console.access import Access
 from console.pages.campaign_uploads import campaign_of
@@ -37,8 +24,8 @@ _DONE = {"added": "已新增關鍵字。", "removed": "已移除觸發方式。"
 async def _page(request: web.Request, view: CampaignView, *, status: int = 200,
                 errors: dict[str, str] | None = None, keyword: str = "") -> web.Response:
     async with request.config_dict[DATABASE].session() as session:
-        rows = await list_triggers(session, view.id)
-        basic_id = await channel_basic_id(session, view.id)
+        rows = await stored.list_triggers(session, view.id)
+        basic_id = await stored.channel_basic_id(session, view.id)
     keywords = [(row, _link(basic_id, row.value)) for row in rows if row.is_keyword]
     return render(request, "campaign_triggers.html", status=status, campaign=view, errors=errors or {},
                   keyword=keyword, keywords=keywords, basic_id=basic_id,
@@ -55,7 +42,7 @@ def _link(basic_id: str | None, keyword: str) -> str | None:
         return None
 
 
-def _clash_message(clash: TriggerClash, campaign_id: int) -> str:
+def _clash_message(clash: stored.TriggerClash, campaign_id: int) -> str:
     if clash.campaign_id == campaign_id:
         return "關鍵字：此活動已有這個關鍵字"
     return f"關鍵字：已用於同一個 LINE 官方帳號的活動「{clash.campaign_name}」（ID {clash.campaign_id}）"
@@ -73,12 +60,13 @@ async def add_keyword(request: web.Request) -> web.StreamResponse:
     error = None
     try:
         async with request.config_dict[DATABASE].session() as session, session.begin():
-            await add_trigger(session, request[USER].actor, view.id, TriggerKind.KEYWORD_EXACT, keyword, utcnow())
-    except TriggerClash as clash:
+            await stored.add_trigger(session, request[USER].actor, view.id, TriggerKind.KEYWORD_EXACT, keyword,
+                                     utcnow())
+    except stored.TriggerClash as clash:
         error = _clash_message(clash, view.id)
     except PermissionDenied as refused:
         error = str(refused)
-    except CampaignMissing:
+    except stored.CampaignMissing:
         raise web.HTTPNotFound(text="找不到此活動") from None
     except ValueError as invalid:
         error = ("關鍵字：最多 300 個字元" if "longer" in str(invalid) else "關鍵字：請輸入關鍵字（需含可見的字元）")
@@ -93,27 +81,28 @@ async def remove(request: web.Request) -> web.StreamResponse:
     view = await campaign_of(request)
     try:
         async with request.config_dict[DATABASE].session() as session, session.begin():
-            await remove_trigger(session, request[USER].actor, int(request.match_info["trigger_id"]),
+            await stored.remove_trigger(session, request[USER].actor, int(request.match_info["trigger_id"]),
                                  campaign_id=view.id, now=utcnow())
-    except TriggerMissing:
+    except stored.TriggerMissing:
         raise web.HTTPNotFound(text="找不到此觸發方式") from None
     raise web.HTTPSeeOther(url(request, "campaign_triggers", id=view.id) + "?done=removed")
 
 
-async def _keyword_link(request: web.Request) -> tuple[TriggerRow, str]:
+async def _keyword_link(request: web.Request) -> tuple[stored.TriggerRow, str]:
     view = await campaign_of(request)
     wanted = int(request.match_info["trigger_id"])
     async with request.config_dict[DATABASE].session() as session:
-        row = next((r for r in await list_triggers(session, view.id) if r.id == wanted and r.is_keyword), None)
+        rows = await stored.list_triggers(session, view.id)
+        row = next((r for r in rows if r.id == wanted and r.is_keyword), None)
         if row is None:
             raise web.HTTPNotFound(text="找不到此關鍵字")
         try:
-            return row, await campaign_keyword_link(session, view.id, row.value)
-        except NoKeywordLink:  # the channel has no basic ID yet (409: the request is fine, the channel is not)
+            return row, await stored.campaign_keyword_link(session, view.id, row.value)
+        except stored.NoKeywordLink:  # no basic ID on the channel yet: 409, the request is fine, the channel is not
             raise web.HTTPConflict(text="此 LINE 官方帳號尚未設定 basic ID，無法產生關鍵字連結與 QR code") from None
 
 
-def _download(body: bytes, content_type: str, row: TriggerRow, ext: str) -> web.Response:
+def _download(body: bytes, content_type: str, row: stored.TriggerRow, ext: str) -> web.Response:
     headers: dict[str, Any] = {"Content-Disposition": f'attachment; filename="keyword-{row.id}-qr.{ext}"',
                                "Cache-Control": "no-store"}
     return web.Response(body=body, content_type=content_type, headers=headers)
@@ -123,11 +112,11 @@ def _download(body: bytes, content_type: str, row: TriggerRow, ext: str) -> web.
       access=Access.VIEW)
 async def qr_code_png(request: web.Request) -> web.StreamResponse:
     row, link = await _keyword_link(request)
-    return _download(qr_png(link), "image/png", row, "png")
+    return _download(stored.qr_png(link), "image/png", row, "png")
 
 
 @page("GET", r"/campaigns/{id:\d{1,18}}/triggers/{trigger_id:\d{1,18}}/qr.svg", name="campaign_trigger_qr_svg",
       access=Access.VIEW)
 async def qr_code_svg(request: web.Request) -> web.StreamResponse:
     row, link = await _keyword_link(request)
-    return _download(qr_svg(link), "image/svg+xml", row, "svg")
+    return _download(stored.qr_svg(link), "image/svg+xml", row, "svg")
