@@ -4,26 +4,39 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import segno
 import typer
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from admin_cli.context import CliError, acting_user, acting_user_name, in_transaction
 from admin_cli.output import add_row, print_table, table
-from bot.storage.models import AuditEntry, Campaign, Channel, Trigger
-from flows.campaigns.roles import Permission, can
-from flows.conversation.triggers import Trigger as DomainTrigger
-from flows.conversation.triggers import TriggerKind, keyword_link
+from bot.campaigns.store import Actor
+from bot.campaigns.triggers import (
+    CampaignMissing,
+    NoKeywordLink,
+    TriggerClash,
+    TriggerMissing,
+    TriggerRow,
+    add_trigger,
+    campaign_keyword_link,
+    list_triggers as stored_triggers,
+    qr_png,
+    remove_trigger,
+)
+from flows.campaigns.roles import Permission, PermissionDenied, require
+from flows.conversation.triggers import TriggerKind
 
 triggers_app = typer.Typer(help="Card triggers, keyword links and QR codes.", no_args_is_help=True)
 
 
-async def _campaign(session: AsyncSession, campaign_id: int) -> Campaign:
-    campaign = await session.get(Campaign, campaign_id)
-    if campaign is None:
-        raise CliError(f"CAMPAIGN: no campaign with ID {campaign_id}")
-    return campaign
+async def _actor(session: AsyncSession, ctx: typer.Context) -> Actor:
+    """The acting admin user, who must be allowed to change triggers."""
+    user, role = await acting_user(session, acting_user_name(ctx))
+    actor = Actor(user.id, user.name, role)
+    try:
+        require(actor.name, actor.role, Permission.EDIT)
+    except PermissionDenied:
+        raise CliError(f"{user.name}（{role.label}）may not change triggers") from None
+    return actor
 
 
 @triggers_app.command("add")
@@ -48,26 +61,16 @@ def add(
     }[what]
 
     async def work(session: AsyncSession) -> str:
-        actor, role = await acting_user(session, acting_user_name(ctx))
-        if not can(role, Permission.EDIT):
-            raise CliError(f"{actor.name}（{role.label}）may not change triggers")
-        campaign = await _campaign(session, campaign_id)
+        actor = await _actor(session, ctx)
         try:
-            DomainTrigger(kind, value, str(campaign.id))
+            trigger = await add_trigger(session, actor, campaign_id, kind, value)
+        except CampaignMissing:
+            raise CliError(f"CAMPAIGN: no campaign with ID {campaign_id}") from None
+        except TriggerClash as clash:
+            raise CliError(f"--{what}: {clash}") from None
         except ValueError as exc:
             raise CliError(f"--{what}: {exc}") from None
-        clash = await session.scalar(
-            select(Trigger).where(Trigger.channel_id == campaign.channel_id, Trigger.kind == kind.value,
-                                  Trigger.value == value)
-        )
-        if clash is not None:
-            raise CliError(f"--{what}: {value!r} already triggers campaign {clash.campaign_id} on this channel")
-        trigger = Trigger(channel_id=campaign.channel_id, campaign_id=campaign.id, kind=kind.value, value=value)
-        session.add(trigger)
-        await session.flush()
-        session.add(AuditEntry(actor_id=actor.id, action="trigger.add", target=f"campaign:{campaign.id}",
-                               detail={"trigger": trigger.id, "kind": kind.value, "value": value}))
-        return f"trigger {trigger.id}: {kind.value} {value!r} → campaign {campaign.id}"
+        return f"trigger {trigger.id}: {kind.value} {value!r} → campaign {campaign_id}"
 
     typer.echo(in_transaction(work))
 
@@ -76,15 +79,12 @@ def add(
 def list_triggers(campaign_id: int | None = typer.Option(None, "--campaign", help="Only this campaign.")) -> None:
     """List triggers."""
 
-    async def work(session: AsyncSession) -> list[Trigger]:
-        query = select(Trigger).order_by(Trigger.id)
-        if campaign_id is not None:
-            query = query.where(Trigger.campaign_id == campaign_id)
-        return list(await session.scalars(query))
+    async def work(session: AsyncSession) -> list[TriggerRow]:
+        return await stored_triggers(session, campaign_id)
 
     grid = table("ID", "活動", "類型", "內容")
     for trigger in in_transaction(work):
-        add_row(grid, trigger.id, trigger.campaign_id, trigger.kind, trigger.value)
+        add_row(grid, trigger.id, trigger.campaign_id, trigger.kind.value, trigger.value)
     print_table(grid)
 
 
@@ -93,17 +93,11 @@ def remove(ctx: typer.Context, trigger_id: int = typer.Argument(..., metavar="TR
     """Remove a trigger."""
 
     async def work(session: AsyncSession) -> str:
-        actor, role = await acting_user(session, acting_user_name(ctx))
-        if not can(role, Permission.EDIT):
-            raise CliError(f"{actor.name}（{role.label}）may not change triggers")
-        trigger = await session.get(Trigger, trigger_id)
-        if trigger is None:
-            raise CliError(f"TRIGGER: no trigger with ID {trigger_id}")
-        await session.delete(trigger)
-        session.add(AuditEntry(actor_id=actor.id, action="trigger.remove", target=f"campaign:{trigger.campaign_id}",
-                               detail={"trigger": trigger_id, "after": None,
-                                       "before": {"kind": trigger.kind, "value": trigger.value,
-                                                  "campaign": trigger.campaign_id}}))
+        actor = await _actor(session, ctx)
+        try:
+            await remove_trigger(session, actor, trigger_id)
+        except TriggerMissing:
+            raise CliError(f"TRIGGER: no trigger with ID {trigger_id}") from None
         return f"removed trigger {trigger_id}"
 
     typer.echo(in_transaction(work))
@@ -111,18 +105,11 @@ def remove(ctx: typer.Context, trigger_id: int = typer.Argument(..., metavar="TR
 
 def _link(campaign_id: int, keyword: str) -> str:
     async def work(session: AsyncSession) -> str:
-        campaign = await _campaign(session, campaign_id)
-        channel = await session.get(Channel, campaign.channel_id)
-        if not channel or not channel.basic_id:
-            raise CliError("the campaign's channel has no basic ID: set it with `channels add --basic-id`")
-        exact = await session.scalar(select(Trigger.id).where(
-            Trigger.campaign_id == campaign.id, Trigger.kind.in_([TriggerKind.KEYWORD_EXACT.value,
-                                                                  TriggerKind.KEYWORD_CONTAINS.value])))
-        if exact is None:
-            raise CliError(f"KEYWORD: campaign {campaign_id} has no keyword trigger; add one first")
         try:
-            return keyword_link(channel.basic_id, keyword)
-        except ValueError as exc:
+            return await campaign_keyword_link(session, campaign_id, keyword)
+        except CampaignMissing:
+            raise CliError(f"CAMPAIGN: no campaign with ID {campaign_id}") from None
+        except NoKeywordLink as exc:
             raise CliError(str(exc)) from None
 
     return in_transaction(work)
@@ -143,5 +130,8 @@ def qr(
 ) -> None:
     """Write the keyword QR code (the keyword link as a PNG)."""
     url = _link(campaign_id, keyword)
-    segno.make(url, error="m").save(str(output), kind="png", scale=scale, border=4)
+    try:
+        output.write_bytes(qr_png(url, scale))
+    except OSError as exc:
+        raise CliError(f"--output: cannot write {output} ({exc.strerror or exc})") from None
     typer.echo(f"wrote {output} for {url}")

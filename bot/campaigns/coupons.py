@@ -82,6 +82,17 @@ class PoolCount:
     free_by_tier: dict[int | None, int]
 
 
+@dataclass(frozen=True)
+class TierCount:
+    """One tier's line of the coupons page: free codes marked for it, rewards of the tier given a
+    code, and rewards of the tier waiting for one (tier None: codes for any tier)."""
+
+    tier: int | None
+    left: int
+    given: int
+    waiting: int
+
+
 def _decode(data: bytes | str) -> str:
     if isinstance(data, str):
         return data.lstrip("\ufeff")
@@ -217,6 +228,27 @@ async def remaining(session: AsyncSession, campaign_id: int) -> PoolCount:
         else:
             assigned += count
     return PoolCount(free, assigned, by_tier)
+
+
+async def tier_counts(session: AsyncSession, campaign_id: int, tiers: int) -> list[TierCount]:
+    """Per tier 1…`tiers` (and any other tier seen): codes left, codes given, rewards waiting; then a
+    line for untiered codes (which serve any tier) when the pool has any."""
+    pool = await remaining(session, campaign_id)
+    rewards = await session.execute(
+        select(Reward.tier, Reward.state, func.count())
+        .where(Reward.campaign_id == campaign_id, Reward.state.in_(("given", "waiting")),
+               Reward.coupon_link.is_(None))
+        .group_by(Reward.tier, Reward.state))
+    given: dict[int | None, int] = {}
+    waiting: dict[int | None, int] = {}
+    for tier, state, count in rewards:
+        (given if state == "given" else waiting)[tier] = count
+    seen = {t for t in (*pool.free_by_tier, *given, *waiting) if t is not None}
+    lines = [TierCount(t, pool.free_by_tier.get(t, 0), given.get(t, 0), waiting.get(t, 0))
+             for t in sorted(seen | set(range(1, tiers + 1)))]
+    if None in pool.free_by_tier or None in given or None in waiting:
+        lines.append(TierCount(None, pool.free_by_tier.get(None, 0), given.get(None, 0), waiting.get(None, 0)))
+    return lines
 
 
 async def waiting_rewards(session: AsyncSession, campaign_id: int | None = None) -> list[WaitingReward]:

@@ -17,7 +17,16 @@ from sqlalchemy import and_, delete, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.campaigns import statuses
-from bot.campaigns.coupons import GivenReward, ImportReport, PoolCount, fill_waiting, import_codes, remaining
+from bot.campaigns.coupons import (
+    GivenReward,
+    ImportReport,
+    PoolCount,
+    TierCount,
+    fill_waiting,
+    import_codes,
+    remaining,
+    tier_counts,
+)
 from bot.storage.database import Database
 from bot.storage.models import (
     AdminUser,
@@ -264,6 +273,13 @@ class CampaignStore:
         async with self.db.session() as session:
             await self._load(session, campaign_id)
             return await remaining(session, campaign_id)
+
+    async def coupon_tiers(self, campaign_id: int) -> list[TierCount]:
+        """Per tier of the campaign: codes left, codes given, rewards waiting for a code."""
+        async with self.db.session() as session:
+            campaign = await self._load(session, campaign_id)
+            settings = CampaignSettings.from_dict(campaign.settings)
+            return await tier_counts(session, campaign_id, len(settings.conditions.higher_tiers) + 1)
 
     async def draft_codes_taken(self, campaign_id: int) -> int:
         """Pool codes handed to draft-period test uploads: publishing deletes those uploads, and

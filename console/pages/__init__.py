@@ -1,2 +1,10 @@
 """The console's pages, one module per area; importing this package declares every route."""
-from console.pages import audit, auth, campaign_uploads, campaigns, home  # noqa: F401
+from console.pages import (  # noqa: F401
+    audit,
+    auth,
+    campaign_coupons,
+    campaign_triggers,
+    campaign_uploads,
+    campaigns,
+    home,
+)

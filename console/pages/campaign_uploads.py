@@ -1,5 +1,6 @@
 """A campaign's uploads: the card image (checked, optionally cropped, kept in the photo store)
-and coupon code CSV files per tier; self-contained forms the campaign editor can embed."""
+and the coupon import form (handled by console.pages.campaign_coupons); self-contained forms the
+campaign editor links to."""
 from __future__ import annotations
 
 from typing import Any
@@ -7,7 +8,6 @@ from typing import Any
 from aiohttp import web
 
 from bot.appkeys import CONFIG, DATABASE, PHOTO_STORE
-from bot.campaigns.coupons import CouponImportError, ImportReport
 from bot.campaigns.images import (
     MAX_BYTES,
     CardImageError,
@@ -17,7 +17,6 @@ from bot.campaigns.images import (
     store_card_image,
 )
 from bot.campaigns.store import CampaignNotFound, CampaignStore, CampaignView
-from bot.chat.results import ResultNotifier
 from bot.photo_store import PhotoStoreError
 from bot.storage.models import utcnow
 from console.access import Access
@@ -29,7 +28,6 @@ from flows.campaigns.lifecycle import ActionRefused
 from flows.campaigns.roles import PermissionDenied
 
 IMAGE_MAX_BODY = MAX_BYTES + 64 * 1024  # the image, the form's other fields and multipart framing
-CSV_MAX_BODY = 5 * 1024 * 1024
 SHOWN_PROBLEMS = 20
 
 
@@ -37,7 +35,7 @@ def _store(request: web.Request) -> CampaignStore:
     return CampaignStore(request.config_dict[DATABASE])
 
 
-async def _campaign(request: web.Request) -> CampaignView:
+async def campaign_of(request: web.Request) -> CampaignView:
     raw = request.match_info["id"]
     if not raw.isdigit():
         raise web.HTTPNotFound(text="找不到此活動")
@@ -47,25 +45,32 @@ async def _campaign(request: web.Request) -> CampaignView:
         raise web.HTTPNotFound(text="找不到此活動") from None
 
 
-def _tiers(view: CampaignView) -> list[int]:
+def tier_numbers(view: CampaignView) -> list[int]:
     return list(range(1, len(view.settings.conditions.higher_tiers) + 2))
+
+
+async def coupon_context(request: web.Request, view: CampaignView, **context: Any) -> dict[str, Any]:
+    """What the coupon section (coupon_pool.html) shows: per tier codes left, given and waiting,
+    the whole pool, the last import's report and the form's tier."""
+    store = _store(request)
+    context.setdefault("report", None)
+    context.setdefault("tier", "")
+    return {"tiers": tier_numbers(view), "tier_lines": await store.coupon_tiers(view.id),
+            "pool": await store.coupon_pool(view.id), "shown": SHOWN_PROBLEMS, **context}
 
 
 async def _page(request: web.Request, view: CampaignView, *, status: int = 200, errors: dict[str, str] | None = None,
                 **context: Any) -> web.Response:
     config = request.config_dict[CONFIG]
     path = card_image_path(config, view.settings.image_url)
-    pool = await _store(request).coupon_pool(view.id)
     context.setdefault("image_saved", False)
     context.setdefault("image_warnings", ())
-    context.setdefault("report", None)
-    context.setdefault("tier", "")
     return render(request, "campaign_uploads.html", status=status, campaign=view, errors=errors or {},
-                  preview=card_image_preview(config, path) if path else None, tiers=_tiers(view),
-                  pool=pool, shown=SHOWN_PROBLEMS, **context)
+                  preview=card_image_preview(config, path) if path else None,
+                  **await coupon_context(request, view, **context))
 
 
-async def _file(request: web.Request, name: str) -> bytes | None:
+async def posted_file(request: web.Request, name: str) -> bytes | None:
     field = (await request.post()).get(name)
     if not isinstance(field, web.FileField):
         return None
@@ -74,14 +79,14 @@ async def _file(request: web.Request, name: str) -> bytes | None:
 
 @page("GET", "/campaigns/{id}/uploads", name="campaign_uploads", access=Access.EDIT)
 async def uploads(request: web.Request) -> web.StreamResponse:
-    return await _page(request, await _campaign(request))
+    return await _page(request, await campaign_of(request))
 
 
 @page("POST", "/campaigns/{id}/image", name="campaign_image", access=Access.EDIT, max_body=IMAGE_MAX_BODY)
 async def upload_image(request: web.Request) -> web.StreamResponse:
-    view = await _campaign(request)
+    view = await campaign_of(request)
     form = await request.post()
-    data = await _file(request, "image")
+    data = await posted_file(request, "image")
     if not data:
         return await _page(request, view, status=422, errors={"image": "圖片：請選擇檔案"})
     try:
@@ -98,36 +103,3 @@ async def upload_image(request: web.Request) -> web.StreamResponse:
     except (ActionRefused, PermissionDenied) as refused:
         return await _page(request, view, status=422, errors={"image": str(refused)})
     return await _page(request, view, image_saved=True, image_warnings=image.warnings)
-
-
-@page("POST", "/campaigns/{id}/coupons", name="campaign_coupons", access=Access.EDIT, max_body=CSV_MAX_BODY)
-async def upload_coupons(request: web.Request) -> web.StreamResponse:
-    view = await _campaign(request)
-    form = await request.post()
-    raw_tier = str(form.get("tier", ""))
-    errors: dict[str, str] = {}
-    tier = int(raw_tier) if raw_tier.isdigit() else None
-    if raw_tier and tier not in _tiers(view):
-        errors["tier"] = "請選擇級距"
-    data = await _file(request, "file")
-    if not data:
-        errors["file"] = "請選擇 CSV 檔案"
-    if errors:
-        return await _page(request, view, status=422, errors=errors, tier=raw_tier)
-    config = request.config_dict[CONFIG]
-    notifier = ResultNotifier(sandbox_base_url=config.base_url if config.sandbox else None)
-    try:
-        report, given = await _store(request).import_coupons(
-            request[USER].actor, view.id, data, utcnow(), on_given=notifier.on_rewards_given, tier=tier)
-    except CouponImportError as refused:
-        return await _page(request, view, status=422, errors={"file": str(refused).removeprefix("file: ")},
-                           tier=raw_tier)
-    except (ActionRefused, PermissionDenied) as refused:
-        return await _page(request, view, status=422, errors={"file": str(refused)}, tier=raw_tier)
-    return await _page(request, view, report=_summary(report, len(given)), tier=raw_tier)
-
-
-def _summary(report: ImportReport, given: int) -> dict[str, Any]:
-    return {"imported": report.imported, "blank_lines": len(report.blank_lines), "given": given,
-            "problems": sorted([*report.duplicates, *report.invalid], key=lambda p: p.line),
-            "duplicates": len(report.duplicates), "invalid": len(report.invalid)}
