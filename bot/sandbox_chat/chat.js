@@ -256,7 +256,7 @@
 
   async function resendSample() {
     const result = await postJson("/resend-sample", {});
-    if (result) say(`再送一次範例發票 ${invoiceLabel(result)}：同一人是「重複登錄」，別人是「同一發票重複登錄」。`);
+    if (result) say(`再送一次範例發票 ${invoiceLabel(result)}：同一人或別人都是「重複登錄」（活動存了自訂的「同一發票重複登錄」訊息時改送它）。`);
   }
 
   async function sendFile(file) {
