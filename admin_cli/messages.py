@@ -17,9 +17,9 @@ from admin_cli.campaign_access import checked
 from admin_cli.context import CliError, acting_user, acting_user_name, fail, in_transaction, load_config, with_database
 from admin_cli.editor import edit_text
 from admin_cli.output import add_row, console, table
-from bot.campaigns.messages import TemplateRefused, edit_status, preview_variables, save_template
+from bot.campaigns.messages import TemplateRefused, edit_status, preview_messages, preview_variables, save_template
 from bot.campaigns.store import Actor, CampaignNotFound, UnknownActor, actor_named
-from bot.line.templates import render_default_messages, render_message, validate_template
+from bot.line.templates import render_default_messages
 from bot.storage.database import Database
 from bot.storage.models import AuditEntry, Campaign, MessageTemplate
 from flows.campaigns.describe import when
@@ -216,10 +216,10 @@ def preview(
         text, alt = (source, alt_text) if source is not None else ((row.source, row.alt_text) if row else (None, None))
         if text is None:
             return defaults
-        errors = validate_template(kind, text, alt_text=alt)
+        messages, errors = preview_messages(kind, text, alt, variables)
         if errors:
             raise CliError(_errors_line(errors))
-        return [render_message(kind, text, alt or kind.defaults[0].alt_text, variables), *defaults[1:]]
+        return messages
 
     messages = in_transaction(work)
     typer.echo(json.dumps(messages, ensure_ascii=False, indent=2))

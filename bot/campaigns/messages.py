@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.campaigns.store import Actor, CampaignNotFound
 from bot.chat.channels import DEFAULT_CHANNEL
 from bot.config import Config
-from bot.line.templates import render_message, validate_template
+from bot.line.templates import render_default_messages, render_message, validate_template
 from bot.line.validation import LineCheckUnavailable, channel_token, line_refusals
 from bot.storage.database import Database
 from bot.storage.models import AuditEntry, Campaign, Channel, MessageTemplate
@@ -22,10 +22,13 @@ from flows.campaigns.lifecycle import CampaignStatus, check_edit, status_of
 from flows.campaigns.roles import Permission, require
 from flows.messages.custom import CustomKind
 
-# How a saved template was checked with LINE (the console shows it beside the save).
-CHECKED_BY_LINE = "已通過 LINE 的訊息驗證"
-CHECKED_BY_SIMULATOR = "沙盒模式：已由 LINE 模擬器驗證（未連線到 LINE）"
-CHECKED_LOCALLY = "此頻道未設定 LINE 存取權杖：只做了本機檢查（格式與 LINE 的限制），未經 LINE 驗證"
+# How a saved template was checked with LINE (save_template's answer), and what the console says.
+CHECKED_BY_LINE, CHECKED_BY_SIMULATOR, CHECKED_LOCALLY = "line", "simulator", "local"
+CHECKED_TEXTS = {
+    CHECKED_BY_LINE: "已通過 LINE 的訊息驗證",
+    CHECKED_BY_SIMULATOR: "沙盒模式：已由 LINE 模擬器驗證（未連線到 LINE）",
+    CHECKED_LOCALLY: "此頻道未設定 LINE 存取權杖：只做了本機檢查（格式與 LINE 的限制），未經 LINE 驗證",
+}
 
 
 class TemplateRefused(ValueError):
@@ -71,6 +74,24 @@ def preview_variables(kind: CustomKind, campaign: Campaign, overrides: dict[str,
     values.update(campaign_name=campaign.name, rules_url=campaign.rules_url, campaign_end=when(campaign.end_at))
     values.update(overrides or {})
     return {k: v for k, v in values.items() if k in {var.name for var in kind.variables}}
+
+
+async def preview_values(db: Database, campaign_id: int, kind: CustomKind,
+                         overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """preview_variables for a campaign in storage (CampaignNotFound when there is none)."""
+    async with db.session() as session:
+        return preview_variables(kind, await _campaign(session, campaign_id), overrides)
+
+
+def preview_messages(kind: CustomKind, source: str, alt_text: str | None,
+                     variables: dict[str, Any]) -> tuple[list[dict[str, Any]], list[str]]:
+    """The LINE messages a template sends with these values (符合資格's coupon message follows),
+    or the reasons it would not be saved."""
+    errors = validate_template(kind, source, alt_text=alt_text)
+    if errors:
+        return [], errors
+    defaults = render_default_messages(kind, variables, has_coupon=True)
+    return [render_message(kind, source, alt_text or kind.defaults[0].alt_text, variables), *defaults[1:]], []
 
 
 async def edit_status(session: AsyncSession, actor: Actor, campaign: Campaign, kind: CustomKind,
