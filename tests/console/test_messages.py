@@ -189,3 +189,19 @@ async def test_the_console_serves_the_sandbox_flex_renderer_itself(console_app):
         response = await http.get(served)
         assert response.status == 200
         assert await response.text() == resources.files("bot.sandbox_chat").joinpath(name).read_text(encoding="utf-8")
+
+
+def test_the_docs_list_the_variables_the_code_defines():
+    """docs/messages.md's table is flows/messages/custom.py's variables: names, descriptions, the
+    kinds that have each, in the same order."""
+    from pathlib import Path
+
+    doc = Path(__file__).parents[2].joinpath("docs", "messages.md").read_text(encoding="utf-8")
+    table = doc.split("<!-- variables: start -->")[1].split("<!-- variables: end -->")[0]
+    rows = [[cell.strip() for cell in line.strip().strip("|").split("|")] for line in table.strip().splitlines()[2:]]
+    documented = [(name.strip("`{}"), description, kinds.split("、")) for name, description, _sample, kinds in rows]
+    defined: dict[str, tuple[str, list[str]]] = {}
+    for kind in CustomKind:
+        for variable in kind.variables:
+            defined.setdefault(variable.name, (variable.description, []))[1].append(kind.label.removesuffix("訊息"))
+    assert documented == [(name, description, kinds) for name, (description, kinds) in defined.items()]
