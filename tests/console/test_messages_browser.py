@@ -5,39 +5,23 @@ the sandbox chat gets the new text; then a broken template in advanced mode is r
 reason beside it and the draft kept. Screenshots at 1280 and 768 px go to $TEST_ARTIFACTS_DIR."""
 from __future__ import annotations
 
-import asyncio
 import os
 from pathlib import Path
 
 import pytest
 
-from bot.storage.database import Database
-from console.sessions import COOKIE, open_session
-from flows.campaigns.roles import Role
+from console.sessions import COOKIE
 from tests.browsers import CHROMEDRIVER, chromium
-from tests.campaign_store.data import add_actor
-from tests.console.test_browser import Console, _env, _service_now
+from tests.console.test_browser import Console, _sign_in_token
 # The sandbox browser tests' service (`python -m bot` in sandbox mode, clock at Taipei daytime)
 # and screenshot directory fixtures, shared.
-from tests.sandbox.test_browser import Service, _wait, artifacts, service  # noqa: F401
+from tests.sandbox.test_browser import _wait, artifacts, service  # noqa: F401
 
 pytestmark = pytest.mark.skipif(not Path(CHROMEDRIVER).exists() and os.environ.get("CI") != "true",
                                 reason="chromium-driver is not installed")
 DEMO_CAMPAIGN = 1  # the sandbox's demo campaign (keyword 登錄發票)
 NEW_TITLE = "瀏覽器改過的好消息"
 BROKEN = '{"type": "bubble", "body": {"type": "box", "layout": "vertical", "contents": [{% if %}]}}'
-
-
-def _sign_in_token(service: Service) -> str:
-    async def make() -> str:
-        db = Database(_env(service)["DATABASE_URL"])
-        try:
-            actor = await add_actor(db, "message-marketer", Role.MARKETER)
-            return await open_session(db, actor.id, _service_now(service))
-        finally:
-            await db.close()
-
-    return asyncio.run(make())
 
 
 def _preview_text(page: Console) -> str:
@@ -80,12 +64,8 @@ def test_form_mode_preview_save_and_the_new_text_arrives_then_a_broken_template_
         page.widths("messages-saved")
 
         driver.get(service.base + "/sandbox")
-        _wait("the campaign picker", lambda: page.js(
-            "return Array.from(document.querySelectorAll('#campaign-select option')).some(o => o.value.endsWith(':' + arguments[0]))",
-            str(DEMO_CAMPAIGN)))
-        page.js("const s = document.getElementById('campaign-select');"
-                "s.value = Array.from(s.options).find(o => o.value.endsWith(':' + arguments[0])).value;"
-                "s.dispatchEvent(new Event('change', {bubbles: true}))", str(DEMO_CAMPAIGN))
+        _wait("the demo campaign picked (the only one)", lambda: page.js(
+            "return document.getElementById('campaign-select').value.endsWith(':' + arguments[0])", str(DEMO_CAMPAIGN)))
         page.find("[data-action=keyword]").click()
         _wait("the demo card", lambda: "拍照上傳" in page.js("return document.getElementById('chat').textContent"))
         page.find("[data-sample=eligible]").click()
