@@ -92,11 +92,12 @@ def _draft(kind: CustomKind, data: MultiDictProxy[Any]) -> dict[str, Any]:
 
 
 async def _editor(request: web.Request, kind: CustomKind, view: CampaignView, draft: dict[str, Any], *,
-                  status: int = 200, errors: dict[str, str] | None = None, saved: str | None = None) -> web.Response:
+                  status: int = 200, errors: dict[str, str] | None = None, saved: str | None = None,
+                  hand_edited: bool = False) -> web.Response:
     samples = await preview_values(request.config_dict[DATABASE], view.id, kind, draft["samples"])
     return render(request, "messages/edit.html", status=status, campaign=view, kind=kind, draft=draft,
                   errors=errors or {}, saved=saved, samples=samples, buttons_max=BUTTONS_MAX,
-                  links=url_variables(kind))
+                  links=url_variables(kind), hand_edited=hand_edited)
 
 
 def _edit_page(kind: CustomKind) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
@@ -109,7 +110,7 @@ def _edit_page(kind: CustomKind) -> Callable[[web.Request], Awaitable[web.Stream
                  "alt_text": (row.alt_text or "") if row else "", "samples": {}}
         checked = request.query.get("saved")
         return await _editor(request, kind, view, draft, saved=CHECKED_TEXTS.get(checked or ""),
-                             errors={} if row is None or form else {"mode": "此訊息的範本曾以進階模式編輯，只能在進階模式修改"})
+                             hand_edited=row is not None and form is None)
 
     return show
 

@@ -23,7 +23,7 @@
   function showErrors(errors) {
     form.querySelectorAll(".error").forEach(function (node) {
       var field = node.id.replace(/-error$/, "");
-      if (field === "line" || field === "status" || field === "mode") { return; } // only a save tells these
+      if (field === "line" || field === "status") { return; } // only a save tells these
       node.textContent = errors[field] || "";
     });
   }

@@ -155,7 +155,7 @@ async def test_advanced_mode_saves_a_template_the_cli_would(console_app, console
     row = await _saved(console_app, "not_qualified")
     assert (row.source, row.alt_text) == (source, None)
     page = await (await marketer.get(_path(console_app.campaign_id, "not_qualified"))).text()
-    assert "只能在進階模式修改" in page
+    assert "只能在進階模式修改" in page and "尚未儲存" not in page
 
 
 async def test_what_line_refuses_is_not_saved_and_the_reason_shows(console_app, console_client):
