@@ -4,7 +4,6 @@ preview's LINE messages, and saving as the CLI does (local checks, then the LINE
 validate endpoint), a refused save keeping the draft with the reason beside the field."""
 from __future__ import annotations
 
-
 import pytest
 from sqlalchemy import select
 
