@@ -14,21 +14,20 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from admin_cli.campaign_access import checked
-from admin_cli.campaigns import when
-from admin_cli.context import CliError, acting_user, acting_user_name, in_transaction, load_config
+from admin_cli.context import CliError, acting_user, acting_user_name, fail, in_transaction, load_config, with_database
 from admin_cli.editor import edit_text
 from admin_cli.output import add_row, console, table
-from bot.line.templates import render_default_messages, render_message, validate_template
-from bot.chat.channels import DEFAULT_CHANNEL
-from bot.config import Config
-from bot.line.validation import LineCheckUnavailable, channel_token, line_refusals
-from bot.storage.models import AdminUser, AuditEntry, Campaign, Channel, MessageTemplate
-from flows.campaigns.lifecycle import CampaignStatus, check_edit, status_of
-from flows.campaigns.roles import Permission, can
+from bot.campaigns.messages import TemplateRefused, edit_status, preview_messages, preview_variables, save_template
+from bot.campaigns.store import Actor, CampaignNotFound, UnknownActor, actor_named
+from bot.line.templates import render_default_messages
+from bot.storage.database import Database
+from bot.storage.models import AuditEntry, Campaign, MessageTemplate
+from flows.campaigns.describe import when
+from flows.campaigns.roles import PermissionDenied
 from flows.messages.billing import Billing
 from flows.messages.custom import CustomKind
-from flows.messages.system import SystemKind, system_text
 from flows.messages.invoice_facts import InvoiceFacts
+from flows.messages.system import SystemKind, system_text
 
 messages_app = typer.Typer(help="System and custom messages of a campaign.", no_args_is_help=True)
 
@@ -143,63 +142,32 @@ def edit(
 
     config = load_config()
 
-    async def work(session: AsyncSession) -> str:
-        actor, status, moment = await _editor_of(session, ctx, campaign_id, kind)
-        row = await _saved(session, campaign_id, kind)
-        alt = alt_text if alt_text is not None else (row.alt_text if row else None)
-        errors = validate_template(kind, source, alt_text=alt)
-        if errors:
-            raise CliError(_errors_line(errors))
-        await _check_with_line(session, config, campaign_id, kind, source, alt)
-        before = {"source": row.source, "alt_text": row.alt_text} if row else None
-        if row is None:
-            row = MessageTemplate(campaign_id=campaign_id, kind=kind.value, source=source, alt_text=alt,
-                                  updated_by=actor.id, updated_at=moment)
-            session.add(row)
-        else:
-            row.source, row.alt_text, row.updated_by, row.updated_at = source, alt, actor.id, moment
-        session.add(AuditEntry(actor_id=actor.id, action="campaign.message.save", target=f"campaign:{campaign_id}",
-                               detail={"actor": actor.name, "kind": kind.value, "status": status.value,
-                                       "before": before, "after": {"source": source, "alt_text": alt}},
-                               at=moment))
+    async def work(db: Database) -> str:
+        try:
+            actor = await actor_named(db, acting_user_name(ctx))
+            await save_template(db, config, actor, campaign_id, kind, source, alt_text,
+                                dt.datetime.now(dt.timezone.utc), keep_alt_text=True)
+        except TemplateRefused as exc:
+            raise fail(_errors_line(exc.errors) if exc.field == "template" else exc.errors[0]) from None
+        except (PermissionDenied, CampaignNotFound, UnknownActor) as exc:
+            raise fail(str(exc)) from None
         return f"saved the {kind.label} of campaign {campaign_id}"
 
-    typer.echo(in_transaction(work))
-
-
-async def _check_with_line(session: AsyncSession, config: Config, campaign_id: int, kind: CustomKind,
-                           source: str, alt: str | None) -> None:
-    """When the campaign's channel is configured (an access token), LINE's validate endpoint must
-    accept the template rendered with the preview values."""
-    campaign = await _campaign(session, campaign_id)
-    channel = await session.get(Channel, campaign.channel_id)
-    token = channel_token(config, channel.access_token if channel else None,
-                          channel is not None and channel.name == DEFAULT_CHANNEL)
-    if not token:
-        return
-    message = render_message(kind, source, alt or kind.defaults[0].alt_text, preview_variables(kind, campaign))
-    try:
-        refusals = await line_refusals(token, config, [message])
-    except LineCheckUnavailable as exc:
-        raise CliError(f"template not saved: {exc}") from None
-    if refusals:
-        raise CliError("template refused by LINE: " + "; ".join(refusals))
+    typer.echo(with_database(work))
 
 
 async def _editor_of(session: AsyncSession, ctx: typer.Context, campaign_id: int,
-                     kind: CustomKind) -> tuple[AdminUser, CampaignStatus, dt.datetime]:
+                     kind: CustomKind) -> tuple[Actor, dt.datetime]:
     """The acting user, if their role may edit and the campaign's status lets its verification
     messages change now; else a CliError naming why."""
-    actor, role = await acting_user(session, acting_user_name(ctx))
-    if not can(role, Permission.EDIT):
-        raise CliError(f"{actor.name}（{role.label}）沒有發票活動的「{Permission.EDIT.label}」權限")
-    campaign = await _campaign(session, campaign_id)
+    user, role = await acting_user(session, acting_user_name(ctx))
+    actor = Actor(user.id, user.name, role)
     moment = dt.datetime.now(dt.timezone.utc)
-    status = status_of(campaign.published_at, campaign.paused, campaign.start_at, campaign.end_at, moment)
-    refusals = check_edit(status, [f"messages.{kind.value}"])
-    if refusals:
-        raise CliError(refusals[0].message)
-    return actor, status, moment
+    try:
+        await edit_status(session, actor, await _campaign(session, campaign_id), kind, moment)
+    except (PermissionDenied, TemplateRefused) as exc:
+        raise CliError(str(exc)) from None
+    return actor, moment
 
 
 @messages_app.command("reset")
@@ -212,7 +180,7 @@ def reset(
     kind = parse_kind(kind_text)
 
     async def work(session: AsyncSession) -> str:
-        actor, status, moment = await _editor_of(session, ctx, campaign_id, kind)
+        actor, moment = await _editor_of(session, ctx, campaign_id, kind)
         row = await _saved(session, campaign_id, kind)
         if row is None:
             return f"the {kind.label} of campaign {campaign_id} is already the default"
@@ -228,13 +196,6 @@ def reset(
 
 
 # --- preview ----------------------------------------------------------------------------------------
-
-def preview_variables(kind: CustomKind, campaign: Campaign) -> dict[str, Any]:
-    """Sample values, with the campaign's own name, end time and rules link."""
-    values = kind.sample_variables()
-    values.update(campaign_name=campaign.name, rules_url=campaign.rules_url, campaign_end=when(campaign.end_at))
-    return {k: v for k, v in values.items() if k in {var.name for var in kind.variables}}
-
 
 @messages_app.command("preview")
 def preview(
@@ -255,10 +216,10 @@ def preview(
         text, alt = (source, alt_text) if source is not None else ((row.source, row.alt_text) if row else (None, None))
         if text is None:
             return defaults
-        errors = validate_template(kind, text, alt_text=alt)
+        messages, errors = preview_messages(kind, text, alt, variables)
         if errors:
             raise CliError(_errors_line(errors))
-        return [render_message(kind, text, alt or kind.defaults[0].alt_text, variables), *defaults[1:]]
+        return messages
 
     messages = in_transaction(work)
     typer.echo(json.dumps(messages, ensure_ascii=False, indent=2))

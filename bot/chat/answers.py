@@ -67,6 +67,12 @@ def _upload_variables(upload: Upload, reward: Reward | None) -> dict[str, Any]:
     }
 
 
+async def saved_template(session: AsyncSession, campaign_id: int, kind: CustomKind) -> MessageTemplate | None:
+    """The campaign's saved template of a custom kind (None: the default is used)."""
+    return await session.scalar(select(MessageTemplate).where(
+        MessageTemplate.campaign_id == campaign_id, MessageTemplate.kind == kind.value))
+
+
 async def custom(
     session: AsyncSession, speaker: Speaker, kind: CustomKind, extra: dict[str, Any] | None = None,
     *, has_coupon: bool = False,
@@ -77,10 +83,7 @@ async def custom(
     allowed = {v.name for v in kind.variables}
     variables = {k: v for k, v in variables.items() if k in allowed}
     defaults = render_default_messages(kind, variables, has_coupon=has_coupon)
-    saved = await session.scalar(
-        select(MessageTemplate).where(MessageTemplate.campaign_id == speaker.campaign.id,
-                                      MessageTemplate.kind == kind.value)
-    )
+    saved = await saved_template(session, speaker.campaign.id, kind)
     if saved is None:
         return defaults
     try:
@@ -104,7 +107,7 @@ async def for_upload(session: AsyncSession, speaker: Speaker, upload: Upload) ->
     if status == "not_qualified":
         return await custom(session, speaker, CustomKind.NOT_QUALIFIED, variables)
     if status == "duplicate":
-        return duplicate(speaker, facts)
+        return await duplicate(session, speaker, facts, variables)
     if status == "invalid":
         if upload.reason == EXPIRED_REASON:
             return await custom(session, speaker, CustomKind.NOT_QUALIFIED, variables)
@@ -122,9 +125,22 @@ async def coupon(session: AsyncSession, speaker: Speaker, upload: Upload) -> lis
     return messages[-1:]
 
 
-def duplicate(speaker: Speaker, facts: InvoiceFacts | None) -> list[LineJson]:
+async def duplicate(session: AsyncSession, speaker: Speaker, facts: InvoiceFacts | None,
+                    variables: dict[str, Any]) -> list[LineJson]:
+    """重複登錄: the fixed system text, or the campaign's saved 同一發票重複登錄 template in its place
+    (docs/decisions.md); the kind's default template is never sent."""
     if facts is None:
         return system(speaker, SystemKind.UNEXPECTED)
+    kind = CustomKind.DUPLICATE
+    saved = await saved_template(session, speaker.campaign.id, kind)
+    if saved is not None:
+        values = {k: v for k, v in {**_common_variables(speaker), **variables}.items()
+                  if k in {var.name for var in kind.variables}}
+        try:
+            return [render_message(kind, saved.source, saved.alt_text or kind.defaults[0].alt_text, values)]
+        except TemplateRenderError as exc:  # validated at save time; the system text answers instead
+            log.error("saved template failed to render; system text used",
+                      extra={"fields": {"campaign_id": speaker.campaign.id, "kind": kind.value, "error": str(exc)}})
     return system(speaker, SystemKind.DUPLICATE, facts)
 
 

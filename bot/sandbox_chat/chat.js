@@ -4,9 +4,9 @@
 // Plain browser JavaScript, no build step. Every text from the server goes in with textContent.
 "use strict";
 (function () {
+  const { el, safeUrl } = LineFlex;
   const API = "/sandbox/api";
   const MESSAGES = "/sandbox/line/_sim/messages";
-  const CAMERA_URI = "https://line.me/R/nv/camera/";
   const MAX_PHOTO = 10 * 1024 * 1024;
   const USERS_KEY = "sandbox.users"; // localStorage: the fake users, shared by every tab
   const CURRENT_KEY = "sandbox.currentUser"; // sessionStorage: this tab's user
@@ -256,7 +256,7 @@
 
   async function resendSample() {
     const result = await postJson("/resend-sample", {});
-    if (result) say(`再送一次範例發票 ${invoiceLabel(result)}：同一人是「重複登錄」，別人是「同一發票重複登錄」。`);
+    if (result) say(`再送一次範例發票 ${invoiceLabel(result)}：同一人或別人都是「重複登錄」（活動存了自訂的「同一發票重複登錄」訊息時改送它）。`);
   }
 
   async function sendFile(file) {
@@ -462,22 +462,6 @@
 
   // --- drawing ------------------------------------------------------------------------------
 
-  function el(tag, className, text) {
-    const node = document.createElement(tag);
-    if (className) node.className = className;
-    if (text !== undefined && text !== null) node.textContent = String(text);
-    return node;
-  }
-
-  function safeUrl(value) {
-    try {
-      const url = new URL(String(value), location.href);
-      return url.protocol === "http:" || url.protocol === "https:" ? url : null;
-    } catch (_e) {
-      return null;
-    }
-  }
-
   function timeOf(at) {
     const when = new Date(at);
     return isNaN(when) ? "" : when.toLocaleTimeString("zh-TW", { timeZone: "Asia/Taipei", hour: "2-digit", minute: "2-digit", hour12: false });
@@ -488,115 +472,14 @@
     return isNaN(when) ? "" : when.toLocaleDateString("zh-TW", { timeZone: "Asia/Taipei", month: "long", day: "numeric", weekday: "short" });
   }
 
-  function renderAction(action, label, style) {
-    const text = label || (action && action.label) || "";
-    const classes = "flex-action " + (style || "");
-    if (!action || typeof action !== "object") return el("span", classes, text);
-    if (action.type === "uri") {
-      if (action.uri === CAMERA_URI) {
-        const button = el("button", classes, text);
-        button.type = "button";
-        button.title = "開啟相機（這裡：選擇照片）";
-        button.addEventListener("click", () => fileInput.click());
-        return button;
-      }
-      const url = safeUrl(action.uri);
-      if (url && url.pathname.startsWith("/liff/")) {
-        const button = el("button", classes, text);
-        button.type = "button";
-        button.dataset.liff = url.pathname;
-        button.addEventListener("click", () => openLiff(url, text));
-        return button;
-      }
-      const link = el("a", classes, text);
-      if (!url) { link.setAttribute("aria-disabled", "true"); return link; }
-      link.href = url.href;
-      link.target = "_blank";
-      link.rel = "noopener noreferrer";
-      return link;
-    }
-    if (action.type === "postback" || action.type === "message") {
-      const button = el("button", classes, text);
-      button.type = "button";
-      button.addEventListener("click", () => {
-        if (action.type === "message") sendText(String(action.text || ""));
-        else sendPostback(String(action.data || ""), action.displayText);
-      });
-      return button;
-    }
-    const other = el("span", classes, text);
-    other.setAttribute("aria-disabled", "true");
-    return other;
-  }
-
-  function renderFlex(node) {
-    if (!node || typeof node !== "object") return el("span");
-    switch (node.type) {
-      case "carousel": {
-        const box = el("div", "flex-carousel");
-        for (const bubble of node.contents || []) box.append(renderFlex(bubble));
-        return box;
-      }
-      case "bubble": {
-        const bubble = el("div", "flex-bubble");
-        for (const part of ["header", "hero", "body", "footer"]) {
-          if (!node[part]) continue;
-          const section = el("div", "flex-section " + part);
-          section.append(renderFlex(node[part]));
-          bubble.append(section);
-        }
-        return bubble;
-      }
-      case "box": {
-        const box = el("div", "flex-box " + (node.layout || "vertical"));
-        for (const child of node.contents || []) box.append(renderFlex(child));
-        return box;
-      }
-      case "text": {
-        const spans = Array.isArray(node.contents) ? node.contents.map((s) => (s && s.text) || "").join("") : "";
-        const text = el("div", "flex-text", spans || node.text || "");
-        if (node.weight === "bold") text.classList.add("bold");
-        if (node.size) text.classList.add("size-" + node.size);
-        if (node.action) return renderAction(node.action, text.textContent, "link");
-        return text;
-      }
-      case "image": {
-        const url = safeUrl(node.url);
-        const image = el("img", "flex-image");
-        image.alt = "";
-        if (url) image.src = url.href;
-        return image;
-      }
-      case "button":
-        return renderAction(node.action, null, node.style || "secondary");
-      case "separator":
-        return el("hr", "flex-separator");
-      case "spacer":
-      case "filler":
-        return el("div", "flex-spacer");
-      default:
-        return el("span");
-    }
-  }
-
-  function renderBotMessage(message) {
-    if (message.type === "text") return el("div", "bubble", message.text);
-    if (message.type === "flex") {
-      const flex = renderFlex(message.contents);
-      flex.title = message.altText || "";
-      return flex;
-    }
-    if (message.type === "image") {
-      const wrap = el("div", "bubble photo");
-      const url = safeUrl(message.previewImageUrl || message.originalContentUrl);
-      const image = el("img");
-      image.alt = "";
-      if (url) image.src = url.href;
-      wrap.append(image);
-      return wrap;
-    }
-    return el("div", "bubble unknown", `[${message.type}] ${message.altText || ""}`);
-  }
+  // The flex renderer is shared with the console's message preview (flex.js).
+  const FLEX_ACTIONS = {
+    camera: () => fileInput.click(),
+    liff: (url, text) => openLiff(url, text),
+    message: (text) => sendText(text),
+    postback: (data, displayText) => sendPostback(data, displayText),
+  };
+  const renderBotMessage = (message) => LineFlex.message(message, FLEX_ACTIONS);
 
   const SAMPLE_NOTES = {
     low: "未達門檻", business: "統編發票", pending: "財政部尚未上傳", never: "財政部查無", unreadable: "模糊照片",

@@ -12,7 +12,7 @@ from bot.appkeys import CONFIG
 from bot.sandbox_chat.demo import DEMO_CAP, DEMO_KEYWORD, DEMO_NAME, DEMO_POSTBACK, DEMO_THRESHOLD
 
 STATIC_PREFIX = "/sandbox/static"
-_STATIC = {"chat.js": "text/javascript", "chat.css": "text/css"}
+_STATIC = {"chat.js": "text/javascript", "chat.css": "text/css", "flex.js": "text/javascript", "flex.css": "text/css"}
 _NO_CACHE = {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"}
 
 

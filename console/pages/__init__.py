@@ -7,4 +7,5 @@ from console.pages import (  # noqa: F401
     campaign_uploads,
     campaigns,
     home,
+    messages,
 )
