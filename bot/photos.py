@@ -74,12 +74,13 @@ def token_is_valid(key: bytes, path: str, given_token: str, given_expires: str, 
 
 
 def photo_linker(config: Config, *, generation: int, now: dt.datetime,
-                 keep_until: dt.datetime | None = None) -> Callable[[str], str]:
-    """Stored photo path (`photos/<campaign>/<file>`) → its URL under the service's base URL,
-    good for PHOTO_LINK_TTL_DAYS from `now` (or until `keep_until` when later) under link
-    generation `generation`."""
+                 keep_until: dt.datetime | None = None, base: str | None = None) -> Callable[[str], str]:
+    """Stored photo path (`photos/<campaign>/<file>`) → its URL under the service's base URL
+    (or `base`: "" gives a same-origin path, for the console's pages), good for
+    PHOTO_LINK_TTL_DAYS from `now` (or until `keep_until` when later) under link generation
+    `generation`."""
     key = link_key(config)
-    base = config.base_url
+    base = config.base_url if base is None else base
     expires = int(now.timestamp()) + config.photo_link_ttl_days * 86400
     if keep_until is not None:
         expires = max(expires, int(keep_until.timestamp()))

@@ -22,7 +22,14 @@ PAST_DRAWS_SHOWN = 20
 
 
 class DrawRefused(ValueError):
-    """A draw that cannot be made for this campaign (not list-only, nothing to draw from)."""
+    """A draw that cannot be made for this campaign: `reason` is NOT_LIST_ONLY or NOTHING_TO_DRAW."""
+
+    NOT_LIST_ONLY = "not_list_only"
+    NOTHING_TO_DRAW = "nothing_to_draw"
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -43,14 +50,15 @@ class DrawResult:
 
 @dataclass(frozen=True)
 class PastDraw:
-    """A draw as the audit log keeps it: when, by whom, its seed, options and winners (upload ids)."""
+    """A draw as the audit log keeps it: when, by whom, its seed, options and winners."""
 
     at: dt.datetime
     actor: str
     seed: int
     count: int
     one_per_user: bool
-    winners: list[int]
+    entries: int | None  # 通過 invoices drawn from (None: a draw recorded before it was kept)
+    winners: list[Winner]
 
 
 async def draw_winners(session: AsyncSession, view: CampaignView, count: int, seed: int, *,
@@ -60,13 +68,12 @@ async def draw_winners(session: AsyncSession, view: CampaignView, count: int, se
     require(actor.name, actor.role, Permission.EDIT)
     if view.settings.conditions.reward_timing is not RewardTiming.LIST_ONLY:
         raise DrawRefused(f"campaign {view.id} gives rewards right after passing "
-                          f"({RewardTiming.IMMEDIATE.label}); the draw is for {RewardTiming.LIST_ONLY.label} campaigns")
+                          f"({RewardTiming.IMMEDIATE.label}); the draw is for {RewardTiming.LIST_ONLY.label} campaigns",
+                          DrawRefused.NOT_LIST_ONLY)
     rows = (await session.execute(
-        select(Upload.id, Customer.line_user_id, Customer.display_name, Upload.invoice_number, Upload.invoice_date)
-        .join(Customer, Customer.id == Upload.customer_id)
-        .where(Upload.campaign_id == view.id, Upload.status == statuses.PASSED))).all()
+        _winner_query().where(Upload.campaign_id == view.id, Upload.status == statuses.PASSED))).all()
     if not rows:
-        raise DrawRefused(f"campaign {view.id} has no 通過 invoices to draw from")
+        raise DrawRefused(f"campaign {view.id} has no 通過 invoices to draw from", DrawRefused.NOTHING_TO_DRAW)
     result = draw([Entry(r[0], r[1]) for r in rows], count, seed, one_per_user=one_per_user)
     audit.record(session, action=ACTION, target=f"campaign:{view.id}", actor=actor, at=now,
                  seed=result.seed, count=count, one_per_user=one_per_user,
@@ -77,13 +84,26 @@ async def draw_winners(session: AsyncSession, view: CampaignView, count: int, se
                                for place, w in enumerate(result.winners, start=1)])
 
 
+def _winner_query():  # noqa: ANN202 - a SQLAlchemy Select
+    return (select(Upload.id, Customer.line_user_id, Customer.display_name, Upload.invoice_number,
+                   Upload.invoice_date)
+            .join(Customer, Customer.id == Upload.customer_id))
+
+
 async def past_draws(session: AsyncSession, campaign_id: int,
                      limit: int = PAST_DRAWS_SHOWN) -> list[PastDraw]:
-    """The campaign's draws, newest first, as kept in the audit log."""
+    """The campaign's draws, newest first, as kept in the audit log, with their winners' names
+    and invoices as they are now (a purge leaves them blank)."""
     rows = (await session.execute(
         select(AuditEntry.at, AuditEntry.detail)
         .where(AuditEntry.action == ACTION, AuditEntry.target == f"campaign:{campaign_id}")
         .order_by(AuditEntry.at.desc(), AuditEntry.id.desc()).limit(limit))).all()
-    return [PastDraw(at, str(detail.get("actor", "")), int(detail["seed"]), int(detail.get("count", 0)),
-                     bool(detail.get("one_per_user")), [int(i) for i in detail.get("winners", [])])
-            for at, detail in rows]
+    ids = {int(i) for _, detail in rows for i in detail.get("winners", [])}
+    found = {r[0]: r for r in (await session.execute(_winner_query().where(Upload.id.in_(ids)))).all()} if ids else {}
+    draws = []
+    for at, detail in rows:
+        winners = [Winner(place, *(found.get(int(i)) or (int(i), "", None, None, None)))
+                   for place, i in enumerate(detail.get("winners", []), start=1)]
+        draws.append(PastDraw(at, str(detail.get("actor", "")), int(detail["seed"]), int(detail.get("count", 0)),
+                              bool(detail.get("one_per_user")), detail.get("entries"), winners))
+    return draws
