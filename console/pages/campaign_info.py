@@ -65,7 +65,7 @@ async def _info_page(request: web.Request, *, status: int = 200, draw_errors: di
                   pages=max(1, math.ceil(listed.total / PER_PAGE)), Sort=ParticipantSort,
                   statuses=list(UploadStatus), sources=list(InvoiceSource), local=in_taipei,
                   kinds=list(ExportKind), formats=list(ExportFormat), list_only=list_only, draws=draws,
-                  draw_errors=draw_errors or {}, draw_values=draw_values or {"count": "1"})
+                  request_query=request.query, draw_errors=draw_errors or {}, draw_values=draw_values or {"count": "1"})
 
 
 # --- downloads -------------------------------------------------------------------------------------
