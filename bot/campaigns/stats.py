@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 
-from sqlalchemy import String, func, or_, select, type_coerce
+from sqlalchemy import String, func, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.campaigns import statuses
@@ -166,12 +166,14 @@ _SORT_COLUMNS = {ParticipantSort.UPLOADED: Upload.uploaded_at, ParticipantSort.V
                  ParticipantSort.NAME: Customer.display_name, ParticipantSort.STATUS: Upload.status}
 SEARCH_MAX = 100
 _INVOICE_NUMBER = re.compile(r"[A-Z]{2}-?\d{8}")
+_LINE_USER_ID = re.compile(r"U[0-9a-f]{32}")
 
 
 @dataclass(frozen=True)
 class ParticipantFilter:
     """What the participant list shows: one status (None: the counted ones), one 上傳方式, a search
-    (an invoice number `AB12345678` / `AB-12345678`, a LINE UID, or part of a name), and uploads
+    (an invoice number `AB12345678` / `AB-12345678`, a LINE UID `U` + 32 hex digits, else part
+    of a name), and uploads
     from `since` to `until` (Asia/Taipei calendar days, both included)."""
 
     status: UploadStatus | None = None
@@ -194,10 +196,11 @@ class ParticipantFilter:
             number = text.upper()
             if _INVOICE_NUMBER.fullmatch(number):
                 where.append(Upload.invoice_number == number.replace("-", ""))
+            elif _LINE_USER_ID.fullmatch(text):
+                where.append(Customer.line_user_id == text)
             else:
                 escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-                where.append(or_(Customer.line_user_id == text,
-                                 Customer.display_name.ilike(f"%{escaped}%", escape="\\")))
+                where.append(Customer.display_name.ilike(f"%{escaped}%", escape="\\"))
         return where
 
 

@@ -229,7 +229,12 @@ class Customer(Base):
     """A LINE user of one channel (shopper or donor)."""
 
     __tablename__ = "customers"
-    __table_args__ = (UniqueConstraint("channel_id", "line_user_id"),)
+    __table_args__ = (
+        UniqueConstraint("channel_id", "line_user_id"),
+        # 活動資訊's search by LINE UID (migration 0014; on PostgreSQL also a pg_trgm index on
+        # display_name for the search by part of a name, made by the migration only).
+        Index("ix_customers_line_user_id", "line_user_id"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id"))
