@@ -10,7 +10,7 @@ from aiohttp import web
 from bot.appkeys import CONFIG, DATABASE
 from bot.campaigns.day_chart import day_chart
 from bot.campaigns.exports import ExportFormat, ExportKind, count_rows, export
-from bot.campaigns.stats import PAGE_MAX, ParticipantSort, campaign_stats, participants, uploads_per_day
+from bot.campaigns.stats import COUNT_CAP, PAGE_MAX, ParticipantSort, campaign_stats, participants, uploads_per_day
 from bot.campaigns.winner_draw import DrawRefused, draw_winners, past_draws
 from bot.photos import export_photo_linker, photo_linker
 from bot.privacy.keys import link_generation
@@ -55,14 +55,15 @@ async def _info_page(request: web.Request, *, status: int = 200, draw_errors: di
         link = photo_linker(config, generation=await link_generation(session), now=now, base="")
         listed = await participants(session, view.id, where=query.where, sort=query.sort,
                                     descending=query.descending, limit=PER_PAGE,
-                                    offset=(query.page - 1) * PER_PAGE, photo_link=link)
+                                    offset=(query.page - 1) * PER_PAGE, photo_link=link, count_cap=COUNT_CAP)
         list_only = view.settings.conditions.reward_timing is RewardTiming.LIST_ONLY
         draws = await past_draws(session, view.id) if list_only else []
     path = f"/console/campaigns/{view.id}/info"
     return render(request, "campaigns/info.html", status=status, view=view, summary=_summary(view.settings),
                   editable=editable_text(view.status), pool=await store.coupon_pool(view.id),
                   numbers=numbers, chart=day_chart(days), listed=listed, query=query, path=path,
-                  pages=max(1, math.ceil(listed.total / PER_PAGE)), Sort=ParticipantSort,
+                  pages=max(1, math.ceil(min(listed.total, COUNT_CAP) / PER_PAGE)), Sort=ParticipantSort,
+                  count_cap=COUNT_CAP, more=listed.more_than(COUNT_CAP),
                   statuses=list(UploadStatus), sources=list(InvoiceSource), local=in_taipei,
                   kinds=list(ExportKind), formats=list(ExportFormat), list_only=list_only, draws=draws,
                   request_query=request.query, draw_errors=draw_errors or {}, draw_values=draw_values or {"count": "1"})

@@ -118,7 +118,12 @@ async def test_participant_filters_in_the_service_layer(console):
     assert await numbers(since=dt.date(2023, 9, 3), until=dt.date(2023, 9, 3)) == ["CD00000005", "AB00000004"]
     assert await numbers(until=dt.date(2023, 9, 2)) == ["AB00000003", "AB00000002", "AB00000001"]
     assert (await numbers(sort=ParticipantSort.INVOICE_NUMBER, descending=False))[:2] == ["AB00000001", "AB00000002"]
-    assert (await numbers(sort=ParticipantSort.NAME, descending=False))[:2] == ["CD00000005", "CD00000006"]  # Amy first
+    # none verified yet: empty 驗證時間 ties go by upload id, in the sort's direction
+    assert await numbers(sort=ParticipantSort.VERIFIED, descending=False) == [
+        "AB00000001", "AB00000002", "AB00000003", "AB00000004", "CD00000005", "CD00000006", "CD00000007"]
+    async with console.db.session() as s:
+        capped = await participants(s, cid, limit=2, count_cap=3)
+    assert capped.total == 4 and capped.more_than(3) and not capped.more_than(None) and len(capped.rows) == 2
 
 
 async def test_participant_list_filters_pages_and_sorts_over_http(console):

@@ -1,4 +1,5 @@
-"""活動資訊's participant search: customers by LINE UID, and (PostgreSQL, pg_trgm) by part of a name
+"""活動資訊's participant list: uploads by campaign and each sortable column; customers by LINE
+UID, and (PostgreSQL, pg_trgm) by part of a name
 
 Revision ID: 0014
 Revises: 0013
@@ -18,7 +19,16 @@ depends_on = None
 log = logging.getLogger(__name__)
 
 
+#: (campaign_id, column, id): a page of the list in any of its sort orders without a sort, and
+#: the date range and invoice-number search as index ranges.
+SORT_INDEXES = {"ix_uploads_campaign_uploaded": "uploaded_at", "ix_uploads_campaign_verified": "verified_at",
+                "ix_uploads_campaign_invoice_date": "invoice_date",
+                "ix_uploads_campaign_invoice_number": "invoice_number"}
+
+
 def upgrade() -> None:
+    for name, column in SORT_INDEXES.items():
+        op.create_index(name, "uploads", ["campaign_id", column, "id"], unique=False)
     op.create_index("ix_customers_line_user_id", "customers", ["line_user_id"], unique=False)
     bind = op.get_bind()
     if bind.dialect.name != "postgresql":
@@ -38,3 +48,5 @@ def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP INDEX IF EXISTS ix_customers_display_name_trgm")
     op.drop_index("ix_customers_line_user_id", table_name="customers")
+    for name in SORT_INDEXES:
+        op.drop_index(name, table_name="uploads")
