@@ -47,7 +47,8 @@ async def signed_in(console: Console, role: Role) -> str:
 async def test_filter_the_participant_list(console, artifacts):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
-    from selenium.webdriver.support.ui import Select
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import Select, WebDriverWait
 
     world = await seed_info(console)
     token = await signed_in(console, Role.SUPPORT_AGENT)
@@ -56,6 +57,11 @@ async def test_filter_the_participant_list(console, artifacts):
 
     def numbers(driver) -> list[str]:  # noqa: ANN001
         return [e.text for e in driver.find_elements(By.CSS_SELECTOR, "table.participants td.number")]
+
+    def loads(driver, act) -> None:  # noqa: ANN001 - act() leads to a new page; wait for it
+        old = driver.find_element(By.TAG_NAME, "html")
+        act()
+        WebDriverWait(driver, 15).until(expected_conditions.staleness_of(old))
 
     def drive() -> dict[str, object]:
         seen: dict[str, object] = {}
@@ -71,22 +77,22 @@ async def test_filter_the_participant_list(console, artifacts):
                 driver.save_screenshot(str(artifacts / f"console-info-{width}.png"))
                 Select(driver.find_element(By.ID, "f-status")).select_by_visible_text("待驗證")
                 Select(driver.find_element(By.ID, "f-source")).select_by_visible_text("手動輸入")
-                driver.find_element(By.CSS_SELECTOR, "form.filters button[type=submit]").click()
+                loads(driver, driver.find_element(By.CSS_SELECTOR, "form.filters button[type=submit]").click)
                 seen[f"pending-manual-{width}"] = numbers(driver)
-                driver.find_element(By.LINK_TEXT, "清除").click()
+                loads(driver, driver.find_element(By.LINK_TEXT, "清除").click)
                 search = driver.find_element(By.ID, "f-q")
-                search.send_keys("ab-00000003", Keys.ENTER)  # the keyboard submits the form
+                loads(driver, lambda: search.send_keys("ab-00000003", Keys.ENTER))  # the keyboard submits
                 seen[f"search-{width}"] = numbers(driver)
                 seen[f"search-count-{width}"] = driver.find_element(By.ID, "participant-count").text
-                driver.find_element(By.LINK_TEXT, "清除").click()
+                loads(driver, driver.find_element(By.LINK_TEXT, "清除").click)
                 driver.execute_script("document.getElementById('f-from').value = '2023-09-03';"
                                       "document.getElementById('f-to').value = '2023-09-03';")
-                driver.find_element(By.CSS_SELECTOR, "form.filters button[type=submit]").click()
+                loads(driver, driver.find_element(By.CSS_SELECTOR, "form.filters button[type=submit]").click)
                 seen[f"dates-{width}"] = numbers(driver)
-                driver.find_element(By.PARTIAL_LINK_TEXT, "發票號碼").click()  # sort, keeping the dates
+                loads(driver, driver.find_element(By.PARTIAL_LINK_TEXT, "發票號碼").click)  # sort, keeping the dates
                 seen[f"sorted-{width}"] = numbers(driver)
-                seen[f"thumbs-{width}"] = driver.execute_script(
-                    "return Array.from(document.querySelectorAll('img.thumb')).map(i => i.complete && i.naturalWidth)")
+                seen[f"thumbs-{width}"] = [e.get_attribute("src").split("?")[0].split("/", 3)[3]
+                                           for e in driver.find_elements(By.CSS_SELECTOR, "img.thumb")]
                 seen[f"scroll-{width}"] = driver.execute_script(
                     "return document.documentElement.scrollWidth <= window.innerWidth")
                 driver.save_screenshot(str(artifacts / f"console-info-{width}-filtered.png"))
@@ -100,7 +106,7 @@ async def test_filter_the_participant_list(console, artifacts):
         assert seen[f"search-{width}"] == ["AB00000003"] and seen[f"search-count-{width}"] == "共 1 筆"
         assert seen[f"dates-{width}"] == ["CD00000005", "AB00000004"]
         assert seen[f"sorted-{width}"] == ["CD00000005", "AB00000004"]  # 發票號碼, largest first
-        assert seen[f"thumbs-{width}"] == [64]  # the one photo upload of 09-03 (AB00000004 is by 載具)
+        assert seen[f"thumbs-{width}"] == ["photos/9/a.jpg"]  # the one photo upload of 09-03 (AB00000004: 載具)
     assert seen["scroll-1280"] is True
 
 
