@@ -21,22 +21,15 @@ import os
 import statistics
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 import aiohttp
-from aiohttp.test_utils import TestServer
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 
-from bench.console import DEFAULT_PG, SETTINGS, timed
-from bot.app import create_app
+from bench.console import DEFAULT_PG, SETTINGS, admin_server, scratch_database, time_page, timed
 from bot.campaigns.stats import ParticipantFilter, ParticipantSort, participants
-from bot.config import Config
-from bot.storage import migrate
 from bot.storage.database import Database
-from bot.storage.models import AdminUser
-from console.sessions import COOKIE, open_session
+from console.sessions import COOKIE
 from flows.campaigns.rules import UploadStatus
 from flows.einvoice.model import InvoiceSource
 
@@ -107,7 +100,7 @@ async def measure(url: str, repeat: int, data_dir: Path) -> None:
                                                            until=today - dt.timedelta(days=14))},
         "sort 發票號碼 ascending": {"sort": ParticipantSort.INVOICE_NUMBER, "descending": False},
         "sort 驗證時間": {"sort": ParticipantSort.VERIFIED},
-        "sort 姓名": {"sort": ParticipantSort.NAME},
+        "sort 開立日期 ascending": {"sort": ParticipantSort.INVOICE_DATE, "descending": False},
     }
     for label, case in cases.items():
         page = case.pop("page", 1)
@@ -118,27 +111,12 @@ async def measure(url: str, repeat: int, data_dir: Path) -> None:
 
         print(line(f"participants: {label}", await timed(call, repeat), baseline), flush=True)
 
-    async with db.session() as session, session.begin():
-        admin = AdminUser(name="bench-admin", role="admin")
-        session.add(admin)
-        await session.flush()
-        admin_id = admin.id
-    token = await open_session(db, admin_id)
-    config = Config(database_url=url, data_dir=data_dir, sandbox=False, app_secret=uuid.uuid4().hex,
-                    mof_app_id="EINV0000000001", mof_api_key="bench-placeholder", line_channel_secret="bench",
-                    line_channel_access_token="bench", state_prefix="bench" + uuid.uuid4().hex[:6])
-    server = TestServer(create_app(config))
-    await server.start_server()
+    server, token = await admin_server(db, url, data_dir)
     try:
         async with aiohttp.ClientSession(cookies={COOKIE: token}) as client:
             for label, path in {"GET …/info (whole page: figures, chart, list)": "/console/campaigns/1/info",
                                 "GET …/info?status=pending&source=manual": "/console/campaigns/1/info?status=pending&source=manual"}.items():
-                async def get(path: str = path) -> None:
-                    async with client.get(server.make_url(path), allow_redirects=False) as response:
-                        await response.read()
-                        assert response.status == 200, response.status
-
-                print(line(label, await timed(get, repeat), baseline), flush=True)
+                print(line(label, await time_page(client, server, path, repeat), baseline), flush=True)
     finally:
         await server.close()
         await db.close()
@@ -152,19 +130,10 @@ async def main() -> None:
     args = parser.parse_args()
     if args.uploads < 0 or args.repeat < 1:
         parser.error("--repeat: at least 1; --uploads: at least 0")
-    import asyncpg
-
-    name = f"bench_participants_{uuid.uuid4().hex[:8]}"
-    admin = make_url(args.postgres_url).set(drivername="postgresql").render_as_string(False)
-    conn = await asyncpg.connect(admin)
-    await conn.execute(f'CREATE DATABASE "{name}"')
-    await conn.close()
-    url = make_url(args.postgres_url).set(database=name).render_as_string(False)
     print(f"uploads={args.uploads:,} customers={CUSTOMERS:,} repeat={args.repeat} cpus={os.cpu_count()} "
           f"load={os.getloadavg()[0]:.2f}", flush=True)
-    try:
+    async with scratch_database(args.postgres_url, "bench_participants") as url:
         db = Database(url)
-        await migrate.upgrade(db)
         start = time.perf_counter()
         await fill(db, args.uploads)
         await db.close()
@@ -172,11 +141,6 @@ async def main() -> None:
         with tempfile.TemporaryDirectory(prefix="bench-participants-") as tmp:
             await measure(url, args.repeat, Path(tmp))
         print(f"load when done: {os.getloadavg()[0]:.2f}")
-    finally:
-        conn = await asyncpg.connect(admin)
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await conn.close()
-
 
 if __name__ == "__main__":
     asyncio.run(main())
