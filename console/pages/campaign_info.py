@@ -3,6 +3,7 @@
 downloads, and the winner draw of a list-only campaign — all through the service layer."""
 from __future__ import annotations
 
+import asyncio
 import math
 
 from aiohttp import web
@@ -10,8 +11,18 @@ from aiohttp import web
 from bot.appkeys import CONFIG, DATABASE
 from bot.campaigns.day_chart import day_chart
 from bot.campaigns.exports import ExportFormat, ExportKind, count_rows, export
-from bot.campaigns.stats import COUNT_CAP, PAGE_MAX, ParticipantSort, campaign_stats, participants, uploads_per_day
-from bot.campaigns.winner_draw import DrawRefused, draw_winners, past_draws
+from bot.campaigns.stats import (
+    COUNT_CAP,
+    PAGE_MAX,
+    CampaignStats,
+    DayCounts,
+    ParticipantPage,
+    ParticipantSort,
+    campaign_stats,
+    participants,
+    uploads_per_day,
+)
+from bot.campaigns.winner_draw import DrawRefused, PastDraw, draw_winners, past_draws
 from bot.photos import export_photo_linker, photo_linker
 from bot.privacy.keys import link_generation
 from bot.storage import audit
@@ -47,21 +58,32 @@ async def _info_page(request: web.Request, *, status: int = 200, draw_errors: di
     store, config = _store(request), request.config_dict[CONFIG]
     view = await _existing(store, _campaign_id(request))
     query = read_query(request.query)
-    now = utcnow()
-    async with request.config_dict[DATABASE].session() as session, session.begin():
-        numbers = await campaign_stats(session, view.id)
-        days = await uploads_per_day(session, view.id)
-        # fresh same-origin photo links on every view, good for PHOTO_LINK_TTL_DAYS
-        link = photo_linker(config, generation=await link_generation(session), now=now, base="")
-        listed = await participants(session, view.id, where=query.where, sort=query.sort,
-                                    descending=query.descending, limit=PER_PAGE,
-                                    offset=(query.page - 1) * PER_PAGE, photo_link=link, count_cap=COUNT_CAP)
-        list_only = view.settings.conditions.reward_timing is RewardTiming.LIST_ONLY
-        draws = await past_draws(session, view.id) if list_only else []
+    now, db = utcnow(), request.config_dict[DATABASE]
+    list_only = view.settings.conditions.reward_timing is RewardTiming.LIST_ONLY
+
+    async def figures() -> CampaignStats:
+        async with db.session() as session:
+            return await campaign_stats(session, view.id)
+
+    async def days() -> list[DayCounts]:
+        async with db.session() as session:
+            return await uploads_per_day(session, view.id)
+
+    async def listing() -> tuple[ParticipantPage, list[PastDraw]]:
+        async with db.session() as session, session.begin():
+            # fresh same-origin photo links on every view, good for PHOTO_LINK_TTL_DAYS
+            link = photo_linker(config, generation=await link_generation(session), now=now, base="")
+            listed = await participants(session, view.id, where=query.where, sort=query.sort,
+                                        descending=query.descending, limit=PER_PAGE,
+                                        offset=(query.page - 1) * PER_PAGE, photo_link=link, count_cap=COUNT_CAP)
+            return listed, (await past_draws(session, view.id) if list_only else [])
+
+    # three connections at once: on a campaign of a million uploads each part is a scan of its own
+    numbers, per_day, (listed, draws) = await asyncio.gather(figures(), days(), listing())
     path = f"/console/campaigns/{view.id}/info"
     return render(request, "campaigns/info.html", status=status, view=view, summary=_summary(view.settings),
                   editable=editable_text(view.status), pool=await store.coupon_pool(view.id),
-                  numbers=numbers, chart=day_chart(days), listed=listed, query=query, path=path,
+                  numbers=numbers, chart=day_chart(per_day), listed=listed, query=query, path=path,
                   pages=max(1, math.ceil(min(listed.total, COUNT_CAP) / PER_PAGE)), Sort=ParticipantSort,
                   count_cap=COUNT_CAP, more=listed.more_than(COUNT_CAP),
                   statuses=list(UploadStatus), sources=list(InvoiceSource), local=in_taipei,
