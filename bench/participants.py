@@ -1,8 +1,9 @@
 """Benchmark: 活動資訊's participant list on one campaign of 1 M uploads on PostgreSQL (the worst
 case: every upload in the campaign the page shows). Fills a scratch database with INSERT … SELECT
 generate_series, then times `bot.campaigns.stats.participants` — the page's one query pair (the
-total and a page of 50) — with each filter, search, date range and sort the page offers, and the
-whole page over HTTP as a signed-in 管理員. Each figure is the median and p95 of --repeat runs
+total and a page of 50) — with each filter, search, date range and sort the page offers, the
+page's other two reads (the figures, the chart's series), and the whole page over HTTP as a
+signed-in 管理員. Each figure is the median and p95 of --repeat runs
 after a warm-up, and the ratio to a `SELECT 1` round trip measured in the same run.
 
     .venv/bin/python -m bench.participants
@@ -27,7 +28,7 @@ import aiohttp
 from sqlalchemy import text
 
 from bench.console import DEFAULT_PG, SETTINGS, admin_server, scratch_database, time_page, timed
-from bot.campaigns.stats import ParticipantFilter, ParticipantSort, participants
+from bot.campaigns.stats import ParticipantFilter, ParticipantSort, campaign_stats, participants, uploads_per_day
 from bot.storage.database import Database
 from console.sessions import COOKIE
 from flows.campaigns.rules import UploadStatus
@@ -110,6 +111,14 @@ async def measure(url: str, repeat: int, data_dir: Path) -> None:
                 await participants(session, 1, limit=PER_PAGE, offset=(page - 1) * PER_PAGE, **case)
 
         print(line(f"participants: {label}", await timed(call, repeat), baseline), flush=True)
+
+    for label, part in (("campaign_stats (the six figures)", campaign_stats),
+                        ("uploads_per_day (the chart's series)", uploads_per_day)):
+        async def read(part=part) -> None:  # noqa: ANN001
+            async with db.session() as session:
+                await part(session, 1)
+
+        print(line(f"page part: {label}", await timed(read, repeat), baseline), flush=True)
 
     server, token = await admin_server(db, url, data_dir)
     try:
