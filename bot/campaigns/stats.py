@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 
-from sqlalchemy import String, func, select, type_coerce
+from sqlalchemy import Date, String, cast, func, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.campaigns import statuses
@@ -95,10 +95,12 @@ class DayCounts:
 
 
 def _taipei_day(dialect: str, column):  # noqa: ANN001, ANN202 - SQL expressions
-    """The Asia/Taipei calendar date of a stored UTC instant, as 'YYYY-MM-DD' text. SQLite keeps
-    UTC text: +8 hours (Taiwan has had no daylight saving time since 1979)."""
+    """The Asia/Taipei calendar date of a stored UTC instant: UTC + 8 hours (Taiwan has had no
+    daylight saving time since 1979), a date on PostgreSQL (a fixed offset costs far less per row
+    than a zone lookup: a million uploads are grouped in a fraction of the time), 'YYYY-MM-DD'
+    text on SQLite, which keeps UTC text."""
     if dialect == "postgresql":
-        return func.to_char(func.timezone("Asia/Taipei", column), "YYYY-MM-DD")
+        return cast(func.timezone("UTC", column) + dt.timedelta(hours=8), Date)
     return func.date(type_coerce(column, String), "+8 hours")
 
 
@@ -113,7 +115,8 @@ async def uploads_per_day(session: AsyncSession, campaign_id: int) -> list[DayCo
     found: dict[dt.date, list[int]] = {}
     for text, code, count in rows:
         index = DAY_STATUSES.index(statuses.to_domain(code))
-        found.setdefault(dt.date.fromisoformat(text), [0, 0, 0, 0])[index] += count
+        on = text if isinstance(text, dt.date) else dt.date.fromisoformat(text)
+        found.setdefault(on, [0, 0, 0, 0])[index] += count
     if not found:
         return []
     first, last = min(found), max(found)
