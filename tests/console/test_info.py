@@ -299,3 +299,19 @@ async def test_lottery_errors_are_shown_beside_the_field(console):
     reader = await console.sign_in(Role.SUPPORT_AGENT)
     assert (await reader.post(path, {"count": "1"})).status == 403
     assert 'name="count"' not in await page(reader, f"/console/campaigns/{world.campaign_id}/info")
+
+
+def test_the_chart_of_a_long_campaign_keeps_its_width_and_spaces_its_labels():
+    from bot.campaigns.day_chart import day_chart
+    from bot.campaigns.stats import DayCounts
+
+    start = dt.date(2023, 1, 1)
+    days = [DayCounts(start + dt.timedelta(days=n), (n % 3, 1, 0, n % 2)) for n in range(2000)]
+    chart = day_chart(days)
+    assert chart.peak == 4 and len(chart.totals) == 2000
+    xs = [x for x, _ in chart.x_labels]
+    assert min(b - a for a, b in zip(xs, xs[1:])) >= 48 and max(xs) <= chart.plot_right
+    right = max(b.x + b.width for s in chart.series for b in s.bars)
+    assert right <= chart.plot_right
+    short = day_chart(days[:2])
+    assert all(b.width <= 64 for s in short.series for b in s.bars)
