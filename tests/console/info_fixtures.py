@@ -3,6 +3,7 @@ days, customers with names and phones, and a photo in the photo store."""
 from __future__ import annotations
 
 import datetime as dt
+import io
 import uuid
 from dataclasses import dataclass
 
@@ -11,7 +12,17 @@ from flows.campaigns.roles import Role
 from tests.campaign_store.data import CREATED, add_actor, add_customer, add_upload, settings, taipei
 from tests.console.campaigns_fixtures import Console
 
-JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 64
+
+
+def _jpeg() -> bytes:
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (120, 90), (240, 200, 80)).save(out, format="JPEG")
+    return out.getvalue()
+
+
+JPEG = _jpeg()  # a real photo, so browsers draw the thumbnail
 PHOTO = "photos/9/a.jpg"
 
 # (customer index, status, source, upload time in Taipei, invoice number)

@@ -93,6 +93,8 @@ async def test_filter_the_participant_list(console, artifacts):
                 seen[f"sorted-{width}"] = numbers(driver)
                 seen[f"thumbs-{width}"] = [e.get_attribute("src").split("?")[0].split("/", 3)[3]
                                            for e in driver.find_elements(By.CSS_SELECTOR, "img.thumb")]
+                seen[f"drawn-{width}"] = driver.execute_script(
+                    "return Array.from(document.querySelectorAll('img.thumb')).map(i => i.complete && i.naturalWidth)")
                 seen[f"scroll-{width}"] = driver.execute_script(
                     "return document.documentElement.scrollWidth <= window.innerWidth")
                 driver.save_screenshot(str(artifacts / f"console-info-{width}-filtered.png"))
@@ -106,6 +108,7 @@ async def test_filter_the_participant_list(console, artifacts):
         assert seen[f"search-{width}"] == ["AB00000003"] and seen[f"search-count-{width}"] == "共 1 筆"
         assert seen[f"dates-{width}"] == ["CD00000005", "AB00000004"]
         assert seen[f"sorted-{width}"] == ["CD00000005", "AB00000004"]  # 發票號碼, largest first
+        assert seen[f"drawn-{width}"] == [120]  # the signed link serves the photo to the page
         assert seen[f"thumbs-{width}"] == ["photos/9/a.jpg"]  # the one photo upload of 09-03 (AB00000004: 載具)
     assert seen["scroll-1280"] is True
 
