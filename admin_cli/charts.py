@@ -10,6 +10,7 @@ from PIL import Image, ImageDraw, ImageFont
 from rich.console import Console, Group, RenderableType
 from rich.text import Text
 
+from bot.campaigns.day_chart import RGB
 from bot.campaigns.stats import DAY_STATUSES, DayCounts
 from flows.campaigns.rules import UploadStatus
 
@@ -18,8 +19,6 @@ MARKS = {UploadStatus.PASSED: "█", UploadStatus.INVALID: "▓", UploadStatus.P
          UploadStatus.NOT_QUALIFIED: "░"}
 STYLES = {UploadStatus.PASSED: "green", UploadStatus.INVALID: "red", UploadStatus.PENDING: "yellow",
           UploadStatus.NOT_QUALIFIED: "magenta"}
-RGB = {UploadStatus.PASSED: (46, 160, 67), UploadStatus.INVALID: (207, 34, 46),
-       UploadStatus.PENDING: (212, 160, 23), UploadStatus.NOT_QUALIFIED: (130, 80, 223)}
 
 
 def _segments(counts: Sequence[int], cells: int, scale_max: int) -> list[int]:

@@ -9,14 +9,12 @@ from pathlib import Path
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from sqlalchemy import select
 
 from admin_cli.campaign_access import now, run_as
 from admin_cli.campaigns import when
 from admin_cli.charts import print_chart, write_png
 from admin_cli.context import CliError, load_config
 from admin_cli.output import JSON_OPTION, add_row, console, display, print_json, print_links, print_table, table
-from bot.campaigns import statuses
 from bot.campaigns.exports import ExportFormat, ExportKind, count_rows, export, format_date
 from bot.campaigns.stats import (
     DAY_STATUSES,
@@ -30,14 +28,13 @@ from bot.campaigns.stats import (
     uploads_per_day,
 )
 from bot.campaigns.store import Actor, CampaignStore, CampaignView
-from bot.photos import photo_linker
+from bot.campaigns.winner_draw import DrawRefused, DrawResult, draw_winners
+from bot.photos import export_photo_linker, photo_linker
 from bot.privacy.keys import link_generation
 from bot.storage import audit
-from bot.storage.models import AuditEntry, Customer, Upload
-from flows.campaigns.lottery import Draw, Entry, draw, new_seed
+from flows.campaigns.lottery import new_seed
 from flows.campaigns.roles import Permission, require
 from flows.campaigns.rules import UploadStatus
-from flows.campaigns.settings import RewardTiming
 from flows.privacy.csv_cells import csv_text
 
 reports_app = typer.Typer(help="Statistics, participant list, exports and the winner draw.", no_args_is_help=True)
@@ -178,8 +175,9 @@ def export_file(
     fmt: ExportFormat = typer.Option(ExportFormat.CSV, "--format", help="csv (UTF-8 with BOM, for Excel) or xlsx."),
     output: Path = typer.Option(..., "-o", "--output", help="File to write (replaced only when complete)."),
 ) -> None:
-    """Write an export file (owner-only, mode 0600; its photo links are fresh and expire after
-    PHOTO_LINK_TTL_DAYS); a progress bar shows on long exports. Audited: who exported what, when."""
+    """Write an export file (owner-only, mode 0600; its photo links work for as long as the
+    campaign keeps its photos, until `privacy rotate-links`); a progress bar shows on long
+    exports. Audited: who exported what, when."""
     config = load_config()
     directory = output.resolve().parent
     if not directory.is_dir():
@@ -191,7 +189,7 @@ def export_file(
         try:
             async with store.db.session() as session, session.begin():
                 moment = now()
-                link = photo_linker(config, generation=await link_generation(session), now=moment)
+                link = await export_photo_linker(session, config, campaign_id, moment)
                 total = await count_rows(session, campaign_id, kind)
                 columns = (TextColumn(f"{kind.label}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
                 with Progress(*columns, console=console(stderr=True), transient=True) as progress, \
@@ -202,7 +200,7 @@ def export_file(
                                         photo_link=link)
                 audit.record(session, action="campaign.export", target=f"campaign:{campaign_id}",
                              actor=actor, at=moment, kind=kind.value, format=fmt.value, rows=rows,
-                             file=str(output.resolve()), photo_links_expire_days=config.photo_link_ttl_days)
+                             file=str(output.resolve()))
             os.chmod(partial, 0o600)  # personal data: owner-only (mkstemp made it so; kept explicit)
             os.replace(partial, output)
         except BaseException:
@@ -228,36 +226,26 @@ def lottery(
     """Draw winners among the 通過 invoices of a list-only (僅搜集名單) campaign."""
     used_seed = new_seed() if seed is None else seed
 
-    async def work(store: CampaignStore, actor: Actor) -> tuple[Draw, list[tuple]]:
+    async def work(store: CampaignStore, actor: Actor) -> DrawResult:
         require(actor.name, actor.role, Permission.EDIT)
         view = await store.get(campaign_id, now(), actor=actor)
-        if view.settings.conditions.reward_timing is not RewardTiming.LIST_ONLY:
-            raise CliError(f"CAMPAIGN: campaign {campaign_id} gives rewards right after passing "
-                           f"({RewardTiming.IMMEDIATE.label}); the draw is for {RewardTiming.LIST_ONLY.label} campaigns")
         async with store.db.session() as session, session.begin():
-            rows = (await session.execute(
-                select(Upload.id, Customer.line_user_id, Customer.display_name, Upload.invoice_number,
-                       Upload.invoice_date)
-                .join(Customer, Customer.id == Upload.customer_id)
-                .where(Upload.campaign_id == campaign_id, Upload.status == statuses.PASSED))).all()
-            if not rows:
-                raise CliError(f"CAMPAIGN: campaign {campaign_id} has no 通過 invoices to draw from")
-            result = draw([Entry(r[0], r[1]) for r in rows], count, used_seed, one_per_user=one_per_user)
-            details = {r[0]: r for r in rows}
-            session.add(AuditEntry(actor_id=actor.id, action="campaign.lottery", target=f"campaign:{campaign_id}",
-                                   detail={"actor": actor.name, "seed": result.seed, "count": count,
-                                           "one_per_user": one_per_user,
-                                           "winners": [w.entry_id for w in result.winners]}))
-        return result, [details[w.entry_id] for w in result.winners]
+            try:
+                return await draw_winners(session, view, count, used_seed, one_per_user=one_per_user,
+                                          actor=actor, now=now())
+            except DrawRefused as exc:
+                raise CliError(f"CAMPAIGN: {exc}") from None
 
-    result, winners = run_as(ctx, work)
+    drawn = run_as(ctx, work)
+    result = drawn.draw
     typer.echo(f"seed {result.seed} — repeat this draw with --seed {result.seed}")
     typer.echo(f"drew {len(result.winners)} of {count} winners among {result.entries} 通過 invoices "
                f"from {result.users} users" + (" (one win per user)" if one_per_user else ""))
     grid = table("#", "上傳 ID", "姓名", "LINE UID", "發票號碼", "開立日期")
     lines = []
-    for place, (upload_id, user_id, name, number, day) in enumerate(winners, start=1):
-        cells = [str(place), str(upload_id), name or "", user_id, number or "", format_date(day)]
+    for w in drawn.winners:
+        cells = [str(w.place), str(w.upload_id), w.name or "", w.line_user_id, w.invoice_number or "",
+                 format_date(w.invoice_date)]
         add_row(grid, *cells)
         lines.append(cells)
     print_table(grid)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import os
@@ -23,7 +24,7 @@ import statistics
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import aiohttp
@@ -102,6 +103,56 @@ def line(label: str, times: list[float], baseline: float) -> str:
     return f"{label:<44} median {median:7.1f} ms  p95 {p95:7.1f} ms  ×{median / baseline:6.1f} SELECT 1  {verdict}"
 
 
+async def time_page(client: aiohttp.ClientSession, server: TestServer, path: str, repeat: int) -> list[float]:
+    """`timed` GETs of one console page (each must answer 200)."""
+    async def get() -> None:
+        async with client.get(server.make_url(path), allow_redirects=False) as response:
+            await response.read()
+            assert response.status == 200, response.status
+
+    return await timed(get, repeat)
+
+
+async def admin_server(db: Database, url: str, data_dir: Path) -> tuple[TestServer, str]:
+    """The service on a loopback port, in production mode with placeholder LINE and MOF
+    credentials (nothing is sent during the run), and a signed-in 管理員's session cookie."""
+    async with db.session() as session, session.begin():
+        admin = AdminUser(name="bench-admin", role=Role.ADMIN.value)
+        session.add(admin)
+        await session.flush()
+        admin_id = admin.id
+    token = await open_session(db, admin_id)
+    config = Config(database_url=url, data_dir=data_dir, sandbox=False, app_secret=uuid.uuid4().hex,
+                    mof_app_id="EINV0000000001", mof_api_key="bench-placeholder", line_channel_secret="bench",
+                    line_channel_access_token="bench",
+                    state_prefix="bench" + uuid.uuid4().hex[:6])
+    server = TestServer(create_app(config))
+    await server.start_server()
+    return server, token
+
+
+@contextlib.asynccontextmanager
+async def scratch_database(postgres_url: str, prefix: str) -> AsyncIterator[str]:
+    """A new PostgreSQL database on `postgres_url`'s server, migrated to head; dropped after."""
+    import asyncpg
+
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    admin = make_url(postgres_url).set(drivername="postgresql").render_as_string(False)
+    conn = await asyncpg.connect(admin)
+    await conn.execute(f'CREATE DATABASE "{name}"')
+    await conn.close()
+    url = make_url(postgres_url).set(database=name).render_as_string(False)
+    try:
+        db = Database(url)
+        await migrate.upgrade(db)
+        await db.close()
+        yield url
+    finally:
+        conn = await asyncpg.connect(admin)
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await conn.close()
+
+
 async def measure(url: str, campaigns: int, repeat: int, data_dir: Path) -> None:
     db = Database(url)
     store = CampaignStore(db)
@@ -123,19 +174,7 @@ async def measure(url: str, campaigns: int, repeat: int, data_dir: Path) -> None
     for label, call in service.items():
         print(line(label, await timed(call, repeat), baseline), flush=True)
 
-    async with db.session() as session, session.begin():
-        admin = AdminUser(name="bench-admin", role=Role.ADMIN.value)
-        session.add(admin)
-        await session.flush()
-        admin_id = admin.id
-    token = await open_session(db, admin_id)
-    # production mode, with placeholder LINE and MOF credentials: nothing is sent during the run
-    config = Config(database_url=url, data_dir=data_dir, sandbox=False, app_secret=uuid.uuid4().hex,
-                    mof_app_id="EINV0000000001", mof_api_key="bench-placeholder", line_channel_secret="bench",
-                    line_channel_access_token="bench",
-                    state_prefix="bench" + uuid.uuid4().hex[:6])
-    server = TestServer(create_app(config))
-    await server.start_server()
+    server, token = await admin_server(db, url, data_dir)
     try:
         async with aiohttp.ClientSession(cookies={COOKIE: token}) as client:
             pages = {
@@ -153,13 +192,7 @@ async def measure(url: str, campaigns: int, repeat: int, data_dir: Path) -> None
                     if first.status != 200:
                         print(f"{label:<44} skipped: HTTP {first.status}", flush=True)
                         continue
-
-                async def get(path: str = path) -> None:
-                    async with client.get(server.make_url(path), allow_redirects=False) as response:
-                        await response.read()
-                        assert response.status == 200, response.status
-
-                print(line(label, await timed(get, repeat), baseline), flush=True)
+                print(line(label, await time_page(client, server, path, repeat), baseline), flush=True)
     finally:
         await server.close()
         await db.close()
@@ -174,19 +207,10 @@ async def main() -> None:
     args = parser.parse_args()
     if args.campaigns < 1 or args.uploads < 0 or args.repeat < 1:
         parser.error("--campaigns and --repeat: at least 1; --uploads: at least 0")
-    import asyncpg
-
-    name = f"bench_console_{uuid.uuid4().hex[:8]}"
-    admin = make_url(args.postgres_url).set(drivername="postgresql").render_as_string(False)
-    conn = await asyncpg.connect(admin)
-    await conn.execute(f'CREATE DATABASE "{name}"')
-    await conn.close()
-    url = make_url(args.postgres_url).set(database=name).render_as_string(False)
     print(f"campaigns={args.campaigns:,} uploads={args.uploads:,} repeat={args.repeat} cpus={os.cpu_count()} "
           f"load={os.getloadavg()[0]:.2f}", flush=True)
-    try:
+    async with scratch_database(args.postgres_url, "bench_console") as url:
         db = Database(url)
-        await migrate.upgrade(db)
         start = time.perf_counter()
         await fill(db, args.campaigns, args.uploads)
         await db.close()
@@ -194,10 +218,6 @@ async def main() -> None:
         with tempfile.TemporaryDirectory(prefix="bench-console-") as tmp:
             await measure(url, args.campaigns, args.repeat, Path(tmp))
         print(f"load when done: {os.getloadavg()[0]:.2f}")
-    finally:
-        conn = await asyncpg.connect(admin)
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await conn.close()
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Uploaded invoice photos over HTTP: links that carry an expiry and an HMAC token (so the
-participant list and exports can link a photo without exposing the others; a link dies after
-PHOTO_LINK_TTL_DAYS, and all die when the link generation is rotated), and the route that
-serves them."""
+participant list and exports can link a photo without exposing the others; a page's link dies
+after PHOTO_LINK_TTL_DAYS, an export's when the campaign's photos are purged, and all die when
+the link generation is rotated), and the route that serves them."""
 from __future__ import annotations
 
 import asyncio
@@ -15,11 +15,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.appkeys import CONFIG, DATABASE, PHOTO_STORE
 from bot.config import Config
 from bot.photo_store import CARD_IMAGES, PhotoStoreError, is_card_image_path, is_photo_path
 from bot.privacy.keys import link_generation
+from bot.privacy.purge import purge_due
 from bot.storage.models import utcnow
 
 KEY_FILE = ".photo-link-key"
@@ -71,17 +73,32 @@ def token_is_valid(key: bytes, path: str, given_token: str, given_expires: str, 
     return matches and now.timestamp() < expires
 
 
-def photo_linker(config: Config, *, generation: int, now: dt.datetime) -> Callable[[str], str]:
-    """Stored photo path (`photos/<campaign>/<file>`) → its URL under the service's base URL,
-    good for PHOTO_LINK_TTL_DAYS from `now` under link generation `generation`."""
+def photo_linker(config: Config, *, generation: int, now: dt.datetime,
+                 keep_until: dt.datetime | None = None, base: str | None = None) -> Callable[[str], str]:
+    """Stored photo path (`photos/<campaign>/<file>`) → its URL under the service's base URL
+    (or `base`: "" gives a same-origin path, for the console's pages), good for
+    PHOTO_LINK_TTL_DAYS from `now` (or until `keep_until` when later) under link generation
+    `generation`."""
     key = link_key(config)
-    base = config.base_url
+    base = config.base_url if base is None else base
     expires = int(now.timestamp()) + config.photo_link_ttl_days * 86400
+    if keep_until is not None:
+        expires = max(expires, int(keep_until.timestamp()))
 
     def link(path: str) -> str:
         return f"{base}/{path}?e={expires}&t={token(key, path, expires, generation)}"
 
     return link
+
+
+async def export_photo_linker(session: AsyncSession, config: Config, campaign_id: int,
+                              now: dt.datetime) -> Callable[[str], str]:
+    """The 發票檔案 links of an export of the campaign: good for as long as its photos are kept
+    (until the retention purge is due: its end plus its retention days; at least
+    PHOTO_LINK_TTL_DAYS), or until `privacy rotate-links` moves the generation on. A draw or an
+    audit made from the exported file months later still opens the photos."""
+    return photo_linker(config, generation=await link_generation(session), now=now,
+                        keep_until=await purge_due(session, campaign_id))
 
 
 def _safe(path: str) -> bool:

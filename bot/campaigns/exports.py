@@ -28,7 +28,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import io
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from decimal import Decimal
 from enum import Enum
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -444,11 +444,12 @@ def _writer(fmt: ExportFormat, out: BinaryIO, kind: ExportKind) -> _CsvWriter | 
 async def export(session: AsyncSession, campaign_id: int, kind: ExportKind, fmt: ExportFormat,
                  out: BinaryIO, *, actor: Actor, progress: ProgressCallback | None = None,
                  photo_link: Callable[[str], str] = identity_link, batch_size: int = 5000,
-                 sql_formatting: bool = True) -> int:
+                 sql_formatting: bool = True, drain: Callable[[], Awaitable[None]] | None = None) -> int:
     """Write export `kind` of the campaign to `out` in `fmt`; returns the number of data rows.
     `progress(rows_written)` is called after every batch. `photo_link` turns a stored photo path
     into the 發票檔案 link. `sql_formatting=False` formats every value in Python (slower, any
-    dialect; same output). Personal data: `actor` needs the 檢視 right (無權限 gets PermissionDenied
+    dialect; same output). `drain()` is awaited after every batch (a streamed HTTP response sends
+    what `out` holds so far). Personal data: `actor` needs the 檢視 right (無權限 gets PermissionDenied
     before anything is read), for the CLI and the console alike."""
     require(actor.name, actor.role, Permission.VIEW)
     kind, fmt = ExportKind(kind), ExportFormat(fmt)
@@ -465,6 +466,8 @@ async def export(session: AsyncSession, campaign_id: int, kind: ExportKind, fmt:
                 written += len(batch)
                 if progress:
                     progress(written)
+                if drain:
+                    await drain()
     finally:
         writer.close()
     return written

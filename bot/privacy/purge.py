@@ -50,6 +50,14 @@ def _retention(settings: dict[str, Any]) -> int:
         return DEFAULT_RETENTION_DAYS
 
 
+async def purge_due(session: AsyncSession, campaign_id: int) -> dt.datetime | None:
+    """When the campaign's personal data (its photos too) is to be purged: its end plus its
+    retention days; None for an unknown campaign."""
+    row = (await session.execute(select(Campaign.end_at, Campaign.settings)
+                                 .where(Campaign.id == campaign_id))).one_or_none()
+    return None if row is None else purge_due_at(row[0], _retention(row[1]))
+
+
 async def due_campaigns(session: AsyncSession, now: dt.datetime) -> list[dict[str, Any]]:
     """Campaigns not yet purged whose end plus retention period is at or before `now`."""
     rows = (await session.execute(select(Campaign.id, Campaign.name, Campaign.end_at, Campaign.settings)

@@ -229,7 +229,12 @@ class Customer(Base):
     """A LINE user of one channel (shopper or donor)."""
 
     __tablename__ = "customers"
-    __table_args__ = (UniqueConstraint("channel_id", "line_user_id"),)
+    __table_args__ = (
+        UniqueConstraint("channel_id", "line_user_id"),
+        # 活動資訊's search by LINE UID (migration 0014; on PostgreSQL also a pg_trgm index on
+        # display_name for the search by part of a name, made by the migration only).
+        Index("ix_customers_line_user_id", "line_user_id"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id"))
@@ -266,6 +271,11 @@ class Upload(Base):
         Index("ix_uploads_customer", "customer_id"),
         # Statistics: distinct participants of a campaign as an index-only scan.
         Index("ix_uploads_campaign_customer", "campaign_id", "customer_id"),
+        # 活動資訊's participant list: a page in each sort order, date ranges (migration 0014).
+        Index("ix_uploads_campaign_uploaded", "campaign_id", "uploaded_at", "id"),
+        Index("ix_uploads_campaign_verified", "campaign_id", "verified_at", "id"),
+        Index("ix_uploads_campaign_invoice_date", "campaign_id", "invoice_date", "id"),
+        Index("ix_uploads_campaign_invoice_number", "campaign_id", "invoice_number", "id"),
         # The team-wide "same invoice once" rule, enforced by the database.
         Index(
             "uq_uploads_passed_invoice",

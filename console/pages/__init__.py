@@ -3,6 +3,7 @@ from console.pages import (  # noqa: F401
     audit,
     auth,
     campaign_coupons,
+    campaign_info,
     campaign_triggers,
     campaign_uploads,
     campaigns,

@@ -28,7 +28,7 @@ from console.routes import page
 from console.sessions import USER
 from console.templating import render
 from flows.campaigns.dates import earliest_issue_date_start, issue_date_months_back, today_in_taipei
-from flows.campaigns.describe import coupon_text, editable_text, scope_text, tier_lines, when
+from flows.campaigns.describe import coupon_text, scope_text, tier_lines, when
 from flows.campaigns.errors import CampaignSettingsError, FieldError
 from flows.campaigns.lifecycle import (
     LIST_ACTIONS,
@@ -206,15 +206,7 @@ async def save_campaign(request: web.Request) -> web.StreamResponse:
     raise web.HTTPSeeOther(f"/console/campaigns/{view.id}?done={action}")
 
 
-# --- 資訊, 複製, 刪除 -------------------------------------------------------------------------------
-
-@page("GET", r"/campaigns/{id:\d{1,18}}/info", name="campaign_info", access=Access.VIEW)
-async def campaign_info(request: web.Request) -> web.StreamResponse:
-    store = _store(request)
-    view = await _existing(store, _campaign_id(request))
-    return render(request, "campaigns/info.html", view=view, summary=_summary(view.settings),
-                  editable=editable_text(view.status), pool=await store.coupon_pool(view.id))
-
+# --- 複製, 刪除 (資訊: console.pages.campaign_info) -----------------------------------------
 
 @page("POST", r"/campaigns/{id:\d{1,18}}/copy", name="campaign_copy", access=Access.EDIT)
 async def copy_campaign(request: web.Request) -> web.StreamResponse:
