@@ -1,6 +1,8 @@
 """Mobile-barcode carriers: import a carrier's invoices in the campaign's issue-date window from
 MOF, each through the photo intake (上傳方式 電子載具) and settled with what MOF returned; then
 re-query on the verification schedule until 3 days after the window ends, and delete the code.
+A re-query follows the campaign's availability (the chat's rule): ended or gone closes the carrier,
+paused (活動不存在) postpones it without registering or pushing anything.
 The barcode is kept sealed and found by its keyed hash (liff_pages.sealing), never as text."""
 from __future__ import annotations
 
@@ -17,10 +19,11 @@ from bot.campaigns.settle import settle
 from bot.chat.intake import register
 from bot.mof import MofClient
 from bot.storage.database import Database
-from bot.storage.models import Campaign, CarrierQuery, Customer, Upload, VerificationJob
+from bot.storage.models import Campaign, CarrierQuery, Channel, Customer, Upload, VerificationJob
 from bot.verification import jobs
 from flows.campaigns.dates import TAIPEI
 from flows.campaigns.settings import CampaignSettings
+from flows.conversation.availability import Availability, CampaignFacts, ChannelFacts, campaign_availability
 from flows.einvoice.codes import MobileBarcode
 from flows.einvoice.model import InvoiceCode, InvoiceSource, MofError, Verified
 from flows.verification import policy
@@ -153,6 +156,21 @@ async def remember(db: Database, sealer: CodeSealer, *, campaign: Campaign, cust
 
 Notify = Callable[[int, dt.datetime], Awaitable[None]]
 
+CLOSE_ON = {Availability.ENDED, Availability.NO_CAMPAIGN}  # final: the code is no longer needed
+
+
+async def requery_availability(db: Database, campaign_id: int, now: dt.datetime) -> Availability:
+    """The chat's rule for the row's campaign now. The user opened the LIFF page already, so
+    the channel's LIFF ID is not asked for again; an unlinked channel answers 活動不存在."""
+    async with db.session() as session:
+        campaign = await session.get(Campaign, campaign_id)
+        channel = None if campaign is None else await session.get(Channel, campaign.channel_id)
+    if campaign is None or channel is None:
+        return Availability.NO_CAMPAIGN
+    facts = CampaignFacts(str(campaign.id), str(campaign.channel_id), campaign.start_at, campaign.end_at,
+                          published=campaign.published_at is not None, paused=campaign.paused)
+    return campaign_availability(facts, ChannelFacts(str(channel.id), channel.linked, "carrier"), now)
+
 
 class CarrierRequeries:
     """Claims due carrier rows under a lease (any number of processes), asks MOF again,
@@ -203,12 +221,21 @@ class CarrierRequeries:
             log.warning("carrier code does not open: dropped", extra={"fields": {"carrier_query": row_id}})
             await self._close(row_id, now)
             return
-        counts = await import_invoices(self.db, self.mof, campaign_id=row.campaign_id,
-                                       customer_id=row.customer_id,
-                                       card=MobileBarcode(barcode, code), now=now)
+        verdict = await requery_availability(self.db, row.campaign_id, now)
+        if verdict in CLOSE_ON:  # 活動時間結束 or gone: as at the end of the window
+            await self._close(row_id, now)
+            return
+        if not verdict.ok:  # paused (活動不存在): register and push nothing, ask again later
+            log.info("carrier re-query postponed", extra={"fields": {"carrier_query": row_id,
+                                                                     "availability": verdict.value}})
+            counts: CarrierCounts | MofError | None = None
+        else:
+            counts = await import_invoices(self.db, self.mof, campaign_id=row.campaign_id,
+                                           customer_id=row.customer_id,
+                                           card=MobileBarcode(barcode, code), now=now)
         if isinstance(counts, MofError):
             log.info("carrier re-query failed", extra={"fields": {"carrier_query": row_id, "error": counts.message}})
-        else:
+        elif counts is not None:
             for upload_id in counts.upload_ids:
                 await self.notify(upload_id, now)
         if now >= row.query_until:  # that was the last query: the code is no longer needed

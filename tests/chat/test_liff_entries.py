@@ -270,6 +270,90 @@ async def test_a_carrier_entered_during_the_draft_is_not_queried_again_after_pub
     assert await stack.uploads() == []
 
 
+async def _carrier_then_one_more(stack: Stack, first: str, second: str) -> None:
+    """Import a carrier holding `first` through the LIFF page, then let MOF list `second` on it too."""
+    yesterday = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=8)).date() - dt.timedelta(days=1)
+    async with stack.mof_client.post("/_sim/invoices", json=_carrier_seed(yesterday, [first])) as r:
+        assert r.status == 200
+    body = {"liff_id": LIFF_ID, "campaign": str(stack.campaign_id),
+            "fields": {"carrier_barcode": "/abc+123", "verification_code": "Secret-42"}}
+    status, answer = await _post(stack, "carrier", body, stack.sim.issue_id_token(USER))
+    assert status == 200 and answer["counts"]["new"] == 1, answer
+    async with stack.mof_client.post("/_sim/invoices", json=_carrier_seed(yesterday, [second])) as r:
+        assert r.status == 200
+    async with stack.mof_client.post("/_sim/invoices", json={"carriers": [{"cardNo": "/ABC+123", "verifyCode": "Secret-42",
+                                                                          "invoices": [first, second]}]}) as r:
+        assert r.status == 200
+
+
+def _requeries(stack: Stack, mof, notified: list[int], clock: dict[str, dt.datetime]):  # noqa: ANN001,ANN202
+    from bot.appkeys import CONFIG
+    from liff_pages.carriers import CarrierRequeries
+    from liff_pages.sealing import CodeSealer
+
+    async def notify(upload_id: int, _now: dt.datetime) -> None:
+        notified.append(upload_id)
+
+    return CarrierRequeries(stack.db, mof, CodeSealer.for_config(stack.service.app[CONFIG]), notify,
+                            clock=lambda: clock["now"])
+
+
+async def _carrier_row(stack: Stack) -> CarrierQuery:
+    async with stack.db.session() as s:
+        [row] = (await s.scalars(select(CarrierQuery))).all()
+    return row
+
+
+async def test_a_paused_campaign_postpones_carrier_requeries_until_it_resumes(stack: Stack) -> None:
+    """Issue 28, item 2: while paused (活動不存在) a re-query registers and pushes nothing; the
+    carrier is kept and asked again later, so a resume within the window continues."""
+    from bot.campaigns.store import CampaignStore
+    from bot.mof import MofClient
+    from tests.campaign_store.data import add_actor
+    from tests.chat.conftest import MOF_APP_ID, MOF_KEY
+
+    await _carrier_then_one_more(stack, "CA00000021", "CA00000022")
+    store, actor = CampaignStore(stack.db), await add_actor(stack.db, "pauser", Role.MARKETER)
+    await store.pause(actor, stack.campaign_id, dt.datetime.now(dt.timezone.utc))
+    notified: list[int] = []
+    clock = {"now": dt.datetime.now(dt.timezone.utc) + dt.timedelta(minutes=2)}
+    async with MofClient(None, str(stack.mof.make_url("")).rstrip("/"), MOF_APP_ID, MOF_KEY) as mof:
+        requeries = _requeries(stack, mof, notified, clock)
+        assert await requeries.run_due() == 1
+        assert notified == [] and len(await stack.uploads()) == 1
+        row = await _carrier_row(stack)
+        assert row.state == "active" and row.sealed_code and row.next_query_at > clock["now"]
+        assert row.lease_until is None
+        await store.resume(actor, stack.campaign_id, dt.datetime.now(dt.timezone.utc))
+        clock["now"] = row.next_query_at + dt.timedelta(seconds=1)
+        assert await requeries.run_due() == 1
+    uploads = await stack.uploads()
+    assert sorted((u.invoice_number, u.status) for u in uploads) == [("CA00000021", "passed"), ("CA00000022", "passed")]
+    assert len(notified) == 1 and (await _carrier_row(stack)).state == "active"
+
+
+async def test_an_ended_campaign_closes_its_carriers_without_registering(stack: Stack) -> None:
+    """Issue 28, item 2: after the campaign ended (活動時間結束) a re-query registers and pushes
+    nothing, and the carrier is closed with its sealed code deleted, as at the end of its window."""
+    from bot.mof import MofClient
+    from tests.chat.conftest import MOF_APP_ID, MOF_KEY
+
+    await _carrier_then_one_more(stack, "CA00000031", "CA00000032")
+    ended = dt.datetime.now(dt.timezone.utc) + dt.timedelta(minutes=1)
+    async with stack.db.session() as s, s.begin():
+        await s.execute(update(Campaign).where(Campaign.id == stack.campaign_id).values(end_at=ended))
+    notified: list[int] = []
+    clock = {"now": ended + dt.timedelta(minutes=1)}
+    async with MofClient(None, str(stack.mof.make_url("")).rstrip("/"), MOF_APP_ID, MOF_KEY) as mof:
+        requeries = _requeries(stack, mof, notified, clock)
+        assert clock["now"] < (await _carrier_row(stack)).query_until  # still inside the re-query window
+        assert await requeries.run_due() == 1
+        assert await requeries.run_due() == 0
+    row = await _carrier_row(stack)
+    assert (row.state, row.sealed_code, row.sealed_barcode) == ("done", None, None)
+    assert notified == [] and [u.invoice_number for u in await stack.uploads()] == ["CA00000031"]
+
+
 def _text_key(stack: Stack) -> bytes:
     from bot.appkeys import CONFIG
     from bot.chat.liff_answers import text_key
