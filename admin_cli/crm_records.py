@@ -14,7 +14,13 @@ from sqlalchemy import select
 from admin_cli.context import acting_user_name, fail
 from admin_cli.output import add_row, display, print_table, table
 from admin_cli.crm import _run, as_editor, console, contributions_app, crm_app, pages_app
-from bot.backme.contact_view import contact_details, find_contact_id, search_contacts
+from bot.backme.contact_view import (
+    RELATIONSHIP_TYPES,
+    contact_details,
+    find_contact_id,
+    search_by_relationship,
+    search_contacts,
+)
 from bot.backme.offline import record_offline_donations
 from bot.backme.pages import PageSettingsError, parse_receipt_option_names, receipt_option_display
 from bot.backme.worklists import issue_annual_receipts, paper_worklist, tax_upload_worklist
@@ -294,26 +300,42 @@ def receipts_tax_upload(
 
 @contacts_app.command("search")
 def contacts_search(
-    text: str = typer.Argument(..., help="Part of a name, e-mail, phone or external ID (backer-…)."),
+    text: Optional[str] = typer.Argument(None, help="Part of a name, e-mail, phone or external ID (backer-…)."),
+    relationship: Optional[str] = typer.Option(
+        None, help="關係類型: only contacts on that side of a relationship (收件者: the recipients of "
+                   "contributions, each with its buyer and the contributions)."),
     limit: int = typer.Option(50, min=1, max=1000),
     as_json: bool = typer.Option(False, "--json", help="One JSON object per line."),
 ) -> None:
-    """Find contacts."""
-    if not text.strip():
+    """Find contacts by text, by relationship (進階搜尋-關係-關係類型:收件者), or both."""
+    if relationship is not None and relationship not in RELATIONSHIP_TYPES:
+        raise fail(f"relationship: must be {' or '.join(RELATIONSHIP_TYPES)}")
+    if relationship is None and not (text or "").strip():
         raise fail("text: must not be empty")
 
     async def work(db: Database) -> list[dict[str, Any]]:
         async with db.session() as session:
-            return await search_contacts(session, text, limit)
+            if relationship is not None:
+                return await search_by_relationship(session, relationship, text, limit)
+            return await search_contacts(session, text or "", limit)
 
     found = _run(work)
     if as_json:
         for row in found:
             typer.echo(json.dumps(row, ensure_ascii=False))
         return
-    grid = table("id", "external id", "surname", "given name", "e-mail")
+    columns = ["id", "external id", "surname", "given name", "e-mail"]
+    if relationship is not None:
+        columns += ["relation", "of (訂購者)", "contributions"]
+    grid = table(*columns)
     for row in found:
-        add_row(grid, str(row["id"]), row["external_id"] or "", row["last_name"], row["first_name"], row["email"])
+        cells = [str(row["id"]), row["external_id"] or "", row["last_name"], row["first_name"], row["email"]]
+        if relationship is not None:
+            other = row["related_contact"]
+            cells += [row["label"],
+                      f"#{other['id']} {other['name']}" + (f" ({other['external_id']})" if other["external_id"] else ""),
+                      " ".join(f"{k['page']}:{k['trade_no']}" for k in row["contributions"])]
+        add_row(grid, *cells)
     print_table(grid)
 
 

@@ -1,5 +1,5 @@
-"""Read-only views of CRM contacts for the CLI: search by name / e-mail / phone / external ID, and
-one contact in full (name parts, e-mails, phones, addresses, 收件者 relations, change log,
+"""Read-only views of CRM contacts for the CLI: search by name / e-mail / phone / external ID or by
+relationship (the 收件者 of contributions, seed 003's 進階搜尋-關係-關係類型:收件者), and one contact in full (name parts, e-mails, phones, addresses, 收件者 relations, change log,
 contributions) as plain JSON-ready dicts."""
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from bot.storage.crm_models import (
     DonationPage,
     Relationship,
 )
+from flows.backme.contacts import RELATIONSHIP_RECIPIENT
 from flows.backme.phones import phone_key
 
 
@@ -26,9 +27,8 @@ def _like(text: str) -> str:
     return f"%{escaped}%"
 
 
-async def search_contacts(session: AsyncSession, text: str, limit: int = 50) -> list[dict[str, Any]]:
-    """Contacts whose name (surname + given name, either order), e-mail, phone or external ID
-    contains ``text`` (case-insensitive; phones compared by digits)."""
+def _text_condition(text: str) -> Any:  # noqa: ANN401
+    """Name (surname + given name, either order), e-mail, phone or external ID contains ``text``."""
     needle = "".join(text.split())
     pattern = _like(needle.casefold())
     conditions = [
@@ -43,16 +43,80 @@ async def search_contacts(session: AsyncSession, text: str, limit: int = 50) -> 
             ContactPhone.phone_key.like(_like(digits), escape="\\"))))
     if needle.isdigit():
         conditions.append(Contact.id == int(needle))
-    stmt = select(Contact).where(or_(*conditions)).order_by(Contact.id).limit(limit)
-    contacts = list((await session.execute(stmt)).scalars().all())
-    ids = [c.id for c in contacts]
+    return or_(*conditions)
+
+
+async def _first_emails(session: AsyncSession, ids: list[int]) -> dict[int, str]:
     emails: dict[int, str] = {}
     if ids:
         for row in (await session.execute(select(ContactEmail).where(ContactEmail.contact_id.in_(ids))
                                           .order_by(ContactEmail.is_primary.desc(), ContactEmail.id))).scalars():
             emails.setdefault(row.contact_id, row.email)
-    return [{"id": c.id, "external_id": c.external_identifier, "last_name": c.last_name, "first_name": c.first_name,
-             "email": emails.get(c.id, "")} for c in contacts]
+    return emails
+
+
+def _contact_row(c: Contact, emails: dict[int, str]) -> dict[str, Any]:
+    return {"id": c.id, "external_id": c.external_identifier, "last_name": c.last_name, "first_name": c.first_name,
+            "email": emails.get(c.id, "")}
+
+
+async def search_contacts(session: AsyncSession, text: str, limit: int = 50) -> list[dict[str, Any]]:
+    """Contacts whose name (surname + given name, either order), e-mail, phone or external ID
+    contains ``text`` (case-insensitive; phones compared by digits)."""
+    stmt = select(Contact).where(_text_condition(text)).order_by(Contact.id).limit(limit)
+    contacts = list((await session.execute(stmt)).scalars().all())
+    emails = await _first_emails(session, [c.id for c in contacts])
+    return [_contact_row(c, emails) for c in contacts]
+
+
+RELATIONSHIP_TYPES = (RELATIONSHIP_RECIPIENT,)
+
+
+async def search_by_relationship(session: AsyncSession, relationship_type: str, text: str | None = None,
+                                 limit: int = 50) -> list[dict[str, Any]]:
+    """進階搜尋-關係-關係類型: one row per relationship of that type (收件者: contact b, the recipient
+    Backme shipped to), with the contact it is held to (the buyer, 訂購者) and the buyer's
+    contributions the recipient came in with (the trade numbers in the recipient's change log).
+    ``text`` narrows the recipients as the plain search does. Ordered by recipient, then buyer."""
+    stmt = (select(Relationship, Contact).join(Contact, Contact.id == Relationship.contact_b_id)
+            .where(Relationship.relationship_type == relationship_type))
+    if text and text.strip():
+        stmt = stmt.where(_text_condition(text))
+    stmt = stmt.order_by(Contact.id, Relationship.contact_a_id).limit(limit)
+    found = (await session.execute(stmt)).all()
+    if not found:
+        return []
+    recipient_ids = sorted({c.id for _, c in found})
+    buyer_ids = sorted({r.contact_a_id for r, _ in found})
+    emails = await _first_emails(session, recipient_ids)
+    buyers = {b.id: b for b in (await session.execute(select(Contact).where(Contact.id.in_(buyer_ids)))).scalars()}
+    trades: dict[int, set[str]] = {}
+    for contact_id, trade_no in (await session.execute(
+            select(ChangeLogEntry.contact_id, ChangeLogEntry.trade_no)
+            .where(ChangeLogEntry.contact_id.in_(recipient_ids), ChangeLogEntry.trade_no.is_not(None)))).all():
+        trades.setdefault(contact_id, set()).add(trade_no)
+    all_trades = set().union(*trades.values()) if trades else set()
+    contributions: dict[int, list[tuple[Contribution, str]]] = {}
+    if all_trades:
+        for k, key in (await session.execute(
+                select(Contribution, DonationPage.key).join(DonationPage, DonationPage.id == Contribution.page_id)
+                .where(Contribution.contact_id.in_(buyer_ids), Contribution.trade_no.in_(all_trades))
+                .order_by(Contribution.id))).all():
+            contributions.setdefault(k.contact_id, []).append((k, key))
+    rows = []
+    for r, c in found:
+        buyer = buyers[r.contact_a_id]
+        mine = trades.get(c.id, set())
+        rows.append({
+            **_contact_row(c, emails),
+            "relationship": r.relationship_type,
+            "label": r.label_b_a,
+            "related_contact": {"id": buyer.id, "external_id": buyer.external_identifier,
+                                "name": f"{buyer.last_name}{buyer.first_name}", "label": r.label_a_b},
+            "contributions": [{"page": key, "trade_no": k.trade_no, "amount": str(k.amount), "status": k.status}
+                              for k, key in contributions.get(buyer.id, []) if k.trade_no in mine],
+        })
+    return rows
 
 
 async def find_contact_id(session: AsyncSession, ref: str) -> int | None:

@@ -301,3 +301,42 @@ async def test_work_lists_write_donor_titles_neutralised(crm, cli, tmp_path):
         assert len(rows) == 4
         assert {r["交易編號"]: r["收據抬頭"] for r in rows} == {
             r["交易編號"]: "'" + stored[r["交易編號"]] for r in rows}
+
+
+async def test_contacts_search_by_relationship_recipient(crm, cli):
+    """進階搜尋-關係-關係類型:收件者: the recipient of a gift order is listed with its buyer and the
+    contribution; a buyer whose order ships to himself is not; ``--json`` one object per recipient."""
+    for d in sim.scenarios()["recipient_and_e_receipt"].deliveries:
+        assert (await crm.post(d.body))[0] == 200
+    solo = sim.single_credit_success("REG3000000000000001", money="300.0",
+                                     user=sim.make_user(user_id=270099, name="李大同", email="datong@example.com",
+                                                        cellphone="+886911222333"))
+    assert (await crm.post(solo))[0] == 200
+    found = _json_lines(await cli.run("crm", "contacts", "search", "--relationship", "收件者", "--json"))
+    assert len(found) == 1
+    row = found[0]
+    assert set(row) == {"id", "external_id", "last_name", "first_name", "email", "relationship", "label",
+                        "related_contact", "contributions"}
+    assert (row["last_name"], row["first_name"], row["external_id"]) == ("張", "大媽", None)
+    assert (row["relationship"], row["label"]) == ("收件者", "收件者")
+    assert row["related_contact"]["external_id"] == "backer-270004"
+    assert (row["related_contact"]["name"], row["related_contact"]["label"]) == ("王小明", "訂購者")
+    assert [(k["page"], k["trade_no"], k["status"]) for k in row["contributions"]] == [
+        ("demo", "REG1000000000000006", "completed")]
+    # The buyer-only contact exists (plain search) but is nobody's 收件者.
+    assert len(_json_lines(await cli.run("crm", "contacts", "search", "李大同", "--json"))) == 1
+    assert "李大同" not in {c["last_name"] + c["first_name"] for c in found}
+    # Text narrows the recipients; the buyer's name is not a recipient's.
+    assert [c["id"] for c in _json_lines(await cli.run(
+        "crm", "contacts", "search", "大媽", "--relationship", "收件者", "--json"))] == [row["id"]]
+    assert _json_lines(await cli.run("crm", "contacts", "search", "王小明", "--relationship", "收件者", "--json")) == []
+    env = {"DATABASE_URL": cli.url, "ADMIN_CLI_USER": "crm-admin", "COLUMNS": "200"}
+    grid = await asyncio.to_thread(cli.runner.invoke, app, ["crm", "contacts", "search", "--relationship", "收件者"],
+                                   env=env)
+    assert grid.exit_code == 0, grid.output
+    assert "大媽" in grid.output and "王小明" in grid.output and "REG1000000000000006" in grid.output
+    assert "李大同" not in grid.output
+    wrong = await cli.run("crm", "contacts", "search", "--relationship", "朋友")
+    assert wrong.exit_code == 1 and "relationship: must be 收件者" in wrong.output
+    empty = await cli.run("crm", "contacts", "search")
+    assert empty.exit_code == 1 and "text: must not be empty" in empty.output
