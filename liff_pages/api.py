@@ -185,7 +185,9 @@ async def caller(request: web.Request, *, limit: str, notify: bool = False) -> t
     if not limiter.allow(f"{channel.id}:{claims.sub}"):
         raise Refused(429, "rate", RATE_LIMITED_TEXT, retry_after=round(limiter.retry_after(f"{channel.id}:{claims.sub}"), 1))
     if campaign is None:
-        await _notice(request, channel, claims, str(body.get("campaign"))[:20], SystemKind.NOT_EXIST, notify)
+        raw = str(body.get("campaign"))
+        await _notice(request, channel, claims, raw if CAMPAIGN_ID.fullmatch(raw) else "?", SystemKind.NOT_EXIST,
+                      notify, known=False)
     liff_id = channel.liff_id or (SANDBOX_LIFF_ID if request.app[CONFIG].sandbox else None)
     facts = CampaignFacts(str(campaign.id), str(campaign.channel_id), campaign.start_at, campaign.end_at,
                           published=campaign.published_at is not None, paused=campaign.paused)
@@ -202,7 +204,7 @@ async def caller(request: web.Request, *, limit: str, notify: bool = False) -> t
 
 
 async def _notice(request: web.Request, channel: Channel, claims: IdTokenClaims, campaign: str, kind: SystemKind,
-                  notify: bool, customer: Customer | None = None) -> None:
+                  notify: bool, customer: Customer | None = None, *, known: bool = True) -> None:
     """Refuse with `kind`'s text; with `notify`, hold it for the chat too (once per window)."""
     status, error, text = (409, "not_started", NOT_STARTED_TEXT) if kind is SystemKind.NOT_STARTED \
         else (404, "gone", NOT_EXIST_TEXT)
@@ -213,7 +215,7 @@ async def _notice(request: web.Request, channel: Channel, claims: IdTokenClaims,
             customer = await customer_for(session, channel.id, claims.sub, claims.name or None)
     texts = await liff_notices.hold_notice(
         request.app[DATABASE], request.app[CONFIG], channel_id=channel.id, user_id=claims.sub,
-        customer_id=customer.id, campaign=campaign, kind=kind, now=utcnow())
+        customer_id=customer.id, campaign=campaign, kind=kind, now=utcnow(), known=known)
     raise Refused(status, error, text, texts=texts)
 
 

@@ -22,9 +22,10 @@ def page_text(campaign: str) -> str:
 
 
 async def hold_notice(db: Database, config: Config, *, channel_id: int, user_id: str, customer_id: int,
-                      campaign: str, kind: SystemKind, now: dt.datetime) -> list[str]:
+                      campaign: str, kind: SystemKind, now: dt.datetime, known: bool = True) -> list[str]:
     """Hold the system message `kind` for the user; the texts the page should send (none when
-    this user was already told about this campaign in the current `NOTICE_EVERY` window)."""
+    this user was already told about this campaign in the current `NOTICE_EVERY` window). Every
+    campaign id we do not know (`known=False`) counts as one, so made-up ids cannot flood."""
     if kind not in (SystemKind.NOT_STARTED, SystemKind.NOT_EXIST):
         raise ValueError(f"kind: {kind.label} is not a LIFF page notice")
     bucket = int(now.timestamp() // NOTICE_EVERY.total_seconds())
@@ -33,6 +34,6 @@ async def hold_notice(db: Database, config: Config, *, channel_id: int, user_id:
         ids = await liff_answers.hold_answer(
             session, channel_id=channel_id, to=user_id, customer_id=customer_id, texts=[text],
             messages=[{"type": "text", "text": system_text(kind)}], kind=f"{KIND}.{kind.value}",
-            key=f"notice:{campaign}:{user_id}:{bucket}", upload_id=None, now=now,
+            key=f"notice:{campaign if known else 'unknown'}:{user_id}:{bucket}", upload_id=None, now=now,
             hash_key=liff_answers.text_key(config))
     return [text] if ids else []

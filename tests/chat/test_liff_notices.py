@@ -50,6 +50,10 @@ async def test_paused_and_unknown_campaigns_are_pushed_when_the_text_never_comes
         status, answer = await _post(stack, "campaign", {**body, "campaign": campaign}, token)
         assert (status, answer["message"], answer["texts"]) == (404, NOT_EXIST_TEXT, [page_text(campaign)])
     assert len(await _rows(stack)) == 2
+    # made-up ids count as one unknown campaign: no more held messages
+    status, answer = await _post(stack, "campaign", {**body, "campaign": "999998"}, token)
+    assert (status, answer["texts"]) == (404, [])
+    assert len(await _rows(stack)) == 2
     async with stack.db.session() as s, s.begin():  # the hold is over and no text came
         await s.execute(update(OutgoingMessage).where(OutgoingMessage.to == USER)
                         .values(not_before=dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=1)))
