@@ -13,7 +13,7 @@ from aiohttp import web
 from sqlalchemy import select
 
 from bot.appkeys import CONFIG, DATABASE
-from bot.chat import answers, liff_answers
+from bot.chat import answers, liff_answers, liff_notices
 from bot.chat.intake import customer_for, register
 from bot.chat.speakers import speaker_for
 from bot.client_address import client_address
@@ -28,7 +28,7 @@ from flows.campaigns.settings import CampaignSettings, IssueDateWindow
 from flows.conversation.availability import Availability, CampaignFacts, ChannelFacts, campaign_availability
 from flows.einvoice.model import InvoiceSource, MofError
 from flows.messages.custom import CustomKind
-from flows.messages.system import NOT_EXIST_TEXT, NOT_STARTED_TEXT
+from flows.messages.system import NOT_EXIST_TEXT, NOT_STARTED_TEXT, SystemKind
 from liff_pages import carriers, forms
 from liff_pages.bodies import CAMPAIGN_ID, LIFF_ID, BodyError, parse_body
 from liff_pages.keys import LIFF_MOF, LIMITS, SEALER, TOKENS
@@ -169,8 +169,10 @@ def _sandbox_base(request: web.Request) -> str | None:
     return config.base_url if config.sandbox else None
 
 
-async def caller(request: web.Request, *, limit: str) -> tuple[Caller, Customer]:
-    """Size, token, rate, campaign availability: everything an endpoint checks first."""
+async def caller(request: web.Request, *, limit: str, notify: bool = False) -> tuple[Caller, Customer]:
+    """Size, token, rate, campaign availability: everything an endpoint checks first. With
+    `notify` (the page's first call, when it opens), 活動尚未開始 / 活動不存在 also go to the chat
+    (`bot.chat.liff_notices`), and the refusal names the texts the page sends as the user."""
     body = await _body(request)
     token = _bearer(request)
     _before_verify(request, token)
@@ -183,7 +185,9 @@ async def caller(request: web.Request, *, limit: str) -> tuple[Caller, Customer]
     if not limiter.allow(f"{channel.id}:{claims.sub}"):
         raise Refused(429, "rate", RATE_LIMITED_TEXT, retry_after=round(limiter.retry_after(f"{channel.id}:{claims.sub}"), 1))
     if campaign is None:
-        raise Refused(404, "gone", NOT_EXIST_TEXT)
+        raw = str(body.get("campaign"))
+        await _notice(request, channel, claims, raw if CAMPAIGN_ID.fullmatch(raw) else "?", SystemKind.NOT_EXIST,
+                      notify, known=False)
     liff_id = channel.liff_id or (SANDBOX_LIFF_ID if request.app[CONFIG].sandbox else None)
     facts = CampaignFacts(str(campaign.id), str(campaign.channel_id), campaign.start_at, campaign.end_at,
                           published=campaign.published_at is not None, paused=campaign.paused)
@@ -193,10 +197,26 @@ async def caller(request: web.Request, *, limit: str) -> tuple[Caller, Customer]
     if verdict is Availability.ENDED:
         raise Refused(410, "ended", await _ended_text(request, campaign, customer))
     if verdict is Availability.NOT_STARTED:
-        raise Refused(409, "not_started", NOT_STARTED_TEXT)
+        await _notice(request, channel, claims, str(campaign.id), SystemKind.NOT_STARTED, notify, customer)
     if not verdict.ok:
-        raise Refused(404, "gone", NOT_EXIST_TEXT)
+        await _notice(request, channel, claims, str(campaign.id), SystemKind.NOT_EXIST, notify, customer)
     return Caller(channel, campaign, claims, body), customer
+
+
+async def _notice(request: web.Request, channel: Channel, claims: IdTokenClaims, campaign: str, kind: SystemKind,
+                  notify: bool, customer: Customer | None = None, *, known: bool = True) -> None:
+    """Refuse with `kind`'s text; with `notify`, hold it for the chat too (once per window)."""
+    status, error, text = (409, "not_started", NOT_STARTED_TEXT) if kind is SystemKind.NOT_STARTED \
+        else (404, "gone", NOT_EXIST_TEXT)
+    if not notify:
+        raise Refused(status, error, text)
+    if customer is None:
+        async with request.app[DATABASE].session() as session, session.begin():
+            customer = await customer_for(session, channel.id, claims.sub, claims.name or None)
+    texts = await liff_notices.hold_notice(
+        request.app[DATABASE], request.app[CONFIG], channel_id=channel.id, user_id=claims.sub,
+        customer_id=customer.id, campaign=campaign, kind=kind, now=utcnow(), known=known)
+    raise Refused(status, error, text, texts=texts)
 
 
 def _fields(body: dict[str, Any]) -> dict[str, Any]:
@@ -226,7 +246,7 @@ def _guarded(handler):  # noqa: ANN001,ANN202 - an aiohttp handler wrapper
 @_guarded
 async def handle_campaign(request: web.Request) -> web.Response:
     """What the page shows before the form: the campaign's name and rules link, or why not."""
-    call, _customer = await caller(request, limit="read")
+    call, _customer = await caller(request, limit="read", notify=True)
     window = _window(call)
     first, last = enterable_issue_dates(today=today_in_taipei(utcnow()), start=window.start, end=window.end)
     body = {"state": "ok", "name": call.campaign.name, "rules_url": call.campaign.rules_url,

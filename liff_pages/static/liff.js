@@ -173,6 +173,7 @@
     api("campaign").then(function (result) {
       if (result.status === 200) { ready(result.data); return; }
       refused(result);
+      finish((result.data && result.data.texts) || []);  // 活動尚未開始 / 活動不存在 in the chat too
       var wait = Number(result.data && result.data.retry_after) || 0;
       if ((result.status === 503 || result.status === 429) && wait > 0) {
         setTimeout(load, Math.min(Math.ceil(wait), 300) * 1000);  // LINE or we asked to wait: try again then

@@ -150,7 +150,8 @@ async def test_campaign_states_show_their_text_in_the_page(stack: Stack) -> None
     async with stack.db.session() as s, s.begin():
         await s.execute(update(Campaign).values(end_at=dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=3),
                                                 paused=True))
-    assert await _post(stack, "campaign", body, token) == (404, {"error": "gone", "message": NOT_EXIST_TEXT})
+    status, answer = await _post(stack, "campaign", body, token)
+    assert (status, answer["error"], answer["message"]) == (404, "gone", NOT_EXIST_TEXT)
     assert (await _post(stack, "campaign", {**body, "campaign": "999999"}, token))[0] == 404
     assert (await _post(stack, "campaign", {**body, "liff_id": "other-liff"}, token))[0] == 404
     async with stack.db.session() as s, s.begin():  # a card of another channel opened in this LIFF app
