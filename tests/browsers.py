@@ -48,3 +48,23 @@ def chromium(prefix: str, size: tuple[int, int] | None = None, *, console_logs: 
     finally:
         driver.quit()
         shutil.rmtree(profile, ignore_errors=True)
+
+
+def wait_for_next_page(driver: Any, act: Any, timeout: float = 15.0) -> None:
+    """Run `act()` (a click that navigates: a form submitted, a link followed) and wait until the
+    next page has loaded. A marker set on the old page tells them apart; a staleness check of an
+    old element races the navigation in chromedriver ("Node with given id does not belong to the
+    document")."""
+    from selenium.common.exceptions import WebDriverException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.execute_script("window.__leaving = true")
+    act()
+
+    def arrived(d: Any) -> bool:
+        try:
+            return bool(d.execute_script("return !window.__leaving && document.readyState === 'complete'"))
+        except WebDriverException:  # mid-navigation
+            return False
+
+    WebDriverWait(driver, timeout).until(arrived)

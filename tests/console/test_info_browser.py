@@ -15,7 +15,7 @@ import pytest
 from bot.campaigns.exports import ITEM_COLUMNS, PARTICIPANT_COLUMNS
 from console.sessions import COOKIE, open_session
 from flows.campaigns.roles import Role
-from tests.browsers import CHROMEDRIVER, chromium
+from tests.browsers import CHROMEDRIVER, chromium, wait_for_next_page
 from tests.campaign_store.data import add_actor
 from tests.console.campaigns_fixtures import Console, make_console
 from tests.console.info_fixtures import seed_info
@@ -47,8 +47,7 @@ async def signed_in(console: Console, role: Role) -> str:
 async def test_filter_the_participant_list(console, artifacts):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
-    from selenium.webdriver.support import expected_conditions
-    from selenium.webdriver.support.ui import Select, WebDriverWait
+    from selenium.webdriver.support.ui import Select
 
     world = await seed_info(console)
     token = await signed_in(console, Role.SUPPORT_AGENT)
@@ -59,9 +58,7 @@ async def test_filter_the_participant_list(console, artifacts):
         return [e.text for e in driver.find_elements(By.CSS_SELECTOR, "table.participants td.number")]
 
     def loads(driver, act) -> None:  # noqa: ANN001 - act() leads to a new page; wait for it
-        old = driver.find_element(By.TAG_NAME, "html")
-        act()
-        WebDriverWait(driver, 15).until(expected_conditions.staleness_of(old))
+        wait_for_next_page(driver, act)
 
     def drive() -> dict[str, object]:
         seen: dict[str, object] = {}

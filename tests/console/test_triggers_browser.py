@@ -17,7 +17,7 @@ from sqlalchemy import update
 from bot.storage.models import Channel
 from console.sessions import COOKIE
 from flows.conversation.triggers import keyword_link
-from tests.browsers import CHROMEDRIVER, chromium
+from tests.browsers import CHROMEDRIVER, chromium, wait_for_next_page
 from tests.console.coupons_fixtures import owe
 from tests.console.uploads_fixtures import console  # noqa: F401 - the fixture
 
@@ -48,8 +48,7 @@ def save_small(driver, path: Path) -> int:  # noqa: ANN001
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_keyword_qr_and_coupon_import_in_chromium(console, tmp_path, screenshots):
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions
-    from selenium.webdriver.support.ui import Select, WebDriverWait
+    from selenium.webdriver.support.ui import Select
 
     async with console.db.session() as s, s.begin():
         await s.execute(update(Channel).where(Channel.name == "default").values(basic_id="@brand123"))
@@ -63,9 +62,7 @@ async def test_keyword_qr_and_coupon_import_in_chromium(console, tmp_path, scree
     coupons = f"{base}/console/campaigns/{console.campaign_id}/coupons"
 
     def submit(driver, form: str) -> None:  # noqa: ANN001
-        old = driver.find_element(By.TAG_NAME, "html")
-        driver.find_element(By.CSS_SELECTOR, f"{form} button[type=submit]").click()
-        WebDriverWait(driver, 15).until(expected_conditions.staleness_of(old))
+        wait_for_next_page(driver, driver.find_element(By.CSS_SELECTOR, f"{form} button[type=submit]").click)
 
     def drive() -> dict[str, object]:
         seen: dict[str, object] = {}

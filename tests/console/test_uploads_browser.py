@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from console.sessions import COOKIE
-from tests.browsers import CHROMEDRIVER, chromium
+from tests.browsers import CHROMEDRIVER, chromium, wait_for_next_page
 from tests.console.uploads_fixtures import console, jpeg  # noqa: F401 - the fixture
 
 pytestmark = pytest.mark.skipif(not Path(CHROMEDRIVER).exists() and os.environ.get("CI") != "true",
@@ -25,8 +25,6 @@ def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_an_image_is_uploaded_through_the_form_and_previewed(console, tmp_path, artifacts):
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions
-    from selenium.webdriver.support.ui import WebDriverWait
 
     wide, gif = tmp_path / "wide.jpg", tmp_path / "moving.gif"
     wide.write_bytes(jpeg(1200, 800))
@@ -35,9 +33,7 @@ async def test_an_image_is_uploaded_through_the_form_and_previewed(console, tmp_
     page = f"{base}/console/campaigns/{console.campaign_id}/uploads"
 
     def submit(driver) -> None:  # noqa: ANN001
-        old = driver.find_element(By.TAG_NAME, "html")
-        driver.find_element(By.CSS_SELECTOR, "form[action$='/image'] button[type=submit]").click()
-        WebDriverWait(driver, 15).until(expected_conditions.staleness_of(old))
+        wait_for_next_page(driver, driver.find_element(By.CSS_SELECTOR, "form[action$='/image'] button[type=submit]").click)
 
     def drive() -> dict[str, str]:
         seen = {}
