@@ -32,19 +32,24 @@ class SqlStorage(BaseStorage):
     async def write_many(self, session: AsyncSession, changes: Sequence[Change]) -> None:
         """Write `changes` in the caller's transaction: state and data commit, or roll back,
         together with whatever else that transaction holds (an inbox event marked done)."""
-        rows: list[dict[str, Any]] = []
-        gone: list[str] = []
-        now = utcnow()
+        entries: list[tuple[str, str | None, Ttl]] = []
         for key, state, data, ttl in changes:
-            seconds = ttl_seconds(ttl)
-            expires = None if seconds is None else now + dt.timedelta(seconds=seconds)
-            for name, value in ((self.key_builder.build(key, "state"), None if state is None else str(state)),
-                                (self.key_builder.build(key, "data"),
-                                 json.dumps(dict(data), ensure_ascii=False) if data else None)):
-                if value is None:
-                    gone.append(name)
-                else:
-                    rows.append({"key": name, "value": value, "expires_at": expires})
+            entries.append((self.key_builder.build(key, "state"), None if state is None else str(state), ttl))
+            entries.append((self.key_builder.build(key, "data"),
+                            json.dumps(dict(data), ensure_ascii=False) if data else None, ttl))
+        await self._write_entries(session, entries)
+
+    async def _write_entries(self, session: AsyncSession, entries: Sequence[tuple[str, str | None, Ttl]]) -> None:
+        """(name, value, ttl) each: a None value deletes the entry, any other is upserted with its
+        expiry; expired rows are swept every _PURGE_EVERY writes."""
+        now = utcnow()
+        gone = [name for name, value, _ in entries if value is None]
+        rows = []
+        for name, value, ttl in entries:
+            if value is not None:
+                seconds = ttl_seconds(ttl)
+                rows.append({"key": name, "value": value,
+                             "expires_at": None if seconds is None else now + dt.timedelta(seconds=seconds)})
         if gone:
             await session.execute(delete(StateEntry).where(StateEntry.key.in_(gone)))
         if rows:
@@ -82,18 +87,8 @@ class SqlStorage(BaseStorage):
         await self._put(self.key_builder.build(key, "data"), value, ttl)
 
     async def _put(self, name: str, value: str | None, ttl: Ttl) -> None:
-        seconds = ttl_seconds(ttl)
         async with self.db.session() as session, session.begin():
-            if value is None:
-                await session.execute(delete(StateEntry).where(StateEntry.key == name))
-            else:
-                expires = None if seconds is None else utcnow() + dt.timedelta(seconds=seconds)
-                stmt = dialect_insert(self.db.engine.dialect.name)(StateEntry).values(key=name, value=value, expires_at=expires)
-                stmt = stmt.on_conflict_do_update(
-                    index_elements=[StateEntry.key],
-                    set_={"value": stmt.excluded.value, "expires_at": stmt.excluded.expires_at},
-                )
-                await session.execute(stmt)
+            await self._write_entries(session, [(name, value, ttl)])
 
     # --- reads ------------------------------------------------------------------------
 
