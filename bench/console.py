@@ -209,14 +209,23 @@ async def main() -> None:
         parser.error("--campaigns and --repeat: at least 1; --uploads: at least 0")
     print(f"campaigns={args.campaigns:,} uploads={args.uploads:,} repeat={args.repeat} cpus={os.cpu_count()} "
           f"load={os.getloadavg()[0]:.2f}", flush=True)
-    async with scratch_database(args.postgres_url, "bench_console") as url:
+    await filled_then_measured(
+        args.postgres_url, "bench_console", lambda db: fill(db, args.campaigns, args.uploads),
+        lambda url, data_dir: measure(url, args.campaigns, args.repeat, data_dir))
+
+
+async def filled_then_measured(postgres_url: str, name: str, fill_with: Callable[[Database], Awaitable[None]],
+                               measure_in: Callable[[str, Path], Awaitable[None]]) -> None:
+    """A scratch database named after `name`, filled (and the time it took printed), then
+    measured with a scratch data directory; the load average printed at the end."""
+    async with scratch_database(postgres_url, name) as url:
         db = Database(url)
         start = time.perf_counter()
-        await fill(db, args.campaigns, args.uploads)
+        await fill_with(db)
         await db.close()
         print(f"filled in {time.perf_counter() - start:.1f} s (INSERT … SELECT generate_series)", flush=True)
-        with tempfile.TemporaryDirectory(prefix="bench-console-") as tmp:
-            await measure(url, args.campaigns, args.repeat, Path(tmp))
+        with tempfile.TemporaryDirectory(prefix=name.replace("_", "-") + "-") as tmp:
+            await measure_in(url, Path(tmp))
         print(f"load when done: {os.getloadavg()[0]:.2f}")
 
 

@@ -20,14 +20,12 @@ import datetime as dt
 import json
 import os
 import statistics
-import tempfile
-import time
 from pathlib import Path
 
 import aiohttp
 from sqlalchemy import text
 
-from bench.console import DEFAULT_PG, SETTINGS, admin_server, scratch_database, time_page, timed
+from bench.console import DEFAULT_PG, SETTINGS, admin_server, filled_then_measured, time_page, timed
 from bot.campaigns.stats import ParticipantFilter, ParticipantSort, campaign_stats, participants, uploads_per_day
 from bot.storage.database import Database
 from console.sessions import COOKIE
@@ -141,15 +139,8 @@ async def main() -> None:
         parser.error("--repeat: at least 1; --uploads: at least 0")
     print(f"uploads={args.uploads:,} customers={CUSTOMERS:,} repeat={args.repeat} cpus={os.cpu_count()} "
           f"load={os.getloadavg()[0]:.2f}", flush=True)
-    async with scratch_database(args.postgres_url, "bench_participants") as url:
-        db = Database(url)
-        start = time.perf_counter()
-        await fill(db, args.uploads)
-        await db.close()
-        print(f"filled in {time.perf_counter() - start:.1f} s (INSERT … SELECT generate_series)", flush=True)
-        with tempfile.TemporaryDirectory(prefix="bench-participants-") as tmp:
-            await measure(url, args.repeat, Path(tmp))
-        print(f"load when done: {os.getloadavg()[0]:.2f}")
+    await filled_then_measured(args.postgres_url, "bench_participants", lambda db: fill(db, args.uploads),
+                               lambda url, data_dir: measure(url, args.repeat, data_dir))
 
 if __name__ == "__main__":
     asyncio.run(main())
