@@ -4,7 +4,6 @@ consent of is dropped; customers lose the column. The downgrade gives it back.""
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -14,27 +13,15 @@ from sqlalchemy import inspect, select, text
 from bot.storage import migrate
 from bot.storage.database import Database
 from bot.storage.models import CampaignPhone
-from tests.conftest import DB_BACKENDS, _create_pg_database, _drop_pg_database
+from tests.conftest import DB_BACKENDS, database_at
 
 T0 = dt.datetime(2024, 3, 1, 10, 0, tzinfo=dt.timezone.utc)
 
 
 @pytest.fixture(params=DB_BACKENDS)
 async def at_0014(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
-    name = None
-    if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path / 'old.db'}"
-    else:
-        name = f"old_{uuid.uuid4().hex[:10]}"
-        url = await _create_pg_database(name)
-    db = Database(url)
-    await migrate.upgrade(db, "0014")
-    try:
+    async with database_at(request.param, tmp_path, "0014") as db:
         yield db
-    finally:
-        await db.close()
-        if name is not None:
-            await _drop_pg_database(name)
 
 
 def _at(db: Database, moment: dt.datetime):  # noqa: ANN202 - a bind value as 0014 stored it
