@@ -58,7 +58,7 @@
   function fields() {
     var out = {};
     Array.prototype.forEach.call(form.elements, function (el) {
-      if (!el.name || el.disabled) return;  // a phone already given is not sent again
+      if (!el.name || el.matches(":disabled")) return;  // a phone already given (block disabled) is not sent
       out[el.name] = el.type === "checkbox" ? el.checked : el.value;
     });
     return out;

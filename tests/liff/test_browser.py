@@ -323,6 +323,7 @@ def test_the_carrier_page_takes_a_phone_with_consent_once(service: Service, brow
         _wait_visible(browser, "entry")
         assert "不需再次填寫" in _wait_visible(browser, "phone-kept").text
         assert not browser.find_element("id", "phone").is_displayed()
+        assert browser.execute_script("return document.getElementById('phone').matches(':disabled')")  # not sent
         _no_horizontal_scroll(browser)
         _shot(browser, artifacts, f"{page}-phone-3-not-asked-again")
 
