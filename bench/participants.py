@@ -55,8 +55,12 @@ async def fill(db: Database, uploads: int) -> None:
             " 'https://brand.example.com/rules', CAST(:settings AS jsonb), now(), false, now(), now())"),
             {"settings": json.dumps(SETTINGS, ensure_ascii=False)})
         await conn.execute(text(
-            "INSERT INTO customers (id, channel_id, line_user_id, display_name, phone, created_at) "
-            "SELECT g, 1, 'U' || md5(g::text), '使用者' || g, '09' || lpad(g::text, 8, '0'), now() "
+            "INSERT INTO customers (id, channel_id, line_user_id, display_name, created_at) "
+            "SELECT g, 1, 'U' || md5(g::text), '使用者' || g, now() "
+            "FROM generate_series(1, :n) AS g"), {"n": CUSTOMERS})
+        await conn.execute(text(  # each gave a phone with consent for the campaign
+            "INSERT INTO campaign_phones (id, campaign_id, customer_id, phone, consent_at, created_at) "
+            "SELECT g, 1, g, '8869' || lpad(g::text, 8, '0'), now(), now() "
             "FROM generate_series(1, :n) AS g"), {"n": CUSTOMERS})
         await conn.execute(text(
             "INSERT INTO uploads (campaign_id, customer_id, source, status, is_draft, uploaded_at, verified_at,"
@@ -67,7 +71,7 @@ async def fill(db: Database, uploads: int) -> None:
             " 'AB' || lpad(g::text, 8, '0'), DATE '2026-01-01' + (g % 60),"
             " CASE WHEN g % 3 = 0 THEN 'photos/1/' || md5(g::text) || '.jpg' END "
             "FROM generate_series(1, :n) AS g"), {"customers": CUSTOMERS, "n": uploads})
-        for table in ("channels", "campaigns", "customers", "uploads"):
+        for table in ("channels", "campaigns", "customers", "campaign_phones", "uploads"):
             await conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"))
     async with db.engine.connect() as conn:
         await conn.execution_options(isolation_level="AUTOCOMMIT")

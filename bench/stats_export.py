@@ -134,12 +134,18 @@ def item_tuples(i: int) -> list[tuple]:
 
 
 def customer_tuple(c: int, channel_id: int) -> tuple:
-    return (c + 1, channel_id, f"U{uuid.UUID(int=c).hex}", f"顧客{c}", f"8869{c:08d}"[:12],
-            None, None, BASE_TIME)
+    return (c + 1, channel_id, f"U{uuid.UUID(int=c).hex}", f"顧客{c}", None, BASE_TIME)
 
 
-CUSTOMER_COLUMNS = ("id", "channel_id", "line_user_id", "display_name", "phone", "phone_consent_at",
-                    "blocked_at", "created_at")
+CUSTOMER_COLUMNS = ("id", "channel_id", "line_user_id", "display_name", "blocked_at", "created_at")
+
+
+def phone_tuple(c: int, campaign_id: int) -> tuple:
+    """Every customer gave a phone with consent for the campaign (the exports join it)."""
+    return (c + 1, campaign_id, c + 1, f"8869{c:08d}"[:12], BASE_TIME, BASE_TIME)
+
+
+PHONE_COLUMNS = ("id", "campaign_id", "customer_id", "phone", "consent_at", "created_at")
 
 
 async def fill_postgresql(url: str, uploads: int) -> int:
@@ -158,6 +164,8 @@ async def fill_postgresql(url: str, uploads: int) -> int:
         customers = max(1, uploads // UPLOADS_PER_CUSTOMER)
         await conn.copy_records_to_table("customers", columns=CUSTOMER_COLUMNS,
                                          records=(customer_tuple(c, 1) for c in range(customers)))
+        await conn.copy_records_to_table("campaign_phones", columns=PHONE_COLUMNS,
+                                         records=(phone_tuple(c, campaign_id) for c in range(customers)))
         step = 200_000
         for start in range(0, uploads, step):
             stop = min(uploads, start + step)
@@ -167,10 +175,10 @@ async def fill_postgresql(url: str, uploads: int) -> int:
             await conn.copy_records_to_table(
                 "invoice_items", columns=ITEM_COLUMNS,
                 records=[t for i in range(start, stop) for t in item_tuples(i)])
-        for table in ("customers", "uploads", "invoice_items"):
+        for table in ("customers", "campaign_phones", "uploads", "invoice_items"):
             await conn.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                                f"(SELECT max(id) FROM {table}))")
-        await conn.execute("VACUUM ANALYZE customers, uploads, invoice_items")
+        await conn.execute("VACUUM ANALYZE customers, campaign_phones, uploads, invoice_items")
         return campaign_id
     finally:
         await conn.close()
@@ -206,6 +214,9 @@ def fill_sqlite(path: Path, uploads: int) -> int:
         conn.executemany(f"INSERT INTO customers ({', '.join(CUSTOMER_COLUMNS)}) VALUES "
                          f"({', '.join('?' * len(CUSTOMER_COLUMNS))})",
                          ([naive(v) for v in customer_tuple(c, 1)] for c in range(customers)))
+        conn.executemany(f"INSERT INTO campaign_phones ({', '.join(PHONE_COLUMNS)}) VALUES "
+                         f"({', '.join('?' * len(PHONE_COLUMNS))})",
+                         ([naive(v) for v in phone_tuple(c, campaign_id)] for c in range(customers)))
         upload_sql = (f"INSERT INTO uploads ({', '.join(UPLOAD_COLUMNS)}) VALUES "
                       f"({', '.join('?' * len(UPLOAD_COLUMNS))})")
         item_sql = (f"INSERT INTO invoice_items ({', '.join(ITEM_COLUMNS)}) VALUES "

@@ -13,6 +13,7 @@ from aiohttp import web
 from sqlalchemy import select
 
 from bot.appkeys import CONFIG, DATABASE
+from bot.campaigns.phones import give_phone, phone_given
 from bot.chat import answers, liff_answers, liff_notices
 from bot.chat.intake import customer_for, register
 from bot.chat.speakers import speaker_for
@@ -246,11 +247,13 @@ def _guarded(handler):  # noqa: ANN001,ANN202 - an aiohttp handler wrapper
 @_guarded
 async def handle_campaign(request: web.Request) -> web.Response:
     """What the page shows before the form: the campaign's name and rules link, or why not."""
-    call, _customer = await caller(request, limit="read", notify=True)
+    call, customer = await caller(request, limit="read", notify=True)
     window = _window(call)
     first, last = enterable_issue_dates(today=today_in_taipei(utcnow()), start=window.start, end=window.end)
+    async with request.app[DATABASE].session() as session:  # given once for this campaign: not asked again
+        given = await phone_given(session, campaign_id=call.campaign.id, customer_id=customer.id)
     body = {"state": "ok", "name": call.campaign.name, "rules_url": call.campaign.rules_url,
-            "issue_dates": {"min": first.isoformat(), "max": last.isoformat()}}
+            "issue_dates": {"min": first.isoformat(), "max": last.isoformat()}, "phone_given": given}
     if request.app[CONFIG].sandbox:
         from bot.simulators.mof import DEMO_CARRIER
 
@@ -266,7 +269,7 @@ async def handle_validate(request: web.Request) -> web.Response:
     if form == "manual":
         errors = forms.check_manual(fields, today=today_in_taipei(utcnow()), window=_window(call))[2]
     elif form == "carrier":
-        errors = forms.check_carrier(fields)[1]
+        errors = forms.check_carrier(fields)[2]
     else:
         raise Refused(400, "form", "表單種類錯誤")
     return web.json_response({"errors": errors}, headers=NO_STORE)
@@ -284,7 +287,7 @@ async def handle_manual(request: web.Request) -> web.Response:
         campaign = await session.get(Campaign, call.campaign.id)
         customer = await session.get(Customer, customer.id)
         if phone is not None:
-            customer.phone, customer.phone_consent_at = phone, now
+            await give_phone(session, campaign_id=campaign.id, customer_id=customer.id, phone=phone, now=now)
         intake = await register(session, campaign=campaign, customer=customer, code=code,
                                 source=InvoiceSource.MANUAL, now=now)
         upload = intake.upload
@@ -311,7 +314,7 @@ async def handle_manual(request: web.Request) -> web.Response:
 @_guarded
 async def handle_carrier(request: web.Request) -> web.Response:
     call, customer = await caller(request, limit="submit")
-    card, errors = forms.check_carrier(_fields(call.body))
+    card, phone, errors = forms.check_carrier(_fields(call.body))
     if errors or card is None:
         raise Refused(422, "fields", "請修正標示的欄位", errors=errors)
     db, now = request.app[DATABASE], utcnow()
@@ -322,6 +325,9 @@ async def handle_carrier(request: web.Request) -> web.Response:
             raise Refused(422, "fields", "請修正標示的欄位",
                           errors={"verification_code": forms.MESSAGES["carrier_refused"]})
         raise Refused(503, "mof", MOF_DOWN_TEXT)
+    if phone is not None:  # given with an accepted import, as with an accepted manual entry
+        async with db.session() as session, session.begin():
+            await give_phone(session, campaign_id=call.campaign.id, customer_id=customer.id, phone=phone, now=now)
     query_id = await carriers.remember(db, request.app[SEALER], campaign=call.campaign, customer_id=customer.id,
                                        card=card, now=now)
     texts: list[str] = []

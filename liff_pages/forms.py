@@ -3,16 +3,16 @@ the submissions use: flows.einvoice.codes parses, this module words its errors i
 from __future__ import annotations
 
 import datetime as dt
-import re
 from typing import Any
 
 from flows.campaigns.dates import IssueDateRefusal, issue_date_refusal
 from flows.campaigns.settings import IssueDateWindow
+from flows.contact.phones import PhoneError, canonical_phone
 from flows.einvoice.codes import InvoiceCodeError, MobileBarcode, parse_carrier, parse_manual
 from flows.einvoice.model import InvoiceCode
 
 MANUAL_FIELDS = ("invoice_number", "date", "random_code", "total_amount", "phone", "consent")
-CARRIER_FIELDS = ("carrier_barcode", "verification_code")
+CARRIER_FIELDS = ("carrier_barcode", "verification_code", "phone", "consent")
 
 MESSAGES = {
     "invoice_number": "發票號碼：請輸入 2 個英文字母與 8 位數字，例如 AB-12345678",
@@ -28,7 +28,6 @@ MESSAGES = {
     "carrier_refused": "手機條碼或驗證碼不正確，請確認後再試",
 }
 _PLACEHOLDERS = {"invoice_number": "AB12345678", "date": "2024-01-01", "random_code": "1234", "total_amount": None}
-_PHONE = re.compile(r"09[0-9]{8}")
 
 
 def _text(fields: dict[str, Any], name: str) -> Any:
@@ -36,19 +35,17 @@ def _text(fields: dict[str, Any], name: str) -> Any:
     return value.strip() if isinstance(value, str) else value
 
 
-def normalise_phone(value: Any) -> str | None:
-    """`0912-345-678`, `+886912345678` → `0912345678`; None when empty; ValueError when not a
-    Taiwanese mobile number."""
+def check_phone(fields: dict[str, Any]) -> tuple[str | None, dict[str, str]]:
+    """Both pages' optional phone: (the number in E.164 digits, e.g. 886912345678, or None when
+    left empty; errors by field). A number needs the consent ticked (`consent` true)."""
+    value = fields.get("phone")
     if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    if not isinstance(value, str):
-        raise ValueError("phone")
-    digits = re.sub(r"[\s-]", "", value)
-    if digits.startswith("+886"):
-        digits = "0" + digits[4:]
-    if not _PHONE.fullmatch(digits):
-        raise ValueError("phone")
-    return digits
+        return None, {}
+    try:
+        phone = canonical_phone(value)
+    except PhoneError:
+        return None, {"phone": MESSAGES["phone"]}
+    return phone, ({} if fields.get("consent") is True else {"consent": MESSAGES["consent"]})
 
 
 def check_manual(fields: dict[str, Any], *, today: dt.date,
@@ -76,19 +73,15 @@ def check_manual(fields: dict[str, Any], *, today: dt.date,
         elif refusal is IssueDateRefusal.OUTSIDE_WINDOW:
             errors["date"] = MESSAGES["date_window"].format(start=window.start.isoformat(),
                                                             end=window.end.isoformat())
-    phone = None
-    try:
-        phone = normalise_phone(fields.get("phone"))
-    except ValueError:
-        errors["phone"] = MESSAGES["phone"]
-    if phone is not None and fields.get("consent") is not True:
-        errors["consent"] = MESSAGES["consent"]
+    phone, phone_errors = check_phone(fields)
+    errors.update(phone_errors)
     return (None if errors else code), phone, errors
 
 
-def check_carrier(fields: dict[str, Any]) -> tuple[MobileBarcode | None, dict[str, str]]:
+def check_carrier(fields: dict[str, Any]) -> tuple[MobileBarcode | None, str | None, dict[str, str]]:
+    """(carrier, phone, errors by field), as check_manual."""
     barcode, verification = fields.get("carrier_barcode"), fields.get("verification_code")
-    errors: dict[str, str] = {}
+    phone, errors = check_phone(fields)
     try:
         parse_carrier(barcode, "x")
     except InvoiceCodeError:
@@ -98,5 +91,5 @@ def check_carrier(fields: dict[str, Any]) -> tuple[MobileBarcode | None, dict[st
     except InvoiceCodeError:
         errors["verification_code"] = MESSAGES["verification_code"]
     if errors:
-        return None, errors
-    return parse_carrier(barcode, verification), {}
+        return None, phone, errors
+    return parse_carrier(barcode, verification), phone, {}

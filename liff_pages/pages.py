@@ -17,6 +17,8 @@ STATIC = Path(__file__).parent / "static"
 LINE_SDK = "https://static.line-scdn.net/liff/edge/2/sdk.js"
 PAGES = {"": "index.html", "manual": "manual.html", "carrier": "carrier.html"}
 ASSETS = {"liff.js": "application/javascript", "liff.css": "text/css"}
+# Blocks both forms share: the optional phone with its consent (issue 28, item 6).
+PARTIALS = {"{{phone}}": "phone.html"}
 CSP = ("default-src 'self'; script-src 'self' https://static.line-scdn.net; "
        "connect-src 'self' https://*.line.me https://*.line-scdn.net; img-src 'self' data: https:; "
        "style-src 'self'; frame-ancestors 'self'; base-uri 'none'; form-action 'none'")
@@ -39,6 +41,8 @@ async def _liff_id(request: web.Request) -> str:
 
 def _page(name: str):  # noqa: ANN202 - an aiohttp handler
     template = (STATIC / PAGES[name]).read_text(encoding="utf-8")
+    for placeholder, partial in PARTIALS.items():
+        template = template.replace(placeholder + "\n", (STATIC / partial).read_text(encoding="utf-8"))
 
     async def handler(request: web.Request) -> web.Response:
         sandbox = request.app[CONFIG].sandbox

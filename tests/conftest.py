@@ -6,6 +6,7 @@ backends explicitly with TEST_BACKENDS=sqlite (refused when CI=true)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import uuid
@@ -66,6 +67,26 @@ async def _migrated(url: str) -> None:
         await migrate.upgrade(db)
     finally:
         await db.close()
+
+
+@contextlib.asynccontextmanager
+async def database_at(backend: str, tmp_path: Path, revision: str) -> AsyncIterator[Database]:
+    """A new database of `backend` migrated only to `revision` (a migration's test fills it as the
+    code of then did, then upgrades); a PostgreSQL one is dropped afterwards."""
+    name = None
+    if backend == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / f'at-{revision}.db'}"
+    else:
+        name = f"old_{uuid.uuid4().hex[:10]}"
+        url = await _create_pg_database(name)
+    db = Database(url)
+    await migrate.upgrade(db, revision)
+    try:
+        yield db
+    finally:
+        await db.close()
+        if name is not None:
+            await _drop_pg_database(name)
 
 
 def run_sync(coro):  # noqa: ANN001, ANN201

@@ -39,7 +39,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.campaigns import statuses
 from bot.campaigns.stats import identity_link
 from bot.campaigns.xlsx_stream import XlsxStream
-from bot.storage.models import Customer, InvoiceItem, Reward, Upload
+from bot.storage.models import CampaignPhone, Customer, InvoiceItem, Reward, Upload
 from flows.campaigns.dates import TAIPEI
 from flows.campaigns.roles import Permission, require
 from flows.einvoice.model import InvoiceSource
@@ -109,8 +109,10 @@ def format_number(value: Decimal | int | None) -> str:
 
 # --- row sources -------------------------------------------------------------------------------
 
-_U, _C, _I, _R = (Upload.__table__.c, Customer.__table__.c, InvoiceItem.__table__.c,
-                  Reward.__table__.c)  # Core columns: rows skip the ORM's loading machinery
+_U, _C, _I, _R, _P = (Upload.__table__.c, Customer.__table__.c, InvoiceItem.__table__.c,
+                      Reward.__table__.c, CampaignPhone.__table__.c)  # Core columns: no ORM loading
+# 電話: the phone the customer gave, with consent, for the upload's campaign (E.164 digits).
+_PHONE_OF_UPLOAD = (_P.campaign_id == _U.campaign_id) & (_P.customer_id == _U.customer_id)
 _TAIPEI_ZONE = getattr(TAIPEI, "key", "Asia/Taipei")
 _SQLITE_FIXED_OFFSET_SINCE = "1980-01-01"  # stored UTC text at or after this: Taipei = UTC+8
 
@@ -178,18 +180,18 @@ def participants_query(campaign_id: int, sql: _SqlText | None = None, *,
     docstring); `raw_photo` keeps 發票檔案 as the stored path (or NULL) for `photo_link`."""
     if sql is None:
         columns: tuple[Any, ...] = (
-            _C.display_name, _C.line_user_id, _C.phone, _U.invoice_number, _U.invoice_date,
+            _C.display_name, _C.line_user_id, _P.phone, _U.invoice_number, _U.invoice_date,
             _U.source, _U.uploaded_at, _U.verified_at, _U.photo_path, _U.status, _U.tier,
             _R.bot_name, _R.module_name)
     elif fmt is ExportFormat.XLSX:  # dates and times as real date cells
         columns = (
-            _text(_C.display_name), _C.line_user_id, _text(_C.phone), _text(_U.invoice_number),
+            _text(_C.display_name), _C.line_user_id, _text(_P.phone), _text(_U.invoice_number),
             sql.day(_U.invoice_date), _label(_U.source, _SOURCE_LABELS), sql.local_minute(_U.uploaded_at),
             sql.local_minute(_U.verified_at), _U.photo_path if raw_photo else _text(_U.photo_path),
             _label(_U.status, _STATUS_LABELS), _U.tier, _text(_R.bot_name), _text(_R.module_name))
     else:
         columns = (
-            _text(_C.display_name), _C.line_user_id, _text(_C.phone), _text(_U.invoice_number),
+            _text(_C.display_name), _C.line_user_id, _text(_P.phone), _text(_U.invoice_number),
             sql.date(_U.invoice_date), _label(_U.source, _SOURCE_LABELS), sql.time(_U.uploaded_at),
             sql.time(_U.verified_at), _U.photo_path if raw_photo else _text(_U.photo_path),
             _label(_U.status, _STATUS_LABELS),
@@ -198,6 +200,7 @@ def participants_query(campaign_id: int, sql: _SqlText | None = None, *,
     return (select(*columns)
             .select_from(Upload.__table__)
             .join(Customer.__table__, _C.id == _U.customer_id)
+            .outerjoin(CampaignPhone.__table__, _PHONE_OF_UPLOAD)
             .outerjoin(Reward.__table__, _R.upload_id == _U.id)
             .where(_U.campaign_id == campaign_id)
             .order_by(_U.id))
@@ -209,7 +212,7 @@ def items_query(campaign_id: int, sql: _SqlText | None = None, *,
     (PostgreSQL) as text for CSV."""
     if sql is None:
         columns: tuple[Any, ...] = (
-            _C.display_name, _C.line_user_id, _C.phone, _U.invoice_number, _U.invoice_date,
+            _C.display_name, _C.line_user_id, _P.phone, _U.invoice_number, _U.invoice_date,
             _U.seller_name, _U.seller_ban, _I.name, _I.unit_price, _I.quantity, _I.amount, _U.status)
     else:
         numbers: tuple[Any, ...] = (_I.unit_price, _I.quantity, _I.amount)
@@ -219,13 +222,14 @@ def items_query(campaign_id: int, sql: _SqlText | None = None, *,
             numbers = tuple(sql.decimal(col) for col in numbers)
         day = sql.day(_U.invoice_date) if fmt is ExportFormat.XLSX else sql.date(_U.invoice_date)
         columns = (
-            _text(_C.display_name), _C.line_user_id, _text(_C.phone), _text(_U.invoice_number),
+            _text(_C.display_name), _C.line_user_id, _text(_P.phone), _text(_U.invoice_number),
             day, _text(_U.seller_name), _text(_U.seller_ban), _I.name,
             *numbers, _label(_U.status, _STATUS_LABELS))
     return (select(*columns)
             .select_from(InvoiceItem.__table__)
             .join(Upload.__table__, _U.id == _I.upload_id)
             .join(Customer.__table__, _C.id == _U.customer_id)
+            .outerjoin(CampaignPhone.__table__, _PHONE_OF_UPLOAD)
             .where(_U.campaign_id == campaign_id, _U.status.in_(ITEM_STATUS_CODES))
             .order_by(_I.upload_id, _I.row_num))
 

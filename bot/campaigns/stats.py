@@ -17,7 +17,7 @@ from sqlalchemy import Date, String, cast, func, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.campaigns import statuses
-from bot.storage.models import Customer, Upload
+from bot.storage.models import CampaignPhone, Customer, Upload
 from flows.campaigns.dates import TAIPEI
 from flows.campaigns.rules import UploadStatus
 from flows.einvoice.model import InvoiceSource
@@ -244,10 +244,12 @@ async def participants(session: AsyncSession, campaign_id: int, *,
     order = ((column.desc().nulls_first(), Upload.id.desc()) if descending
              else (column.asc().nulls_last(), Upload.id.asc()))
     rows = await session.execute(
-        select(Upload.id, Customer.display_name, Customer.line_user_id, Customer.phone,
+        select(Upload.id, Customer.display_name, Customer.line_user_id, CampaignPhone.phone,
                Upload.invoice_number, Upload.invoice_date, Upload.source, Upload.uploaded_at,
                Upload.verified_at, Upload.photo_path, Upload.status)
         .join(Customer, Customer.id == Upload.customer_id)
+        .outerjoin(CampaignPhone, (CampaignPhone.campaign_id == Upload.campaign_id)
+                   & (CampaignPhone.customer_id == Upload.customer_id))
         .where(*conditions)
         .order_by(*order)
         .limit(limit).offset(offset))

@@ -23,11 +23,13 @@ from bot.storage.crm_models import (
     EmailOutbox,
     RecurringOrder,
 )
+from flows.backme.phones import phone_key
 
 
 def phone_keys(phones: Sequence[str]) -> list[str]:
-    """The CRM's phone lookup keys (digits only) of the given numbers."""
-    return sorted({d for d in ("".join(c for c in p if c.isdigit()) for p in phones) if d})
+    """The CRM's phone lookup keys (digits only, +886/886 as a leading 0) of the given numbers:
+    a campaign's 886912345678 finds the CRM's 0912-345678."""
+    return sorted({k for k in (phone_key(p) for p in phones) if k})
 
 
 @dataclass

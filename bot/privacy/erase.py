@@ -17,7 +17,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.line.inbox import DONE, QUEUED, RUNNING
 from bot.line.webhook import ENV_CHANNEL_KEY
 from bot.privacy.files import FileDeleter
-from bot.storage.models import CarrierQuery, Customer, OutgoingMessage, StateEntry, Upload, WebhookEvent
+from bot.storage.models import (
+    CampaignPhone,
+    CarrierQuery,
+    Customer,
+    OutgoingMessage,
+    StateEntry,
+    Upload,
+    WebhookEvent,
+)
 from flows.privacy.pseudonyms import pseudonymise
 
 PURGED_PAYLOAD = {"messages": [], "purged": True}
@@ -31,7 +39,7 @@ class Erased:
     photos: int = 0
     photo_files: int = 0  # photos whose file was still there
     display_names: int = 0
-    phones: int = 0
+    phones: int = 0  # phones given with consent for a campaign (campaign_phones rows)
     line_user_ids: int = 0
     carrier_codes: int = 0
     messages: int = 0
@@ -89,6 +97,11 @@ async def purge_carrier_codes(session: AsyncSession, customer_ids: Sequence[int]
     return int(result.rowcount or 0)
 
 
+async def erase_campaign_phones(session: AsyncSession, where: Any, dry_run: bool) -> int:
+    """The phones (and their consent) given for campaigns, matching `where`, go."""
+    return await _count_or_run(session, dry_run, where, CampaignPhone, delete(CampaignPhone).where(where))
+
+
 async def _count_or_run(session: AsyncSession, dry_run: bool, where: Any, table: Any, statement: Any) -> int:
     if dry_run:
         return int(await session.scalar(select(func.count()).select_from(table).where(where)) or 0)
@@ -133,13 +146,13 @@ async def erase_customers(session: AsyncSession, customer_ids: Sequence[int], ke
     if not customer_ids:
         return erased
     rows = (await session.execute(select(Customer.id, Customer.channel_id, Customer.line_user_id,
-                                         Customer.display_name, Customer.phone)
+                                         Customer.display_name)
                                   .where(Customer.id.in_(customer_ids)))).all()
-    for customer_id, channel_id, user_id, name, phone in rows:
+    erased.phones = await erase_campaign_phones(session, CampaignPhone.customer_id.in_(customer_ids), dry_run)
+    for customer_id, channel_id, user_id, name in rows:
         alias = pseudonymise(key, user_id)
         erased.customers.append(customer_id)
         erased.display_names += name is not None
-        erased.phones += phone is not None
         erased.line_user_ids += alias != user_id
         if events and alias != user_id:
             erased.events += await erase_events(session, channel_id, user_id, now, dry_run)
@@ -152,7 +165,7 @@ async def erase_customers(session: AsyncSession, customer_ids: Sequence[int], ke
                 .where(touching, OutgoingMessage.to != alias)) or 0)
             continue
         await session.execute(update(Customer).where(Customer.id == customer_id).values(
-            display_name=None, phone=None, phone_consent_at=None, line_user_id=alias)
+            display_name=None, line_user_id=alias)
             .execution_options(synchronize_session=False))
         await session.execute(update(OutgoingMessage).where(touching, OutgoingMessage.state == "queued")
                               .values(state="failed", last_error="personal data erased")

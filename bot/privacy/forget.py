@@ -19,7 +19,7 @@ from bot.privacy.erase import Erased, erase_customers, erase_events, erase_photo
 from bot.privacy.files import FileDeleter
 from bot.privacy.keys import pseudonym_key
 from bot.storage import audit
-from bot.storage.models import AdminUser, Customer, Upload
+from bot.storage.models import AdminUser, CampaignPhone, Customer, Upload
 from flows.privacy.pseudonyms import pseudonymise
 
 LINE_USER_ID = re.compile(r"U[0-9a-f]{32}")
@@ -46,14 +46,15 @@ async def forget(session: AsyncSession, line_user_id: str, now: dt.datetime, *,
         raise ValueError("LINE_UID: a LINE user ID is U followed by 32 hex digits")
     key = await pseudonym_key(session)
     report = ForgetReport(pseudonym=pseudonymise(key, line_user_id), dry_run=dry_run)
-    rows = (await session.execute(select(Customer.id, Customer.channel_id, Customer.phone)
+    rows = (await session.execute(select(Customer.id, Customer.channel_id)
                                   .where(Customer.line_user_id == line_user_id))).all()
     ids = [r[0] for r in rows]
     report.channels = sorted({r[1] for r in rows})
     if ids:
         report.erased.add(await erase_photos(session, Upload.customer_id.in_(ids), files, dry_run))
     if crm:
-        crm_erased = await erase_crm_contacts(session, [r[2] for r in rows if r[2]], dry_run, mail)
+        phones = await session.scalars(select(CampaignPhone.phone).where(CampaignPhone.customer_id.in_(ids or [-1])))
+        crm_erased = await erase_crm_contacts(session, list(phones), dry_run, mail)
         report.erased.crm_contacts, report.erased.crm_phones = crm_erased.contacts, crm_erased.phones
         report.erased.mail_files = crm_erased.mail_files
     report.erased.add(await erase_customers(session, ids, key, dry_run, now, events=False))

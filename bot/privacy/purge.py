@@ -1,7 +1,8 @@
 """The retention purge: campaigns whose end plus retention period has passed lose their
-personal data — photos, phone numbers, carriers, display names, inbox events and conversation
-state go, LINE user IDs become pseudonyms — once every campaign a customer took part in is due.
-Handled webhook events go `inbox_retention` after receipt. Audited; `dry_run` only counts."""
+personal data — their photos and the phones given for them at once; carriers, display names,
+inbox events and conversation state go, LINE user IDs become pseudonyms, once every campaign a
+customer took part in is due. Handled webhook events go `inbox_retention` after receipt.
+Audited; `dry_run` only counts."""
 from __future__ import annotations
 
 import datetime as dt
@@ -12,11 +13,11 @@ from sqlalchemy import and_, delete, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.line.inbox import DONE, FAILED
-from bot.privacy.erase import Erased, erase_customers, erase_photos
+from bot.privacy.erase import Erased, erase_campaign_phones, erase_customers, erase_photos
 from bot.privacy.files import FileDeleter
 from bot.privacy.keys import pseudonym_key
 from bot.storage import audit
-from bot.storage.models import AdminUser, Campaign, Customer, Participation, Upload, WebhookEvent
+from bot.storage.models import AdminUser, Campaign, CampaignPhone, Customer, Participation, Upload, WebhookEvent
 from flows.campaigns.settings import CampaignSettings
 from flows.privacy.pseudonyms import PREFIX
 from flows.privacy.retention import (
@@ -73,7 +74,7 @@ async def due_campaigns(session: AsyncSession, now: dt.datetime) -> list[dict[st
 
 
 def _not_erased() -> Any:
-    return or_(Customer.display_name.is_not(None), Customer.phone.is_not(None),
+    return or_(Customer.display_name.is_not(None), exists().where(CampaignPhone.customer_id == Customer.id),
                ~Customer.line_user_id.startswith(PREFIX))
 
 
@@ -85,10 +86,13 @@ async def customers_to_erase(session: AsyncSession, due_ids: list[int], now: dt.
     def takes_part(campaigns: Any) -> Any:
         return or_(exists().where(Upload.customer_id == Customer.id, Upload.campaign_id.in_(campaigns)),
                    exists().where(Participation.customer_id == Customer.id,
-                                  Participation.campaign_id.in_(campaigns)))
+                                  Participation.campaign_id.in_(campaigns)),
+                   exists().where(CampaignPhone.customer_id == Customer.id,
+                                  CampaignPhone.campaign_id.in_(campaigns)))
 
     anywhere = or_(exists().where(Upload.customer_id == Customer.id),
-                   exists().where(Participation.customer_id == Customer.id))
+                   exists().where(Participation.customer_id == Customer.id),
+                   exists().where(CampaignPhone.customer_id == Customer.id))
     old = Customer.created_at <= now - dt.timedelta(days=UNATTACHED_CUSTOMER_DAYS)
     condition = and_(~anywhere, old)
     if due_ids:
@@ -126,6 +130,10 @@ async def purge(session: AsyncSession, now: dt.datetime, *, files: FileDeleter |
         report.erased.add(await erase_photos(session, Upload.campaign_id.in_(due_ids), files, dry_run))
     customers = await customers_to_erase(session, due_ids, now)
     report.erased.add(await erase_customers(session, customers, await pseudonym_key(session), dry_run, now))
+    if due_ids:  # the phones given for these campaigns, also of people still in another campaign
+        report.erased.phones += await erase_campaign_phones(
+            session, and_(CampaignPhone.campaign_id.in_(due_ids), CampaignPhone.customer_id.not_in(customers or [-1])),
+            dry_run)
     if dry_run:
         return report
     if due_ids:

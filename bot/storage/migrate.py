@@ -1,6 +1,7 @@
 """Run Alembic migrations programmatically, from the app's start-up or `admin-cli db upgrade`."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from alembic import command
@@ -21,19 +22,28 @@ def alembic_config() -> AlembicConfig:
     return cfg
 
 
-def _upgrade(connection: Connection, revision: str) -> None:
+def _run(connection: Connection, step: Callable[[AlembicConfig, str], None], revision: str) -> None:
     cfg = alembic_config()
     cfg.attributes["connection"] = connection
-    command.upgrade(cfg, revision)
+    step(cfg, revision)
 
 
 async def upgrade(db: Database, revision: str = "head") -> None:
     """Bring the schema up to `revision`; safe to call from several processes at once."""
+    await _migrate(db, command.upgrade, revision)
+
+
+async def downgrade(db: Database, revision: str) -> None:
+    """Take the schema back down to `revision` (an operator's way back from a release)."""
+    await _migrate(db, command.downgrade, revision)
+
+
+async def _migrate(db: Database, step: Callable[[AlembicConfig, str], None], revision: str) -> None:
     async with db.engine.connect() as conn:
         if db.is_postgresql:
             await conn.execute(text("SELECT pg_advisory_lock(:id)"), {"id": _ADVISORY_LOCK_ID})
         try:
-            await conn.run_sync(_upgrade, revision)
+            await conn.run_sync(_run, step, revision)
             await conn.commit()
         finally:
             if db.is_postgresql:

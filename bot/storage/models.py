@@ -240,8 +240,6 @@ class Customer(Base):
     channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id"))
     line_user_id: Mapped[str] = mapped_column(String(64))
     display_name: Mapped[str | None] = mapped_column(String(200))
-    phone: Mapped[str | None] = mapped_column(String(30))
-    phone_consent_at: Mapped[dt.datetime | None]
     blocked_at: Mapped[dt.datetime | None]  # LINE refused pushes: the user blocked the account
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
@@ -259,6 +257,22 @@ class Participation(Base):
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
     passed_count: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class CampaignPhone(Base):
+    """The phone number a customer gave for one campaign, with the consent to that campaign's
+    rules (the exports' 電話); another campaign asks again. Canonical form: E.164 digits without
+    the '+' (flows.contact.phones), e.g. 886912345678."""
+
+    __tablename__ = "campaign_phones"
+    __table_args__ = (UniqueConstraint("campaign_id", "customer_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    phone: Mapped[str] = mapped_column(String(15))
+    consent_at: Mapped[dt.datetime]  # when the user ticked the consent with the number
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 

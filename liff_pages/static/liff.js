@@ -58,7 +58,7 @@
   function fields() {
     var out = {};
     Array.prototype.forEach.call(form.elements, function (el) {
-      if (!el.name) return;
+      if (!el.name || el.matches(":disabled")) return;  // a phone already given (block disabled) is not sent
       out[el.name] = el.type === "checkbox" ? el.checked : el.value;
     });
     return out;
@@ -152,6 +152,12 @@
     if (date && info.issue_dates) {  // the picker offers the campaign's window up to today
       date.min = info.issue_dates.min;
       date.max = info.issue_dates.max;
+    }
+    var phone = document.getElementById("phone-block");
+    if (phone && info.phone_given) {  // given with consent for this campaign: not asked again
+      phone.disabled = true;
+      phone.hidden = true;
+      document.getElementById("phone-kept").hidden = false;
     }
     var demo = document.getElementById("demo");
     if (demo && info.demo_carrier) {

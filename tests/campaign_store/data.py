@@ -10,7 +10,7 @@ from sqlalchemy import insert, select
 
 from bot.campaigns.store import Actor
 from bot.storage.database import Database
-from bot.storage.models import AdminUser, Channel, Customer, Upload
+from bot.storage.models import AdminUser, CampaignPhone, Channel, Customer, Upload
 from flows.campaigns.dates import TAIPEI
 from flows.campaigns.roles import Role
 from flows.einvoice.model import Item, VerifiedInvoice
@@ -68,12 +68,20 @@ async def add_actor(db: Database, name: str, role: Role) -> Actor:
     return Actor(user_id, name, role)
 
 
-async def add_customer(db: Database, channel_id: int, line_user_id: str, name: str | None = None,
-                       phone: str | None = None) -> int:
+async def add_customer(db: Database, channel_id: int, line_user_id: str, name: str | None = None) -> int:
     async with db.session() as s, s.begin():
         return (await s.execute(insert(Customer).values(
-            channel_id=channel_id, line_user_id=line_user_id, display_name=name, phone=phone)
+            channel_id=channel_id, line_user_id=line_user_id, display_name=name)
             .returning(Customer.id))).scalar_one()
+
+
+async def add_phone(db: Database, campaign_id: int, customer_id: int, phone: str | None) -> None:
+    """The phone the customer gave with consent for the campaign (none when `phone` is None)."""
+    if phone is None:
+        return
+    async with db.session() as s, s.begin():
+        await s.execute(insert(CampaignPhone).values(campaign_id=campaign_id, customer_id=customer_id, phone=phone,
+                                                     consent_at=CREATED, created_at=CREATED))
 
 
 async def add_upload(db: Database, campaign_id: int, customer_id: int, number: str, *,

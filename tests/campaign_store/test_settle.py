@@ -42,7 +42,7 @@ async def world(database):
     channel = await add_channel(database)
     marketer = await add_actor(database, "mia", Role.MARKETER)
     store = CampaignStore(database)
-    amy = await add_customer(database, channel, "Uamy", "Amy", "886912345678")
+    amy = await add_customer(database, channel, "Uamy", "Amy")
     bob = await add_customer(database, channel, "Ubob", "Bob")
 
     async def campaign(**kwargs):

@@ -15,7 +15,7 @@ import io
 from bot.campaigns.exports import export_items, export_participants
 from bot.campaigns.store import Actor
 from bot.simulators.line import SIM_LOGIN_CHANNEL_ID
-from bot.storage.models import Campaign, CarrierQuery, Channel, Customer, OutgoingMessage, Upload
+from bot.storage.models import Campaign, CampaignPhone, CarrierQuery, Channel, Customer, OutgoingMessage, Upload
 from flows.campaigns.roles import Role
 from flows.messages.system import NOT_EXIST_TEXT
 from tests.chat.conftest import KEYWORD, LIFF_ID, Stack, invoice_code
@@ -92,14 +92,14 @@ async def test_manual_entry_is_answered_once_by_reply_to_the_pages_text(stack: S
                                f"開立時間：{code.date.isoformat()}\n隨機碼：{code.random_code}"]
     [upload] = await stack.uploads()
     assert (upload.source, upload.status, upload.invoice_number) == ("manual", "passed", code.invoice_number)
-    async with stack.db.session() as s:
-        customer = await s.scalar(select(Customer).where(Customer.line_user_id == USER))
-        assert customer.phone == "0912345678" and customer.phone_consent_at is not None
+    async with stack.db.session() as s:  # kept with the campaign, in E.164 digits (the seed's form)
+        [given] = (await s.scalars(select(CampaignPhone))).all()
+        assert (given.campaign_id, given.phone) == (stack.campaign_id, "886912345678") and given.consent_at
     async with stack.db.session() as s:  # 電話 in the participant list and the items export
         for export in (export_participants, export_items):
             out = io.BytesIO()
             await export(s, stack.campaign_id, out, actor=Actor(None, "客服", Role.SUPPORT_AGENT))
-            assert "0912345678" in out.getvalue().decode("utf-8-sig")
+            assert ",886912345678," in out.getvalue().decode("utf-8-sig")
     assert await stack.fetch_messages(USER) == []  # held: waiting for the user's text
     # The page sends the text as the user; the bot answers it by reply, twice sent = once answered.
     await stack.say(USER, answer["texts"][0])

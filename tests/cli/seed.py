@@ -9,7 +9,7 @@ from pathlib import Path
 from sqlalchemy import insert, select
 
 from bot.storage.database import Database
-from bot.storage.models import AuditEntry, Customer, InvoiceItem, Reward, Upload, VerificationJob
+from bot.storage.models import AuditEntry, CampaignPhone, Customer, InvoiceItem, Reward, Upload, VerificationJob
 from flows.campaigns.dates import TAIPEI
 from tests.conftest import run_sync
 
@@ -52,8 +52,11 @@ def add_uploads(database_url: str, campaign_id: int, rows: list[tuple[str, str, 
         for i, (user, number, status) in enumerate(rows):
             if user not in customers:
                 customers[user] = (await s.execute(insert(Customer).values(
-                    channel_id=channel_id, line_user_id=user, display_name=f"顧客{user[-2:]}",
-                    phone="0912345678").returning(Customer.id))).scalar_one()
+                    channel_id=channel_id, line_user_id=user, display_name=f"顧客{user[-2:]}")
+                    .returning(Customer.id))).scalar_one()
+                await s.execute(insert(CampaignPhone).values(  # given with consent on the manual page
+                    campaign_id=campaign_id, customer_id=customers[user], phone="886912345678",
+                    consent_at=NOW, created_at=NOW))
             readable = status != "unreadable"
             upload_id = (await s.execute(insert(Upload).values(
                 campaign_id=campaign_id, customer_id=customers[user], source="manual", status=status,

@@ -5,7 +5,7 @@ import json
 import pytest
 import time_machine
 
-from bot.storage.models import AuditEntry, Campaign, Customer
+from bot.storage.models import AuditEntry, Campaign, CampaignPhone, Customer
 from flows.campaigns.dates import TAIPEI
 from tests.cli.seed import EXAMPLES, NOW, add_uploads, fetch, setup_team
 
@@ -45,7 +45,8 @@ def test_purge_dry_run_then_purge_audited(team, database_url, tmp_path):
         assert json.loads(done.output)["photo_files"] == 1 and not photo.exists()
     [campaign] = fetch(database_url, Campaign)
     assert campaign.purged_at is not None
-    assert all(c.line_user_id.startswith("P") and c.phone is None for c in fetch(database_url, Customer))
+    assert all(c.line_user_id.startswith("P") for c in fetch(database_url, Customer))
+    assert fetch(database_url, CampaignPhone) == []
     [entry] = fetch(database_url, AuditEntry, AuditEntry.action == "privacy.purge")
     assert entry.detail["actor"] == "boss" and entry.detail["campaigns"] == [1]
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from bot.appkeys import CONFIG
 from flows.campaigns.roles import Role
-from tests.campaign_store.data import CREATED, add_actor, add_customer, add_upload, settings, taipei
+from tests.campaign_store.data import CREATED, add_actor, add_customer, add_phone, add_upload, settings, taipei
 from tests.console.campaigns_fixtures import Console
 
 
@@ -37,7 +37,7 @@ PLAN = [
     (3, "duplicate", "photo", (2023, 9, 5, 11, 0), "AB00000001"),
     (4, "unreadable", "photo", (2023, 9, 5, 12, 0), "XX00000000"),
 ]
-NAMES = [("王小明", "0912000001"), ("李小華", "0912000002"), ("Amy_100%", "0912000003"),
+NAMES = [("王小明", "886912000001"), ("李小華", "886912000002"), ("Amy_100%", "886912000003"),
          ("陳大文", None), ("無名", None)]
 
 
@@ -59,8 +59,9 @@ async def bare_campaign(console: Console, *, timing: str = "list_only") -> int:
 async def seed_info(console: Console) -> InfoWorld:
     """A list-only campaign with the uploads of PLAN."""
     campaign_id = await bare_campaign(console)
-    customers = [await add_customer(console.db, console.channel, f"U{i:032d}", name, phone)
-                 for i, (name, phone) in enumerate(NAMES)]
+    customers = [await add_customer(console.db, console.channel, f"U{i:032d}", name) for i, (name, _) in enumerate(NAMES)]
+    for customer, (_, phone) in zip(customers, NAMES):
+        await add_phone(console.db, campaign_id, customer, phone)
     uploads = []
     for who, status, source, moment, number in PLAN:
         uploads.append(await add_upload(console.db, campaign_id, customers[who], number, status=status, source=source,

@@ -227,10 +227,10 @@ def test_manual_entry_from_the_panel(service: Service, browser: Any, artifacts: 
     browser.switch_to.default_content()
     assert browser.execute_script("return window.__closed") is True
 
-    [(source, status, customer_phone)] = service.rows(
-        "select u.source, u.status, c.phone from uploads u join customers c on c.id = u.customer_id "
-        "where u.invoice_number = ?", number)
-    assert (source, status, customer_phone) == ("manual", "passed", "0987654321")
+    [(source, status, phone)] = service.rows(
+        "select u.source, u.status, p.phone from uploads u join campaign_phones p "
+        "on p.customer_id = u.customer_id and p.campaign_id = u.campaign_id where u.invoice_number = ?", number)
+    assert (source, status, phone) == ("manual", "passed", "886987654321")  # E.164 digits, the export's form
     info = (f"您輸入的電子發票如下：\n\n發票類型：電子發票\n發票號碼：{number[:2]}-{number[2:]}\n"
             f"開立時間：{day}\n隨機碼：4321")
     assert _said(service, user) == [info]  # sent as the user, through the webhook
@@ -281,6 +281,51 @@ def test_carrier_import_from_the_panel(service: Service, browser: Any, artifacts
     assert sealed and "Pass-9" not in sealed
     assert sealed_barcode and plain is None and "TEST.12" not in sealed_barcode  # kept sealed, not plain
     assert "Pass-9" not in (Path(service.db_path).parent / "service.log").read_text(errors="replace")
+
+
+def test_the_carrier_page_takes_a_phone_with_consent_once(service: Service, browser: Any, artifacts: Path) -> None:
+    """Issue 28, item 6: the carrier page offers the manual page's optional phone with consent;
+    once given for the campaign, neither page shows the field again."""
+    from selenium.webdriver.common.keys import Keys
+
+    user = _new_user()
+    day = time.strftime("%Y-%m-%d", time.gmtime(time.time() + 8 * 3600 - 2 * 86400))
+    number = f"CP{uuid.uuid4().int % 10**8:08d}"
+    service.post("/sandbox/mof/_sim/invoices", {"carriers": [{"cardNo": "/PHON.12", "verifyCode": "Pass-7", "invoices": [
+        {"invNum": number, "invDate": day, "randomNumber": "2222", "sellerBan": "53212539", "sellerName": "示範超市",
+         "amount": "199", "items": [{"description": "豆漿", "quantity": "1", "unitPrice": "199"}]}]}]})
+    _in_panel(browser, service, "carrier", user)
+    _wait_visible(browser, "entry")
+    assert _wait_visible(browser, "phone").get_attribute("type") == "tel"
+    assert not browser.find_element("id", "phone-kept").is_displayed()
+    assert browser.find_element("id", "rules-link").get_attribute("href").startswith(service.base)
+    _type(browser, "carrier_barcode", "/phon.12")
+    _type(browser, "verification_code", "Pass-7")
+    _type(browser, "phone", "0912 3456")
+    assert _wait_visible(browser, "phone-error").text.startswith("手機號碼")
+    _type(browser, "phone", "+886 955-666-666")
+    browser.find_element("id", "submit").click()
+    assert "勾選同意" in _wait_visible(browser, "consent-error").text
+    _no_horizontal_scroll(browser)
+    _shot(browser, artifacts, "carrier-phone-1-consent-required")
+    consent = browser.find_element("id", "consent")
+    consent.send_keys(Keys.SPACE)  # keyboard only
+    assert consent.is_selected()
+    browser.find_element("id", "submit").click()
+    _wait_visible(browser, "counts")
+    assert browser.find_element("id", "count-new").text == "1 張"
+    _no_horizontal_scroll(browser)
+    _shot(browser, artifacts, "carrier-phone-2-imported")
+    assert service.rows("select p.phone from campaign_phones p join customers c on c.id = p.customer_id "
+                        "where c.line_user_id = ? and p.campaign_id = 1", user) == [("886955666666",)]
+    for page in ("carrier", "manual"):  # given for this campaign: not asked again, on either page
+        _in_panel(browser, service, page, user)
+        _wait_visible(browser, "entry")
+        assert "不需再次填寫" in _wait_visible(browser, "phone-kept").text
+        assert not browser.find_element("id", "phone").is_displayed()
+        assert browser.execute_script("return document.getElementById('phone').matches(':disabled')")  # not sent
+        _no_horizontal_scroll(browser)
+        _shot(browser, artifacts, f"{page}-phone-3-not-asked-again")
 
 
 def test_an_issue_date_after_today_is_refused_beside_the_field(service: Service, browser: Any,

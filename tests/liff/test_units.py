@@ -77,7 +77,7 @@ def test_manual_form_names_every_wrong_field_and_normalises_the_rest() -> None:
                                               "random_code": "0042", "total_amount": "120",
                                               "phone": "+886 912-345-678", "consent": True},
                                              today=TODAY, window=WINDOW)
-    assert errors == {} and phone == "0912345678"
+    assert errors == {} and phone == "886912345678"  # E.164 digits: the seed's export form
     assert (code.invoice_number, code.date.isoformat(), code.total_amount) == ("AB12345678", "2024-01-05", 120)
     _, _, errors = forms.check_manual({"invoice_number": "AB1234567", "date": "tomorrow", "random_code": "1234",
                                        "total_amount": "-1", "phone": "12345"}, today=TODAY, window=WINDOW)
@@ -99,12 +99,27 @@ def test_manual_total_amount_is_optional_but_checked_when_given() -> None:
 
 
 def test_carrier_form_rules() -> None:
-    card, errors = forms.check_carrier({"carrier_barcode": "/abc+123", "verification_code": "Ab12"})
-    assert errors == {} and card.barcode == "/ABC+123"
-    _, errors = forms.check_carrier({"carrier_barcode": "ABC1234", "verification_code": " x"})
+    card, phone, errors = forms.check_carrier({"carrier_barcode": "/abc+123", "verification_code": "Ab12"})
+    assert errors == {} and card.barcode == "/ABC+123" and phone is None
+    _, _, errors = forms.check_carrier({"carrier_barcode": "ABC1234", "verification_code": " x"})
     assert set(errors) == {"carrier_barcode", "verification_code"}
-    _, errors = forms.check_carrier({"carrier_barcode": "/ABC+123", "verification_code": "x" * 33})
+    _, _, errors = forms.check_carrier({"carrier_barcode": "/ABC+123", "verification_code": "x" * 33})
     assert set(errors) == {"verification_code"}
+
+
+def test_the_carrier_form_takes_the_same_optional_phone_with_consent() -> None:
+    """Issue 28, item 6: the carrier page offers the manual page's phone, with the same rules."""
+    carrier = {"carrier_barcode": "/ABC+123", "verification_code": "Ab12"}
+    card, phone, errors = forms.check_carrier({**carrier, "phone": "０９１２－３４５－６７８", "consent": True})
+    assert errors == {} and card is not None and phone == "886912345678"
+    for blank in ("", "  ", None):
+        assert forms.check_carrier({**carrier, "phone": blank})[1:] == (None, {})
+    card, _, errors = forms.check_carrier({**carrier, "phone": "0912345678", "consent": "true"})
+    assert card is None and errors == {"consent": forms.MESSAGES["consent"]}
+    card, _, errors = forms.check_carrier({**carrier, "phone": "02-2345-6789", "consent": True})
+    assert card is None and errors == {"phone": forms.MESSAGES["phone"]}
+    _, _, errors = forms.check_carrier({"carrier_barcode": "x", "verification_code": "Ab12", "phone": "12"})
+    assert set(errors) == {"carrier_barcode", "phone"}  # every wrong field at once
 
 
 def test_issue_dates_after_today_or_outside_the_window_are_named_on_the_date_field() -> None:

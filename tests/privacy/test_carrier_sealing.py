@@ -4,7 +4,6 @@ lose the page texts (the carrier's text holds the barcode); held ones keep only 
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from flows.einvoice.codes import MobileBarcode
 from liff_pages.carriers import remember, seal_plain_barcodes
 from liff_pages.sealing import CodeSealer, barcode_aad, carrier_aad
 from tests.campaign_store.data import CREATED, add_actor, add_channel, add_customer, settings
-from tests.conftest import DB_BACKENDS, _create_pg_database, _drop_pg_database
+from tests.conftest import DB_BACKENDS, database_at
 
 BARCODE = "/ABC+123"
 TEXT = f"您匯入的電子載具發票如下：\n\n手機條碼：{BARCODE}\n找到發票：1 張"
@@ -29,20 +28,8 @@ TEXT = f"您匯入的電子載具發票如下：\n\n手機條碼：{BARCODE}\n�
 @pytest.fixture(params=DB_BACKENDS)
 async def at_0010(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
     """A new database migrated only to 0010 (before sealed barcodes)."""
-    name = None
-    if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path / 'old.db'}"
-    else:
-        name = f"old_{uuid.uuid4().hex[:10]}"
-        url = await _create_pg_database(name)
-    db = Database(url)
-    await migrate.upgrade(db, "0010")
-    try:
+    async with database_at(request.param, tmp_path, "0010") as db:
         yield db
-    finally:
-        await db.close()
-        if name is not None:
-            await _drop_pg_database(name)
 
 
 async def test_plain_barcodes_of_before_are_sealed_at_start_up_and_still_work(at_0010, tmp_path):

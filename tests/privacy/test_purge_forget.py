@@ -17,10 +17,28 @@ from bot.privacy.keys import pseudonym_key
 from bot.privacy.purge import purge
 from bot.privacy.service import purge_once
 from bot.storage.crm_models import Contact, ContactPhone
-from bot.storage.models import AuditEntry, Campaign, CarrierQuery, Customer, OutgoingMessage, Upload, WebhookEvent
+from bot.storage.models import (
+    AuditEntry,
+    Campaign,
+    CampaignPhone,
+    CarrierQuery,
+    Customer,
+    OutgoingMessage,
+    Upload,
+    WebhookEvent,
+)
 from flows.campaigns.roles import Role
 from flows.privacy.pseudonyms import is_pseudonym, pseudonymise
-from tests.campaign_store.data import CREATED, END, add_actor, add_channel, add_customer, add_upload, settings
+from tests.campaign_store.data import (
+    CREATED,
+    END,
+    add_actor,
+    add_channel,
+    add_customer,
+    add_phone,
+    add_upload,
+    settings,
+)
 
 UID_A, UID_B = "U" + "a" * 32, "U" + "b" * 32
 AFTER_RETENTION = END + dt.timedelta(days=180, minutes=1)
@@ -38,8 +56,11 @@ async def _world(db, tmp_path):
         await store.publish(mia, view.id, CREATED)
         views.append(view.id)
     a, b = views
-    amy = await add_customer(db, channel, UID_A, "=Amy", "0912345678")
-    ben = await add_customer(db, channel, UID_B, "Ben", "0987654321")
+    amy = await add_customer(db, channel, UID_A, "=Amy")
+    ben = await add_customer(db, channel, UID_B, "Ben")
+    # Phones given with consent: Amy's for A, Ben's for A and for B.
+    for campaign, customer, phone in ((a, amy, "886912345678"), (a, ben, "886987654321"), (b, ben, "886987654321")):
+        await add_phone(db, campaign, customer, phone)
     files = LocalPhotoStore(tmp_path)
     uploads = {}
     for key, campaign, customer, number in (("amy-a", a, amy, "AB00000001"), ("ben-a", a, ben, "AB00000002"),
@@ -72,8 +93,9 @@ async def test_dry_run_shows_what_would_go_and_changes_nothing(database, tmp_pat
         report = await purge(s, AFTER_RETENTION, files=w["files"], dry_run=True)
     data = report.to_dict()
     assert [c["id"] for c in data["campaigns"]] == [w["a"]] and data["campaigns"][0]["retention_days"] == 180
+    # the phones given for A (Amy's and Ben's), though Ben still takes part in B
     assert (data["photos"], data["customers"], data["display_names"], data["phones"], data["line_user_ids"]) \
-        == (2, 1, 1, 1, 1)
+        == (2, 1, 1, 2, 1)
     assert data["messages"] == 2 and data["photo_files"] == 2  # the files that are there
     async with database.session() as s:
         assert (await s.get(Customer, w["amy"])).line_user_id == UID_A
@@ -115,10 +137,14 @@ async def test_purge_removes_personal_data_and_keeps_statistics(database, tmp_pa
     async with database.session() as s:
         amy, ben = await s.get(Customer, w["amy"]), await s.get(Customer, w["ben"])
         key = await pseudonym_key(s)
-        assert (amy.display_name, amy.phone) == (None, None)
+        assert amy.display_name is None
         assert amy.line_user_id == pseudonymise(key, UID_A) and is_pseudonym(amy.line_user_id)
-        # Ben still takes part in B: his data stays until B is purged too
-        assert (ben.display_name, ben.phone, ben.line_user_id) == ("Ben", "0987654321", UID_B)
+        # Ben still takes part in B: his data stays until B is purged too, but for the phone he
+        # gave for A, which goes with A (the consent was A's)
+        assert (ben.display_name, ben.line_user_id) == ("Ben", UID_B)
+        phones = (await s.execute(select(CampaignPhone.campaign_id, CampaignPhone.customer_id,
+                                         CampaignPhone.phone))).all()
+        assert [tuple(p) for p in phones] == [(w["b"], w["ben"], "886987654321")]
         kept = await s.get(Upload, w["uploads"]["amy-a"])
         assert kept.photo_path is None and kept.invoice_number == "AB00000001" and kept.status == "passed"
         assert (await s.get(Upload, w["uploads"]["ben-b"])).photo_path is not None
@@ -167,7 +193,7 @@ async def test_a_longer_retention_period_delays_the_purge(database, tmp_path):
 async def test_forget_removes_one_user_everywhere_and_their_crm_links(database, tmp_path):
     w = await _world(database, tmp_path)
     other_channel = await add_channel(database, "第二帳號")
-    ben_elsewhere = await add_customer(database, other_channel, UID_B, "Ben 2", "0987-654-321")
+    ben_elsewhere = await add_customer(database, other_channel, UID_B, "Ben 2")
     async with database.session() as s, s.begin():
         contact = Contact(last_name="王", first_name="小明")
         s.add(contact)
@@ -191,7 +217,9 @@ async def test_forget_removes_one_user_everywhere_and_their_crm_links(database, 
     async with database.session() as s:
         for customer_id in (w["ben"], ben_elsewhere):
             row = await s.get(Customer, customer_id)
-            assert (row.display_name, row.phone, row.line_user_id) == (None, None, report.pseudonym)
+            assert (row.display_name, row.line_user_id) == (None, report.pseudonym)
+        # his phones go from every campaign; the CRM contact keyed 0987654321 matched 886987654321
+        assert (await s.scalars(select(CampaignPhone.customer_id))).all() == [w["amy"]]
         assert (await s.get(Customer, w["amy"])).line_user_id == UID_A
         # the contact sharing the user's phone is the same person: its name and every phone go,
         # the row stays (its donations and issued receipts are tax records)

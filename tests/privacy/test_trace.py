@@ -1,8 +1,9 @@
 """Issue 25's acceptance test: one person reaches the service by every path — a photo through the
-real webhook and the LINE simulator, manual entry with a phone and a carrier import through the
-LIFF API, a plain text, a Backme order — and after forget-me (or the retention purge with the
-clock past retention) no table, no file of the photo store and no log line holds their LINE user
-ID, phone (any form), name, email, carrier barcode or photo."""
+real webhook and the LINE simulator, manual entry with a phone and a carrier import with a phone
+(for a second campaign: issue 28 keeps each phone with its campaign) through the LIFF API, a plain
+text, a Backme order — and after forget-me (or the retention purge with the clock past retention)
+no table, no file of the photo store and no log line holds their LINE user ID, phone (any form),
+name, email, carrier barcode or photo."""
 from __future__ import annotations
 
 import asyncio
@@ -27,9 +28,10 @@ from bot.privacy.purge import purge
 from bot.simulators import backme as backme_sim
 from bot.storage.crm_models import EmailOutbox
 from bot.storage.database import Database
-from bot.storage.models import Base, Campaign, CarrierQuery, Upload, WebhookEvent
+from bot.storage.models import Base, Campaign, CampaignPhone, CarrierQuery, Upload, WebhookEvent
 from tests.chat.conftest import KEYWORD, LIFF_ID, Stack, invoice_code, make_stack, photo_of  # noqa: F401 - fixture
 from tests.chat.test_liff_entries import _carrier_seed, _login_ready, _manual, _post
+from tests.chat.test_liff_phones import _second_campaign
 from tests.crm.conftest import SECRET, add_page, start_app
 
 USER = "U" + "5e" * 16
@@ -110,13 +112,15 @@ async def _seed_every_path(stack: Stack, database_url: str, tmp_path: Path, aioh
                                  token)
     assert status == 200, manual
     await stack.say(USER, manual["texts"][0])
-    # 3. A carrier import, and its text as the user (it holds the barcode).
+    # 3. A carrier import with the phone for another campaign, and its text as the user (it holds the barcode).
+    other_campaign = await _second_campaign(stack)
     yesterday = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=8)).date() - dt.timedelta(days=1)
     seed = _carrier_seed(yesterday, ["CA00000031"])
     async with stack.mof_client.post("/_sim/invoices", json=seed) as r:
         assert r.status == 200
-    body = {"liff_id": LIFF_ID, "campaign": str(stack.campaign_id),
-            "fields": {"carrier_barcode": BARCODE.lower(), "verification_code": VERIFICATION}}
+    body = {"liff_id": LIFF_ID, "campaign": str(other_campaign),
+            "fields": {"carrier_barcode": BARCODE.lower(), "verification_code": VERIFICATION,
+                       "phone": "+886 912 345 678", "consent": True}}
     status, carrier = await _post(stack, "carrier", body, token)
     assert status == 200 and carrier["counts"]["new"] == 1, carrier
     assert BARCODE in carrier["texts"][0]
@@ -144,8 +148,11 @@ async def _seed_every_path(stack: Stack, database_url: str, tmp_path: Path, aioh
     async with stack.db.session() as s:
         [photo_path] = [u.photo_path for u in await s.scalars(select(Upload).where(Upload.source == "photo"))]
         assert (await s.scalars(select(CarrierQuery))).all()
+        phones = (await s.execute(select(CampaignPhone.campaign_id, CampaignPhone.phone))).all()
+    assert sorted(tuple(p) for p in phones) == sorted([(stack.campaign_id, "886912345678"),
+                                                       (other_campaign, "886912345678")])
     photo = (tmp_path / photo_path).read_bytes()
-    return {"photo": photo}
+    return {"photo": photo, "campaigns": [stack.campaign_id, other_campaign]}
 
 
 def _as_text(value: Any) -> str:
@@ -203,7 +210,7 @@ async def test_forget_me_leaves_no_trace_anywhere(make_stack, database_url, tmp_
     stack = await make_stack()
     seeded = await _seed_every_path(stack, database_url, tmp_path, aiohttp_server)
     before = _traces(await _dump(stack.db), NEEDLES)
-    assert {"customers", "webhook_events", "crm_contacts", "crm_phones"} <= set(before)  # the needles are real
+    assert {"customers", "campaign_phones", "webhook_events", "crm_contacts", "crm_phones"} <= set(before)  # the needles are real
     # At rest the carrier barcode is sealed and hashed: only the user's own text (the inbox event,
     # kept INBOX_RETENTION_DAYS) holds it, not carrier_queries nor the held LIFF answer.
     assert sorted(t for t, found in before.items() if BARCODE in found) == ["webhook_events"]
@@ -234,8 +241,8 @@ async def test_the_retention_purge_leaves_no_trace_outside_the_crm(make_stack, d
     stack = await make_stack()
     seeded = await _seed_every_path(stack, database_url, tmp_path, aiohttp_server)
     async with stack.db.session() as s:
-        end_at = (await s.get(Campaign, stack.campaign_id)).end_at
-    later = end_at + dt.timedelta(days=181)  # the clock moved past the campaign's retention
+        end_at = max([(await s.get(Campaign, c)).end_at for c in seeded["campaigns"]])
+    later = end_at + dt.timedelta(days=181)  # the clock moved past both campaigns' retention
     async with stack.db.session() as s, s.begin():
         report = await purge(s, later, files=LocalPhotoStore(tmp_path))
     assert report.erased.photo_files == 1 and report.inbox_events >= 5

@@ -1,0 +1,1 @@
+"""How we reach a participant: the phone numbers people give us, in one canonical form."""
