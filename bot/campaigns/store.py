@@ -32,6 +32,7 @@ from bot.storage.models import (
     AdminUser,
     AuditEntry,
     Campaign,
+    CampaignPhone,
     CarrierQuery,
     Channel,
     CouponCode,
@@ -498,15 +499,18 @@ async def _delete_messages_of_uploads(session: AsyncSession, where: Any) -> None
 
 async def _reset_draft_uploads(session: AsyncSession, campaign_id: int) -> int:
     """Delete the campaign's draft-period uploads (items, jobs and rewards cascade; codes they got
-    stay spent) and the carriers entered during the draft (else their re-queries would register
-    the same invoices again as live uploads), and bring participations back in line with what
-    remains. Returns how many uploads."""
+    stay spent), the carriers entered during the draft (else their re-queries would register
+    the same invoices again as live uploads) and the phones given to the draft (test data, like
+    its uploads), and bring participations back in line with what remains. Returns how many
+    uploads."""
     draft = and_(Upload.campaign_id == campaign_id, Upload.is_draft.is_(True))
     await _delete_messages_of_uploads(session, draft)
     result = await session.execute(delete(Upload).where(draft),
                                    execution_options={"synchronize_session": False})
     # A campaign is a draft until it is first published: every carrier it has was entered then.
     await session.execute(delete(CarrierQuery).where(CarrierQuery.campaign_id == campaign_id),
+                          execution_options={"synchronize_session": False})
+    await session.execute(delete(CampaignPhone).where(CampaignPhone.campaign_id == campaign_id),
                           execution_options={"synchronize_session": False})
     await session.execute(delete(Participation).where(
         Participation.campaign_id == campaign_id,

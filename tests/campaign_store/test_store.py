@@ -8,6 +8,7 @@ from bot.campaigns.store import CampaignNotFound, CampaignStore, UnknownActor, a
 from bot.storage.models import (
     AuditEntry,
     Campaign,
+    CampaignPhone,
     CouponCode,
     InvoiceItem,
     MessageTemplate,
@@ -195,6 +196,8 @@ async def test_publish_resets_draft_uploads(world):
                      coupon_code="C1", state="given"))
         s.add(CouponCode(campaign_id=view.id, code="C1", upload_id=test_upload, assigned_at=CREATED))
         s.add(CouponCode(campaign_id=view.id, code="C2"))
+        s.add(CampaignPhone(campaign_id=view.id, customer_id=amy, phone="886912345678",
+                            consent_at=CREATED))
         s.add(OutgoingMessage(channel_id=channel, to="Uamy", upload_id=test_upload, kind="qualified",
                               delivery="push", billable=True, messages={"messages": []}, state="sent"))
         s.add(OutgoingMessage(channel_id=channel, to="Uamy", upload_id=test_upload, kind="coupon",
@@ -211,6 +214,7 @@ async def test_publish_resets_draft_uploads(world):
         assert await count(VerificationJob) == 0
         assert await count(Reward) == 0
         assert await count(Participation) == 0
+        assert await count(CampaignPhone) == 0  # a phone given to a draft is test data too
         messages = (await s.execute(select(OutgoingMessage.state, OutgoingMessage.upload_id))).all()
         assert messages == [("sent", None)]  # the sent one stays as the billing record
         codes = dict((await s.execute(select(CouponCode.code, CouponCode.assigned_at))).all())
