@@ -90,11 +90,13 @@ class PeakRss:
 
 
 _PHOTO_KEY = hashlib.sha256(b"bench photo links").digest()
+_PHOTO_EXPIRES = 1_900_000_000  # a fixed expiry: every link costs the same HMAC as the real one
 
 
 def signed_photo_link(path: str) -> str:
-    """發票檔案 as admin-cli reports export writes it: an HMAC-token link (bot.photos)."""
-    return f"https://bot.example.com/photos/{path}?t={photo_token(_PHOTO_KEY, path)}"
+    """發票檔案 as admin-cli reports export writes it: an expiring HMAC-token link (bot.photos)."""
+    token = photo_token(_PHOTO_KEY, path, _PHOTO_EXPIRES, 1)
+    return f"https://bot.example.com/photos/{path}?e={_PHOTO_EXPIRES}&t={token}"
 
 
 def status_of(i: int) -> str:
