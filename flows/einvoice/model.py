@@ -48,6 +48,15 @@ class Note:
     def as_json(self) -> dict[str, str]:
         return {"code": self.code, "text": self.text}
 
+    @classmethod
+    def from_json(cls, stored: object) -> tuple[Note, ...]:
+        """The notes of a stored list of `as_json` objects (None: none); anything else in the
+        list is skipped."""
+        if not isinstance(stored, list):
+            return ()
+        return tuple(cls(str(entry.get("code", "")), str(entry.get("text", "")))
+                     for entry in stored if isinstance(entry, dict))
+
 
 @dataclass(frozen=True)
 class InvoiceCode:
