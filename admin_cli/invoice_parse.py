@@ -6,7 +6,7 @@ from dataclasses import replace
 from typing import Any, Iterable, Iterator
 
 from admin_cli.invoice import code_as_json
-from flows.einvoice.codes import parse_barcode
+from flows.einvoice.codes import barcode_notes, parse_barcode
 from flows.einvoice.errors import InvoiceCodeError
 from flows.einvoice.model import InvoiceCode
 from flows.einvoice.qr import parse_qr_pair
@@ -49,9 +49,7 @@ def _parse_object(data: dict[str, Any]) -> InvoiceCode:
             return parse_barcode(barcode)  # type: ignore[arg-type]
         code = parse_qr_pair(left, right)
         if barcode is not None:
-            from_barcode = parse_barcode(barcode)
-            if from_barcode.invoice_number != code.invoice_number:
-                code = replace(code, notes=(*code.notes, f"barcode: {from_barcode.invoice_number} is another invoice"))
+            code = replace(code, notes=(*code.notes, *barcode_notes(code, parse_barcode(barcode))))
         return code
     except InvoiceCodeError as error:
         raise _LineError(str(error)) from None
@@ -84,10 +82,11 @@ def parse_lines(lines: Iterable[str]) -> Iterator[dict[str, Any]]:
 
 
 def code_fields(code: InvoiceCode) -> dict[str, Any]:
-    """The `invoice decode` object without `file`, plus period, items_complete and notes."""
+    """The `invoice decode` object without `file`, plus period, items_complete and notes
+    (each `{"code", "text"}`)."""
     fields = code_as_json("", code)
     del fields["file"]
     fields["period"] = code.period
     fields["items_complete"] = code.items_complete
-    fields["notes"] = list(code.notes)
+    fields["notes"] = [note.as_json() for note in code.notes]
     return fields

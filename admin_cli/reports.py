@@ -14,7 +14,7 @@ from admin_cli.campaign_access import now, run_as
 from admin_cli.campaigns import when
 from admin_cli.charts import print_chart, write_png
 from admin_cli.context import CliError, load_config
-from admin_cli.output import JSON_OPTION, add_row, console, display, print_json, print_links, print_table, table
+from admin_cli.output import JSON_OPTION, add_row, console, display, plain, print_json, print_links, print_table, table
 from bot.campaigns.exports import ExportFormat, ExportKind, count_rows, export, format_date
 from bot.campaigns.stats import (
     DAY_STATUSES,
@@ -123,7 +123,8 @@ def participant_list(
     per_page: int = typer.Option(20, "--per-page", min=1, max=500),
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """The participant list, newest first, one page at a time; photo links in full below the table."""
+    """The participant list, newest first, one page at a time; photo links and the code reader's
+    notes (讀碼註記: what it tolerated) in full below the table."""
     wanted = parse_status(status) if status is not None else None
     config = load_config()
 
@@ -142,12 +143,14 @@ def participant_list(
         return
     grid = table("姓名 / LINE UID", "電話", "發票號碼 / 開立日期", "狀態 / 上傳方式", "上傳 / 驗證時間", "發票檔案")
     links: list[tuple[str, str]] = []
+    notes: list[str] = []
     for row in result.rows:
         number = f"{row.invoice_number[:2]}-{row.invoice_number[2:]}" if row.invoice_number else ""
         ref = ""
         if row.photo_link:
             ref = f"[{len(links) + 1}]"
             links.append((ref, row.photo_link))
+        notes.extend(plain(f"{number or f'upload {row.upload_id}'} {note.code}: {note.text}") for note in row.notes)
         add_row(grid, [row.name, row.line_user_id], row.phone, [number, format_date(row.invoice_date)],
                 [row.status.label, row.source.label],
                 [when(row.uploaded_at), when(row.verified_at) if row.verified_at else "–"], ref)
@@ -155,6 +158,10 @@ def participant_list(
     if links:
         typer.echo("發票檔案:")
         print_links(links)
+    if notes:
+        typer.echo("讀碼註記:")  # what the code's reader tolerated, one line per note, never cut
+        for line in notes:
+            typer.echo(line)
     typer.echo(f"page {page} of {pages} ({result.total} uploads)")
 
 
@@ -162,7 +169,8 @@ def _participant_json(row: ParticipantRow) -> dict:
     return {"upload_id": row.upload_id, "name": row.name, "line_user_id": row.line_user_id, "phone": row.phone,
             "invoice_number": row.invoice_number, "invoice_date": row.invoice_date, "source": row.source.value,
             "source_label": row.source.label, "uploaded_at": row.uploaded_at, "verified_at": row.verified_at,
-            "photo_link": row.photo_link, "status": row.status.value, "status_label": row.status.label}
+            "photo_link": row.photo_link, "status": row.status.value, "status_label": row.status.label,
+            "code_notes": [note.as_json() for note in row.notes]}
 
 
 # --- exports ----------------------------------------------------------------------------------------

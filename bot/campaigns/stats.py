@@ -20,7 +20,7 @@ from bot.campaigns import statuses
 from bot.storage.models import CampaignPhone, Customer, Upload
 from flows.campaigns.dates import TAIPEI
 from flows.campaigns.rules import UploadStatus
-from flows.einvoice.model import InvoiceSource
+from flows.einvoice.model import InvoiceSource, Note
 
 PAGE_MAX = 500
 
@@ -127,7 +127,7 @@ async def uploads_per_day(session: AsyncSession, campaign_id: int) -> list[DayCo
 @dataclass(frozen=True)
 class ParticipantRow:
     """One row of 參與列表: 姓名 / LINE UID, 電話, 發票號碼 / 開立日期, 上傳方式, 上傳時間, 驗證時間,
-    發票檔案, 狀態."""
+    發票檔案, 狀態; and the reader's notes on the invoice's codes."""
 
     upload_id: int
     name: str | None
@@ -140,6 +140,7 @@ class ParticipantRow:
     verified_at: dt.datetime | None
     photo_link: str | None
     status: UploadStatus
+    notes: tuple[Note, ...] = ()  # what the code's reader tolerated (uploads.code_notes)
 
 
 @dataclass(frozen=True)
@@ -246,7 +247,7 @@ async def participants(session: AsyncSession, campaign_id: int, *,
     rows = await session.execute(
         select(Upload.id, Customer.display_name, Customer.line_user_id, CampaignPhone.phone,
                Upload.invoice_number, Upload.invoice_date, Upload.source, Upload.uploaded_at,
-               Upload.verified_at, Upload.photo_path, Upload.status)
+               Upload.verified_at, Upload.photo_path, Upload.status, Upload.code_notes)
         .join(Customer, Customer.id == Upload.customer_id)
         .outerjoin(CampaignPhone, (CampaignPhone.campaign_id == Upload.campaign_id)
                    & (CampaignPhone.customer_id == Upload.customer_id))
@@ -255,5 +256,5 @@ async def participants(session: AsyncSession, campaign_id: int, *,
         .limit(limit).offset(offset))
     return ParticipantPage([
         ParticipantRow(r[0], r[1], r[2], r[3], r[4], r[5], InvoiceSource(r[6]), r[7], r[8],
-                       photo_link(r[9]) if r[9] else None, statuses.to_domain(r[10]))
+                       photo_link(r[9]) if r[9] else None, statuses.to_domain(r[10]), Note.from_json(r[11]))
         for r in rows], int(total or 0))

@@ -73,9 +73,10 @@ async def register(
     photo_path: str | None = None,
     unreadable_reason: str | None = None,
 ) -> Intake:
-    """Store one upload. Unreadable photo → 無法辨識; 統編發票 → 資格不符; already 通過 in the
-    team → 重複登錄; the user's cap already reached → 無效; otherwise pending with a job due now
-    (the cap and duplicate rules are enforced again, exactly, when MOF answers)."""
+    """Store one upload, with the notes the code's reader left (`code_notes`: what it tolerated).
+    Unreadable photo → 無法辨識; 統編發票 → 資格不符; already 通過 in the team → 重複登錄; the
+    user's cap already reached → 無效; otherwise pending with a job due now (the cap and
+    duplicate rules are enforced again, exactly, when MOF answers)."""
     participation = await _participation(session, campaign.id, customer.id)
     base = dict(campaign_id=campaign.id, customer_id=customer.id, source=source.value,
                 photo_path=photo_path, is_draft=campaign.published_at is None, uploaded_at=now)
@@ -90,6 +91,7 @@ async def register(
         **base, status="pending", invoice_number=code.invoice_number, invoice_date=code.date,
         period=period, random_code=code.random_code, encrypt=code.encrypt, buyer_ban=code.buyer_ban,
         seller_ban=code.seller_ban, total_amount=code.total_amount,
+        code_notes=[note.as_json() for note in code.notes] or None,
     )
     passed_in_team = period is not None and await session.scalar(
         select(Upload.id).where(Upload.invoice_number == code.invoice_number, Upload.period == period,

@@ -9,7 +9,10 @@ what matters).
 
 `form` picks how the QR payloads are printed: the spec's form or one of the forms real receipts
 use (see reference/einvoice-notes.md): right code starting `**:`, space padding, a verification
-field longer than 24 characters glued to the self-use area, a B2B invoice's blank random code.
+field longer than 24 characters glued to the self-use area, a B2B invoice's blank random code,
+and the forms the reader tolerates with a note (issue 28): a barcode printing the period's
+first (odd) month, item counts one lower than the items printed (0 for one item), a Gregorian
+yyyyMMdd date in the left code.
 """
 from __future__ import annotations
 
@@ -162,7 +165,8 @@ def make_invoice_code(
 
 # --- payload forms ------------------------------------------------------------------------------
 
-FORMS = ("spec", "colon_right", "padded", "long_verification", "b2b")
+FORMS = ("spec", "colon_right", "padded", "long_verification", "b2b", "odd_month_barcode", "fewer_counted",
+         "gregorian_date")
 _EXTRA_VERIFICATION = b"QUJDRA=="  # 8 more Base64 characters some printers add
 
 
@@ -182,7 +186,9 @@ def form_payloads(
     if form not in FORMS:
         raise ValueError(f"form: one of {', '.join(FORMS)}")
     printable = replace(code, encrypt=code.encrypt or "A" * 24)
-    left, right = encode_qr_pair(printable, encoding=encoding, base64_whole=base64_whole)
+    counted = max(0, len(code.items) - 1) if form == "fewer_counted" else None
+    left, right = encode_qr_pair(printable, encoding=encoding, base64_whole=base64_whole, items_in_codes=counted,
+                                 gregorian_date=form == "gregorian_date")
     if form == "colon_right" and encoding is not ItemEncoding.BASE64 and left.endswith(b":"):
         left, right = left[:-1], b"**:" + right[2:]
     elif form == "padded":
@@ -194,6 +200,15 @@ def form_payloads(
     elif form == "long_verification":
         left = left[:HEADER_LENGTH] + _EXTRA_VERIFICATION + left[HEADER_LENGTH + 1 :]
     return left, right
+
+
+def form_barcode(code: InvoiceCode, form: str = "spec") -> str:
+    """The Code 39 text printed for `code` in `form`: `odd_month_barcode` prints the period's
+    first month (11304 → 11303), as many printers do; a B2B invoice's random code is blank."""
+    text = encode_barcode(code) if code.random_code else f"{code.period}{code.invoice_number}    "
+    if form == "odd_month_barcode":
+        text = f"{text[:3]}{int(text[3:5]) - 1:02d}{text[5:]}"
+    return text
 
 
 # --- drawing the receipt ----------------------------------------------------------------------
@@ -275,8 +290,7 @@ def render_receipt(
         draw.text((margin, y), text, font=mid, fill=0)
         y += 5 * PX_PER_MM
     y += PX_PER_MM
-    barcode_text = encode_barcode(code) if code.random_code else f"{code.period}{code.invoice_number}    "
-    barcode = _code39(barcode_text, narrow=2, wide=5, height=9 * PX_PER_MM)
+    barcode = _code39(form_barcode(code, form), narrow=2, wide=5, height=9 * PX_PER_MM)
     paper.paste(barcode, ((width - barcode.width) // 2, y))
     y += barcode.height + 2 * PX_PER_MM
     gap = width - 2 * margin - 2 * qr_side * module

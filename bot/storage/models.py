@@ -318,6 +318,9 @@ class Upload(Base):
     total_amount: Mapped[int | None] = mapped_column(BigInteger)
     photo_path: Mapped[str | None] = mapped_column(Text)
     tier: Mapped[int | None] = mapped_column(Integer)
+    # what the code reader tolerated or found odd, [{"code", "text"}] (flows.einvoice.model.Note;
+    # migration 0016); None when nothing (and for uploads made before)
+    code_notes: Mapped[list[dict[str, str]] | None] = mapped_column(JSON)
     is_draft: Mapped[bool] = mapped_column(Boolean, default=False)  # made before publishing
     uploaded_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     verified_at: Mapped[dt.datetime | None]

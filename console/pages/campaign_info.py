@@ -1,6 +1,7 @@
 """活動資訊: a campaign's settings summary, the six figures of SPEC §8, the uploads-per-day chart
-(server-rendered SVG), the participant list with photo thumbnails, both exports as streamed
-downloads, and the winner draw of a list-only campaign — all through the service layer."""
+(server-rendered SVG), the participant list with photo thumbnails and the code reader's notes,
+both exports as streamed downloads, and the winner draw of a list-only campaign — all through
+the service layer."""
 from __future__ import annotations
 
 import asyncio

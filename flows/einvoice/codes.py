@@ -12,12 +12,13 @@ from dataclasses import dataclass, field
 
 from flows.einvoice.ban import NO_BUYER_BAN, is_valid_ban
 from flows.einvoice.errors import InvoiceCodeError
-from flows.einvoice.model import InvoiceCode, InvoiceSource
-from flows.einvoice.roc import period_of, validate_period
+from flows.einvoice.model import InvoiceCode, InvoiceSource, Note
+from flows.einvoice.roc import period_of, read_printed_period, validate_period
 
 __all__ = [
     "InvoiceCodeError",
     "MobileBarcode",
+    "barcode_notes",
     "display_number",
     "encode_barcode",
     "is_business_invoice",
@@ -93,7 +94,8 @@ def parse_barcode(text: str | bytes) -> InvoiceCode:
     """The 19-character Code 39 barcode: period (5) + invoice number (10) + random code (4).
 
     The text may keep Code 39's `*` start and stop characters (as typed from the receipt) and
-    surrounding whitespace; a B2B invoice's random code may be 4 spaces (read as None).
+    surrounding whitespace; a B2B invoice's random code may be 4 spaces (read as None). A period
+    printed with the period's first (odd) month is read as that period, with a note.
     """
     if isinstance(text, bytes):
         try:
@@ -113,16 +115,42 @@ def parse_barcode(text: str | bytes) -> InvoiceCode:
             cleaned += " " * 4  # the B2B blank random code, its spaces taken for padding
     if len(cleaned) != BARCODE_LENGTH:
         raise InvoiceCodeError("barcode", f"must be {BARCODE_LENGTH} characters, got {len(cleaned)}")
-    period = validate_period(cleaned[:5])
+    period, odd = read_printed_period(cleaned[:5])
     number = validate_invoice_number(cleaned[5:15])
     random_code = None if cleaned[15:] == " " * 4 else validate_random_code(cleaned[15:])
+    notes = (_odd_period_note(cleaned[:5], period, from_date=False),) if odd else ()
     return InvoiceCode(
         invoice_number=number,
         date=None,
         random_code=random_code,
         source=InvoiceSource.PHOTO,
         period=period,
+        notes=notes,
     )
+
+
+def _odd_period_note(printed: str, period: str, *, from_date: bool) -> Note:
+    months = f"{period[:3]}{int(period[3:]) - 1:02d}–{period[3:]} ({period})"
+    if from_date:
+        text = f"period: the barcode prints {printed} (the period's first month); the period {months} is the date's"
+    else:
+        text = f"period: the barcode prints {printed}, an odd month (printers print a period's first month): read as {months}"
+    return Note("period_odd_month", text)
+
+
+def barcode_notes(code: InvoiceCode, barcode: InvoiceCode) -> tuple[Note, ...]:
+    """Notes for a barcode read beside a QR code: another invoice's barcode, or a printed period
+    that is not the one the QR's date falls in (the date decides)."""
+    if barcode.invoice_number != code.invoice_number:
+        return (Note("barcode_other_invoice", f"barcode: {barcode.invoice_number} is another invoice"),)
+    printed = barcode.period
+    if printed is not None and "period_odd_month" in barcode.note_codes():
+        printed = f"{printed[:3]}{int(printed[3:]) - 1:02d}"
+    if code.period is None or printed is None or printed == code.period:
+        return ()
+    if barcode.period == code.period:
+        return (_odd_period_note(printed, code.period, from_date=True),)
+    return (Note("period_mismatch", f"period: the barcode prints {printed}; the date gives {code.period} (the date is used)"),)
 
 
 def encode_barcode(code: InvoiceCode) -> str:

@@ -35,6 +35,30 @@ class Item:
 
 
 @dataclass(frozen=True)
+class Note:
+    """Something a code's reader tolerated or found odd: a stable machine-readable `code`
+    (such as ``period_odd_month``) and the human `text` saying what was read and how."""
+
+    code: str
+    text: str
+
+    def __str__(self) -> str:
+        return self.text
+
+    def as_json(self) -> dict[str, str]:
+        return {"code": self.code, "text": self.text}
+
+    @classmethod
+    def from_json(cls, stored: object) -> tuple[Note, ...]:
+        """The notes of a stored list of `as_json` objects (None: none); anything else in the
+        list is skipped."""
+        if not isinstance(stored, list):
+            return ()
+        return tuple(cls(str(entry.get("code", "")), str(entry.get("text", "")))
+                     for entry in stored if isinstance(entry, dict))
+
+
+@dataclass(frozen=True)
 class InvoiceCode:
     """What the shopper gave us about one invoice, from whichever source.
 
@@ -55,9 +79,16 @@ class InvoiceCode:
     encrypt: str | None = None  # the 24-character verification field of the left QR
     items: tuple[Item, ...] = ()
     items_complete: bool = False  # True when every item the QR announces was read
-    # why parts of a code were not used or look odd (BAN checksum, unreadable item area, …);
-    # information only: two codes that differ only here are the same code
-    notes: tuple[str, ...] = field(default=(), compare=False)
+    # why parts of a code were not used, look odd or were read leniently (BAN checksum,
+    # unreadable item area, odd-month barcode period, …); information only: two codes that
+    # differ only here are the same code
+    notes: tuple[Note, ...] = field(default=(), compare=False)
+
+    def note_codes(self) -> tuple[str, ...]:
+        return tuple(note.code for note in self.notes)
+
+    def note_texts(self) -> tuple[str, ...]:
+        return tuple(note.text for note in self.notes)
 
     @property
     def display_number(self) -> str:

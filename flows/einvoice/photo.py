@@ -22,7 +22,7 @@ import numpy as np
 import zxingcpp
 from PIL import Image, ImageFilter, ImageOps
 
-from flows.einvoice.codes import parse_barcode
+from flows.einvoice.codes import barcode_notes, parse_barcode
 from flows.einvoice.errors import InvoiceCodeError
 from flows.einvoice.model import InvoiceCode, InvoiceSource
 from flows.einvoice.qr import LeftQr, RightQr, combine, is_right_payload, parse_left_qr, parse_right_qr
@@ -504,9 +504,10 @@ def _result(findings: _Findings) -> PhotoResult:
         found.append(LEFT_QR)
         if findings.right is not None:
             found.append(RIGHT_QR)
-        if findings.barcode is not None and findings.barcode.invoice_number == findings.left.header.invoice_number:
-            found.append(BARCODE)
         code = combine(findings.left, findings.right)
+        if findings.barcode is not None and findings.barcode.invoice_number == code.invoice_number:
+            found.append(BARCODE)  # its period is checked against the QR's date (the date decides)
+            code = replace(code, notes=(*code.notes, *barcode_notes(code, findings.barcode)))
         return PhotoResult(code=replace(code, source=InvoiceSource.PHOTO), found=tuple(found))
     if findings.barcode is not None:
         found.append(BARCODE)

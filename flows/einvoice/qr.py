@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime as dt
 import re
 from dataclasses import dataclass, replace
 from decimal import Decimal
@@ -32,8 +33,8 @@ from enum import IntEnum
 from flows.einvoice.ban import NO_BUYER_BAN, is_valid_ban
 from flows.einvoice.codes import validate_invoice_number, validate_random_code
 from flows.einvoice.errors import InvoiceCodeError
-from flows.einvoice.model import InvoiceCode, InvoiceSource, Item
-from flows.einvoice.roc import date_to_roc, period_of, roc_to_date
+from flows.einvoice.model import InvoiceCode, InvoiceSource, Item, Note
+from flows.einvoice.roc import date_to_roc, gregorian_date, period_of, roc_to_date
 
 __all__ = [
     "CUSTOM_AREA",
@@ -52,7 +53,7 @@ __all__ = [
     "parse_right_qr",
 ]
 
-PREFIX_LENGTH = 53  # invoice number … seller BAN: always at these positions
+PREFIX_LENGTH = 53  # invoice number … seller BAN: always at these positions (54 with an 8-digit date)
 HEADER_LENGTH = 77  # the spec's header: the prefix and a 24-character verification field
 ENCRYPT_LENGTH = 24
 CUSTOM_AREA = "*" * 10
@@ -96,7 +97,7 @@ class LeftQr:
     encoding: ItemEncoding | None = None
     item_data: bytes = b""
     text_input: bool = False
-    notes: tuple[str, ...] = ()
+    notes: tuple[Note, ...] = ()
 
     @property
     def has_item_fields(self) -> bool:
@@ -135,32 +136,54 @@ def is_left_payload(payload: bytes) -> bool:
 # --- parsing --------------------------------------------------------------------------------
 
 
-def _parse_prefix(raw: bytes, notes: list[str]) -> InvoiceCode:
-    """The fixed 53-character prefix: the only part of a code that can refuse it."""
+def _parse_prefix(raw: bytes, notes: list[Note]) -> tuple[InvoiceCode, int]:
+    """The fixed prefix (53 characters, 54 with an 8-digit date): the only part of a code that
+    can refuse it. Returns the header and where the prefix ends.
+
+    The date is ROC yyyMMdd (the spec) or, as some printers write it, a Gregorian yyyyMMdd from
+    2000–2099 (whose ROC reading would be a year after 2110), which shifts the rest by one; the
+    8-digit reading is used only when the whole shifted prefix reads.
+    """
     try:
         text = raw[:PREFIX_LENGTH].decode("ascii")
     except UnicodeDecodeError:
         raise InvoiceCodeError("header", f"the first {PREFIX_LENGTH} characters must be ASCII") from None
     number = validate_invoice_number(text[0:10])
+    day = gregorian_date(raw[10:18].decode("ascii", "replace"))
+    if day is not None and len(raw) > PREFIX_LENGTH and raw[PREFIX_LENGTH : PREFIX_LENGTH + 1].isascii():
+        shifted: list[Note] = [Note("date_gregorian", f"date: {raw[10:18].decode()} is a Gregorian yyyyMMdd date "
+                                                      f"(the spec has ROC yyyMMdd); read as {day.isoformat()}")]
+        try:
+            header = _prefix_fields(raw[18 : PREFIX_LENGTH + 1].decode("ascii"), number, day, shifted)
+        except InvoiceCodeError:
+            pass  # not a date after all: the ROC reading decides
+        else:
+            notes.extend(shifted)
+            return header, PREFIX_LENGTH + 1
     day = roc_to_date(text[10:17], field="date")
-    random_text = text[17:21]
+    return _prefix_fields(text[17:], number, day, notes), PREFIX_LENGTH
+
+
+def _prefix_fields(text: str, number: str, day: dt.date, notes: list[Note]) -> InvoiceCode:
+    """The 36 characters after the date: random code, amounts and BANs."""
+    random_text = text[0:4]
     random_code: str | None
     if random_text == B2B_RANDOM_CODE:
         random_code = None
-        notes.append("random_code: blank (4 spaces, a B2B invoice)")
+        notes.append(Note("random_code_blank", "random_code: blank (4 spaces, a B2B invoice)"))
     else:
         random_code = validate_random_code(random_text)
     amounts = []
-    for name, chunk in (("sales_amount", text[21:29]), ("total_amount", text[29:37])):
+    for name, chunk in (("sales_amount", text[4:12]), ("total_amount", text[12:20])):
         if not _HEX8.fullmatch(chunk):
             raise InvoiceCodeError(name, "must be 8 hexadecimal digits")
         amounts.append(int(chunk, 16))
     bans = []
-    for name, chunk in (("buyer_ban", text[37:45]), ("seller_ban", text[45:53])):
+    for name, chunk in (("buyer_ban", text[20:28]), ("seller_ban", text[28:36])):
         if not _DIGITS8.fullmatch(chunk):
             raise InvoiceCodeError(name, "must be 8 digits")
         if not is_valid_ban(chunk) and not (name == "buyer_ban" and chunk == NO_BUYER_BAN):
-            notes.append(f"{name}: {chunk} fails the BAN checksum")
+            notes.append(Note("ban_checksum", f"{name}: {chunk} fails the BAN checksum"))
         bans.append(chunk)
     return InvoiceCode(
         invoice_number=number,
@@ -217,33 +240,35 @@ def parse_left_qr(payload: bytes | str) -> LeftQr:
         raise InvoiceCodeError("left_qr", "starts with ** (that is the right code)")
     if len(raw) < PREFIX_LENGTH:
         raise InvoiceCodeError("left_qr", f"must be at least {PREFIX_LENGTH} characters, got {len(raw)}")
-    notes: list[str] = []
-    header = _parse_prefix(raw, notes)
-    parts = raw[PREFIX_LENGTH:].split(b":")
+    notes: list[Note] = []
+    header, end = _parse_prefix(raw, notes)
+    parts = raw[end:].split(b":")
     meta = _meta_index(parts)
     verification, glued = _split_verification(parts[0].strip(_PAD))
     custom = glued if meta is None or meta == 1 else b":".join([glued, *parts[1:meta]] if glued else parts[1:meta])
     encrypt: str | None = verification.decode("ascii")
     if not _ENCRYPT.fullmatch(encrypt):
         if encrypt:
-            notes.append(f"encrypt: the verification field has {len(encrypt)} characters, not 24 (verify without it)")
+            notes.append(Note("encrypt_length", f"encrypt: the verification field has {len(encrypt)} characters, "
+                                                "not 24 (verify without it)"))
         elif parts[0].strip(_PAD + b"*"):
-            notes.append("encrypt: the verification field is not Base64 (verify without it)")
+            notes.append(Note("encrypt_not_base64", "encrypt: the verification field is not Base64 (verify without it)"))
         else:
-            notes.append("encrypt: no verification field")
+            notes.append(Note("encrypt_missing", "encrypt: no verification field"))
         encrypt = None
     header = replace(header, encrypt=encrypt)
     custom_text = custom.decode("ascii", "replace") if custom else None
     if meta is None:
         leftover = b":".join(parts[1:]) if len(parts) > 1 else glued
         if leftover.strip(_PAD + b"*"):
-            notes.append("items: no item counts and encoding after the header")
+            notes.append(Note("items_no_counts", "items: no item counts and encoding after the header"))
         return LeftQr(header=header, custom_area=custom_text, text_input=text_input, notes=tuple(notes))
     in_codes, total = _count(parts[meta]), _count(parts[meta + 1])
     encoding = _flag(parts[meta + 2])
     assert in_codes is not None and total is not None and encoding is not None
     if in_codes > total:
-        notes.append(f"items_in_codes: {in_codes} is more than the {total} items on the invoice")
+        notes.append(Note("items_in_codes_over_total",
+                          f"items_in_codes: {in_codes} is more than the {total} items on the invoice"))
     return LeftQr(
         header=header,
         custom_area=custom_text,
@@ -276,8 +301,30 @@ def _b64decode(text: bytes, field: str) -> bytes:
         raise InvoiceCodeError(field, "is not valid Base64") from None
 
 
-def _decode_text(data: bytes, encoding: ItemEncoding, *, partial: bool = False, text_input: bool = False) -> str:
-    """Item bytes to text as the flag says. Text input is already Unicode (as UTF-8 here)."""
+_HALFWIDTH_KANA = re.compile("[\uff61-\uff9f]")
+_LINE_BREAKS = re.compile(r"\s*[\r\n]+\s*")
+
+
+def _big5_misread(text: str) -> str | None:
+    """Big5 item text that a scanner turned into other characters before it reached us: read as
+    Shift_JIS (iOS: half-width katakana such as `､E､GｵLｹ]`) or as ISO-8859-1 (zxing's default:
+    `¤E¤G`). The original bytes are recovered and read as Big5; None when that is not the case."""
+    if _HALFWIDTH_KANA.search(text):
+        codec = "cp932"
+    elif any(0x80 <= ord(char) <= 0xFF for char in text) and all(ord(char) <= 0xFF for char in text):
+        codec = "latin-1"
+    else:
+        return None
+    try:
+        return text.encode(codec).decode(_BIG5)
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return None
+
+
+def _decode_text(data: bytes, encoding: ItemEncoding, *, partial: bool = False, text_input: bool = False,
+                 notes: list[Note] | None = None) -> str:
+    """Item bytes to text as the flag says. Text input is already Unicode (as UTF-8 here); under
+    the Big5 flag, text a scanner misread (see `_big5_misread`) is read again as Big5."""
     errors = "ignore" if partial else "strict"
     if encoding is ItemEncoding.BIG5 and not text_input:
         try:
@@ -285,7 +332,7 @@ def _decode_text(data: bytes, encoding: ItemEncoding, *, partial: bool = False, 
         except UnicodeDecodeError:
             raise InvoiceCodeError("items", "item names are not valid Big5") from None
     try:
-        return data.decode("utf-8", errors)
+        text = data.decode("utf-8", errors)
     except UnicodeDecodeError:
         if encoding is ItemEncoding.BASE64:
             try:  # some issuers Base64-encode Big5 bytes
@@ -293,10 +340,34 @@ def _decode_text(data: bytes, encoding: ItemEncoding, *, partial: bool = False, 
             except UnicodeDecodeError:
                 pass
         raise InvoiceCodeError("items", "item names are not valid UTF-8") from None
+    if encoding is ItemEncoding.BIG5 and text_input:
+        reread = _big5_misread(text)
+        if reread is not None:
+            if notes is not None:
+                notes.append(Note("items_big5_misread", "items: Big5 text that the scanner read as another "
+                                                        "charset; read again as Big5"))
+            return reread
+    return text
 
 
 def _is_number(token: str) -> bool:
     return bool(_NUMBER.fullmatch(token))
+
+
+def _is_triple(name: str, quantity: str, price: str) -> bool:
+    return bool(name.strip()) and _is_number(quantity.strip()) and _is_number(price.strip())
+
+
+def _leading_triples(tokens: list[str]) -> list[tuple[str, str, str]]:
+    """The whole `name:quantity:price` triples at the start of `tokens`, up to the first token
+    that does not fit one."""
+    triples = []
+    for start in range(0, len(tokens) - 2, 3):
+        triple = (tokens[start], tokens[start + 1], tokens[start + 2])
+        if not _is_triple(*triple):
+            break
+        triples.append(triple)
+    return triples
 
 
 def _triples(tokens: list[str], expected: int, colon_names: bool) -> list[tuple[str, str, str]]:
@@ -356,6 +427,18 @@ def _items_from(triples: list[tuple[str, str, str]], offset: int = 0) -> list[It
     return items
 
 
+def _count_note(expected: int, found: int) -> Note:
+    """The note for a stream holding more triples than its count says (all are read)."""
+    if expected == 0:
+        return Note("items_count_zero", f"items: the codes count 0 items but {found} name:quantity:price "
+                                        f"triples follow; all {found} read")
+    return Note("items_more_than_counted", f"items: the codes count {expected} items but {found} "
+                                           f"name:quantity:price triples follow; all {found} read")
+
+
+_FREE_TEXT = Note("items_free_text", "items: free text after the announced items (ignored)")
+
+
 def _joins(left: bytes, right: bytes) -> list[bytes]:
     """Candidate streams from the two shares: as printed, with a doubled ':' at the cut made
     single (spec-form left + `**:` right), and with a ':' restored when neither has it."""
@@ -401,19 +484,45 @@ def _stream_candidates(left: LeftQr, right: RightQr) -> list[tuple[bytes, ItemEn
     return [(data, encoding) for data in _joins(left_data, right_data)]
 
 
-def _announced_items(text: str, expected: int, colon_names: bool) -> tuple[list[Item], bool]:
-    """The `expected` items at the start of a stream, and whether text follows them."""
+def _as_text_shares(left: LeftQr, right: RightQr) -> tuple[LeftQr, RightQr]:
+    """One code given as raw bytes and the other as text: the bytes share is read as its flag
+    says, so both shares are text (a Big5 left code's bytes beside a typed right code)."""
+    assert left.encoding is not None
+    if left.text_input:
+        data = _decode_text(right.item_data, left.encoding).encode("utf-8")
+        return left, replace(right, item_data=data, text_input=True)
+    data = _decode_text(left.item_data.strip(_PAD), left.encoding).encode("utf-8")
+    return replace(left, item_data=data, text_input=True), right
+
+
+def _stream_items(text: str, expected: int, colon_names: bool) -> tuple[list[Item], list[Note]]:
+    """Every item of a whole stream: the `expected` announced ones and any further whole
+    `name:quantity:price` triples (printers that count 0, or fewer than they print), with
+    notes for those and for free text after the items."""
     tokens = text.split(":")
     if tokens and tokens[-1].strip() == "":
         tokens = tokens[:-1]
+    if len(tokens) > 3 * expected:
+        leading = _leading_triples(tokens)
+        if len(leading) > expected and (not colon_names or 3 * len(leading) == len(tokens)):
+            notes = [_count_note(expected, len(leading))]
+            if any(token.strip() for token in tokens[3 * len(leading) :]):
+                notes.append(_FREE_TEXT)
+            return _items_from(leading), notes
     if expected == 0:
-        return [], bool(tokens)
+        return [], [_FREE_TEXT] if any(token.strip() for token in tokens) else []
     triples = _triples(tokens, expected, colon_names)
     used = sum(len(name.split(":")) for name, _q, _p in triples) + 2 * len(triples)
-    return _items_from(triples), len(tokens) > used
+    return _items_from(triples), [_FREE_TEXT] if len(tokens) > used else []
 
 
-def _left_only(left: LeftQr) -> tuple[tuple[Item, ...], bool, str | None]:
+def _complete(left: LeftQr, found: int) -> bool:
+    """Every item on the invoice is here: as many as the invoice's count, and either the counts
+    agree or more triples than counted were found."""
+    return found >= left.items_total and (left.items_in_codes == left.items_total or found > left.items_in_codes)
+
+
+def _left_only(left: LeftQr) -> tuple[tuple[Item, ...], bool, list[Note]]:
     """Items from the left code alone: those whose fields are all followed by ':' (the last
     one may continue in the right code), or all of them when the left holds every announced
     item and more text follows."""
@@ -421,69 +530,116 @@ def _left_only(left: LeftQr) -> tuple[tuple[Item, ...], bool, str | None]:
     data = left.item_data.strip(_PAD)
     encoding = left.encoding
     assert encoding is not None
+    notes: list[Note] = []
     if encoding is ItemEncoding.BASE64 and _is_base64(data):
         try:
             text = _decode_text(_b64decode(data, "items"), encoding)
         except InvoiceCodeError:
-            return (), False, "items: the right code is missing and the left share alone is not whole Base64"
+            return (), False, [Note("items_right_missing", "items: the right code is missing and the left share "
+                                                           "alone is not whole Base64")]
         try:
-            items, _extra = _announced_items(text, expected, colon_names=True)
+            items, notes = _stream_items(text, expected, colon_names=True)
         except InvoiceCodeError:
-            return (), False, "items: the right code is missing (names may hold ':', so a cut list is not split)"
-        return tuple(items), expected == left.items_total, None
+            return (), False, [Note("items_right_missing", "items: the right code is missing (names may hold ':', "
+                                                           "so a cut list is not split)")]
+        return tuple(items), _complete(left, len(items)) and not (expected == 0 and items), notes
     if encoding is ItemEncoding.BASE64:
         encoding = ItemEncoding.UTF8
-    text = _decode_text(data, encoding, partial=True, text_input=left.text_input)
+    text = _decode_text(data, encoding, partial=True, text_input=left.text_input, notes=notes)
     tokens = text.split(":")
-    ends_with_colon = tokens[-1].strip() == ""
     complete_tokens = tokens[:-1]  # the last field may be cut
-    if expected and len(tokens) == 3 * expected and not ends_with_colon:
-        # every announced field is here; only the last price could go on in the right code
-        try:
-            items = _items_from(_triples(tokens, expected, colon_names=False))
-        except InvoiceCodeError as error:
-            return (), False, f"items: {error}"
-        return tuple(items), False, "items: the right code is missing, so the last price may be cut"
     items: list[Item] = []
-    usable = min(len(complete_tokens) // 3, expected)
-    for index in range(usable):
+    for index in range(min(len(complete_tokens) // 3, expected)):
         try:
             items.extend(_items_from([tuple(complete_tokens[3 * index : 3 * index + 3])], index))  # type: ignore[list-item]
         except InvoiceCodeError as error:
-            return tuple(items), False, f"items: {error}"
-    complete = len(items) == expected and expected == left.items_total
-    if len(items) == expected and len([t for t in complete_tokens if t.strip()]) > 3 * expected:
-        return tuple(items), complete, "items: free text after the announced items (ignored)"
-    return tuple(items), complete, None if complete else "items: the right code is missing"
+            return tuple(items), False, [*notes, Note("items_unread", f"items: {error}")]
+    if len(items) < expected:
+        if len(items) == expected - 1 and len(tokens) == 3 * expected and tokens[-1].strip():
+            try:  # every announced field is here; only the last price could go on in the right code
+                items.extend(_items_from([tuple(tokens[-3:])], len(items)))  # type: ignore[list-item]
+            except InvoiceCodeError as error:
+                return tuple(items), False, [*notes, Note("items_unread", f"items: {error}")]
+            return tuple(items), False, [*notes, Note("items_last_price_cut", "items: the right code is missing, "
+                                                                              "so the last price may be cut")]
+        return tuple(items), False, [*notes, Note("items_right_missing", "items: the right code is missing")]
+    rest = tokens[3 * expected :]
+    more = _leading_triples(rest[:-1])  # further whole triples, each followed by ':'
+    cut = len(rest) == 3 * len(more) + 3 and _is_triple(*rest[-3:])  # one more, its price maybe cut
+    extra = _items_from([*more, *([tuple(rest[-3:])] if cut else [])], len(items))  # type: ignore[list-item]
+    if extra:
+        items.extend(extra)
+        notes.append(_count_note(expected, len(items)))
+    if cut:
+        notes.append(Note("items_last_price_cut", "items: the right code is missing, so the last price may be cut"))
+        return tuple(items), False, notes
+    if any(token.strip() for token in rest[3 * len(more) :]):
+        notes.append(_FREE_TEXT)
+    # with a count of 0 the left code cannot say how many items the right one would hold
+    complete = _complete(left, len(items)) and not (expected == 0 and items)
+    if not complete:
+        notes.append(Note("items_right_missing", "items: the right code is missing"))
+    return tuple(items), complete, notes
+
+
+def _normalise_names(items: tuple[Item, ...]) -> tuple[tuple[Item, ...], list[Note]]:
+    """Item names with line breaks (CR/LF: printers wrap long names) as one line: the pieces
+    are joined directly, with a space only between two Latin letters or digits."""
+    changed = []
+    result = []
+    for item in items:
+        if "\r" not in item.name and "\n" not in item.name:
+            result.append(item)
+            continue
+        pieces = [piece for piece in _LINE_BREAKS.split(item.name) if piece]
+        name = pieces[0] if pieces else ""
+        for piece in pieces[1:]:
+            glue = " " if (name[-1].isascii() and name[-1].isalnum() and piece[0].isascii() and piece[0].isalnum()) else ""
+            name += glue + piece
+        changed.append(name)
+        result.append(replace(item, name=name))
+    if not changed:
+        return items, []
+    return tuple(result), [Note("item_name_line_break", "items: line breaks in item names joined: "
+                                                        + ", ".join(changed))]
 
 
 def parse_items(left: LeftQr, right: RightQr | None) -> tuple[tuple[Item, ...], bool]:
     """The items the codes carry and whether that is every item on the invoice (strict: raises
     InvoiceCodeError when the item area cannot be read).
 
-    Free text after the announced items is ignored. Without the right code see `_left_only`.
+    Free text after the items is ignored. Without the right code see `_left_only`.
     """
-    items, complete, _note = _parse_items(left, right)
+    items, complete, _notes = _parse_items(left, right)
     return items, complete
 
 
-def _parse_items(left: LeftQr, right: RightQr | None) -> tuple[tuple[Item, ...], bool, str | None]:
+def _parse_items(left: LeftQr, right: RightQr | None) -> tuple[tuple[Item, ...], bool, list[Note]]:
     if not left.has_item_fields or left.encoding is None:
-        return (), False, None
+        return (), False, []
     if right is None:
-        return _left_only(left)
-    expected = left.items_in_codes
+        items, complete, notes = _left_only(left)
+    else:
+        items, complete, notes = _both_codes(left, right)
+    items, name_notes = _normalise_names(items)
+    return items, complete, [*notes, *name_notes]
+
+
+def _both_codes(left: LeftQr, right: RightQr) -> tuple[tuple[Item, ...], bool, list[Note]]:
+    if left.text_input != right.text_input and left.encoding is not ItemEncoding.BASE64:
+        left, right = _as_text_shares(left, right)
     text_input = left.text_input or right.text_input
     first_error: InvoiceCodeError | None = None
     for data, encoding in _stream_candidates(left, right):
+        notes: list[Note] = []
         try:
-            text = _decode_text(data, encoding, text_input=text_input and encoding is not ItemEncoding.BASE64)
-            items, extra = _announced_items(text, expected, colon_names=encoding is ItemEncoding.BASE64)
+            text = _decode_text(data, encoding, text_input=text_input and encoding is not ItemEncoding.BASE64,
+                                notes=notes)
+            items, stream_notes = _stream_items(text, left.items_in_codes, colon_names=encoding is ItemEncoding.BASE64)
         except InvoiceCodeError as error:
             first_error = first_error or error
             continue
-        note = "items: free text after the announced items (ignored)" if extra else None
-        return tuple(items), expected == left.items_total, note
+        return tuple(items), _complete(left, len(items)), [*notes, *stream_notes]
     assert first_error is not None
     raise first_error
 
@@ -497,13 +653,12 @@ def combine(left: LeftQr, right: RightQr | None, *, strict: bool = False) -> Inv
     """
     notes = list(left.notes)
     try:
-        items, complete, note = _parse_items(left, right)
+        items, complete, item_notes = _parse_items(left, right)
     except InvoiceCodeError as error:
         if strict:
             raise
-        items, complete, note = (), False, f"items unread (header only): {error}"
-    if note:
-        notes.append(note)
+        items, complete, item_notes = (), False, [Note("items_unread", f"items unread (header only): {error}")]
+    notes.extend(item_notes)
     return replace(left.header, items=items, items_complete=complete, notes=tuple(notes))
 
 
@@ -512,9 +667,9 @@ def parse_qr_pair(
 ) -> InvoiceCode:
     """Parse the left code (and the right code when there is one) into one InvoiceCode.
 
-    Only the left code's 53-character prefix can make it raise, unless `strict`, when an item
-    area or right code that cannot be read raises too; otherwise those leave a header-only code
-    with the reason in `notes`.
+    Only the left code's prefix can make it raise, unless `strict`, when an item area or right
+    code that cannot be read raises too; otherwise those leave a header-only code with the
+    reason in `notes`.
     """
     parsed_left = parse_left_qr(left)
     parsed_right: RightQr | None = None
@@ -524,7 +679,8 @@ def parse_qr_pair(
         except InvoiceCodeError as error:
             if strict:
                 raise
-            parsed_left = replace(parsed_left, notes=(*parsed_left.notes, f"right_qr unread: {error.reason}"))
+            parsed_left = replace(parsed_left, notes=(*parsed_left.notes,
+                                                      Note("right_qr_unread", f"right_qr unread: {error.reason}")))
     return combine(parsed_left, parsed_right, strict=strict)
 
 
@@ -538,12 +694,15 @@ def _format_number(value: Decimal) -> str:
     return text or "0"
 
 
-def _header_text(code: InvoiceCode) -> str:
+def _header_text(code: InvoiceCode, gregorian: bool = False) -> str:
     if code.date is None:
         raise InvoiceCodeError("date", "is required to encode a left QR code")
     validate_invoice_number(code.invoice_number)
     random_code = B2B_RANDOM_CODE if code.random_code is None else validate_random_code(code.random_code)
-    parts = [code.invoice_number, date_to_roc(code.date), random_code]
+    if gregorian and not 2000 <= code.date.year <= 2099:
+        raise InvoiceCodeError("date", "must be in 2000–2099 to encode as yyyyMMdd")
+    day = code.date.strftime("%Y%m%d") if gregorian else date_to_roc(code.date)
+    parts = [code.invoice_number, day, random_code]
     for name, amount in (("sales_amount", code.sales_amount), ("total_amount", code.total_amount)):
         if amount is None or not 0 <= amount <= 0xFFFFFFFF:
             raise InvoiceCodeError(name, "must be between 0 and 0xFFFFFFFF to encode")
@@ -591,12 +750,16 @@ def encode_qr_pair(
     base64_whole: bool = False,
     items_total: int | None = None,
     custom_area: str = CUSTOM_AREA,
+    items_in_codes: int | None = None,
+    gregorian_date: bool = False,
 ) -> tuple[bytes, bytes]:
     """The left and right code payloads for `code` (inverse of `parse_qr_pair`).
 
     The item stream is split after `left_items` items (default: half, rounded up), or at byte
     `split_at` of the stream (any position, even inside a name), or — with Base64 and
-    `base64_whole` — at character `split_at` of the single Base64 text.
+    `base64_whole` — at character `split_at` of the single Base64 text. As some printers do,
+    `items_in_codes` may count fewer items than the codes hold (0 included), and
+    `gregorian_date` writes the date as yyyyMMdd.
     """
     if len(custom_area) != 10 or not custom_area.isascii():
         raise InvoiceCodeError("custom_area", "must be 10 ASCII characters")
@@ -621,5 +784,8 @@ def encode_qr_pair(
         if encoding is ItemEncoding.BASE64:
             left_share = base64.b64encode(left_share)
             right_share = base64.b64encode(right_share)
-    head = f"{_header_text(code)}:{custom_area}:{len(items)}:{total}:{int(encoding)}:".encode("ascii")
+    counted = len(items) if items_in_codes is None else items_in_codes
+    if items_in_codes is not None and items_total is None:
+        total = counted
+    head = f"{_header_text(code, gregorian_date)}:{custom_area}:{counted}:{total}:{int(encoding)}:".encode("ascii")
     return head + left_share, RIGHT_PREFIX + right_share

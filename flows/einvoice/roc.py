@@ -9,6 +9,7 @@ from flows.einvoice.errors import InvoiceCodeError
 ROC_OFFSET = 1911  # ROC year 1 = 1912
 
 _ROC_DATE = re.compile(r"[0-9]{7}")
+_GREGORIAN_DATE = re.compile(r"20[0-9]{6}")
 _PERIOD = re.compile(r"[0-9]{5}")
 
 
@@ -23,6 +24,17 @@ def roc_to_date(text: str, *, field: str = "date") -> dt.date:
         return dt.date(year + ROC_OFFSET, month, day)
     except ValueError:
         raise InvoiceCodeError(field, f"{text} is not a real date") from None
+
+
+def gregorian_date(text: str) -> dt.date | None:
+    """`20240105` → 2024-01-05 (years 2000–2099 only), None when it is not such a date. Some
+    printers put this 8-digit form where the spec has the 7-digit ROC date."""
+    if not isinstance(text, str) or not _GREGORIAN_DATE.fullmatch(text):
+        return None
+    try:
+        return dt.date(int(text[:4]), int(text[4:6]), int(text[6:8]))
+    except ValueError:
+        return None
 
 
 def date_to_roc(day: dt.date) -> str:
@@ -52,6 +64,18 @@ def validate_period(text: str, *, field: str = "period") -> str:
     if month not in (2, 4, 6, 8, 10, 12):
         raise InvoiceCodeError(field, f"month {month:02d} is not the even month of a period (02..12)")
     return text
+
+
+def read_printed_period(text: str, *, field: str = "period") -> tuple[str, bool]:
+    """A period as printers print it: `yyyMM` with the period's even month, or its first (odd)
+    month, which is read as that period (`11303` → `11304`). Returns the period and whether the
+    month was odd; anything else raises like `validate_period`."""
+    if not isinstance(text, str) or not _PERIOD.fullmatch(text):
+        raise InvoiceCodeError(field, "must be a period yyyMM (5 digits)")
+    month = int(text[3:])
+    if month % 2 == 1 and 1 <= month <= 11 and int(text[:3]) >= 1:
+        return f"{text[:3]}{month + 1:02d}", True
+    return validate_period(text, field=field), False
 
 
 def period_months(period: str) -> tuple[dt.date, dt.date]:

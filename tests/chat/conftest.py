@@ -117,8 +117,8 @@ def invoice_code(seed: int, total: int | None = None) -> InvoiceCode:
     return replace(code, date=day, period=period_of(day))
 
 
-def photo_of(code: InvoiceCode, seed: int = 1) -> bytes:
-    return render_photo(code, seed=seed, size=(1600, 1200))
+def photo_of(code: InvoiceCode, seed: int = 1, form: str = "spec") -> bytes:
+    return render_photo(code, seed=seed, size=(1600, 1200), form=form)
 
 
 def campaign_settings(channel_id: int, *, cap: int | None = None, threshold: int = 1) -> dict[str, Any]:

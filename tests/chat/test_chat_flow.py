@@ -76,6 +76,7 @@ async def test_card_then_photo_passes_with_a_coupon_by_reply(make_stack):
     [upload] = await stack.uploads()
     assert (upload.status, upload.source, upload.invoice_number) == ("passed", "photo", code.invoice_number)
     assert upload.photo_path.startswith("photos/")
+    assert upload.code_notes is None  # read as the spec prints it: nothing tolerated
     async with stack.db.session() as s:
         rows = list(await s.scalars(select(OutgoingMessage).order_by(OutgoingMessage.id)))
     assert [(r.delivery, r.billable, r.state) for r in rows] == [("reply", False, "sent"), ("reply", False, "sent")]

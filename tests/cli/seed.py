@@ -6,7 +6,7 @@ import datetime as dt
 from decimal import Decimal
 from pathlib import Path
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 
 from bot.storage.database import Database
 from bot.storage.models import AuditEntry, CampaignPhone, Customer, InvoiceItem, Reward, Upload, VerificationJob
@@ -74,6 +74,14 @@ def add_uploads(database_url: str, campaign_id: int, rows: list[tuple[str, str, 
         return ids
 
     return _run(database_url, work)
+
+
+def set_code_notes(database_url: str, upload_id: int, notes: list[dict[str, str]]) -> None:
+    """Give an upload the notes a code reader left (uploads.code_notes)."""
+    async def work(s):  # noqa: ANN001, ANN202
+        await s.execute(update(Upload).where(Upload.id == upload_id).values(code_notes=notes))
+
+    _run(database_url, work)
 
 
 def add_waiting_reward(database_url: str, campaign_id: int, upload_id: int) -> int:

@@ -95,7 +95,8 @@ def test_participants_print_whole_links_on_the_real_port_and_json(team, database
     assert (page["total"], page["pages"], page["per_page"]) == (2, 1, 20)
     first = page["rows"][0]
     assert set(first) == {"upload_id", "name", "line_user_id", "phone", "invoice_number", "invoice_date", "source",
-                          "source_label", "uploaded_at", "verified_at", "photo_link", "status", "status_label"}
+                          "source_label", "uploaded_at", "verified_at", "photo_link", "status", "status_label",
+                          "code_notes"}
     assert first["name"] == "王小明\u2028[b]x[/b]"  # full values in JSON
     assert first["photo_link"].startswith(f"https://bot.example.com/photos/{campaign_id}/")
     assert first["invoice_date"] == "2026-11-05" and first["uploaded_at"].endswith("+08:00")

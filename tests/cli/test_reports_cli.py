@@ -10,7 +10,8 @@ import pytest
 import time_machine
 
 from bot.storage.models import AuditEntry, CouponCode, OutgoingMessage, Reward, VerificationJob
-from tests.cli.seed import EXAMPLES, NOW, add_job, add_uploads, add_waiting_reward, fetch, setup_team
+from flows.einvoice.codes import parse_barcode
+from tests.cli.seed import EXAMPLES, NOW, add_job, add_uploads, add_waiting_reward, fetch, set_code_notes, setup_team
 
 STATUSES = ["passed", "passed", "passed", "invalid", "pending", "not_qualified", "duplicate", "unreadable"]
 
@@ -59,6 +60,24 @@ def test_participants_paged_and_filtered(team, database_url):
     assert (page["total"], page["page"], page["pages"]) == (1, 1, 1)
     assert [row["invoice_number"] for row in page["rows"]] == ["AB10000006"]
     assert team("--as", "sam", "reports", "participants", str(campaign_id), "--status", "bad").exit_code == 2
+
+
+def test_participants_show_the_code_readers_notes(team, database_url):
+    campaign_id, ids = _seeded(team, database_url)
+    barcode = parse_barcode("11511AB100000021234")  # a printer's odd-month period, read as 11512
+    set_code_notes(database_url, ids[2], [note.as_json() for note in barcode.notes])
+    hostile = {"code": "item_name_line_break", "text": "items: line breaks in item names joined: \x1b[2J紅茶"}
+    set_code_notes(database_url, ids[0], [hostile])  # an item name is whatever the QR code held
+    out = team("--as", "sam", "reports", "participants", str(campaign_id)).output
+    notes = out[out.index("讀碼註記:"):]
+    assert "AB-10000002 period_odd_month: period: the barcode prints 11511" in notes
+    assert "\x1b" not in out and "AB-10000000 item_name_line_break: items: line breaks in item names " \
+        "joined: \\u001b[2J紅茶" in notes
+    assert "AB-10000001" not in notes  # rows without notes are not listed there
+    page = json.loads(team("--as", "sam", "reports", "participants", str(campaign_id), "--json").output)
+    by_number = {row["invoice_number"]: row["code_notes"] for row in page["rows"]}
+    assert by_number["AB10000002"] == [note.as_json() for note in barcode.notes]
+    assert by_number["AB10000001"] == []
 
 
 def test_exports_csv_and_xlsx(team, database_url, tmp_path):

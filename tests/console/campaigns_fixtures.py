@@ -50,12 +50,17 @@ class Console:
     server: Any  # one server for the app; a client (cookie jar) per signed-in user
 
     async def sign_in(self, role: Role, name: str | None = None) -> Signed:
-        actor = await add_actor(self.db, name or f"{role.value}-{uuid.uuid4().hex[:6]}", role)
-        token = await open_session(self.db, actor.id)
-        user = await resolve(self.db, token)
-        assert user is not None
-        client = await self.aiohttp_client(self.server, cookies={COOKIE: token})
-        return Signed(client, actor, user.csrf_token)
+        return await sign_in(self.db, self.aiohttp_client, self.server, role, name)
+
+
+async def sign_in(db: Database, aiohttp_client: Any, server: Any, role: Role, name: str | None = None) -> Signed:
+    """A new admin user of `role` with a console session on the app served by `server`."""
+    actor = await add_actor(db, name or f"{role.value}-{uuid.uuid4().hex[:6]}", role)
+    token = await open_session(db, actor.id)
+    user = await resolve(db, token)
+    assert user is not None
+    client = await aiohttp_client(server, cookies={COOKIE: token})
+    return Signed(client, actor, user.csrf_token)
 
 
 async def make_console(aiohttp_server: Any, aiohttp_client: Any, database_url: str, tmp_path: Path) -> Console:

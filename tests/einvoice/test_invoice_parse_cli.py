@@ -34,7 +34,7 @@ def test_text_hex_and_barcode_lines() -> None:
         assert line["total_amount"] == 340 and line["seller_ban"] == "01234567"
         assert [(i["name"], i["unit_price"]) for i in line["items"]] == [("乾電池", 105), ("口罩", 210), ("牛奶", 25)]
         assert line["items_complete"] is True
-        assert "seller_ban: 01234567 fails the BAN checksum" in line["notes"]
+        assert "seller_ban: 01234567 fails the BAN checksum" in [note["text"] for note in line["notes"]]
     barcode = out[2]
     assert (barcode["invoice_number"], barcode["random_code"], barcode["period"]) == ("AB11223344", "9999", "10206")
     assert barcode["date"] is None and barcode["items"] == []

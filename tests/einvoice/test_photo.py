@@ -126,6 +126,41 @@ def test_barcode_fallback_when_the_left_code_is_gone() -> None:
     assert result.code.date is None and result.code.source is InvoiceSource.PHOTO
 
 
+# --- forms real printers make, read with a note (issue 28) ----------------------------------
+
+
+def test_odd_month_barcode_beside_the_qr_codes_in_a_photo() -> None:
+    """The barcode prints the period's first month (11303 for 11303–04): the QR's date decides
+    the period and the note says what the barcode printed."""
+    code = make_invoice_code(random.Random(7), items=2)
+    result = decode_photo(render_photo(code, Degradation(), seed=11, form="odd_month_barcode"))
+    assert result.found == (LEFT_QR, RIGHT_QR, BARCODE)
+    assert result.code == code
+    assert result.code.note_codes() == ("period_odd_month",)
+    printed = f"{code.period[:3]}{int(code.period[3:]) - 1:02d}"
+    assert f"barcode prints {printed}" in result.code.note_texts()[0]
+
+
+def test_odd_month_barcode_alone_in_a_photo_is_read_as_its_period() -> None:
+    code = _code(13)
+    receipt = render_receipt(code, form="odd_month_barcode")
+    result = decode_photo(_png(_blank_qr(receipt, "left")))
+    assert result.code is not None, result.error
+    assert BARCODE in result.found and LEFT_QR not in result.found
+    assert (result.code.invoice_number, result.code.period, result.code.random_code) == (
+        code.invoice_number, code.period, code.random_code)
+    assert result.code.note_codes() == ("period_odd_month",)
+
+
+@pytest.mark.parametrize(("form", "note"), [("fewer_counted", "items_more_than_counted"),
+                                            ("gregorian_date", "date_gregorian")])
+def test_tolerated_qr_forms_in_a_photo_are_read_whole_with_a_note(form: str, note: str) -> None:
+    code = make_invoice_code(random.Random(8), items=3)
+    result = decode_photo(render_photo(code, PRESETS["rotated"], seed=3, size=SMALL, form=form))
+    _assert_full(result, code)
+    assert note in result.code.note_codes()
+
+
 def test_business_invoice_photo_is_recognised() -> None:
     code = business_invoice(_code(14), random.Random(1))
     result = decode_photo(render_photo(code, Degradation(), seed=1, size=SMALL))

@@ -50,13 +50,13 @@ def test_forms_give_header_and_items(left: str, right: str | None) -> None:
     _header_ok(code)
     assert _items(code) == ITEMS, code.notes
     assert code.items_complete
-    assert "seller_ban: 01234567 fails the BAN checksum" in code.notes
+    assert "seller_ban: 01234567 fails the BAN checksum" in code.note_texts()
 
 
 def test_longer_verification_field_is_kept_out_of_mof_queries() -> None:
     code = parse_qr_pair(SPEC + "QUJDRA==**********:3:3:1:乾電池:1:105:", "**口罩:1:210:牛奶:1:25")
     assert code.encrypt is None  # MOF is then asked by number, date and random code
-    assert any(note.startswith("encrypt: the verification field has 32 characters") for note in code.notes)
+    assert any(note.startswith("encrypt: the verification field has 32 characters") for note in code.note_texts())
     assert parse_qr_pair(SPEC).encrypt == "ydXZt4LAN1UHN/j1juVcRA=="
 
 
@@ -67,7 +67,7 @@ def test_unicode_bytes_under_big5_flag_stay_header_only_and_say_why() -> None:
     if code.items:  # the UTF-8 bytes may happen to be valid Big5: then they are simply other text
         assert [i.name for i in code.items] != ["乾電池", "口罩", "牛奶"]
     else:
-        assert any(note.startswith("items unread (header only)") for note in code.notes)
+        assert any(note.startswith("items unread (header only)") for note in code.note_texts())
 
 
 def test_decimal_quantities_and_zero_prices() -> None:
@@ -85,7 +85,7 @@ def test_b2b_random_code_of_four_spaces() -> None:
     left = SPEC[:17] + "    " + SPEC[21:37] + "22099131" + SPEC[45:] + ":**********:1:1:1:服務費:1:340"
     code = parse_qr_pair(left, "**")
     assert code.random_code is None and code.buyer_ban == "22099131"
-    assert "random_code: blank (4 spaces, a B2B invoice)" in code.notes
+    assert "random_code: blank (4 spaces, a B2B invoice)" in code.note_texts()
     assert _items(code) == [("服務費", 1, 340)]
 
 
@@ -104,7 +104,7 @@ def test_unreadable_item_area_is_header_only_with_reason() -> None:
         code = parse_qr_pair(SPEC + ":**********:3:3:1:乾電池:1:105:", right)
         _header_ok(code)
         assert code.items == () and not code.items_complete
-        assert any(note.startswith("items unread (header only)") for note in code.notes)
+        assert any(note.startswith("items unread (header only)") for note in code.note_texts())
 
 
 @pytest.mark.parametrize("text", ["*10206AB112233449999*", "10206AB112233449999", " *10206AB112233449999* \n"])

@@ -1,18 +1,56 @@
 """The schema on both databases: migrations, UTC datetimes and the team-wide unique rule."""
 import datetime as dt
+import uuid
 
 import pytest
+from alembic import command
+from alembic.script import ScriptDirectory
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from bot.storage import migrate
+from bot.storage.database import Database
 from bot.storage.models import Campaign, Channel, Customer, Upload
+from tests.conftest import _create_pg_database, _drop_pg_database
 
 
 async def test_migrations_reach_head_and_are_idempotent(database):
     assert await migrate.current_revision(database) == migrate.head_revision()
     await migrate.upgrade(database)  # a second start-up changes nothing
     assert await migrate.current_revision(database) == migrate.head_revision()
+
+
+def _downgrade(connection, revision: str) -> None:  # noqa: ANN001 - a sync Connection
+    cfg = migrate.alembic_config()
+    cfg.attributes["connection"] = connection
+    command.downgrade(cfg, revision)
+
+
+@pytest.fixture
+async def scratch_database(database_url: str, tmp_path) -> Database:  # noqa: ANN001
+    """A database of its own (a fresh PostgreSQL database, or the test's SQLite copy), at head."""
+    if not database_url.startswith("postgresql"):
+        db = Database(database_url)
+        yield db
+        await db.close()
+        return
+    name = f"test_scratch_{uuid.uuid4().hex[:10]}"
+    db = Database(await _create_pg_database(name))
+    await migrate.upgrade(db)
+    yield db
+    await db.close()
+    await _drop_pg_database(name)
+
+
+async def test_the_newest_migration_goes_down_and_up_again(scratch_database):
+    head = migrate.head_revision()
+    previous = ScriptDirectory.from_config(migrate.alembic_config()).get_revision(head).down_revision
+    async with scratch_database.engine.connect() as conn:
+        await conn.run_sync(_downgrade, previous)
+        await conn.commit()
+    assert await migrate.current_revision(scratch_database) == previous
+    await migrate.upgrade(scratch_database)
+    assert await migrate.current_revision(scratch_database) == head
 
 
 async def _campaign(session):
