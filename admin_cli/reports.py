@@ -35,6 +35,7 @@ from bot.storage import audit
 from flows.campaigns.lottery import new_seed
 from flows.campaigns.roles import Permission, require
 from flows.campaigns.rules import UploadStatus
+from flows.einvoice.note_labels import label as note_label
 from flows.privacy.csv_cells import csv_text
 
 reports_app = typer.Typer(help="Statistics, participant list, exports and the winner draw.", no_args_is_help=True)
@@ -150,7 +151,8 @@ def participant_list(
         if row.photo_link:
             ref = f"[{len(links) + 1}]"
             links.append((ref, row.photo_link))
-        notes.extend(plain(f"{number or f'upload {row.upload_id}'} {note.code}: {note.text}") for note in row.notes)
+        notes.extend(plain(f"{number or f'upload {row.upload_id}'} {note_label(note.code)} ({note.code}): {note.text}")
+                     for note in row.notes)
         add_row(grid, [row.name, row.line_user_id], row.phone, [number, format_date(row.invoice_date)],
                 [row.status.label, row.source.label],
                 [when(row.uploaded_at), when(row.verified_at) if row.verified_at else "–"], ref)

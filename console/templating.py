@@ -11,10 +11,12 @@ from markupsafe import Markup, escape
 
 from console.access import Access, allowed
 from console.sessions import LOGIN_CSRF, USER
+from flows.einvoice.note_labels import label as note_label
 
 TEMPLATES = Path(__file__).parent / "templates"
 ENV = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
                          undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+ENV.filters["note_label"] = note_label
 
 
 def render(request: web.Request, template: str, *, status: int = 200, **context: Any) -> web.Response:

@@ -31,4 +31,5 @@ async def test_a_tolerated_form_is_stored_with_its_note_and_shown_in_the_console
     row = html[html.index(f'data-upload="{upload.id}"'):]
     row = row[:row.index("</tr>")]
     assert 'data-note="items_more_than_counted"' in row
+    assert "品項多於記載數量，已全部讀取" in row  # the marketer's words beside the technical text
     assert text in row

@@ -70,8 +70,9 @@ def test_participants_show_the_code_readers_notes(team, database_url):
     set_code_notes(database_url, ids[0], [hostile])  # an item name is whatever the QR code held
     out = team("--as", "sam", "reports", "participants", str(campaign_id)).output
     notes = out[out.index("讀碼註記:"):]
-    assert "AB-10000002 period_odd_month: period: the barcode prints 11511" in notes
-    assert "\x1b" not in out and "AB-10000000 item_name_line_break: items: line breaks in item names " \
+    assert ("AB-10000002 條碼期別印單月，依日期換算 (period_odd_month): period: the barcode prints 11511"
+            in notes)
+    assert "\x1b" not in out and "AB-10000000 品名含換行，已合併 (item_name_line_break): items: line breaks in item names " \
         "joined: \\u001b[2J紅茶" in notes
     assert "AB-10000001" not in notes  # rows without notes are not listed there
     page = json.loads(team("--as", "sam", "reports", "participants", str(campaign_id), "--json").output)
