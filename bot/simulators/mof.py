@@ -629,14 +629,15 @@ SIM_APP_ID = "SIMAPPID0001"
 SIM_API_KEY = "sim-api-key"
 
 
-# The sandbox's demo mobile-barcode carrier: two invoices MOF knows at once, one it gets later.
+# The sandbox's demo mobile-barcode carrier: two invoices MOF details at once, one it lists but
+# details later (等待驗證 at the import).
 DEMO_CARRIER = ("/DEMO+01", "demo1234")
-DEMO_CARRIER_LATE = dt.timedelta(seconds=50)  # the carrier re-query finds it on its 1-minute retry
+DEMO_CARRIER_LATE = dt.timedelta(seconds=50)  # the carrier re-query settles it on its 1-minute retry
 
 
 def demo_carrier_seed(now: dt.datetime) -> dict[str, Any]:
-    """A seed document with the demo carrier: invoices issued 3 days ago and yesterday, known at
-    once, and one issued today that appears `DEMO_CARRIER_LATE` after `now` (shops have 48 h)."""
+    """A seed document with the demo carrier: invoices issued 3 days ago and yesterday, detailed at
+    once, and one issued today whose detail MOF has from `DEMO_CARRIER_LATE` after `now`."""
     today = now.astimezone(TAIPEI).date()
     stamp = now.strftime("%H%M%S")  # a new set of numbers for each sandbox start
 
@@ -647,7 +648,7 @@ def demo_carrier_seed(now: dt.datetime) -> dict[str, Any]:
             "amount": str(amount), "items": [{"description": item, "quantity": "1", "unitPrice": str(amount)}],
         }
         if later:
-            row["availableAt"] = (now + DEMO_CARRIER_LATE).isoformat()
+            row["detailAvailableAt"] = (now + DEMO_CARRIER_LATE).isoformat()
         return row
 
     return {"carriers": [{
