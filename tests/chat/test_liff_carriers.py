@@ -182,7 +182,8 @@ async def test_cap_refusals_are_counted_apart_and_each_answer_names_its_invoice(
 
 
 async def test_the_carrier_page_says_to_import_again_after_three_days(stack: Stack) -> None:
-    async with stack.line_client.session.get(stack.service.make_url(f"/liff/carrier?campaign={stack.campaign_id}")) as r:
+    url = stack.service.make_url(f"/liff/carrier?campaign={stack.campaign_id}")
+    async with stack.line_client.session.get(url) as r:
         page = await r.text()
     assert r.status == 200
     assert "3 天內持續驗證" in page and "請再次匯入" in page
