@@ -328,8 +328,9 @@ async def handle_carrier(request: web.Request) -> web.Response:
     if phone is not None:  # given with an accepted import, as with an accepted manual entry
         async with db.session() as session, session.begin():
             await give_phone(session, campaign_id=call.campaign.id, customer_id=customer.id, phone=phone, now=now)
-    query_id = await carriers.remember(db, request.app[SEALER], campaign=call.campaign, customer_id=customer.id,
-                                       card=card, now=now)
+    if counts.waiting:  # MOF has not detailed some yet: ask again for 3 days (else the code is not kept)
+        await carriers.remember(db, request.app[SEALER], campaign=call.campaign, customer_id=customer.id,
+                                card=card, now=now)
     texts: list[str] = []
     if counts.upload_ids:
         async with db.session() as session:
@@ -338,15 +339,20 @@ async def handle_carrier(request: web.Request) -> web.Response:
                         for m in await answers.for_upload(session, speaker, await session.get(Upload, upload_id))]
         texts = [carrier_text(card.barcode, counts)]
         await _hold(request, customer, texts, messages, "upload.carrier",
-                    f"carrier:{query_id}:{counts.upload_ids[0]}", counts.upload_ids[0])
+                    f"carrier:{counts.upload_ids[0]}", counts.upload_ids[0])
     log.info("LIFF carrier import", extra={"fields": {"user": pseudonym(call.user_id), **counts.to_dict()}})
     return web.json_response({"state": "accepted", "counts": counts.to_dict(), "texts": texts}, headers=NO_STORE)
 
 
 def carrier_text(barcode: str, counts: carriers.CarrierCounts) -> str:
     """What the carrier page sends as the user (MOF lists no random code, so no 發票資訊 form)."""
-    return (f"您匯入的電子載具發票如下：\n\n手機條碼：{barcode}\n找到發票：{counts.found} 張\n"
-            f"新登錄：{counts.new} 張\n重複登錄：{counts.duplicates} 張\n不符合資格：{counts.not_eligible} 張")
+    return "\n".join([f"您匯入的電子載具發票如下：\n\n手機條碼：{barcode}",
+                      *(f"{label}：{getattr(counts, key)} 張" for key, label in CARRIER_COUNT_LABELS)])
+
+
+# The carrier page's counts, as the page (static/carrier.html) and its text name them.
+CARRIER_COUNT_LABELS = (("found", "找到發票"), ("new", "符合資格"), ("waiting", "等待驗證"),
+                        ("duplicates", "重複登錄"), ("not_eligible", "不符合資格"), ("cap_reached", "參與達上限"))
 
 
 async def _hold(request: web.Request, customer: Customer, texts: list[str], messages: list[dict[str, Any]],

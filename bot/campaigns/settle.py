@@ -47,6 +47,9 @@ from flows.verification.policy import verification_deadline
 
 DUPLICATE_REASON = "此發票已於團隊的發票活動中登錄通過"
 EXPIRED_REASON = "超過三天財政部無資料"
+# A carrier invoice still waiting for MOF's detail when its campaign ended (its re-queries stop).
+ENDED_UNVERIFIED_REASON = "活動結束時財政部仍無此發票明細"
+NO_MOF_DATA_REASONS = frozenset({EXPIRED_REASON, ENDED_UNVERIFIED_REASON})  # 無效, told as 不符合資格
 
 
 class UploadNotFound(LookupError):
@@ -240,8 +243,19 @@ async def expire(session: AsyncSession, upload_id: int, now: dt.datetime) -> Set
     deadline = verification_deadline(upload.uploaded_at)
     if now < deadline:
         raise NotExpiredYet(f"now: upload {upload_id} may be verified until {deadline.isoformat()}")
+    return await give_up(session, upload_id, EXPIRED_REASON, now)
+
+
+async def give_up(session: AsyncSession, upload_id: int, reason: str, now: dt.datetime) -> Settlement:
+    """無效 with `reason` for a pending upload nobody can verify any more (three days without MOF
+    data; a carrier's campaign that ended before MOF detailed the invoice). A settled upload is
+    returned unchanged."""
+    require_aware(now, "now")
+    upload = await _lock_upload(session, upload_id)
+    if upload.status != statuses.PENDING:
+        return await stored_settlement(session, upload_id)
     await session.execute(update(Upload).where(Upload.id == upload_id).values(
-        status=statuses.INVALID, reason=EXPIRED_REASON, verified_at=now))
+        status=statuses.INVALID, reason=reason, verified_at=now))
     return await stored_settlement(session, upload_id, changed=True)
 
 

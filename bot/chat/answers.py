@@ -2,6 +2,7 @@
 templates (or their defaults), as LINE message objects ready to reply or push."""
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -9,15 +10,17 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.campaigns.settle import EXPIRED_REASON
+from bot.campaigns.settle import NO_MOF_DATA_REASONS
 from bot.line.templates import TemplateRenderError, render_default_messages, render_message
 from bot.storage.models import Campaign, MessageTemplate, Reward, Upload
 from flows.campaigns.dates import TAIPEI
+from flows.einvoice.model import InvoiceSource
 from flows.messages.buttons import LiffUrlBuilder, upload_button_urls
 from flows.messages.custom import CustomKind
 from flows.messages.invoice_facts import InvoiceFacts
 from flows.messages.line_json import to_line_json
-from flows.messages.system import SystemKind, system_message
+from flows.messages.model import TextMessage
+from flows.messages.system import SystemKind, invoice_named_text, system_message
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +99,22 @@ async def custom(
 
 
 async def for_upload(session: AsyncSession, speaker: Speaker, upload: Upload) -> list[LineJson]:
-    """The answer for an upload's current status (after intake or verification)."""
+    """The answer for an upload's current status (after intake or verification). A carrier's
+    invoices come several at once with no 發票資訊 before each: their answers name the invoice."""
+    messages = await _for_status(session, speaker, upload)
+    return named(upload, messages) if upload.source == InvoiceSource.CARRIER.value else messages
+
+
+def named(upload: Upload, messages: list[LineJson]) -> list[LineJson]:
+    """`messages` preceded by the invoice's 發票資訊如下 block when none of them shows its number
+    (等待驗證 and 參與達上限 are fixed texts without it; a saved template may leave it out)."""
+    facts = invoice_facts(upload)
+    if facts is None or not messages or facts.display_number in json.dumps(messages, ensure_ascii=False):
+        return messages
+    return [to_line_json(TextMessage(invoice_named_text(facts))), *messages]
+
+
+async def _for_status(session: AsyncSession, speaker: Speaker, upload: Upload) -> list[LineJson]:
     reward = await session.scalar(select(Reward).where(Reward.upload_id == upload.id))
     facts = invoice_facts(upload)
     variables = _upload_variables(upload, reward)
@@ -109,7 +127,7 @@ async def for_upload(session: AsyncSession, speaker: Speaker, upload: Upload) ->
     if status == "duplicate":
         return await duplicate(session, speaker, facts, variables)
     if status == "invalid":
-        if upload.reason == EXPIRED_REASON:
+        if upload.reason in NO_MOF_DATA_REASONS:
             return await custom(session, speaker, CustomKind.NOT_QUALIFIED, variables)
         return system(speaker, SystemKind.CAP_REACHED)
     if status == "unreadable":

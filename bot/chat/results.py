@@ -78,8 +78,8 @@ class ResultNotifier:
             return  # a LIFF entry's held answer now says it (still waiting for the page's 發票資訊 text)
         if kind is DeliveryKind.ANSWER_PUSH and await _answered(session, upload_id):
             return  # 等待驗證 was already said when the upload came in
-        await enqueue_push(
-            session, channel_id=customer.channel_id, to=customer.line_user_id, messages=messages,
+        await enqueue_push(  # on its own in the chat: it names its invoice
+            session, channel_id=customer.channel_id, to=customer.line_user_id, messages=answers.named(upload, messages),
             kind=f"upload.{upload.status}", dedupe_key=f"upload:{upload_id}:{upload.status}",
             customer_id=customer.id, upload_id=upload_id, delivery_kind=kind, now=now,
         )

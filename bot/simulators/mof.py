@@ -1,5 +1,6 @@
 """Local MOF e-invoice API simulator: same paths, parameters, signing and answers as the real
-service, with seedable invoices and carriers, "not uploaded until T", a settable clock,
+service, with seedable invoices and carriers, "not uploaded until T" (and, on a carrier,
+"listed but not detailed until T"), a settable clock,
 injectable faults, and a log of every request (secrets redacted).
 
 It keeps its own copy of the wire format and of the signing algorithm (deliberately not
@@ -85,6 +86,7 @@ class SimInvoice:
     buyer_ban: str = ""
     encrypt: str | None = None
     available_at: dt.datetime | None = None
+    detail_available_at: dt.datetime | None = None  # listed on a carrier before its detail is
 
     @property
     def period(self) -> str:
@@ -130,6 +132,9 @@ class SimState:
 
     def visible(self, inv: SimInvoice) -> bool:
         return inv.available_at is None or self.now() >= inv.available_at
+
+    def detailed(self, inv: SimInvoice) -> bool:
+        return self.visible(inv) and (inv.detail_available_at is None or self.now() >= inv.detail_available_at)
 
 
 STATE: web.AppKey[SimState] = web.AppKey("mof_sim_state", SimState)
@@ -206,7 +211,7 @@ def parse_invoice(obj: Any, where: str) -> SimInvoice:
         total = _seed_number(obj["amount"], f"{where}.amount")
     else:
         total = str(sum((Decimal(it.amount) for it in items), Decimal(0)))
-    available = obj.get("availableAt")
+    available, detail_available = obj.get("availableAt"), obj.get("detailAvailableAt")
     return SimInvoice(
         inv_num=inv_num,
         inv_date=_seed_date(obj.get("invDate"), f"{where}.invDate"),
@@ -223,6 +228,9 @@ def parse_invoice(obj: Any, where: str) -> SimInvoice:
         available_at=None
         if available is None
         else _seed_datetime(available, f"{where}.availableAt"),
+        detail_available_at=None
+        if detail_available is None
+        else _seed_datetime(detail_available, f"{where}.detailAvailableAt"),
     )
 
 
@@ -466,7 +474,7 @@ def _invserv(state: SimState, p: Mapping[str, str]) -> dict[str, Any]:
     if not _INV_NUM.match(p.get("invNum", "")):
         return _param_error(version, "invNum")
     for inv in mine:
-        if inv.inv_num == p["invNum"] and inv.inv_date == day:
+        if inv.inv_num == p["invNum"] and inv.inv_date == day and state.detailed(inv):
             return _ok(version, **_detail_fields(inv))
     return _answer(version, "915", "查無此發票詳細資料")
 
@@ -621,14 +629,15 @@ SIM_APP_ID = "SIMAPPID0001"
 SIM_API_KEY = "sim-api-key"
 
 
-# The sandbox's demo mobile-barcode carrier: two invoices MOF knows at once, one it gets later.
+# The sandbox's demo mobile-barcode carrier: two invoices MOF details at once, one it lists but
+# details later (等待驗證 at the import).
 DEMO_CARRIER = ("/DEMO+01", "demo1234")
-DEMO_CARRIER_LATE = dt.timedelta(seconds=50)  # the carrier re-query finds it on its 1-minute retry
+DEMO_CARRIER_LATE = dt.timedelta(seconds=50)  # the carrier re-query settles it on its 1-minute retry
 
 
 def demo_carrier_seed(now: dt.datetime) -> dict[str, Any]:
-    """A seed document with the demo carrier: invoices issued 3 days ago and yesterday, known at
-    once, and one issued today that appears `DEMO_CARRIER_LATE` after `now` (shops have 48 h)."""
+    """A seed document with the demo carrier: invoices issued 3 days ago and yesterday, detailed at
+    once, and one issued today whose detail MOF has from `DEMO_CARRIER_LATE` after `now`."""
     today = now.astimezone(TAIPEI).date()
     stamp = now.strftime("%H%M%S")  # a new set of numbers for each sandbox start
 
@@ -639,7 +648,7 @@ def demo_carrier_seed(now: dt.datetime) -> dict[str, Any]:
             "amount": str(amount), "items": [{"description": item, "quantity": "1", "unitPrice": str(amount)}],
         }
         if later:
-            row["availableAt"] = (now + DEMO_CARRIER_LATE).isoformat()
+            row["detailAvailableAt"] = (now + DEMO_CARRIER_LATE).isoformat()
         return row
 
     return {"carriers": [{

@@ -408,9 +408,10 @@ class OutgoingMessage(Base):
 
 
 class CarrierQuery(Base):
-    """A mobile-barcode carrier a customer gave for a campaign: re-queried at MOF on the
-    verification schedule until 3 days after the issue-date window, then its code and barcode are
-    deleted. The barcode is personal data: kept sealed, and found by its keyed hash."""
+    """A mobile-barcode carrier a customer gave for a campaign while MOF had not detailed some of
+    its invoices: those are asked again on the verification schedule for 3 days from the entry,
+    then its code and barcode are deleted. The barcode is personal data: kept sealed, and found
+    by its keyed hash."""
 
     __tablename__ = "carrier_queries"
     __table_args__ = (
@@ -432,7 +433,7 @@ class CarrierQuery(Base):
     state: Mapped[str] = mapped_column(String(10), default="active")  # active | done
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_query_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-    query_until: Mapped[dt.datetime]  # 3 days after the issue-date window ends
+    query_until: Mapped[dt.datetime]  # 3 days after the user's entry (the waiting invoices' 72-hour edge)
     lease_until: Mapped[dt.datetime | None]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -97,15 +97,24 @@ def invoice_info_text(invoice: InvoiceFacts) -> str:
     )
 
 
-def duplicate_text(invoice: InvoiceFacts) -> str:
-    """重複登錄: the invoice was already 通過 in this team."""
+def _invoice_lines(invoice: InvoiceFacts) -> str:
     return (
-        "此發票已重複登錄，請重新上傳或手動輸入其他發票。\n\n"
-        "發票資訊如下\u2028\n"
         "發票類型：電子發票\n"
         f"發票號碼：{invoice.display_number}\n"
         f"開立日期：{invoice.display_date}"
     )
+
+
+def duplicate_text(invoice: InvoiceFacts) -> str:
+    """重複登錄: the invoice was already 通過 in this team."""
+    return "此發票已重複登錄，請重新上傳或手動輸入其他發票。\n\n發票資訊如下\u2028\n" + _invoice_lines(invoice)
+
+
+def invoice_named_text(invoice: InvoiceFacts) -> str:
+    """Not a seed message: which invoice the answer right after it is about, in the seed's own
+    format (重複登錄's 發票資訊如下 block). It goes before an answer whose text does not name its
+    invoice (等待驗證, 參與達上限) when no 發票資訊 precedes it (docs/decisions.md, issue 28)."""
+    return "發票資訊如下\n" + _invoice_lines(invoice)
 
 
 def system_text(kind: SystemKind, invoice: InvoiceFacts | None = None) -> str:

@@ -127,14 +127,16 @@
       form.hidden = true;
       if (page === "carrier") {
         var counts = result.data.counts || {};
-        ["found", "new", "duplicates", "not_eligible"].forEach(function (k) {
+        ["found", "new", "waiting", "duplicates", "not_eligible", "cap_reached"].forEach(function (k) {
           document.getElementById("count-" + k).textContent = (counts[k] || 0) + " 張";
         });
         document.getElementById("counts").hidden = false;
         var closer = document.getElementById("close");
         closer.hidden = false;
         closer.addEventListener("click", close);
-        say("查詢完成，登錄結果會傳送到聊天室。尚未上傳的發票會持續查詢。", "done");
+        say("查詢完成，登錄結果會傳送到聊天室。" +
+            (counts.waiting ? "等待驗證的發票會於 3 天內持續驗證。" : "") +
+            "之後載具上新增的發票，請再次匯入。", "done");
         finish(texts).then(function () { if (texts.length) setTimeout(close, 5000); });
         closer.focus();
         return;

@@ -270,3 +270,32 @@ async def test_an_unfollow_is_recorded_and_drops_the_users_queued_pushes(make_st
             break
         await asyncio.sleep(0.05)
     assert (await blocked())[user] is None
+
+
+async def test_a_later_cap_refusal_names_its_invoice(make_stack):
+    """Issue 28, item 4: a result pushed on its own (no 發票資訊 before it) names its invoice; the
+    fixed 參與達上限 text stays as the seed has it, after the invoice's 發票資訊如下 block."""
+    stack = await make_stack(cap=1)
+    late, first = invoice_code(7), invoice_code(8)
+    await stack.seed_mof(late, available_at=dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=30))
+    await stack.seed_mof(first)
+    await _card(stack, ALICE)
+    await stack.photo(ALICE, photo_of(late))
+    await stack.wait_messages(ALICE, 2)  # 發票資訊 + 等待驗證
+    await stack.photo(ALICE, photo_of(first, seed=2))
+    await stack.wait_messages(ALICE, 3)  # 通過: the cap is reached
+    async with stack.mof_client.post("/_sim/clock", json={"now": (dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=31)).isoformat()}) as resp:
+        assert resp.status == 200
+    async with stack.db.session() as s, s.begin():
+        await s.execute(update(VerificationJob).values(next_attempt_at=dt.datetime.now(dt.timezone.utc)))
+    stack.service.app[VERIFICATION_WORKER].nudge()
+    number = f"{late.invoice_number[:2]}-{late.invoice_number[2:]}"
+    for _ in range(200):  # the push is queued with the verdict (held in quiet hours, so read the outbox)
+        async with stack.db.session() as s:
+            pushed = (await s.scalars(select(OutgoingMessage).where(OutgoingMessage.kind == "upload.invalid"))).all()
+        if pushed:
+            break
+        await asyncio.sleep(0.05)
+    [push] = pushed
+    assert [m.get("text") for m in push.messages["messages"]] == [
+        f"發票資訊如下\n發票類型：電子發票\n發票號碼：{number}\n開立日期：{late.date.isoformat()}", CAP_TEXT]

@@ -13,6 +13,7 @@ from sqlalchemy import select, update
 import io
 
 from bot.campaigns.exports import export_items, export_participants
+from bot.campaigns.settle import ENDED_UNVERIFIED_REASON
 from bot.campaigns.store import Actor
 from bot.simulators.line import SIM_LOGIN_CHANNEL_ID
 from bot.storage.models import Campaign, CampaignPhone, CarrierQuery, Channel, Customer, OutgoingMessage, Upload
@@ -170,13 +171,16 @@ async def test_a_card_on_a_channel_without_liff_id_answers_not_exist(stack: Stac
     assert message["messages"] == [{"type": "text", "text": NOT_EXIST_TEXT}]
 
 
-def _carrier_seed(code_date: dt.date, numbers: list[str], available_at: dt.datetime | None = None) -> dict[str, Any]:
+def _carrier_seed(code_date: dt.date, numbers: list[str], available_at: dt.datetime | None = None,
+                  detail_at: dt.datetime | None = None) -> dict[str, Any]:
     def invoice(n: str) -> dict[str, Any]:
         row = {"invNum": n, "invDate": code_date.isoformat(), "randomNumber": "1234", "sellerBan": "53212539",
                "sellerName": "測試商店", "amount": "150",
                "items": [{"description": "測試品項", "quantity": "1", "unitPrice": "150"}]}
         if available_at is not None:
             row["availableAt"] = available_at.isoformat()
+        if detail_at is not None:  # listed on the carrier, detailed by MOF from then on
+            row["detailAvailableAt"] = detail_at.isoformat()
         return row
 
     return {"carriers": [{"cardNo": "/ABC+123", "verifyCode": "Secret-42", "invoices": [invoice(n) for n in numbers]}]}
@@ -189,17 +193,25 @@ async def test_carrier_import_requery_and_code_deletion(stack: Stack) -> None:
     from tests.chat.conftest import MOF_APP_ID, MOF_KEY
 
     yesterday = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=8)).date() - dt.timedelta(days=1)
-    async with stack.mof_client.post("/_sim/invoices", json=_carrier_seed(yesterday, ["CA00000001", "CA00000002"])) as r:
+    soon = dt.datetime.now(dt.timezone.utc) + dt.timedelta(minutes=1)
+    async with stack.mof_client.post("/_sim/invoices", json=_carrier_seed(yesterday, ["CA00000001"])) as r:
+        assert r.status == 200
+    async with stack.mof_client.post("/_sim/invoices", json=_carrier_seed(yesterday, ["CA00000002"], detail_at=soon)) as r:
+        assert r.status == 200
+    async with stack.mof_client.post("/_sim/invoices", json={"carriers": [{"cardNo": "/ABC+123", "verifyCode": "Secret-42",
+                                                                          "invoices": ["CA00000001", "CA00000002"]}]}) as r:
         assert r.status == 200
     token = stack.sim.issue_id_token(USER)
     body = {"liff_id": LIFF_ID, "campaign": str(stack.campaign_id),
             "fields": {"carrier_barcode": "/abc+123", "verification_code": "Secret-42"}}
     status, answer = await _post(stack, "carrier", body, token)
     assert status == 200, answer
-    assert answer["counts"] == {"found": 2, "new": 2, "duplicates": 0, "not_eligible": 0}
-    assert [(u.source, u.status) for u in await stack.uploads()] == [("carrier", "passed")] * 2
+    assert answer["counts"] == {"found": 2, "new": 1, "waiting": 1, "duplicates": 0, "not_eligible": 0,
+                                "cap_reached": 0}
+    assert [(u.source, u.status) for u in await stack.uploads()] == [("carrier", "passed"), ("carrier", "pending")]
     status, again = await _post(stack, "carrier", body, token)
-    assert again["counts"] == {"found": 2, "new": 0, "duplicates": 2, "not_eligible": 0} and again["texts"] == []
+    assert again["counts"] == {"found": 2, "new": 0, "waiting": 1, "duplicates": 1, "not_eligible": 0,
+                               "cap_reached": 0} and again["texts"] == []
     status, wrong = await _post(stack, "carrier", {**body, "fields": {**body["fields"], "verification_code": "nope"}}, token)
     assert status == 422 and set(wrong["errors"]) == {"verification_code"}
     async with stack.db.session() as s:
@@ -209,8 +221,8 @@ async def test_carrier_import_requery_and_code_deletion(stack: Stack) -> None:
     await stack.say(USER, answer["texts"][0])
     [reply] = await stack.wait_messages(USER, 1)
     assert reply["kind"] == "reply"
-    # A later invoice on the carrier is found by a re-query and pushed; after the window, the code goes.
-    later = dt.datetime.now(dt.timezone.utc)
+    # A re-query settles the waiting invoice and pushes it; a later invoice on the carrier is not
+    # registered (the user imports again); with nothing left waiting, the code goes.
     async with stack.mof_client.post("/_sim/invoices", json=_carrier_seed(yesterday, ["CA00000003"])) as r:
         assert r.status == 200
     async with stack.mof_client.post("/_sim/invoices", json={"carriers": [{"cardNo": "/ABC+123", "verifyCode": "Secret-42",
@@ -224,14 +236,17 @@ async def test_carrier_import_requery_and_code_deletion(stack: Stack) -> None:
     from bot.appkeys import CONFIG
 
     sealer = CodeSealer.for_config(stack.service.app[CONFIG])
-    async with MofClient(None, str(stack.mof.make_url("")).rstrip("/"), MOF_APP_ID, MOF_KEY) as mof:
-        clock = {"now": later + dt.timedelta(minutes=2)}
+    clock = {"now": dt.datetime.now(dt.timezone.utc) + dt.timedelta(minutes=2)}  # MOF has the detail by then
+    async with stack.mof_client.post("/_sim/clock", json={"now": clock["now"].isoformat()}) as r:
+        assert r.status == 200
+    async with MofClient(None, str(stack.mof.make_url("")).rstrip("/"), MOF_APP_ID, MOF_KEY,
+                         clock=lambda: clock["now"].timestamp()) as mof:
         requeries = CarrierRequeries(stack.db, mof, sealer, notify, clock=lambda: clock["now"])
         assert await requeries.run_due() == 1
-        assert len(notified) == 1 and len(await stack.uploads()) == 3
-        assert await requeries.run_due() == 0  # not due again yet
-        clock["now"] = row.query_until + dt.timedelta(seconds=1)
-        assert await requeries.run_due() == 1
+        assert await requeries.run_due() == 0  # done: nothing is waiting any more
+    uploads = await stack.uploads()
+    assert [(u.invoice_number, u.status) for u in uploads] == [("CA00000001", "passed"), ("CA00000002", "passed")]
+    assert notified == [uploads[1].id]
     async with stack.db.session() as s:
         [row] = (await s.scalars(select(CarrierQuery))).all()
     assert (row.state, row.sealed_code) == ("done", None)
@@ -251,13 +266,16 @@ async def test_a_carrier_entered_during_the_draft_is_not_queried_again_after_pub
     stack = await make_stack(publish=False)
     await _login_ready(stack)
     yesterday = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=8)).date() - dt.timedelta(days=1)
-    async with stack.mof_client.post("/_sim/invoices", json=_carrier_seed(yesterday, ["CA00000011"])) as r:
+    later = dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=1)
+    async with stack.mof_client.post("/_sim/invoices", json=_carrier_seed(yesterday, ["CA00000011"], detail_at=later)) as r:
         assert r.status == 200
     body = {"liff_id": LIFF_ID, "campaign": str(stack.campaign_id),
             "fields": {"carrier_barcode": "/abc+123", "verification_code": "Secret-42"}}
     status, answer = await _post(stack, "carrier", body, stack.sim.issue_id_token(USER))
     assert status == 200, answer
     assert [u.is_draft for u in await stack.uploads()] == [True]
+    async with stack.db.session() as s:
+        assert len((await s.scalars(select(CarrierQuery))).all()) == 1  # kept to ask MOF again
     actor = await add_actor(stack.db, "publisher", Role.MARKETER)
     await CampaignStore(stack.db).publish(actor, stack.campaign_id, dt.datetime.now(dt.timezone.utc))
     assert await stack.uploads() == []
@@ -272,14 +290,21 @@ async def test_a_carrier_entered_during_the_draft_is_not_queried_again_after_pub
 
 
 async def _carrier_then_one_more(stack: Stack, first: str, second: str) -> None:
-    """Import a carrier holding `first` through the LIFF page, then let MOF list `second` on it too."""
+    """Import a carrier holding `first` and `second` through the LIFF page, while MOF has not
+    detailed `second` yet (等待驗證); then let MOF detail it."""
     yesterday = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=8)).date() - dt.timedelta(days=1)
+    later = dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=1)
     async with stack.mof_client.post("/_sim/invoices", json=_carrier_seed(yesterday, [first])) as r:
+        assert r.status == 200
+    async with stack.mof_client.post("/_sim/invoices", json=_carrier_seed(yesterday, [second], detail_at=later)) as r:
+        assert r.status == 200
+    async with stack.mof_client.post("/_sim/invoices", json={"carriers": [{"cardNo": "/ABC+123", "verifyCode": "Secret-42",
+                                                                          "invoices": [first, second]}]}) as r:
         assert r.status == 200
     body = {"liff_id": LIFF_ID, "campaign": str(stack.campaign_id),
             "fields": {"carrier_barcode": "/abc+123", "verification_code": "Secret-42"}}
     status, answer = await _post(stack, "carrier", body, stack.sim.issue_id_token(USER))
-    assert status == 200 and answer["counts"]["new"] == 1, answer
+    assert status == 200 and (answer["counts"]["new"], answer["counts"]["waiting"]) == (1, 1), answer
     async with stack.mof_client.post("/_sim/invoices", json=_carrier_seed(yesterday, [second])) as r:
         assert r.status == 200
     async with stack.mof_client.post("/_sim/invoices", json={"carriers": [{"cardNo": "/ABC+123", "verifyCode": "Secret-42",
@@ -321,7 +346,7 @@ async def test_a_paused_campaign_postpones_carrier_requeries_until_it_resumes(st
     async with MofClient(None, str(stack.mof.make_url("")).rstrip("/"), MOF_APP_ID, MOF_KEY) as mof:
         requeries = _requeries(stack, mof, notified, clock)
         assert await requeries.run_due() == 1
-        assert notified == [] and len(await stack.uploads()) == 1
+        assert notified == [] and [u.status for u in await stack.uploads()] == ["passed", "pending"]
         row = await _carrier_row(stack)
         assert row.state == "active" and row.sealed_code and row.next_query_at > clock["now"]
         assert row.lease_until is None
@@ -330,12 +355,13 @@ async def test_a_paused_campaign_postpones_carrier_requeries_until_it_resumes(st
         assert await requeries.run_due() == 1
     uploads = await stack.uploads()
     assert sorted((u.invoice_number, u.status) for u in uploads) == [("CA00000021", "passed"), ("CA00000022", "passed")]
-    assert len(notified) == 1 and (await _carrier_row(stack)).state == "active"
+    assert len(notified) == 1 and (await _carrier_row(stack)).state == "done"  # nothing left to ask
 
 
 async def test_an_ended_campaign_closes_its_carriers_without_registering(stack: Stack) -> None:
-    """Issue 28, item 2: after the campaign ended (活動時間結束) a re-query registers and pushes
-    nothing, and the carrier is closed with its sealed code deleted, as at the end of its window."""
+    """Issue 28, item 2: after the campaign ended (活動時間結束) a re-query settles and pushes
+    nothing, and the carrier is closed with its sealed code deleted, as at the end of its window;
+    its invoice still waiting for MOF is 無效 (nobody verifies it any more)."""
     from bot.mof import MofClient
     from tests.chat.conftest import MOF_APP_ID, MOF_KEY
 
@@ -352,7 +378,9 @@ async def test_an_ended_campaign_closes_its_carriers_without_registering(stack: 
         assert await requeries.run_due() == 0
     row = await _carrier_row(stack)
     assert (row.state, row.sealed_code, row.sealed_barcode) == ("done", None, None)
-    assert notified == [] and [u.invoice_number for u in await stack.uploads()] == ["CA00000031"]
+    assert notified == []
+    assert [(u.invoice_number, u.status, u.reason) for u in await stack.uploads()] == [
+        ("CA00000031", "passed", None), ("CA00000032", "invalid", ENDED_UNVERIFIED_REASON)]
 
 
 def _text_key(stack: Stack) -> bytes:

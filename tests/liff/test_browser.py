@@ -244,9 +244,11 @@ def test_carrier_import_from_the_panel(service: Service, browser: Any, artifacts
     user = _new_user()
     day = time.strftime("%Y-%m-%d", time.gmtime(time.time() + 8 * 3600 - 2 * 86400))
     numbers = [f"CR{uuid.uuid4().int % 10**8:08d}" for _ in range(2)]
+    later = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(time.time() + 86400))  # MOF details the 2nd then
     service.post("/sandbox/mof/_sim/invoices", {"carriers": [{"cardNo": "/TEST.12", "verifyCode": "Pass-9", "invoices": [
         {"invNum": n, "invDate": day, "randomNumber": "1111", "sellerBan": "53212539", "sellerName": "示範超市",
-         "amount": "199", "items": [{"description": "牛奶", "quantity": "1", "unitPrice": "199"}]} for n in numbers]}]})
+         "amount": "199", "items": [{"description": "牛奶", "quantity": "1", "unitPrice": "199"}],
+         **({"detailAvailableAt": later} if i else {})} for i, n in enumerate(numbers)]}]})
     _in_panel(browser, service, "carrier", user)
     _wait_visible(browser, "entry")
     assert "/DEMO+01" in browser.find_element("id", "demo").text
@@ -262,20 +264,24 @@ def test_carrier_import_from_the_panel(service: Service, browser: Any, artifacts
     _type(browser, "verification_code", "Pass-9")
     browser.find_element("id", "submit").click()
     _wait_visible(browser, "counts")
-    counts = {k: browser.find_element("id", f"count-{k}").text for k in ("found", "new", "duplicates", "not_eligible")}
-    assert counts == {"found": "2 張", "new": "2 張", "duplicates": "0 張", "not_eligible": "0 張"}
+    keys = ("found", "new", "waiting", "duplicates", "not_eligible", "cap_reached")
+    counts = {k: browser.find_element("id", f"count-{k}").text for k in keys}
+    assert counts == {"found": "2 張", "new": "1 張", "waiting": "1 張", "duplicates": "0 張", "not_eligible": "0 張",
+                      "cap_reached": "0 張"}
+    assert "請再次匯入" in browser.find_element("id", "notice").text
     assert _wait_attr(browser, "data-sent") == "yes"
     _no_horizontal_scroll(browser)
     _shot(browser, artifacts, "carrier-3-counts")
 
     stored = service.rows("select source, status from uploads where invoice_number in (?, ?)", *numbers)
-    assert sorted(stored) == [("carrier", "passed")] * 2
+    assert sorted(stored) == [("carrier", "passed"), ("carrier", "pending")]
     said = _said(service, user)
     assert len(said) == 1 and "手機條碼：/TEST.12" in said[0] and "Pass-9" not in said[0]
     messages = service.wait("the bot's answer", lambda: _line_messages(service, user))
     assert [m["kind"] for m in messages] == ["reply"]
     answer = json.dumps(messages[0], ensure_ascii=False)
     assert all(f"{n[:2]}-{n[2:]}" in answer for n in numbers) and "符合活動資格" in answer
+    assert "發票資訊驗證中" in answer  # 等待驗證 for the one MOF has not detailed yet, after its number
     [(sealed, sealed_barcode, plain)] = service.rows(
         "select sealed_code, sealed_barcode, barcode from carrier_queries where barcode_hash is not null")
     assert sealed and "Pass-9" not in sealed

@@ -145,3 +145,24 @@ async def test_range_longer_than_a_year_is_refused(client: MofClient, mof_server
     outcome = await client.carrier_invoices(CARD_NO, VERIFY_CODE, dt.date(2023, 1, 1), dt.date(2024, 1, 31))
     assert isinstance(outcome, MofError) and outcome.kind is MofErrorKind.PERMANENT and "start/end" in outcome.message
     assert await sim_requests(mof_server) == []
+
+
+async def test_a_listed_carrier_invoice_is_detailed_from_its_detail_time(mof_server: TestServer) -> None:
+    """`detailAvailableAt`: carrierInvChk lists the invoice, carrierInvDetail answers 915 (not
+    found yet) until then — the state a carrier import counts as 等待驗證."""
+    late = {**CARRIER_APRIL, "invNum": "EF00000004", "detailAvailableAt": "2024-04-05T00:00:00+08:00"}
+    status, _ = await sim_post(mof_server, "/_sim/invoices",
+                               {"carriers": [{"cardNo": CARD_NO, "verifyCode": VERIFY_CODE, "invoices": [late]}]})
+    assert status == 200
+    now = [dt.datetime(2024, 4, 4, 12, tzinfo=dt.timezone.utc)]
+    await sim_post(mof_server, "/_sim/clock", {"now": now[0].isoformat()})
+    async with MofClient(None, base_url(mof_server), APP_ID, API_KEY, clock=lambda: now[0].timestamp()) as c:
+        [header] = await c.carrier_invoices(CARD_NO, VERIFY_CODE, dt.date(2024, 4, 1), dt.date(2024, 4, 30))
+        assert header.invoice_number == "EF00000004"
+        assert isinstance(await c.carrier_invoice_detail(CARD_NO, VERIFY_CODE, header), NotFoundYet)
+        now[0] += dt.timedelta(days=1)
+        await sim_post(mof_server, "/_sim/clock", {"now": now[0].isoformat()})
+        detailed = await c.carrier_invoice_detail(CARD_NO, VERIFY_CODE, header)
+    assert isinstance(detailed, Verified) and detailed.invoice.invoice_number == "EF00000004"
+    status, answer = await sim_post(mof_server, "/_sim/invoices", {"invoices": [{**late, "detailAvailableAt": "x"}]})
+    assert status == 400 and "detailAvailableAt" in answer["error"]
