@@ -23,6 +23,7 @@ from bot.storage.models import Campaign, CarrierQuery, Channel, Customer, Upload
 from bot.verification import jobs
 from flows.campaigns.dates import TAIPEI
 from flows.campaigns.settings import CampaignSettings
+from flows.review.signals import mask_carrier
 from flows.conversation.availability import Availability, CampaignFacts, ChannelFacts, campaign_availability
 from flows.einvoice.codes import MobileBarcode
 from flows.einvoice.model import InvoiceCode, InvoiceSource, MofError, Verified
@@ -72,9 +73,13 @@ def query_until(settings: CampaignSettings) -> dt.datetime:
 
 
 async def import_invoices(db: Database, mof: MofClient, *, campaign_id: int, customer_id: int,
-                          card: MobileBarcode, now: dt.datetime) -> CarrierCounts | MofError:
+                          card: MobileBarcode, now: dt.datetime,
+                          carrier_hash: str | None = None) -> CarrierCounts | MofError:
     """Ask MOF for the carrier's invoices and register the ones this user has not registered yet
-    in this campaign (each in its own transaction, settled at once: MOF's detail is the proof)."""
+    in this campaign (each in its own transaction, settled at once: MOF's detail is the proof).
+    `carrier_hash`: the barcode's keyed hash (the sealer's fingerprint), kept on each upload
+    with a masked barcode for the review's carrier signals."""
+    carrier = (carrier_hash, mask_carrier(card.barcode)) if carrier_hash else None
     async with db.session() as session:
         campaign = await session.get(Campaign, campaign_id)
     assert campaign is not None
@@ -98,7 +103,7 @@ async def import_invoices(db: Database, mof: MofClient, *, campaign_id: int, cus
         if not isinstance(outcome, Verified):
             counts.waiting += 1  # asked again on the next query
             continue
-        status, upload_id = await _register(db, campaign_id, customer_id, outcome, now)
+        status, upload_id = await _register(db, campaign_id, customer_id, outcome, now, carrier)
         known.add(header.invoice_number)
         counts.upload_ids.append(upload_id)
         if status in NEW_STATUSES:
@@ -111,7 +116,7 @@ async def import_invoices(db: Database, mof: MofClient, *, campaign_id: int, cus
 
 
 async def _register(db: Database, campaign_id: int, customer_id: int, outcome: Verified,
-                    now: dt.datetime) -> tuple[str, int]:
+                    now: dt.datetime, carrier: tuple[str, str] | None = None) -> tuple[str, int]:
     invoice = outcome.invoice
     code = InvoiceCode(invoice_number=invoice.invoice_number, date=invoice.date, random_code=None,
                        source=InvoiceSource.CARRIER, period=invoice.period or None,
@@ -121,7 +126,7 @@ async def _register(db: Database, campaign_id: int, customer_id: int, outcome: V
         campaign = await session.get(Campaign, campaign_id)
         customer = await session.get(Customer, customer_id)
         intake = await register(session, campaign=campaign, customer=customer, code=code,
-                                source=InvoiceSource.CARRIER, now=now)
+                                source=InvoiceSource.CARRIER, now=now, carrier=carrier)
         upload_id = intake.upload.id
         if intake.queued:  # MOF already answered: settle now, the job has nothing left to do
             await settle(session, upload_id, invoice, now)
@@ -232,7 +237,8 @@ class CarrierRequeries:
         else:
             counts = await import_invoices(self.db, self.mof, campaign_id=row.campaign_id,
                                            customer_id=row.customer_id,
-                                           card=MobileBarcode(barcode, code), now=now)
+                                           card=MobileBarcode(barcode, code), now=now,
+                                           carrier_hash=self.sealer.fingerprint(barcode))
         if isinstance(counts, MofError):
             log.info("carrier re-query failed", extra={"fields": {"carrier_query": row_id, "error": counts.message}})
         elif counts is not None:

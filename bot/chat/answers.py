@@ -101,6 +101,8 @@ async def for_upload(session: AsyncSession, speaker: Speaker, upload: Upload) ->
     facts = invoice_facts(upload)
     variables = _upload_variables(upload, reward)
     status = upload.status
+    if status == "passed" and reward is not None and reward.state == "held":
+        return await custom(session, speaker, CustomKind.UNDER_REVIEW, variables)  # 審核中 (issue 30)
     if status == "passed":
         has_coupon = bool(reward and (reward.coupon_code or reward.coupon_link))
         return await custom(session, speaker, CustomKind.QUALIFIED, variables, has_coupon=has_coupon)
