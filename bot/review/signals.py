@@ -8,7 +8,8 @@ import datetime as dt
 import logging
 from typing import Any
 
-from sqlalchemy import and_, func, insert, literal_column, select, union
+from sqlalchemy import BigInteger, and_, cast, func, insert, literal, select, union
+from sqlalchemy.dialects.postgresql import BIT
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.storage.models import CarrierQuery, InvoiceItem, Upload, UploadSignal
@@ -93,10 +94,11 @@ async def same_photo(session: AsyncSession, upload: Upload, max_distance: int) -
                   Upload.customer_id != upload.customer_id, Upload.id != upload.id)
     mine = from_signed(upload.photo_hash)
     if session.bind.dialect.name == "postgresql":
-        bits = literal_column("bit_count(CAST((uploads.photo_hash # CAST(:h AS BIGINT)) AS BIT(64)))")
+        xor = Upload.photo_hash.op("#")(literal(to_signed(mine), BigInteger))
+        bits = func.bit_count(cast(xor, BIT(64)))
         rows = (await session.execute(
             select(Upload.id, Upload.customer_id, Upload.photo_hash).where(others, bits <= max_distance)
-            .limit(MATCHES_KEPT * 5), {"h": to_signed(mine)})).all()
+            .limit(MATCHES_KEPT * 5))).all()
     else:
         rows = [r for r in (await session.execute(select(Upload.id, Upload.customer_id, Upload.photo_hash)
                                                   .where(others))).all()
