@@ -38,7 +38,8 @@ UPLOAD_INDEXES = (
     ("ix_uploads_review", ["review_state", "review_since", "id"], "review_state IS NOT NULL"),
     ("ix_uploads_campaign_review", ["campaign_id", "review_state", "review_since", "id"], "review_state IS NOT NULL"),
     ("ix_uploads_hold_due", ["hold_until"], "review_state = 'held'"),
-    ("ix_uploads_campaign_photo_hash", ["campaign_id", "photo_hash"], "photo_hash IS NOT NULL"),
+    # (customer_id, id too: the comparison is an index-only scan)
+    ("ix_uploads_campaign_photo_hash", ["campaign_id", "photo_hash", "customer_id", "id"], "photo_hash IS NOT NULL"),
     ("ix_uploads_campaign_carrier", ["campaign_id", "carrier_hash"], "carrier_hash IS NOT NULL"),
 )
 
