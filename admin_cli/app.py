@@ -59,6 +59,9 @@ app.command("audit")(audit_command)
 from admin_cli.photos import photos_app  # noqa: E402
 
 app.add_typer(photos_app, name="photos")
+from admin_cli.review import review_app  # noqa: E402
+
+app.add_typer(review_app, name="review")
 
 
 def main() -> None:

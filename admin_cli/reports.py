@@ -89,6 +89,9 @@ def stats(
         add_row(grid, label, share.count, f"{share.percent:.1f}%")
     add_row(grid, "重複登錄（不計入）", numbers.duplicates, "")
     add_row(grid, "無法辨識（不計入）", numbers.unreadable, "")
+    if numbers.held or numbers.awaiting_review:
+        add_row(grid, "通過・獎項保留中", numbers.held, "")
+        add_row(grid, "通過・待審核", numbers.awaiting_review, "")
     print_table(grid, out)
     print_chart(days, out)
 
@@ -108,6 +111,8 @@ def _stats_json(view: CampaignView, numbers: CampaignStats, days: list[DayCounts
         "not_qualified": share(numbers.not_qualified),
         "duplicates": numbers.duplicates,
         "unreadable": numbers.unreadable,
+        "held": numbers.held,
+        "awaiting_review": numbers.awaiting_review,
         "per_day": [{"day": d.day, "total": d.total, **{s.value: d.count(s) for s in DAY_STATUSES}} for d in days],
     }
 
@@ -181,7 +186,7 @@ def _participant_json(row: ParticipantRow) -> dict:
 def export_file(
     ctx: typer.Context,
     campaign_id: int = typer.Argument(..., metavar="CAMPAIGN"),
-    kind: ExportKind = typer.Argument(..., help="participants (參加名單, all statuses) or items (發票明細)."),
+    kind: ExportKind = typer.Argument(..., help="participants (參加名單, all statuses), items (發票明細) or review (審核名單)."),
     fmt: ExportFormat = typer.Option(ExportFormat.CSV, "--format", help="csv (UTF-8 with BOM, for Excel) or xlsx."),
     output: Path = typer.Option(..., "-o", "--output", help="File to write (replaced only when complete)."),
 ) -> None:

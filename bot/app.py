@@ -19,6 +19,7 @@ from bot.chat.handler import ChatHandler
 from bot.chat.results import ResultNotifier
 from bot.line.outbox import outbox_ctx
 from bot.privacy.service import privacy_ctx
+from bot.review.hold import review_ctx
 from bot.line.webhook import INBOX, setup_line_webhook
 from bot.photo_store import PhotoStoreError, open_store
 from bot.photos import setup_photos
@@ -122,6 +123,7 @@ def create_app(config: Config) -> web.Application:
     app.cleanup_ctx.append(channel_ctx)
     app.cleanup_ctx.append(outbox_ctx)
     app.cleanup_ctx.append(privacy_ctx)
+    app.cleanup_ctx.append(review_ctx)
     app.cleanup_ctx.append(display_names_ctx(_handling_events))
     notifier = ResultNotifier(sandbox_base_url=config.base_url if config.sandbox else None)
     settings = None if config.lease_seconds is None else WorkerSettings(lease=dt.timedelta(seconds=config.lease_seconds))

@@ -160,6 +160,7 @@ def settings_dict(values: Values, base: CampaignSettings | None, *, with_conditi
     }
     if base is not None:
         data["retention_days"] = base.retention_days
+        data["review"] = base.review.to_dict()  # the review settings are not on this form
         for key in ("start_at", "end_at"):
             if values[key] == _local(getattr(base, key)):
                 data[key] = in_taipei(getattr(base, key)).isoformat()

@@ -319,7 +319,8 @@ async def handle_carrier(request: web.Request) -> web.Response:
         raise Refused(422, "fields", "請修正標示的欄位", errors=errors)
     db, now = request.app[DATABASE], utcnow()
     counts = await carriers.import_invoices(db, request.app[LIFF_MOF], campaign_id=call.campaign.id,
-                                            customer_id=customer.id, card=card, now=now)
+                                            customer_id=customer.id, card=card, now=now,
+                                            carrier_hash=request.app[SEALER].fingerprint(card.barcode))
     if isinstance(counts, MofError):
         if counts.code == "919":
             raise Refused(422, "fields", "請修正標示的欄位",

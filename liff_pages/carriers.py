@@ -28,6 +28,7 @@ from flows.campaigns.settings import CampaignSettings
 from flows.conversation.availability import Availability, CampaignFacts, ChannelFacts, campaign_availability
 from flows.einvoice.codes import MobileBarcode
 from flows.einvoice.model import CarrierInvoiceHeader, InvoiceCode, InvoiceSource, MofError, Verified, VerifiedInvoice
+from flows.review.signals import mask_carrier
 from flows.verification import policy
 from liff_pages.sealing import CodeSealer, SealError, barcode_aad, carrier_aad
 
@@ -80,11 +81,15 @@ def query_until(entered_at: dt.datetime) -> dt.datetime:
 
 
 async def import_invoices(db: Database, mof: MofClient, *, campaign_id: int, customer_id: int,
-                          card: MobileBarcode, now: dt.datetime) -> CarrierCounts | MofError:
+                          card: MobileBarcode, now: dt.datetime,
+                          carrier_hash: str | None = None) -> CarrierCounts | MofError:
     """Ask MOF for the carrier's invoices and register the ones this user has not registered yet
     in this campaign, each in its own transaction: settled at once with MOF's detail (its proof),
     or 等待驗證 when MOF has no detail yet. One this user registered already counts as waiting
-    while it still is, else as a duplicate."""
+    while it still is, else as a duplicate. `carrier_hash`: the barcode's keyed hash (the
+    sealer's fingerprint), kept on each upload with a masked barcode for the review's carrier
+    signals."""
+    carrier = (carrier_hash, mask_carrier(card.barcode)) if carrier_hash else None
     async with db.session() as session:
         campaign = await session.get(Campaign, campaign_id)
     assert campaign is not None
@@ -109,7 +114,8 @@ async def import_invoices(db: Database, mof: MofClient, *, campaign_id: int, cus
             continue
         outcome = await mof.carrier_invoice_detail(card.barcode, card.verification_code, header)
         status, upload_id = await _register(db, campaign_id, customer_id, header,
-                                            outcome.invoice if isinstance(outcome, Verified) else None, now)
+                                            outcome.invoice if isinstance(outcome, Verified) else None, now,
+                                            carrier)
         known[header.invoice_number] = "duplicate"
         counts.upload_ids.append(upload_id)
         counts.count(status)
@@ -117,7 +123,8 @@ async def import_invoices(db: Database, mof: MofClient, *, campaign_id: int, cus
 
 
 async def _register(db: Database, campaign_id: int, customer_id: int, header: CarrierInvoiceHeader,
-                    invoice: VerifiedInvoice | None, now: dt.datetime) -> tuple[str, int]:
+                    invoice: VerifiedInvoice | None, now: dt.datetime,
+                    carrier: tuple[str, str] | None = None) -> tuple[str, int]:
     """Register one listed invoice and settle it with MOF's detail; without one it stays 等待驗證
     for the carrier's re-queries (the verification worker cannot ask: no random code)."""
     buyer_ban = invoice.buyer_ban if invoice else str(header.extra.get("buyerBan") or "")
@@ -131,7 +138,7 @@ async def _register(db: Database, campaign_id: int, customer_id: int, header: Ca
         campaign = await session.get(Campaign, campaign_id)
         customer = await session.get(Customer, customer_id)
         intake = await register(session, campaign=campaign, customer=customer, code=code,
-                                source=InvoiceSource.CARRIER, now=now)
+                                source=InvoiceSource.CARRIER, now=now, carrier=carrier)
         upload = intake.upload
         upload.seller_name = header.seller_name[:200] or None  # carrierInvDetail asks with it
         upload_id = upload.id

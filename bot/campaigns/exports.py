@@ -39,11 +39,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.campaigns import statuses
 from bot.campaigns.stats import identity_link
 from bot.campaigns.xlsx_stream import XlsxStream
-from bot.storage.models import CampaignPhone, Customer, InvoiceItem, Reward, Upload
+from bot.storage.models import AdminUser, CampaignPhone, Customer, InvoiceItem, ReviewDecision, Reward, Upload, UploadSignal
 from flows.campaigns.dates import TAIPEI
 from flows.campaigns.roles import Permission, require
 from flows.einvoice.model import InvoiceSource
 from flows.privacy.csv_cells import csv_text
+from flows.review.signals import SignalKind
+from flows.review.states import DecisionKind, ReviewState
 
 if TYPE_CHECKING:
     from bot.campaigns.store import Actor
@@ -56,6 +58,9 @@ PARTICIPANT_COLUMNS: tuple[str, ...] = (
 ITEM_COLUMNS: tuple[str, ...] = (
     "姓名", "LINE UID", "電話", "發票號碼", "開立日期", "公司行號名稱", "公司統一編號", "品項名稱",
     "單價", "數量", "小計", "驗證狀態")
+REVIEW_COLUMNS: tuple[str, ...] = (
+    "姓名", "LINE UID", "發票號碼", "開立日期", "上傳時間", "狀態", "審核狀態", "保留至", "訊號",
+    "審核決定", "退件原因", "審核說明", "審核人員", "決定時間")
 ITEM_STATUS_CODES = (statuses.PASSED, statuses.NOT_QUALIFIED)
 XLSX_MAX_DATA_ROWS = 1_048_575  # Excel's 1,048,576 rows minus the header
 BOM = b"\xef\xbb\xbf"
@@ -74,10 +79,11 @@ class ExportFormat(str, Enum):
 class ExportKind(str, Enum):
     PARTICIPANTS = "participants"  # 參加名單
     ITEMS = "items"  # 發票明細
+    REVIEW = "review"  # 審核名單 (issue 30): every upload that went through review
 
     @property
     def label(self) -> str:
-        return {"participants": "參加名單", "items": "發票明細"}[self.value]
+        return {"participants": "參加名單", "items": "發票明細", "review": "審核名單"}[self.value]
 
 
 def format_date(day: dt.date | None) -> str:
@@ -238,6 +244,9 @@ async def count_rows(session: AsyncSession, campaign_id: int, kind: ExportKind) 
     """How many data rows an export will have (for a progress bar's total)."""
     if kind is ExportKind.PARTICIPANTS:
         stmt = select(func.count()).select_from(Upload).where(Upload.campaign_id == campaign_id)
+    elif kind is ExportKind.REVIEW:
+        stmt = select(func.count()).select_from(Upload).where(Upload.campaign_id == campaign_id,
+                                                              Upload.review_state.is_not(None))
     else:
         stmt = (select(func.count()).select_from(InvoiceItem)
                 .join(Upload, Upload.id == InvoiceItem.upload_id)
@@ -343,9 +352,41 @@ def _fix_sqlite_times(rows: Sequence[Row], columns: Sequence[int]) -> Sequence[R
     return fixed
 
 
+def review_query(campaign_id: int) -> Any:
+    """審核名單: the uploads that went through review, with their signals and the decision that
+    stands (the latest not undone), in upload order."""
+    latest = (select(ReviewDecision.id).where(ReviewDecision.upload_id == Upload.id,
+                                              ReviewDecision.undone_at.is_(None))
+              .order_by(ReviewDecision.id.desc()).limit(1).scalar_subquery())
+    decision = ReviewDecision.__table__.alias("decision")
+    reviewer = AdminUser.__table__.alias("reviewer")
+    signals = (select(func.aggregate_strings(UploadSignal.kind, ","))
+               .where(UploadSignal.upload_id == Upload.id).scalar_subquery())
+    return (select(Customer.display_name, Customer.line_user_id, Upload.invoice_number, Upload.invoice_date,
+                   Upload.uploaded_at, Upload.status, Upload.review_state, Upload.hold_until, signals,
+                   decision.c.kind, decision.c.reason, decision.c.note, reviewer.c.name, decision.c.created_at)
+            .join(Customer, Customer.id == Upload.customer_id)
+            .outerjoin(decision, decision.c.id == latest)
+            .outerjoin(reviewer, reviewer.c.id == decision.c.actor_id)
+            .where(Upload.campaign_id == campaign_id, Upload.review_state.is_not(None))
+            .order_by(Upload.uploaded_at, Upload.id))
+
+
+def _review_row(r: Row, fmt: ExportFormat) -> list[Any]:
+    time = local_minute if fmt is ExportFormat.XLSX else format_time
+    day = r[3] if fmt is ExportFormat.XLSX else format_date(r[3])
+    kinds = [SignalKind(k).label for k in dict.fromkeys((r[8] or "").split(",")) if k]
+    return [r[0] or "", r[1], r[2] or "", day, time(r[4]), _STATUS_LABELS.get(r[5], r[5]),
+            ReviewState(r[6]).label, time(r[7]) if r[7] else "", "、".join(kinds),
+            DecisionKind(r[9]).label if r[9] else "", r[10] or "", r[11] or "",
+            r[12] or ("system" if r[9] else ""), time(r[13]) if r[13] else ""]
+
+
 def _plan(kind: ExportKind, fmt: ExportFormat, campaign_id: int, dialect: str | None,
           photo_link: Callable[[str], str]) -> tuple[Any, Shape | None]:
     """The SELECT and the Python step (None: none) that turn its rows into the export's rows."""
+    if kind is ExportKind.REVIEW:  # small (only uploads in review): formatted here on any dialect
+        return review_query(campaign_id), lambda rows: [_review_row(r, fmt) for r in rows]
     numeric = _PARTICIPANT_NUMERIC if kind is ExportKind.PARTICIPANTS else _ITEM_NUMERIC
     if dialect not in ("postgresql", "sqlite"):  # generic: the database returns raw values
         if kind is ExportKind.PARTICIPANTS:
@@ -435,11 +476,13 @@ _PARTICIPANT_NUMERIC = (10,)
 _ITEM_NUMERIC = (8, 9, 10)
 _PARTICIPANT_WIDTHS = (14, 36, 15, 12, 12, 10, 17, 17, 40, 9, 9, 16, 16)
 _ITEM_WIDTHS = (14, 36, 15, 12, 12, 24, 12, 30, 10, 8, 10, 9)
+_REVIEW_WIDTHS = (14, 36, 12, 12, 17, 9, 10, 17, 24, 9, 14, 30, 12, 17)
 
 
 def _writer(fmt: ExportFormat, out: BinaryIO, kind: ExportKind) -> _CsvWriter | _XlsxWriter:
-    columns, widths = ((PARTICIPANT_COLUMNS, _PARTICIPANT_WIDTHS)
-                       if kind is ExportKind.PARTICIPANTS else (ITEM_COLUMNS, _ITEM_WIDTHS))
+    columns, widths = {ExportKind.PARTICIPANTS: (PARTICIPANT_COLUMNS, _PARTICIPANT_WIDTHS),
+                       ExportKind.ITEMS: (ITEM_COLUMNS, _ITEM_WIDTHS),
+                       ExportKind.REVIEW: (REVIEW_COLUMNS, _REVIEW_WIDTHS)}[kind]
     if fmt is ExportFormat.CSV:
         return _CsvWriter(out, columns)
     return _XlsxWriter(out, kind.label, columns, widths)

@@ -40,6 +40,7 @@ from flows.campaigns.rules import (
     evaluate,
 )
 from flows.campaigns.settings import CampaignSettings, CodePool, SharedLink
+from flows.campaigns.settings import Reward as RewardSettings
 from flows.conversation.instants import require_aware
 from flows.einvoice.model import VerifiedInvoice
 from flows.einvoice.roc import period_of
@@ -147,37 +148,53 @@ async def _replace_items(session: AsyncSession, upload_id: int, invoice: Verifie
         for index, item in enumerate(invoice.items, start=1)])
 
 
+async def coupon_values(session: AsyncSession, campaign_id: int, upload_id: int, tier: int | None,
+                        reward: RewardSettings, now: dt.datetime) -> dict[str, object]:
+    """The reward row's state and coupon as it is handed out now: the shared link, a pool code
+    (taken atomically), or `waiting` while the pool is empty."""
+    if isinstance(reward.coupon, SharedLink):
+        return {"state": "given", "coupon_link": reward.coupon.url, "given_at": now}
+    if isinstance(reward.coupon, CodePool):
+        code = await take_code(session, campaign_id, tier, upload_id, now)
+        if code is None:
+            return {"state": "waiting"}
+        return {"state": "given", "coupon_code": code, "given_at": now}
+    raise TypeError(f"reward.coupon: unknown coupon source {reward.coupon!r}")  # pragma: no cover
+
+
 async def _give_reward(session: AsyncSession, upload: Upload, passed: Passed,
-                       now: dt.datetime) -> None:
+                       now: dt.datetime, *, held: bool = False) -> None:
+    """Owe the reward: handed out now, or `held` (no code taken) until review releases it."""
     reward = passed.reward
     if reward is None:  # list-only campaign: winners are drawn later
         return
     values = {"upload_id": upload.id, "campaign_id": upload.campaign_id, "tier": passed.tier,
               "bot_name": reward.bot_name, "module_name": reward.module_name, "created_at": now}
-    if isinstance(reward.coupon, SharedLink):
-        values.update(state="given", coupon_link=reward.coupon.url, given_at=now)
-    elif isinstance(reward.coupon, CodePool):
-        code = await take_code(session, upload.campaign_id, passed.tier, upload.id, now)
-        if code is None:
-            values.update(state="waiting")
-        else:
-            values.update(state="given", coupon_code=code, given_at=now)
-    else:  # pragma: no cover - settings parsing admits only the two kinds
-        raise TypeError(f"reward.coupon: unknown coupon source {reward.coupon!r}")
+    if held:
+        values.update(state="held")
+    else:
+        values.update(await coupon_values(session, upload.campaign_id, upload.id, passed.tier, reward, now))
     await session.execute(insert(Reward).values(values))
 
 
 async def settle(session: AsyncSession, upload_id: int, outcome_invoice: VerifiedInvoice,
-                 now: dt.datetime) -> Settlement:
+                 now: dt.datetime, *, signals: bool = True) -> Settlement:
     """Settle pending upload `upload_id` with the invoice MOF verified, inside the caller's
     transaction: judge it with flows.campaigns.rules.evaluate and record status, tier, reason,
     seller, total, items and verified_at; on 通過 count it against the user's cap and owe the reward
     (a pool code, the shared link, or a waiting reward when the pool is empty; nothing when the
     campaign only collects a list).
 
+    Review (issue 30, bot/review): the code's own data is kept (`code_data`) before MOF's record
+    replaces it; with `signals` the fraud signals are computed and stored (a failure is logged
+    and counted, never fails the settlement); a pass is held for review when the campaign holds
+    rewards or the upload is under review already (a correction re-settles it).
+
     Idempotent: an upload that is no longer pending is returned as stored, unchanged.
     Raises UploadNotFound, or ValueError when the verified invoice is not the uploaded one.
     """
+    from bot.review import hold, signals as review_signals  # bot.review builds on this module
+
     require_aware(now, "now")
     upload = await _lock_upload(session, upload_id)
     if upload.status != statuses.PENDING:
@@ -197,12 +214,17 @@ async def settle(session: AsyncSession, upload_id: int, outcome_invoice: Verifie
                        History(passed_count=passed_count, already_passed_in_team=duplicate),
                        buyer_ban=upload.buyer_ban)
 
+    code_data = upload.code_data or await review_signals.code_data_of(session, upload)
     await session.execute(update(Upload).where(Upload.id == upload_id).values(
         invoice_number=number, invoice_date=outcome_invoice.date, period=period,
         seller_name=outcome_invoice.seller_name[:200] or None,
         seller_ban=outcome_invoice.seller_ban[:8] or None,
-        total_amount=outcome_invoice.total_amount, verified_at=now))
+        total_amount=outcome_invoice.total_amount, verified_at=now, code_data=code_data))
     await _replace_items(session, upload_id, outcome_invoice)
+    flagged = False
+    if signals:
+        flagged = await review_signals.record_safely(session, upload, outcome_invoice, code_data,
+                                                     settings.review, now)
 
     if isinstance(outcome, Passed):
         try:
@@ -217,7 +239,9 @@ async def settle(session: AsyncSession, upload_id: int, outcome_invoice: Verifie
                 .where(Participation.campaign_id == upload.campaign_id,
                        Participation.customer_id == upload.customer_id)
                 .values(passed_count=Participation.passed_count + 1))
-            await _give_reward(session, upload, outcome, now)
+            held = outcome.reward is not None and hold.holds(settings.review, upload.review_state)
+            await _give_reward(session, upload, outcome, now, held=held)
+            await hold.enter_review(session, upload, settings.review, flagged=flagged, held=held, now=now)
             return await stored_settlement(session, upload_id, changed=True)
 
     if isinstance(outcome, Duplicate):

@@ -47,6 +47,10 @@ class CampaignStats:
     not_qualified: Share  # 資格不符
     duplicates: int  # 重複登錄 (not in 上傳發票數)
     unreadable: int  # 無法辨識 (not in 上傳發票數)
+    # Issue 30 (inside 通過): rewards held for review — 保留中 (released when the hold ends) and
+    # waiting for a person (待審核 / 申訴待審).
+    held: int = 0
+    awaiting_review: int = 0
 
 
 def stats_query(campaign_id: int):  # noqa: ANN201 - a SQLAlchemy Select
@@ -54,24 +58,28 @@ def stats_query(campaign_id: int):  # noqa: ANN201 - a SQLAlchemy Select
     def count_of(code: str):  # noqa: ANN202
         return func.count().filter(Upload.status == code)
 
+    def in_review(*states: str):  # noqa: ANN202
+        return func.count().filter(Upload.review_state.in_(states))
+
     participants = (select(func.count()).select_from(
         select(Upload.customer_id).where(Upload.campaign_id == campaign_id).distinct().subquery())
         .scalar_subquery())
     return (select(count_of(statuses.PASSED), count_of(statuses.INVALID), count_of(statuses.PENDING),
                    count_of(statuses.NOT_QUALIFIED), count_of(statuses.DUPLICATE),
-                   count_of(statuses.UNREADABLE), participants)
+                   count_of(statuses.UNREADABLE), participants, in_review("held"),
+                   in_review("flagged", "appealed"))
             .where(Upload.campaign_id == campaign_id))
 
 
 async def campaign_stats(session: AsyncSession, campaign_id: int) -> CampaignStats:
-    passed, invalid, pending, not_qualified, duplicates, unreadable, participants = (
+    passed, invalid, pending, not_qualified, duplicates, unreadable, participants, held, awaiting = (
         await session.execute(stats_query(campaign_id))).one()
     total = passed + invalid + pending + not_qualified
     return CampaignStats(
         uploads=total, participants=participants or 0,
         passed=Share.of(passed, total), invalid=Share.of(invalid, total),
         pending=Share.of(pending, total), not_qualified=Share.of(not_qualified, total),
-        duplicates=duplicates, unreadable=unreadable)
+        duplicates=duplicates, unreadable=unreadable, held=held, awaiting_review=awaiting)
 
 
 #: The statuses counted in 上傳發票數, in the order the per-day chart stacks them.

@@ -14,8 +14,10 @@ from bot.campaigns.settle import NO_MOF_DATA_REASONS
 from bot.line.templates import TemplateRenderError, render_default_messages, render_message
 from bot.storage.models import Campaign, MessageTemplate, Reward, Upload
 from flows.campaigns.dates import TAIPEI
+from flows.campaigns.errors import CampaignSettingsError
+from flows.campaigns.settings import CampaignSettings
 from flows.einvoice.model import InvoiceSource
-from flows.messages.buttons import LiffUrlBuilder, upload_button_urls
+from flows.messages.buttons import LiffUrlBuilder, appeal_url, upload_button_urls, with_appeal_button
 from flows.messages.custom import CustomKind
 from flows.messages.invoice_facts import InvoiceFacts
 from flows.messages.line_json import to_line_json
@@ -119,20 +121,33 @@ async def _for_status(session: AsyncSession, speaker: Speaker, upload: Upload) -
     facts = invoice_facts(upload)
     variables = _upload_variables(upload, reward)
     status = upload.status
+    if status == "passed" and reward is not None and reward.state == "held":
+        return await custom(session, speaker, CustomKind.UNDER_REVIEW, variables)  # 審核中 (issue 30)
     if status == "passed":
         has_coupon = bool(reward and (reward.coupon_code or reward.coupon_link))
         return await custom(session, speaker, CustomKind.QUALIFIED, variables, has_coupon=has_coupon)
-    if status == "not_qualified":
-        return await custom(session, speaker, CustomKind.NOT_QUALIFIED, variables)
+    if status == "not_qualified" or (status == "invalid" and upload.reason in NO_MOF_DATA_REASONS):
+        return _appealable(speaker, upload, await custom(session, speaker, CustomKind.NOT_QUALIFIED, variables))
     if status == "duplicate":
         return await duplicate(session, speaker, facts, variables)
     if status == "invalid":
-        if upload.reason in NO_MOF_DATA_REASONS:
-            return await custom(session, speaker, CustomKind.NOT_QUALIFIED, variables)
-        return system(speaker, SystemKind.CAP_REACHED)
+        return system(speaker, SystemKind.CAP_REACHED)  # the seed's fixed text: no button added
     if status == "unreadable":
-        return await custom(session, speaker, CustomKind.UNREADABLE)
+        return _appealable(speaker, upload, await custom(session, speaker, CustomKind.UNREADABLE))
     return system(speaker, SystemKind.PENDING)
+
+
+def _appealable(speaker: Speaker, upload: Upload, messages: list[LineJson]) -> list[LineJson]:
+    """The result's first bubble with a 回報問題 button (issue 30), when the campaign takes
+    appeals (review.appeals_per_user > 0) and the upload is not already in review."""
+    try:
+        allowed = CampaignSettings.from_dict(speaker.campaign.settings).review.appeals_per_user > 0
+        url = appeal_url(speaker.liff_url, speaker.campaign_id, upload.id)
+    except (CampaignSettingsError, ValueError):  # unreadable settings, or no LIFF app
+        return messages
+    if not allowed or upload.review_state is not None or not messages:
+        return messages
+    return [with_appeal_button(messages[0], url), *messages[1:]]
 
 
 async def coupon(session: AsyncSession, speaker: Speaker, upload: Upload) -> list[LineJson]:

@@ -50,6 +50,7 @@ from bot.line.webhook import LineChannel
 from bot.log import pseudonym
 from bot.photo_decoding import MIB, PhotoDecoder
 from bot.photo_store import PHOTOS, PhotoStoreError
+from bot.review.photos import photo_hash
 from bot.state.base import Change, StorageKey
 from bot.storage.database import dialect_insert
 from bot.storage.models import Campaign, Channel, Customer, Trigger, utcnow
@@ -405,6 +406,7 @@ class ChatHandler:
             await self._send(channel_id, user_id, _availability_action(availability, action))
             return
         path: str | None = None
+        hashed: int | None = None
         try:
             content = await (await self.app[MESSAGING_POOL](channel_id)).get_content(action.message_id)
         except ContentTooLarge as exc:  # a file, not a failure: answered 無法辨識 like any unreadable photo
@@ -421,12 +423,13 @@ class ChatHandler:
                 await self._answer_unexpected(channel_id, customer, campaign_id, action.answer_via)
                 return
             result = await self._decoder.decode(content)
+            hashed = await asyncio.to_thread(photo_hash, content) if result.code is not None else None
         async with db.session() as session, session.begin():
             campaign = await session.get(Campaign, campaign_id)
             customer = await session.get(Customer, customer.id)
             intake = await register(session, campaign=campaign, customer=customer, code=result.code,
                                     source=InvoiceSource.PHOTO, now=utcnow(), photo_path=path,
-                                    unreadable_reason=result.error)
+                                    unreadable_reason=result.error, photo_hash=hashed)
             upload = intake.upload
             speaker = await speaker_for(session, campaign_id, customer, self._sandbox_base)
             messages = [*answers.invoice_info(upload), *await answers.for_upload(session, speaker, upload)]

@@ -14,6 +14,7 @@ from bot.storage.models import Campaign, Customer, InvoiceItem, Participation, U
 from bot.verification import jobs
 from flows.einvoice.model import InvoiceCode, InvoiceSource
 from flows.einvoice.roc import period_of
+from flows.review.photo_hash import to_signed
 
 BUSINESS_INVOICE_REASON = "統編發票（買方有統一編號）不適用本活動"
 NO_BUYER_BAN = "00000000"
@@ -72,14 +73,20 @@ async def register(
     now: dt.datetime,
     photo_path: str | None = None,
     unreadable_reason: str | None = None,
+    photo_hash: int | None = None,
+    carrier: tuple[str, str] | None = None,
 ) -> Intake:
     """Store one upload, with the notes the code's reader left (`code_notes`: what it tolerated).
     Unreadable photo → 無法辨識; 統編發票 → 資格不符; already 通過 in the team → 重複登錄; the
     user's cap already reached → 無效; otherwise pending with a job due now (the cap and
-    duplicate rules are enforced again, exactly, when MOF answers)."""
+    duplicate rules are enforced again, exactly, when MOF answers). `photo_hash`: the photo's
+    perceptual hash (unsigned 64-bit); `carrier`: the keyed hash and masked form of the carrier
+    an imported invoice came from (the review's signals use both)."""
     participation = await _participation(session, campaign.id, customer.id)
     base = dict(campaign_id=campaign.id, customer_id=customer.id, source=source.value,
-                photo_path=photo_path, is_draft=campaign.published_at is None, uploaded_at=now)
+                photo_path=photo_path, is_draft=campaign.published_at is None, uploaded_at=now,
+                photo_hash=None if photo_hash is None else to_signed(photo_hash),
+                carrier_hash=carrier[0] if carrier else None, carrier_mask=carrier[1] if carrier else None)
     if code is None:
         upload = Upload(**base, status="unreadable", reason=unreadable_reason or "無法辨識")
         session.add(upload)

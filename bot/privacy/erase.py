@@ -22,8 +22,10 @@ from bot.storage.models import (
     CarrierQuery,
     Customer,
     OutgoingMessage,
+    ReviewAppeal,
     StateEntry,
     Upload,
+    UploadSignal,
     WebhookEvent,
 )
 from flows.privacy.pseudonyms import pseudonymise
@@ -45,6 +47,7 @@ class Erased:
     messages: int = 0
     events: int = 0  # inbox events that lost their JSON and user (webhook_events)
     state_entries: int = 0  # conversation state kept in the database (state_entries)
+    appeal_notes: int = 0  # 回報問題 notes (review_appeals; issue 30)
     crm_phones: int = 0
     crm_contacts: int = 0
     mail_files: int = 0  # emails to erased CRM contacts written by the file email backend
@@ -79,10 +82,28 @@ async def erase_photos(session: AsyncSession, where: Any, files: FileDeleter | N
         if files is not None and await asyncio.to_thread(files.delete, path):
             erased.photo_files += 1
     ids = [r[0] for r in rows]
-    for start in range(0, len(ids), 500):
+    for start in range(0, len(ids), 500):  # the photo's perceptual hash goes with it (issue 30)
         await session.execute(update(Upload).where(Upload.id.in_(ids[start:start + 500]))
-                              .values(photo_path=None).execution_options(synchronize_session=False))
+                              .values(photo_path=None, photo_hash=None).execution_options(synchronize_session=False))
     return erased
+
+
+async def erase_review_traces(session: AsyncSession, uploads: Any, dry_run: bool) -> int:
+    """Review data (issue 30) of the uploads matching `uploads`: appeal notes (the shopper's own
+    words) go; the carrier's keyed hash and masked form go from the uploads and from their
+    signals' evidence. Returns the appeal notes erased (or, dry, that would be)."""
+    mine = select(Upload.id).where(uploads).scalar_subquery()
+    noted = and_(ReviewAppeal.upload_id.in_(mine), ReviewAppeal.note.is_not(None))
+    if dry_run:
+        return int(await session.scalar(select(func.count()).select_from(ReviewAppeal).where(noted)) or 0)
+    result = await session.execute(update(ReviewAppeal).where(noted).values(note=None)
+                                   .execution_options(synchronize_session=False))
+    await session.execute(update(Upload).where(uploads, Upload.carrier_hash.is_not(None))
+                          .values(carrier_hash=None, carrier_mask=None).execution_options(synchronize_session=False))
+    for signal in (await session.scalars(select(UploadSignal).where(
+            UploadSignal.upload_id.in_(mine), UploadSignal.kind == "shared_carrier"))).all():
+        signal.evidence = {k: v for k, v in (signal.evidence or {}).items() if k not in ("carrier_mask", "carrier_ref")}
+    return int(result.rowcount or 0)
 
 
 async def purge_carrier_codes(session: AsyncSession, customer_ids: Sequence[int], dry_run: bool) -> int:
@@ -175,4 +196,5 @@ async def erase_customers(session: AsyncSession, customer_ids: Sequence[int], ke
             .values(to=alias, messages=PURGED_PAYLOAD).execution_options(synchronize_session=False))
         erased.messages += int(result.rowcount or 0)
     erased.carrier_codes = await purge_carrier_codes(session, customer_ids, dry_run)
+    erased.appeal_notes = await erase_review_traces(session, Upload.customer_id.in_(customer_ids), dry_run)
     return erased

@@ -13,7 +13,7 @@ from sqlalchemy import and_, delete, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.line.inbox import DONE, FAILED
-from bot.privacy.erase import Erased, erase_campaign_phones, erase_customers, erase_photos
+from bot.privacy.erase import Erased, erase_campaign_phones, erase_customers, erase_photos, erase_review_traces
 from bot.privacy.files import FileDeleter
 from bot.privacy.keys import pseudonym_key
 from bot.storage import audit
@@ -128,6 +128,7 @@ async def purge(session: AsyncSession, now: dt.datetime, *, files: FileDeleter |
     due_ids = [c["id"] for c in report.campaigns]
     if due_ids:
         report.erased.add(await erase_photos(session, Upload.campaign_id.in_(due_ids), files, dry_run))
+        report.erased.appeal_notes += await erase_review_traces(session, Upload.campaign_id.in_(due_ids), dry_run)
     customers = await customers_to_erase(session, due_ids, now)
     report.erased.add(await erase_customers(session, customers, await pseudonym_key(session), dry_run, now))
     if due_ids:  # the phones given for these campaigns, also of people still in another campaign

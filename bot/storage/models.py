@@ -290,6 +290,19 @@ class Upload(Base):
         Index("ix_uploads_campaign_verified", "campaign_id", "verified_at", "id"),
         Index("ix_uploads_campaign_invoice_date", "campaign_id", "invoice_date", "id"),
         Index("ix_uploads_campaign_invoice_number", "campaign_id", "invoice_number", "id"),
+        # The review queue (issue 30, migration 0017): uploads under review by campaign and
+        # state in the order they came in; the held ones by when their hold ends; a campaign's
+        # photo hashes (compared exactly, as an index-only scan on PostgreSQL).
+        Index("ix_uploads_review", "review_state", "review_since", "id",
+              sqlite_where=text("review_state IS NOT NULL"), postgresql_where=text("review_state IS NOT NULL")),
+        Index("ix_uploads_campaign_review", "campaign_id", "review_state", "review_since", "id",
+              sqlite_where=text("review_state IS NOT NULL"), postgresql_where=text("review_state IS NOT NULL")),
+        Index("ix_uploads_hold_due", "hold_until",
+              sqlite_where=text("review_state = 'held'"), postgresql_where=text("review_state = 'held'")),
+        Index("ix_uploads_campaign_photo_hash", "campaign_id", "photo_hash", "customer_id", "id",
+              sqlite_where=text("photo_hash IS NOT NULL"), postgresql_where=text("photo_hash IS NOT NULL")),
+        Index("ix_uploads_campaign_carrier", "campaign_id", "carrier_hash",
+              sqlite_where=text("carrier_hash IS NOT NULL"), postgresql_where=text("carrier_hash IS NOT NULL")),
         # The team-wide "same invoice once" rule, enforced by the database.
         Index(
             "uq_uploads_passed_invoice",
@@ -324,6 +337,21 @@ class Upload(Base):
     is_draft: Mapped[bool] = mapped_column(Boolean, default=False)  # made before publishing
     uploaded_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     verified_at: Mapped[dt.datetime | None]
+    # Issue 30 (migration 0017). The photo's 64-bit perceptual hash (signed, as BIGINT holds
+    # it); erased with the photo.
+    photo_hash: Mapped[int | None] = mapped_column(BigInteger)
+    # The carrier an imported invoice came from: its keyed hash (as carrier_queries) and a
+    # masked form for reviewers (`/AB****3`).
+    carrier_hash: Mapped[str | None] = mapped_column(String(64))
+    carrier_mask: Mapped[str | None] = mapped_column(String(8))
+    # What the user's code said before MOF's record replaced it (amount, seller BAN, date, the
+    # QR's items): the mismatch signal's evidence and the reviewer's "QR" column.
+    code_data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # Review (bot/review): NULL (never under review) | held (hold period, no flag) | flagged
+    # (signals: waits for a person) | appealed (回報問題) | approved | rejected | released.
+    review_state: Mapped[str | None] = mapped_column(String(10))
+    review_since: Mapped[dt.datetime | None]  # when it entered review (the queue's age)
+    hold_until: Mapped[dt.datetime | None]  # held: released automatically at this time
 
     items: Mapped[list["InvoiceItem"]] = relationship(
         back_populates="upload", cascade="all, delete-orphan", lazy="raise", order_by="InvoiceItem.row_num"
@@ -344,6 +372,61 @@ class InvoiceItem(Base):
     amount: Mapped[Decimal] = mapped_column(Numeric(16, 4))
 
     upload: Mapped[Upload] = relationship(back_populates="items", lazy="raise")
+
+
+class UploadSignal(Base):
+    """A fraud signal found when an upload was settled (bot/review/signals.py): its kind and the
+    evidence (upload and customer ids, distances, counts; never a LINE user ID or barcode)."""
+
+    __tablename__ = "upload_signals"
+    __table_args__ = (
+        Index("ix_upload_signals_upload", "upload_id"),
+        Index("ix_upload_signals_campaign_kind", "campaign_id", "kind", "upload_id"),
+        Index("ix_upload_signals_kind", "kind", "upload_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    upload_id: Mapped[int] = mapped_column(ForeignKey("uploads.id", ondelete="CASCADE"))
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(20))  # flows.review.signals.SignalKind
+    evidence: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class ReviewDecision(Base):
+    """One reviewer's (or the hold's end's) decision on an upload; never deleted. An undone
+    decision keeps its row with `undone_at` / `undone_by`."""
+
+    __tablename__ = "review_decisions"
+    __table_args__ = (Index("ix_review_decisions_upload", "upload_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    upload_id: Mapped[int] = mapped_column(ForeignKey("uploads.id", ondelete="CASCADE"))
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("admin_users.id"))  # None: the hold's end
+    kind: Mapped[str] = mapped_column(String(10))  # approve | reject | correct | release
+    reason: Mapped[str | None] = mapped_column(String(100))  # reject: one of the campaign's reasons
+    note: Mapped[str | None] = mapped_column(Text)  # reject: the reviewer's free text
+    # Before/after: review state, status, reward state; correct: the fields changed.
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    undone_at: Mapped[dt.datetime | None]
+    undone_by: Mapped[int | None] = mapped_column(ForeignKey("admin_users.id"))
+
+
+class ReviewAppeal(Base):
+    """A shopper's 回報問題 on a result (one per upload): their note goes to the queue."""
+
+    __tablename__ = "review_appeals"
+    __table_args__ = (Index("ix_review_appeals_campaign_customer", "campaign_id", "customer_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    upload_id: Mapped[int] = mapped_column(ForeignKey("uploads.id", ondelete="CASCADE"), unique=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    note: Mapped[str | None] = mapped_column(Text)  # personal: erased by forget-me and the purge
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    decided_at: Mapped[dt.datetime | None]
 
 
 class VerificationJob(Base):
@@ -473,7 +556,8 @@ class Reward(Base):
     module_name: Mapped[str] = mapped_column(String(200))
     coupon_code: Mapped[str | None] = mapped_column(String(200))
     coupon_link: Mapped[str | None] = mapped_column(Text)
-    state: Mapped[str] = mapped_column(String(10))  # given | waiting | none (list-only)
+    # given | waiting | none (list-only) | held (under review: no code taken yet) | revoked (rejected)
+    state: Mapped[str] = mapped_column(String(10))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     given_at: Mapped[dt.datetime | None]
 

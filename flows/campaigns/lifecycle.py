@@ -107,12 +107,14 @@ FIELD_LABELS: dict[str, str] = {
     "channel_id": "選擇渠道",
     "conditions": "活動條件",
     "retention_days": "個資保存期限",
+    "review": "審核設定",
 }
 
 #: Editable in 排程中 / 進行中 / 暫停中: 活動名稱, 活動時間, 活動規則, 活動圖片, 發票驗證訊息, and the
-#: retention period (個資保存期限; after the end it changes through `CampaignStore.set_retention`).
+#: retention period (個資保存期限; after the end it changes through `CampaignStore.set_retention`),
+#: and the review settings (審核設定: thresholds are tuned while abuse shows itself; issue 30).
 PUBLISHED_EDITABLE = frozenset({"name", "start_at", "end_at", "rules_url", "image_url", "messages",
-                                "retention_days"})
+                                "retention_days", "review"})
 
 
 def _top(field: str) -> str:

@@ -2,7 +2,8 @@
 
 管理員, 主管, 行銷人員: 編輯 and 刪除. 客服經理, 客服人員, 銷售經理, 銷售人員: read-only (they may
 view lists, details, statistics and exports, never change anything). 無權限 (NO_ACCESS): nothing
-at all, not even a view: no campaign, no participant, no export.
+at all, not even a view: no campaign, no participant, no export. 審核 (issue 30: approve, reject,
+correct, undo in the review queue): the three editing roles and 客服經理; the others only view it.
 """
 from __future__ import annotations
 
@@ -60,13 +61,15 @@ class Permission(str, Enum):
     VIEW = "view"
     EDIT = "edit"
     DELETE = "delete"
+    REVIEW = "review"  # decide in the review queue (bot/review)
 
     @property
     def label(self) -> str:
-        return {"view": "檢視", "edit": "編輯", "delete": "刪除"}[self.value]
+        return {"view": "檢視", "edit": "編輯", "delete": "刪除", "review": "審核"}[self.value]
 
 
 EDITORS = frozenset({Role.ADMIN, Role.SUPERVISOR, Role.MARKETER})
+REVIEWERS = EDITORS | {Role.SUPPORT_MANAGER}
 
 
 def can(role: Role, action: Permission | SettingsAction | ListAction,
@@ -78,6 +81,8 @@ def can(role: Role, action: Permission | SettingsAction | ListAction,
     permission = action if isinstance(action, Permission) else permission_for(action, status)
     if permission is Permission.VIEW:
         return True
+    if permission is Permission.REVIEW:
+        return role in REVIEWERS
     return role in EDITORS
 
 

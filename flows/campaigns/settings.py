@@ -219,6 +219,34 @@ def _single_amount_threshold(scope: Scope) -> int | None:
     return None
 
 
+DEFAULT_REJECT_REASONS = ("重複照片", "共用載具", "發票資料不符", "其他")
+
+
+@dataclass(frozen=True)
+class ReviewSettings:
+    """審核 (issue 30): the fraud signals' thresholds, the optional hold of rewards for review,
+    the reviewers' reject reasons and the shoppers' appeal limit. Off by default: without
+    `hold_enabled` rewards go out at once, as the seed says; the signals are still recorded."""
+
+    hold_enabled: bool = False
+    hold_days: int = 7  # a passing invoice's reward waits this long (or until approved)
+    carrier_users_max: int = 3  # flag a carrier used by more LINE users than this
+    carriers_per_user_max: int = 3  # flag a LINE user who imported more carriers than this
+    burst_uploads: int = 10  # flag more than this many uploads by one user …
+    burst_minutes: int = 10  # … within this many minutes
+    photo_distance_max: int = 10  # same photo: perceptual hashes at most this many bits apart (of 64)
+    reject_reasons: tuple[str, ...] = DEFAULT_REJECT_REASONS
+    appeals_per_user: int = 3  # 回報問題 per LINE user per campaign
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"hold_enabled": self.hold_enabled, "hold_days": self.hold_days,
+                "carrier_users_max": self.carrier_users_max,
+                "carriers_per_user_max": self.carriers_per_user_max,
+                "burst_uploads": self.burst_uploads, "burst_minutes": self.burst_minutes,
+                "photo_distance_max": self.photo_distance_max,
+                "reject_reasons": list(self.reject_reasons), "appeals_per_user": self.appeals_per_user}
+
+
 @dataclass(frozen=True)
 class CampaignSettings:
     """Everything a marketer sets for one campaign (steps 1 and 2)."""
@@ -233,6 +261,7 @@ class CampaignSettings:
     image_url: str | None = None  # recommended 888×888
     # 個資保存期限: days after end_at before personal data is purged (flows.privacy.retention).
     retention_days: int = DEFAULT_RETENTION_DAYS
+    review: ReviewSettings = ReviewSettings()  # 審核: signals, hold, reject reasons, appeals
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict; times are ISO 8601 with the Taipei offset."""
@@ -246,6 +275,7 @@ class CampaignSettings:
             "image_url": self.image_url,
             "retention_days": self.retention_days,
             "conditions": self.conditions.to_dict(),
+            "review": self.review.to_dict(),
         }
 
     @classmethod
@@ -271,7 +301,7 @@ def image_size_advice(width: int, height: int) -> str | None:
 # --- reading untrusted dicts -------------------------------------------------------------------
 
 _SETTINGS_KEYS = {"name", "start_at", "end_at", "rules_url", "platform", "channel_id", "image_url",
-                  "retention_days", "conditions"}
+                  "retention_days", "conditions", "review"}
 _CONDITION_KEYS = {"per_person_cap", "issue_dates", "sellers", "reward_timing", "scope", "reward",
                    "higher_tiers"}
 
@@ -282,6 +312,7 @@ def _read_settings(r: FieldReader, data: Any) -> Any:
         return MISSING
     platform = r.field(d, "platform", "", optional=True)
     retention = r.field(d, "retention_days", "", optional=True)
+    review = r.field(d, "review", "", optional=True)
     values = dict(
         name=r.string(r.field(d, "name", ""), "name"),
         start_at=r.moment(r.field(d, "start_at", ""), "start_at"),
@@ -293,6 +324,7 @@ def _read_settings(r: FieldReader, data: Any) -> Any:
         conditions=_read_conditions(r, r.field(d, "conditions", ""), "conditions"),
         retention_days=(DEFAULT_RETENTION_DAYS if retention is None
                         else r.integer(retention, "retention_days")),
+        review=ReviewSettings() if review is None else _read_review(r, review, "review"),
     )
     if any(v is MISSING for v in values.values()):
         return MISSING
@@ -429,3 +461,27 @@ def _read_coupon(r: FieldReader, data: Any, path: str) -> Any:
         url = r.string(r.field(d, "url", path), join(path, "url"))
         return MISSING if url is MISSING else SharedLink(url)
     return r.fail(join(path, "kind"), "必須是 code_pool（序號池）或 shared_link（共用連結）")
+
+
+_REVIEW_INTEGERS = ("hold_days", "carrier_users_max", "carriers_per_user_max", "burst_uploads",
+                    "burst_minutes", "photo_distance_max", "appeals_per_user")
+
+
+def _read_review(r: FieldReader, data: Any, path: str) -> Any:
+    """The `review` section; every key optional (a missing one keeps its default)."""
+    d = r.obj(data, path, {"hold_enabled", *_REVIEW_INTEGERS, "reject_reasons"})
+    if d is MISSING:
+        return MISSING
+    values: dict[str, Any] = {}
+    if d.get("hold_enabled") is not None:
+        flag = d["hold_enabled"]
+        values["hold_enabled"] = flag if isinstance(flag, bool) else r.fail(
+            join(path, "hold_enabled"), "必須是 true 或 false")
+    for key in _REVIEW_INTEGERS:
+        if d.get(key) is not None:
+            values[key] = r.integer(d[key], join(path, key))
+    if d.get("reject_reasons") is not None:
+        values["reject_reasons"] = r.strings(d["reject_reasons"], join(path, "reject_reasons"))
+    if any(v is MISSING for v in values.values()):
+        return MISSING
+    return ReviewSettings(**values)

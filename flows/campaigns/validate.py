@@ -14,6 +14,7 @@ from flows.campaigns.settings import (
     ItemsScope,
     Measure,
     Reward,
+    ReviewSettings,
     RewardTiming,
     SharedLink,
     WholeInvoiceScope,
@@ -26,6 +27,18 @@ SELLER_MAX = 100
 KEYWORD_MAX = 50
 REWARD_NAME_MAX = 100
 RETENTION_DAYS_MAX = 3650
+REJECT_REASON_MAX = 30
+REJECT_REASONS_MAX = 20
+#: review.<field>: (lowest, highest, what the marketer reads).
+REVIEW_LIMITS = {
+    "hold_days": (1, 90, "審核保留天數"),
+    "carrier_users_max": (1, 1000, "同一載具的使用者上限"),
+    "carriers_per_user_max": (1, 1000, "每位使用者的載具上限"),
+    "burst_uploads": (1, 10_000, "短時間上傳張數上限"),
+    "burst_minutes": (1, 1440, "短時間上傳的分鐘數"),
+    "photo_distance_max": (0, 32, "相同照片的雜湊差異位元數"),
+    "appeals_per_user": (0, 100, "每人回報問題次數"),
+}
 _WHITESPACE_OR_CONTROL = re.compile(r"[\s\x00-\x1f\x7f]")
 
 
@@ -72,6 +85,7 @@ def validate(settings: CampaignSettings, today: dt.date,
         add("retention_days", f"個資保存期限需為 1 到 {RETENTION_DAYS_MAX} 天（活動結束後）")
 
     _validate_conditions(settings.conditions, today, previous, add)
+    _validate_review(settings.review, add)
     return errors
 
 
@@ -241,3 +255,16 @@ def _validate_reward(reward: Reward, path: str, add) -> None:
         problem = _url_problem(reward.coupon.url)
         if problem:
             add(f"{path}.coupon.url", "優惠券共用連結無效：" + problem)
+
+
+def _validate_review(review: ReviewSettings, add) -> None:
+    for name, (lowest, highest, label) in REVIEW_LIMITS.items():
+        value = getattr(review, name)
+        if isinstance(value, bool) or not isinstance(value, int) or not lowest <= value <= highest:
+            add(f"review.{name}", f"{label}需為 {lowest} 到 {highest} 的整數")
+    reasons = review.reject_reasons
+    if not reasons:
+        add("review.reject_reasons", "請至少設定一個退件原因")
+    elif len(reasons) > REJECT_REASONS_MAX:
+        add("review.reject_reasons", f"退件原因最多 {REJECT_REASONS_MAX} 個")
+    _check_texts(reasons, "review.reject_reasons", REJECT_REASON_MAX, "退件原因", add)

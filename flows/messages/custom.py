@@ -164,6 +164,13 @@ UNREADABLE_BUBBLE = _bubble(
     _UPLOAD_FOOTER,
 )
 
+UNDER_REVIEW_BUBBLE = _bubble(
+    "發票審核中",
+    'greeting ~ "您登錄的發票 " ~ invoice_number ~ "（開立日期 " ~ invoice_date ~ "）符合「"'
+    ' ~ campaign_name ~ "」的活動條件，目前正在審核中。"'
+    ' ~ "審核完成後，我們會立即通知您並送出獎項，請勿封鎖以免喪失權益。"',
+)
+
 ENDED_BUBBLE = _bubble(
     "活動已結束",
     'greeting ~ "「" ~ campaign_name ~ "」"'
@@ -192,6 +199,7 @@ class CustomKind(str, Enum):
     DUPLICATE = "duplicate"  # 同一發票重複登錄訊息
     UNREADABLE = "unreadable"  # 無法辨識訊息
     ENDED = "ended"  # 活動時間結束訊息
+    UNDER_REVIEW = "under_review"  # 審核中訊息 (issue 30: a pass whose reward is held for review)
 
     @property
     def spec(self) -> _CustomSpec:
@@ -264,5 +272,12 @@ _SPECS: dict[CustomKind, _CustomSpec] = {
         Billing.NEVER,
         _COMMON,
         (DefaultTemplate("「{{ campaign_name }}」活動已結束", ENDED_BUBBLE),),
+    ),
+    CustomKind.UNDER_REVIEW: _CustomSpec(
+        "審核中訊息",
+        False,
+        Billing.ALWAYS,
+        _COMMON + _INVOICE + (AMOUNT, SELLER_NAME, TIER),
+        (DefaultTemplate("您的發票 {{ invoice_number }} 審核中", UNDER_REVIEW_BUBBLE),),
     ),
 }

@@ -231,6 +231,10 @@ _DEFAULT_FORMS: dict[CustomKind, MessageForm] = {
     CustomKind.ENDED: MessageForm(
         "活動已結束",
         "{user_name} 您好，「{campaign_name}」已於 {campaign_end} 結束，無法再登錄發票。感謝您的支持與參與！"),
+    CustomKind.UNDER_REVIEW: MessageForm(
+        "發票審核中",
+        "{user_name} 您好，您登錄的發票 {invoice_number}（開立日期 {invoice_date}）符合「{campaign_name}」的活動條件，"
+        "目前正在審核中。審核完成後，我們會立即通知您並送出獎項，請勿封鎖以免喪失權益。"),
 }
 
 

@@ -36,6 +36,7 @@ def test_kinds_labels_buttons_and_fees_follow_the_seed() -> None:
         "同一發票重複登錄訊息": (True, Billing.NEVER),
         "無法辨識訊息": (True, Billing.NEVER),
         "活動時間結束訊息": (False, Billing.NEVER),
+        "審核中訊息": (False, Billing.ALWAYS),  # issue 30: a pass held for review
     }
 
 

@@ -28,7 +28,8 @@ from bot.privacy.purge import purge
 from bot.simulators import backme as backme_sim
 from bot.storage.crm_models import EmailOutbox
 from bot.storage.database import Database
-from bot.storage.models import Base, Campaign, CampaignPhone, CarrierQuery, Upload, WebhookEvent
+from bot.review.appeals import submit_appeal
+from bot.storage.models import Base, Campaign, CampaignPhone, CarrierQuery, Customer, ReviewAppeal, Upload, WebhookEvent
 from tests.chat.conftest import KEYWORD, LIFF_ID, Stack, invoice_code, make_stack, photo_of  # noqa: F401 - fixture
 from tests.chat.test_liff_entries import _carrier_seed, _login_ready, _manual, _post
 from tests.chat.test_liff_phones import _second_campaign
@@ -150,8 +151,18 @@ async def _seed_every_path(stack: Stack, database_url: str, tmp_path: Path, aioh
         [photo_path] = [u.photo_path for u in await s.scalars(select(Upload).where(Upload.source == "photo"))]
         assert (await s.scalars(select(CarrierQuery))).all()
         phones = (await s.execute(select(CampaignPhone.campaign_id, CampaignPhone.phone))).all()
+        [carrier] = (await s.scalars(select(Upload).where(Upload.source == "carrier"))).all()
+        assert carrier.carrier_hash and carrier.carrier_mask == "/AB****3"  # the review's carrier signals
     assert sorted(tuple(p) for p in phones) == sorted([(stack.campaign_id, "886912345678"),
                                                        (other_campaign, "886912345678")])
+    # 6. An appeal (回報問題) whose note holds the person's phone, email and name (issue 30):
+    # the manual upload's result turned down by a reviewer, then appealed from the LIFF page.
+    async with stack.db.session() as s, s.begin():
+        manual_upload = await s.scalar(select(Upload).where(Upload.source == "manual"))
+        manual_upload.status, manual_upload.reason = "not_qualified", "審核未通過：其他"
+        customer = await s.get(Customer, manual_upload.customer_id)
+        await submit_appeal(s, manual_upload.id, customer, f"我是{LINE_NAME}，請打 0912-345-678 或寄 {EMAIL}",
+                            now=dt.datetime.now(dt.timezone.utc))
     photo = (tmp_path / photo_path).read_bytes()
     return {"photo": photo, "campaigns": [stack.campaign_id, other_campaign]}
 
@@ -211,7 +222,8 @@ async def test_forget_me_leaves_no_trace_anywhere(make_stack, database_url, tmp_
     stack = await make_stack()
     seeded = await _seed_every_path(stack, database_url, tmp_path, aiohttp_server)
     before = _traces(await _dump(stack.db), NEEDLES)
-    assert {"customers", "campaign_phones", "webhook_events", "crm_contacts", "crm_phones"} <= set(before)  # the needles are real
+    assert {"customers", "campaign_phones", "webhook_events", "crm_contacts", "crm_phones",
+            ReviewAppeal.__tablename__} <= set(before)  # the needles are real
     # At rest the carrier barcode is sealed and hashed: only the user's own text (the inbox event,
     # kept INBOX_RETENTION_DAYS) holds it, not carrier_queries nor the held LIFF answer.
     assert sorted(t for t, found in before.items() if BARCODE in found) == ["webhook_events"]
