@@ -62,4 +62,6 @@ app.add_typer(photos_app, name="photos")
 
 
 def main() -> None:
-    app()
+    # One program name however it is started (`admin-cli`, `python -m admin_cli`): the usage
+    # lines say admin-cli, and shell completion answers to _ADMIN_CLI_COMPLETE either way.
+    app(prog_name="admin-cli")

@@ -4,18 +4,18 @@ campaign's status and the user's role allow; each change is one audited transact
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from admin_cli.campaign_access import checked, now, run_as
-from admin_cli.campaign_file import parse_text, read_file, resolve_channel, to_file_text
 from admin_cli.context import CliError
-from admin_cli.editor import edit_text
 from admin_cli.output import JSON_OPTION, add_row, print_json, print_table, table
-from bot.campaigns.store import Actor, CampaignStore, CampaignView
 from flows.campaigns.describe import coupon_text, editable_text, scope_text, tier_lines, when
 from flows.campaigns.lifecycle import CampaignStatus, check_edit
+
+if TYPE_CHECKING:
+    from bot.campaigns.store import Actor, CampaignStore, CampaignView
 
 campaigns_app = typer.Typer(help="Invoice campaigns: create, list, show, edit, publish …", no_args_is_help=True)
 
@@ -69,6 +69,8 @@ def view_json(view: CampaignView) -> dict[str, Any]:
 
 
 async def _settings_from(store: CampaignStore, data: dict[str, Any]) -> dict[str, Any]:
+    from admin_cli.campaign_file import resolve_channel
+
     async with store.db.session() as session:
         return await resolve_channel(session, data)
 
@@ -161,6 +163,8 @@ def create(
     file: Path | None = typer.Option(None, "--file", "-f", help="Campaign file (YAML or JSON); see docs/campaign-file.md."),
 ) -> None:
     """Create a draft campaign from a campaign file, or interactively without --file."""
+    from admin_cli.campaign_file import read_file
+
     data = checked(read_file, file) if file is not None else None
 
     async def work(store: CampaignStore, actor: Actor) -> CampaignView:
@@ -227,6 +231,8 @@ def show(
 
     view = run_as(ctx, work)
     if as_file:
+        from admin_cli.campaign_file import to_file_text
+
         typer.echo(to_file_text(view.settings, view.channel_name), nl=False)
     elif as_json:
         print_json(view_json(view))
@@ -238,6 +244,8 @@ def show(
 
 def _edited(current: CampaignView, file: Path | None, overrides: dict[str, Any],
             editor_text: str | None) -> dict[str, Any] | None:
+    from admin_cli.campaign_file import parse_text, read_file
+
     if file is not None:
         return read_file(file)
     if editor_text is not None:
@@ -277,6 +285,9 @@ def edit(
         if current.status is CampaignStatus.ENDED:
             refusals = check_edit(current.status, ["name"])
             raise CliError(refusals[0].message)
+        from admin_cli.campaign_file import to_file_text
+        from admin_cli.editor import edit_text
+
         editor_text = None
         if file is None and not any(v is not None for v in overrides.values()):
             original = to_file_text(current.settings, current.channel_name)

@@ -8,24 +8,18 @@ import os
 import secrets
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import typer
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from admin_cli.context import CliError, acting_user, acting_user_name, fail, with_database
 from admin_cli.output import add_row, print_table, table
 from admin_cli.output import console as terminal
-from bot.backme.emails import outbox_counts
-from bot.backme.pages import PAGE_KEY, PageSettingsError, parse_field_mapping, parse_receipt_option_names
-from bot.backme.receipts import validate_template
-from bot.backme.reverse import StatsError, split_stats_url
-from bot.storage.crm_models import Contribution, DonationPage, EmailOutbox
-from bot.storage.database import Database
-from bot.storage.models import AuditEntry
 from flows.backme.statuses import ContributionStatus
-from flows.campaigns.roles import Permission, can
+
+if TYPE_CHECKING:
+    from bot.storage.crm_models import Contribution, DonationPage, EmailOutbox
+    from bot.storage.database import Database
 
 crm_app = typer.Typer(help="Backme → CRM: donation pages, contributions, contacts, receipts, email outbox.",
                      no_args_is_help=True)
@@ -62,6 +56,8 @@ def _status_label(code: str) -> str:
 
 async def as_editor(db: Database, ctx_actor: str, what: str) -> Any:  # noqa: ANN401
     """The acting admin user, who must be allowed to edit; else a CLI error."""
+    from flows.campaigns.roles import Permission, can
+
     async with db.session() as session:
         try:
             actor, role = await acting_user(session, ctx_actor)
@@ -89,7 +85,16 @@ def pages_add(
     link_url: Optional[str] = typer.Option(None, help="Backme project URL shown on the page."),
 ) -> None:
     """Add a page. The Backme secret is read from $BACKME_SECRET or a hidden prompt; the stats API
-    URL (it carries a token) from $BACKME_STATS_URL."""
+    URL (it carries a token) from $BACKME_STATS_URL. The acting user's role is checked before
+    the secret is asked for."""
+    from sqlalchemy.exc import IntegrityError
+
+    from bot.backme.pages import PAGE_KEY, PageSettingsError, parse_field_mapping, parse_receipt_option_names
+    from bot.backme.receipts import validate_template
+    from bot.backme.reverse import StatsError, split_stats_url
+    from bot.storage.crm_models import DonationPage
+    from bot.storage.models import AuditEntry
+
     if not PAGE_KEY.fullmatch(key):
         raise fail("key: use 1-64 lower-case letters, digits, '-' or '_'")
     if not name.strip():
@@ -122,14 +127,14 @@ def pages_add(
             api_base, project_id, api_token = split_stats_url(stats_url)
         except StatsError as exc:
             raise fail(f"{STATS_URL_ENV}: {exc}") from None
+    actor_name = acting_user_name(ctx)
+    _run(lambda db: as_editor(db, actor_name, "add donation pages"))  # refused before any question
     secret = os.environ.get(SECRET_ENV, "").strip()
     if not secret:
         secret = typer.prompt("Backme secret", hide_input=True).strip()
     if len(secret) < 8:
         raise fail("backme_secret: at least 8 characters")
     reverse_token = secrets.token_urlsafe(24) if reverse_sync else None
-
-    actor_name = acting_user_name(ctx)
 
     async def work(db: Database) -> None:
         actor = await as_editor(db, actor_name, "add donation pages")
@@ -157,6 +162,9 @@ def pages_add(
 @pages_app.command("list")
 def pages_list() -> None:
     """List pages (no secrets)."""
+    from sqlalchemy import select
+
+    from bot.storage.crm_models import DonationPage
 
     async def work(db: Database) -> list[DonationPage]:
         async with db.session() as session:
@@ -179,6 +187,10 @@ def _contribution_json(c: Contribution, page_key: str) -> dict[str, Any]:
 
 async def _search(db: Database, *, processor: Optional[str], page: Optional[str], trade_no: Optional[str],
                   status: Optional[str], limit: int) -> list[tuple[Contribution, str]]:
+    from sqlalchemy import select
+
+    from bot.storage.crm_models import Contribution, DonationPage
+
     stmt = select(Contribution, DonationPage.key).join(DonationPage, DonationPage.id == Contribution.page_id)
     if processor:
         stmt = stmt.where(Contribution.processor == processor)
@@ -237,6 +249,10 @@ def contributions_failed(
 @outbox_app.command("status")
 def outbox_status(as_json: bool = typer.Option(False, "--json")) -> None:
     """How many emails are queued, being sent, sent and failed; the latest failures."""
+    from sqlalchemy import select
+
+    from bot.backme.emails import outbox_counts
+    from bot.storage.crm_models import EmailOutbox
 
     async def work(db: Database) -> tuple[dict[str, int], list[EmailOutbox]]:
         async with db.session() as session:

@@ -6,30 +6,19 @@ import csv
 import datetime as dt
 import json
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import typer
-from sqlalchemy import select
 
 from admin_cli.context import acting_user_name, fail
 from admin_cli.output import add_row, display, print_table, table
 from admin_cli.crm import _run, as_editor, console, contributions_app, crm_app, pages_app
-from bot.backme.contact_view import (
-    RELATIONSHIP_TYPES,
-    contact_details,
-    find_contact_id,
-    search_by_relationship,
-    search_contacts,
-)
-from bot.backme.offline import record_offline_donations
-from bot.backme.pages import PageSettingsError, parse_receipt_option_names, receipt_option_display
-from bot.backme.worklists import issue_annual_receipts, paper_worklist, tax_upload_worklist
-from bot.storage.crm_models import DonationPage
-from bot.storage.database import Database
-from bot.storage.models import AuditEntry, utcnow
 from flows.backme.offline import COLUMNS, OfflineDonationError, parse_offline_donation, parse_offline_rows
 from flows.backme.payload import TAIPEI
-from flows.backme.receipts import CURRENT_RECEIPT_LABELS, OLDER_RECEIPT_LABELS, ReceiptOption
+
+if TYPE_CHECKING:
+    from bot.storage.crm_models import DonationPage
+    from bot.storage.database import Database
 
 contacts_app = typer.Typer(help="CRM contacts (buyers and recipients from Backme, offline donors).",
                            no_args_is_help=True)
@@ -42,12 +31,16 @@ MAX_IMPORT_ROWS = 10000
 
 
 async def _audit(db: Database, actor_id: int, action: str, target: str, detail: dict[str, Any]) -> None:
+    from bot.storage.models import AuditEntry
+
     async with db.session() as session:
         session.add(AuditEntry(actor_id=actor_id, action=action, target=target, detail=detail))
         await session.commit()
 
 
 def _today() -> dt.date:
+    from bot.storage.models import utcnow
+
     return utcnow().astimezone(TAIPEI).date()
 
 
@@ -74,6 +67,13 @@ def pages_receipt_options(
 ) -> None:
     """Show a page's receipt options (value, Backme's labels, display name); --set / --reset edit
     the display names (the values are fixed)."""
+    from sqlalchemy import select
+
+    from bot.backme.pages import PageSettingsError, parse_receipt_option_names, receipt_option_display
+    from bot.storage.crm_models import DonationPage
+    from bot.storage.models import AuditEntry
+    from flows.backme.receipts import CURRENT_RECEIPT_LABELS, OLDER_RECEIPT_LABELS, ReceiptOption
+
     changes: dict[str, str] = {}
     for item in set_:
         value, sep, name = item.partition("=")
@@ -138,6 +138,7 @@ def _errors_out(exc: OfflineDonationError) -> typer.Exit:
 
 def _record(actor_name: str, rows: list, action: str, target: str) -> list:  # noqa: ANN001
     """Record (line, donation) rows as the acting editor, audited; errors end the command."""
+    from bot.backme.offline import record_offline_donations
 
     async def work(db: Database) -> list:
         actor = await as_editor(db, actor_name, "record contributions")
@@ -248,6 +249,8 @@ def receipts_annual(
     """Issue the annual receipts of YEAR: one e-mail per donor for 年度寄送電子收據 (queued in the
     outbox; a donor already e-mailed for the year is not e-mailed again) and a printable CSV list
     for 年度寄送紙本收據."""
+    from bot.backme.worklists import issue_annual_receipts
+
     _year(year)
     if year >= _today().year:
         raise fail(f"year: {year} has not ended yet; annual receipts are issued after the year ends")
@@ -276,6 +279,8 @@ def receipts_paper(
     out: Optional[Path] = typer.Option(None, help="CSV file (default: standard output)."),
 ) -> None:
     """Work list: single paper receipts (單次寄送紙本收據) to mail, with the receipt address."""
+    from bot.backme.worklists import paper_worklist
+
     text, count = _run(lambda db: paper_worklist(db, year=_year(year) if year is not None else None, page_key=page))
     _write(text, out)
     if out is not None:
@@ -289,6 +294,8 @@ def receipts_tax_upload(
     out: Optional[Path] = typer.Option(None, help="CSV file (default: standard output)."),
 ) -> None:
     """Work list: donations of YEAR whose donors asked for upload to the tax bureau (option 2)."""
+    from bot.backme.worklists import tax_upload_worklist
+
     text, count = _run(lambda db: tax_upload_worklist(db, year=_year(year), page_key=page))
     _write(text, out)
     if out is not None:
@@ -308,6 +315,8 @@ def contacts_search(
     as_json: bool = typer.Option(False, "--json", help="One JSON object per line."),
 ) -> None:
     """Find contacts by text, by relationship (進階搜尋-關係-關係類型:收件者), or both."""
+    from bot.backme.contact_view import RELATIONSHIP_TYPES, search_by_relationship, search_contacts
+
     if relationship is not None and relationship not in RELATIONSHIP_TYPES:
         raise fail(f"relationship: must be {' or '.join(RELATIONSHIP_TYPES)}")
     if relationship is None and not (text or "").strip():
@@ -345,6 +354,8 @@ def contacts_show(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """One contact: name parts, e-mails, phones, addresses, relations, change log, contributions."""
+    from bot.backme.contact_view import contact_details, find_contact_id
+
 
     async def work(db: Database) -> dict[str, Any] | None:
         async with db.session() as session:

@@ -6,36 +6,21 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from admin_cli.campaign_access import now, run_as
-from admin_cli.campaigns import when
-from admin_cli.charts import print_chart, write_png
 from admin_cli.context import CliError, load_config
 from admin_cli.output import JSON_OPTION, add_row, console, display, print_json, print_links, print_table, table
-from bot.campaigns.exports import ExportFormat, ExportKind, count_rows, export, format_date
-from bot.campaigns.stats import (
-    DAY_STATUSES,
-    CampaignStats,
-    DayCounts,
-    ParticipantPage,
-    ParticipantRow,
-    Share,
-    campaign_stats,
-    participants,
-    uploads_per_day,
-)
-from bot.campaigns.store import Actor, CampaignStore, CampaignView
-from bot.campaigns.winner_draw import DrawRefused, DrawResult, draw_winners
-from bot.photos import export_photo_linker, photo_linker
-from bot.privacy.keys import link_generation
-from bot.storage import audit
-from flows.campaigns.lottery import new_seed
-from flows.campaigns.roles import Permission, require
+from bot.campaigns.export_kinds import ExportFormat, ExportKind
+from flows.campaigns.describe import when
 from flows.campaigns.rules import UploadStatus
-from flows.privacy.csv_cells import csv_text
+
+if TYPE_CHECKING:
+    from bot.campaigns.stats import CampaignStats, DayCounts, ParticipantPage, ParticipantRow, Share
+    from bot.campaigns.store import Actor, CampaignStore, CampaignView
+    from bot.campaigns.winner_draw import DrawResult
 
 reports_app = typer.Typer(help="Statistics, participant list, exports and the winner draw.", no_args_is_help=True)
 
@@ -61,6 +46,9 @@ def stats(
 ) -> None:
     """上傳發票數, 參與人數 and 通過 / 無效 / 待驗證 / 資格不符 with their share of 上傳發票數, and
     a chart of the uploads per day (Asia/Taipei) by status."""
+    from admin_cli.charts import print_chart, write_png
+    from bot.campaigns.stats import campaign_stats, uploads_per_day
+
     if png is not None and not png.resolve().parent.is_dir():
         raise typer.BadParameter(f"directory {png.resolve().parent} does not exist", param_hint="--png")
 
@@ -93,6 +81,8 @@ def stats(
 
 
 def _stats_json(view: CampaignView, numbers: CampaignStats, days: list[DayCounts]) -> dict:
+    from bot.campaigns.stats import DAY_STATUSES
+
     def share(part: Share) -> dict:
         return {"count": part.count, "percent": part.percent}
 
@@ -124,6 +114,11 @@ def participant_list(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """The participant list, newest first, one page at a time; photo links in full below the table."""
+    from bot.campaigns.exports import format_date
+    from bot.campaigns.stats import participants
+    from bot.photos import photo_linker
+    from bot.privacy.keys import link_generation
+
     wanted = parse_status(status) if status is not None else None
     config = load_config()
 
@@ -178,6 +173,12 @@ def export_file(
     """Write an export file (owner-only, mode 0600; its photo links work for as long as the
     campaign keeps its photos, until `privacy rotate-links`); a progress bar shows on long
     exports. Audited: who exported what, when."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from bot.campaigns.exports import count_rows, export
+    from bot.photos import export_photo_linker
+    from bot.storage import audit
+
     config = load_config()
     directory = output.resolve().parent
     if not directory.is_dir():
@@ -224,6 +225,12 @@ def lottery(
     output: Path | None = typer.Option(None, "-o", "--output", help="Also write the winners to this CSV file."),
 ) -> None:
     """Draw winners among the 通過 invoices of a list-only (僅搜集名單) campaign."""
+    from bot.campaigns.exports import format_date
+    from bot.campaigns.winner_draw import DrawRefused, draw_winners
+    from flows.campaigns.lottery import new_seed
+    from flows.campaigns.roles import Permission, require
+    from flows.privacy.csv_cells import csv_text
+
     used_seed = new_seed() if seed is None else seed
 
     async def work(store: CampaignStore, actor: Actor) -> DrawResult:
