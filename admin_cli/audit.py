@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from admin_cli.context import CliError, acting_user, acting_user_name, in_transaction
-from admin_cli.output import add_row, print_table, table
+from admin_cli.output import add_row, json_text, print_table, table
 from flows.campaigns.dates import TAIPEI
 from flows.campaigns.roles import Role
 
@@ -43,7 +43,7 @@ def audit_command(
     ctx: typer.Context,
     actor: str | None = typer.Option(None, "--actor", help="Admin user name (or `system`)."),
     action: str | None = typer.Option(None, "--action", help="Action or its prefix (campaign, privacy.purge)."),
-    target: str | None = typer.Option(None, "--target", help="Target or its prefix (campaign:5, user:P…)."),
+    target: str | None = typer.Option(None, "--target", help="Target or its prefix, e.g. campaign:5 or user:."),
     since: str | None = typer.Option(None, "--since", help="From (ISO 8601; Taipei time without offset)."),
     until: str | None = typer.Option(None, "--until", help="Before (ISO 8601; Taipei time without offset)."),
     limit: int = typer.Option(100, "--limit", min=1, help="At most this many entries (up to 10000)."),
@@ -66,7 +66,7 @@ def audit_command(
     rows = in_transaction(work)
     if as_json:
         for row in rows:
-            typer.echo(json.dumps(row.to_dict(), ensure_ascii=False, default=str))
+            typer.echo(json_text(row.to_dict(), default=str))
         return
     grid = table("時間", "操作者", "動作", "對象", "變更前", "變更後", "內容")
     for row in rows:

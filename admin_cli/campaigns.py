@@ -17,7 +17,7 @@ from flows.campaigns.lifecycle import CampaignStatus, check_edit
 if TYPE_CHECKING:
     from bot.campaigns.store import Actor, CampaignStore, CampaignView
 
-campaigns_app = typer.Typer(help="Invoice campaigns: create, list, show, edit, publish …", no_args_is_help=True)
+campaigns_app = typer.Typer(help="Invoice campaigns: create, list, show, edit, publish, pause, copy, delete.", no_args_is_help=True)
 
 STATUS_HELP = "one of: " + ", ".join(f"{s.value} ({s.label})" for s in CampaignStatus)
 

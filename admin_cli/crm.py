@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Optional
 import typer
 
 from admin_cli.context import CliError, acting_user, acting_user_name, fail, with_database
-from admin_cli.output import add_row, print_table, table
+from admin_cli.output import add_row, json_text, print_table, table
 from admin_cli.output import console as terminal
 from flows.backme.statuses import ContributionStatus
 
@@ -75,12 +75,12 @@ def pages_add(
     name: str = typer.Option(..., help="Page name."),
     financial_type: str = typer.Option(..., help="費用類型."),
     receipt_prefix: str = typer.Option("", help="收據編號前綴."),
-    e_receipt: bool = typer.Option(False, "--e-receipt/--no-e-receipt", help="Email receipts automatically."),
+    e_receipt: bool = typer.Option(False, "--e-receipt", help="Email receipts automatically."),
     confirmation_subject: str = typer.Option("", help="付款成功確認信 subject (Jinja2)."),
     confirmation_template: Optional[Path] = typer.Option(None, help="付款成功確認信 body file (Jinja2)."),
     custom_fields: Optional[Path] = typer.Option(None, help="JSON file: Backme custom field → CRM field."),
     receipt_names: Optional[Path] = typer.Option(None, help="JSON file: receipt option value → display name."),
-    reverse_sync: bool = typer.Option(False, "--reverse-sync/--no-reverse-sync", help="Expose CRM-side totals."),
+    reverse_sync: bool = typer.Option(False, "--reverse-sync", help="Expose CRM-side totals."),
     link_name: Optional[str] = typer.Option(None, help="Backme project name shown on the page."),
     link_url: Optional[str] = typer.Option(None, help="Backme project URL shown on the page."),
 ) -> None:
@@ -208,7 +208,7 @@ async def _search(db: Database, *, processor: Optional[str], page: Optional[str]
 def _print(rows: list[tuple[Contribution, str]], as_json: bool, with_reason: bool) -> None:
     if as_json:
         for c, key in rows:
-            typer.echo(json.dumps(_contribution_json(c, key), ensure_ascii=False))
+            typer.echo(json_text(_contribution_json(c, key)))
         return
     columns = ["page", "processor", "trade no", "amount", "status", "receipt no."] + (["reason"] if with_reason else [])
     grid = table(*columns)
@@ -264,7 +264,7 @@ def outbox_status(as_json: bool = typer.Option(False, "--json")) -> None:
     counts, failed = _run(work)
     states = {s: counts.get(s, 0) for s in ("queued", "sending", "sent", "failed")}
     if as_json:
-        typer.echo(json.dumps(states))
+        typer.echo(json_text(states))
         return
     grid = table("state", "count")
     for state, count in states.items():

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 
 from admin_cli.context import acting_user_name, fail
-from admin_cli.output import add_row, display, print_table, table
+from admin_cli.output import add_row, display, json_text, print_table, table
 from admin_cli.crm import _run, as_editor, console, contributions_app, crm_app, pages_app
 from flows.backme.offline import COLUMNS, OfflineDonationError, parse_offline_donation, parse_offline_rows
 from flows.backme.payload import TAIPEI
@@ -112,7 +111,7 @@ def pages_receipt_options(
              "display_name": receipt_option_display(page, o.value),
              "custom": o.value in (page.receipt_option_names or {})} for o in ReceiptOption]
     if as_json:
-        typer.echo(json.dumps(rows, ensure_ascii=False))
+        typer.echo(json_text(rows))
         return
     grid = table("value", "Backme label", "older label", "display name", "")
     for r in rows:
@@ -159,7 +158,7 @@ def contributions_add(
     page: str = typer.Option(..., help="Page key."),
     amount: str = typer.Option(..., help="NT$ amount."),
     date: str = typer.Option(..., help="Date received, YYYY-MM-DD (Taipei)."),
-    processor: str = typer.Option(..., help="Where it was made: 銀行轉帳, 現金, another form … (not 挖貝)."),
+    processor: str = typer.Option(..., help="Where it was made: 銀行轉帳, 現金 or another form (not 挖貝)."),
     name: str = typer.Option(..., help="Donor name."),
     email: str = typer.Option("", help="Donor e-mail."),
     phone: str = typer.Option("", help="Donor phone."),
@@ -307,7 +306,7 @@ def receipts_tax_upload(
 
 @contacts_app.command("search")
 def contacts_search(
-    text: Optional[str] = typer.Argument(None, help="Part of a name, e-mail, phone or external ID (backer-…)."),
+    text: Optional[str] = typer.Argument(None, help="Part of a name, e-mail, phone or external ID (backer-N)."),
     relationship: Optional[str] = typer.Option(
         None, help="關係類型: only contacts on that side of a relationship (收件者: the recipients of "
                    "contributions, each with its buyer and the contributions)."),
@@ -331,7 +330,7 @@ def contacts_search(
     found = _run(work)
     if as_json:
         for row in found:
-            typer.echo(json.dumps(row, ensure_ascii=False))
+            typer.echo(json_text(row))
         return
     columns = ["id", "external id", "surname", "given name", "e-mail"]
     if relationship is not None:
@@ -350,7 +349,7 @@ def contacts_search(
 
 @contacts_app.command("show")
 def contacts_show(
-    ref: str = typer.Argument(..., metavar="ID", help="Contact ID or external ID (backer-…)."),
+    ref: str = typer.Argument(..., metavar="ID", help="Contact ID or external ID (backer-N)."),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """One contact: name parts, e-mails, phones, addresses, relations, change log, contributions."""
@@ -366,7 +365,7 @@ def contacts_show(
     if details is None:
         raise fail(f"id: no contact {ref!r}")
     if as_json:
-        typer.echo(json.dumps(details, ensure_ascii=False))
+        typer.echo(json_text(details))
         return
     console.print(f"[bold]{display(details['last_name'])}{display(details['first_name'])}[/bold]  #{details['id']}  "
                   f"{display(details['external_id'] or '')}  (surname {display(repr(details['last_name']))}, "

@@ -1,7 +1,6 @@
 """`admin-cli invoice …`: e-invoice tools for operators (decode invoice photos, parse code texts)."""
 from __future__ import annotations
 
-import json
 import sys
 from decimal import Decimal
 from pathlib import Path
@@ -10,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from admin_cli.context import load_config
-from admin_cli.output import add_row, plain, print_table, table
+from admin_cli.output import add_row, json_text, plain, print_table, table
 
 if TYPE_CHECKING:
     from bot.photo_decoding import PhotoDecoder
@@ -67,7 +66,7 @@ async def decode_file(path: Path, decoder: PhotoDecoder) -> dict[str, Any]:
 
 @invoice_app.command("decode")
 def decode(
-    images: Annotated[list[Path], typer.Argument(help="Invoice photos (JPEG, PNG, WebP, …)")],
+    images: Annotated[list[Path], typer.Argument(help="Invoice photos (JPEG, PNG, WebP or any image Pillow reads)")],
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per image per line")] = False,
 ) -> None:
     """Read the e-invoice QR codes (or barcode) in each photo. Exit 1 if any image failed."""
@@ -87,7 +86,7 @@ def decode(
     results = asyncio.run(decode_all())
     if as_json:
         for result in results:
-            typer.echo(json.dumps(result, ensure_ascii=False))
+            typer.echo(json_text(result))
     else:
         grid = table("File", "Invoice", "Date", "Random", "Total", "Seller BAN", "Items", "Result",
                      title="E-invoice photos")
@@ -126,6 +125,6 @@ def parse(
     failed = False
     for result in parse_lines(sys.stdin):
         failed = failed or "error" in result
-        typer.echo(json.dumps(result, ensure_ascii=False))
+        typer.echo(json_text(result))
     if failed:
         raise typer.Exit(code=1)

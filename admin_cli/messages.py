@@ -5,7 +5,6 @@ with sample data as flex JSON, and reset it to the default. Every change is audi
 from __future__ import annotations
 
 import datetime as dt
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -13,7 +12,7 @@ import typer
 
 from admin_cli.campaign_access import checked
 from admin_cli.context import CliError, acting_user, acting_user_name, fail, in_transaction, load_config, with_database
-from admin_cli.output import add_row, console, table
+from admin_cli.output import add_row, console, json_text, table
 from flows.campaigns.describe import when
 from flows.messages.billing import Billing
 from flows.messages.custom import CustomKind
@@ -248,7 +247,7 @@ def preview(
         return messages
 
     messages = in_transaction(work)
-    typer.echo(json.dumps(messages, ensure_ascii=False, indent=2))
+    typer.echo(json_text(messages, indent=2))
     config = load_config()
     if config.sandbox:
         typer.echo(f"sandbox chat: {config.base_url}/sandbox", err=True)

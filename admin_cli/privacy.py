@@ -4,14 +4,13 @@ Every change is audited; `--json` prints what went (or, with --dry-run, what wou
 from __future__ import annotations
 
 import datetime as dt
-import json
 from typing import TYPE_CHECKING, Any
 
 import typer
 
 from admin_cli.campaign_access import now, run_as
 from admin_cli.context import CliError, acting_user, acting_user_name, in_transaction, load_config
-from admin_cli.output import add_row, print_table, table
+from admin_cli.output import add_row, json_text, print_table, table
 from flows.campaigns.roles import Role
 
 if TYPE_CHECKING:
@@ -44,7 +43,7 @@ async def privacy_officer(session: AsyncSession, ctx: typer.Context) -> AdminUse
 
 def _printed_as_json(data: dict[str, Any], as_json: bool) -> bool:
     if as_json:
-        typer.echo(json.dumps(data, ensure_ascii=False))
+        typer.echo(json_text(data))
     return as_json
 
 
