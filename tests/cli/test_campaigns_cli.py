@@ -150,7 +150,7 @@ def test_interactive_create(team, database_url):
     answers = "\n".join([
         "互動建立活動", "品牌官方帳號", "2026-11-01T00:00", "2027-01-31T23:59", "https://example.com/rules",
         "-", "2", "-", "2026-11-01", "2027-01-31", "immediate", "whole_invoice", "amount", "500",
-        "品牌小幫手", "百元券", "code_pool", "1500", "兩百元券", "shared_link", "https://example.com/c",
+        "品牌小幫手", "百元券", "code_pool", "1500", "兩百元券", "shared_link", "https://example.com/c", "-",
     ]) + "\n"
     result = team("--as", "mia", "campaigns", "create", input=answers)
     assert result.exit_code == 0, result.output
