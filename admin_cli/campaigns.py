@@ -220,7 +220,8 @@ def _edited(current: CampaignView, file: Path | None, overrides: dict[str, Any],
 def edit(
     ctx: typer.Context,
     campaign_id: int = typer.Argument(..., metavar="CAMPAIGN"),
-    file: Path | None = typer.Option(None, "--file", "-f", help="The whole campaign file as edited."),
+    file: Path | None = typer.Option(None, "--file", "-f", help="The whole campaign file as edited (- reads "
+                                     "stdin)."),
     name: str | None = typer.Option(None, "--name", help="活動名稱."),
     start: str | None = typer.Option(None, "--start", help="活動開始 (ISO 8601; Taipei time without offset)."),
     end: str | None = typer.Option(None, "--end", help="活動結束 (ISO 8601; Taipei time without offset)."),

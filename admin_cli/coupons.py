@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING
 import typer
 
 from admin_cli.campaign_access import checked, now, run_as
-from admin_cli.context import CliError, load_config
+from admin_cli.context import load_config
 from admin_cli.output import add_row, print_table, table
+from admin_cli.streams import read_limited
 from flows.campaigns.describe import when
 
 if TYPE_CHECKING:
@@ -20,16 +21,6 @@ coupons_app = typer.Typer(help="Coupon code pools and rewards waiting for a code
 
 FILE_MAX_BYTES = 50_000_000
 SHOWN_PROBLEMS = 20
-
-
-def _read(path: Path) -> bytes:
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise CliError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    if len(data) > FILE_MAX_BYTES:
-        raise CliError(f"{path}: larger than {FILE_MAX_BYTES} bytes")
-    return data
 
 
 def _print_report(report: ImportReport, given: int) -> None:
@@ -54,13 +45,14 @@ def _print_report(report: ImportReport, given: int) -> None:
 def import_pool(
     ctx: typer.Context,
     campaign_id: int = typer.Argument(..., metavar="CAMPAIGN"),
-    file: Path = typer.Argument(..., metavar="CSV", help="One code per row; optional header (序號/code) and tier (級距) column."),
+    file: Path = typer.Argument(..., metavar="CSV", help="One code per row; optional header (序號/code) and tier (級距) column; - reads "
+                                                    "stdin."),
 ) -> None:
     """Import coupon codes into the campaign's pool (UTF-8 or Big5 CSV) and hand new codes to
     rewards that were waiting for one."""
     from bot.chat.results import ResultNotifier
 
-    data = checked(_read, file)
+    data = checked(read_limited, file, FILE_MAX_BYTES)
 
     config = load_config()
     notifier = ResultNotifier(sandbox_base_url=config.base_url if config.sandbox else None)

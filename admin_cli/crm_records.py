@@ -9,9 +9,11 @@ from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 
+from admin_cli.campaign_access import checked
 from admin_cli.context import acting_user_name, fail
 from admin_cli.output import add_row, display, json_text, print_table, table
 from admin_cli.crm import _run, as_editor, console, contributions_app, crm_app, pages_app
+from admin_cli.streams import is_stdio, read_limited
 from flows.backme.offline import COLUMNS, OfflineDonationError, parse_offline_donation, parse_offline_rows
 from flows.backme.payload import TAIPEI
 
@@ -44,7 +46,7 @@ def _today() -> dt.date:
 
 
 def _write(text: str, out: Optional[Path]) -> None:
-    if out is None:
+    if out is None or is_stdio(out):
         typer.echo(text, nl=False)
         return
     try:
@@ -188,16 +190,11 @@ def contributions_add(
 @contributions_app.command("import")
 def contributions_import(
     ctx: typer.Context,
-    file: Path = typer.Argument(..., help=f"UTF-8 CSV with a header row: {', '.join(COLUMNS)}."),
+    file: Path = typer.Argument(..., help=f"UTF-8 CSV with a header row: {', '.join(COLUMNS)}; - reads stdin."),
 ) -> None:
     """Import donations made elsewhere from a CSV, all or nothing: every bad field of every row is
     reported with its line number and nothing is stored until the whole file is valid."""
-    try:
-        raw = file.read_bytes()
-    except OSError as exc:
-        raise fail(f"file: cannot read {file}: {exc}") from None
-    if len(raw) > MAX_IMPORT_BYTES:
-        raise fail(f"file: larger than {MAX_IMPORT_BYTES // (1024 * 1024)} MiB")
+    raw = checked(read_limited, file, MAX_IMPORT_BYTES, f"file {file}")
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -223,7 +220,7 @@ def contributions_import(
     except OfflineDonationError as exc:
         raise _errors_out(exc) from None
     recorded = _record(acting_user_name(ctx), [(line, d) for (line, _), d in zip(rows, donations)],
-                       "crm.contribution.import", f"file:{file.name}")
+                       "crm.contribution.import", "file:-" if is_stdio(file) else f"file:{file.name}")
     typer.echo(f"imported {len(recorded)} contribution(s)")
     _print_recorded(recorded)
 
@@ -243,7 +240,7 @@ def receipts_annual(
     year: int = typer.Argument(..., help="The year whose donations the receipts cover."),
     page: Optional[str] = typer.Option(None, help="Only this page."),
     paper_csv: Optional[Path] = typer.Option(None, help="Write the printable 年度寄送紙本收據 list here "
-                                                        "(default: annual-paper-receipts-YEAR.csv)."),
+                                                        "(default: annual-paper-receipts-YEAR.csv; - for stdout)."),
 ) -> None:
     """Issue the annual receipts of YEAR: one e-mail per donor for 年度寄送電子收據 (queued in the
     outbox; a donor already e-mailed for the year is not e-mailed again) and a printable CSV list
@@ -265,8 +262,10 @@ def receipts_annual(
     result = _run(work)
     target = paper_csv or Path(f"annual-paper-receipts-{year}.csv")
     _write(result.paper_csv, target)
-    typer.echo(f"annual e-receipts queued: {result.emailed} (already issued before: {result.already_emailed})")
-    typer.echo(f"annual paper receipts: {result.paper_count} → {target}")
+    to_stderr = is_stdio(target)  # stdout carries the list
+    typer.echo(f"annual e-receipts queued: {result.emailed} (already issued before: {result.already_emailed})",
+               err=to_stderr)
+    typer.echo(f"annual paper receipts: {result.paper_count} → {'stdout' if to_stderr else target}", err=to_stderr)
     for trade_no in result.no_email:
         typer.echo(f"warning: no e-mail address for the annual e-receipt of {trade_no}", err=True)
 
@@ -282,7 +281,7 @@ def receipts_paper(
 
     text, count = _run(lambda db: paper_worklist(db, year=_year(year) if year is not None else None, page_key=page))
     _write(text, out)
-    if out is not None:
+    if out is not None and not is_stdio(out):
         typer.echo(f"{count} paper receipt(s) → {out}")
 
 
@@ -297,7 +296,7 @@ def receipts_tax_upload(
 
     text, count = _run(lambda db: tax_upload_worklist(db, year=_year(year), page_key=page))
     _write(text, out)
-    if out is not None:
+    if out is not None and not is_stdio(out):
         typer.echo(f"{count} donation(s) to upload → {out}")
 
 

@@ -58,16 +58,13 @@ async def _saved(session: AsyncSession, campaign_id: int, kind: CustomKind) -> M
 
 
 def _read_source(path: Path) -> str:
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise CliError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    if len(raw) > SOURCE_MAX_BYTES:
-        raise CliError(f"{path}: larger than {SOURCE_MAX_BYTES} bytes")
+    from admin_cli.streams import read_limited
+
+    raw = read_limited(path, SOURCE_MAX_BYTES)
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise CliError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+        raise CliError(f"{'standard input' if str(path) == '-' else path}: not UTF-8 text (byte {exc.start})") from None
 
 
 def _example_invoice() -> InvoiceFacts:
@@ -130,7 +127,8 @@ def edit(
     ctx: typer.Context,
     campaign_id: int = typer.Argument(..., metavar="CAMPAIGN"),
     kind_text: str = typer.Argument(..., metavar="KIND", help=KIND_HELP),
-    file: Path | None = typer.Option(None, "--file", "-f", help="Template source (Jinja2 → flex JSON)."),
+    file: Path | None = typer.Option(None, "--file", "-f", help="Template source (Jinja2 → flex JSON; - reads "
+                                     "stdin)."),
     alt_text: str | None = typer.Option(None, "--alt-text", help="Alternative text (Jinja2 source ≤ 400 "
                                         "characters; rendered ≤ 1500 UTF-16 code units)."),
 ) -> None:
@@ -223,7 +221,8 @@ def reset(
 def preview(
     campaign_id: int = typer.Argument(..., metavar="CAMPAIGN"),
     kind_text: str = typer.Argument(..., metavar="KIND", help=KIND_HELP),
-    file: Path | None = typer.Option(None, "--file", "-f", help="Preview this source instead of the saved one."),
+    file: Path | None = typer.Option(None, "--file", "-f", help="Preview this source instead of the saved one "
+                                     "(- reads stdin)."),
     alt_text: str | None = typer.Option(None, "--alt-text", help="Alternative text to preview with --file."),
 ) -> None:
     """Render the message with sample data and print the LINE messages as JSON."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 import typer
 
@@ -168,40 +168,52 @@ def export_file(
     campaign_id: int = typer.Argument(..., metavar="CAMPAIGN"),
     kind: ExportKind = typer.Argument(..., help="participants (參加名單, all statuses) or items (發票明細)."),
     fmt: ExportFormat = typer.Option(ExportFormat.CSV, "--format", help="csv (UTF-8 with BOM, for Excel) or xlsx."),
-    output: Path = typer.Option(..., "-o", "--output", help="File to write (replaced only when complete)."),
+    output: Path = typer.Option(..., "-o", "--output", help="File to write (replaced only when complete); - "
+                                "writes the file's bytes to stdout (messages go to stderr)."),
 ) -> None:
     """Write an export file (owner-only, mode 0600; its photo links work for as long as the
     campaign keeps its photos, until `privacy rotate-links`); a progress bar shows on long
     exports. Audited: who exported what, when."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from admin_cli.streams import is_stdio, stdout_bytes
 
-    from bot.campaigns.exports import count_rows, export
-    from bot.photos import export_photo_linker
-    from bot.storage import audit
-
-    config = load_config()
+    to_stdout = is_stdio(output)
     directory = output.resolve().parent
-    if not directory.is_dir():
+    if not to_stdout and not directory.is_dir():
         raise typer.BadParameter(f"directory {directory} does not exist", param_hint="-o")
+
+    async def write(store: CampaignStore, actor: Actor, out: BinaryIO) -> int:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        from bot.campaigns.exports import count_rows, export
+        from bot.photos import export_photo_linker
+        from bot.storage import audit
+
+        config = load_config()
+        async with store.db.session() as session, session.begin():
+            moment = now()
+            link = await export_photo_linker(session, config, campaign_id, moment)
+            total = await count_rows(session, campaign_id, kind)
+            columns = (TextColumn(f"{kind.label}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+            with Progress(*columns, console=console(stderr=True), transient=True) as progress:
+                task = progress.add_task("export", total=total)
+                rows = await export(session, campaign_id, kind, fmt, out, actor=actor,
+                                    progress=lambda done: progress.update(task, completed=done), photo_link=link)
+            audit.record(session, action="campaign.export", target=f"campaign:{campaign_id}",
+                         actor=actor, at=moment, kind=kind.value, format=fmt.value, rows=rows,
+                         file="-" if to_stdout else str(output.resolve()))
+        return rows
 
     async def work(store: CampaignStore, actor: Actor) -> int:
         await store.get(campaign_id, now(), actor=actor)
+        if to_stdout:
+            out = stdout_bytes()
+            rows = await write(store, actor, out)
+            out.flush()
+            return rows
         handle, partial = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".part", dir=directory)
         try:
-            async with store.db.session() as session, session.begin():
-                moment = now()
-                link = await export_photo_linker(session, config, campaign_id, moment)
-                total = await count_rows(session, campaign_id, kind)
-                columns = (TextColumn(f"{kind.label}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-                with Progress(*columns, console=console(stderr=True), transient=True) as progress, \
-                        os.fdopen(handle, "wb") as out:
-                    task = progress.add_task("export", total=total)
-                    rows = await export(session, campaign_id, kind, fmt, out, actor=actor,
-                                        progress=lambda done: progress.update(task, completed=done),
-                                        photo_link=link)
-                audit.record(session, action="campaign.export", target=f"campaign:{campaign_id}",
-                             actor=actor, at=moment, kind=kind.value, format=fmt.value, rows=rows,
-                             file=str(output.resolve()))
+            with os.fdopen(handle, "wb") as out:
+                rows = await write(store, actor, out)
             os.chmod(partial, 0o600)  # personal data: owner-only (mkstemp made it so; kept explicit)
             os.replace(partial, output)
         except BaseException:
@@ -210,7 +222,7 @@ def export_file(
         return rows
 
     rows = run_as(ctx, work)
-    typer.echo(f"wrote {rows} rows of {kind.label} to {output}")
+    typer.echo(f"wrote {rows} rows of {kind.label} to {'stdout' if to_stdout else output}", err=to_stdout)
 
 
 # --- lottery ----------------------------------------------------------------------------------------
@@ -222,9 +234,12 @@ def lottery(
     count: int = typer.Argument(..., min=1, help="How many winners."),
     seed: int | None = typer.Option(None, "--seed", min=0, help="Repeat an earlier draw with its printed seed."),
     one_per_user: bool = typer.Option(False, "--one-per-user", help="At most one win per LINE user."),
-    output: Path | None = typer.Option(None, "-o", "--output", help="Also write the winners to this CSV file."),
+    output: Path | None = typer.Option(None, "-o", "--output", help="Also write the winners to this CSV file (- "
+                                       "for stdout; the table and messages then go to stderr)."),
 ) -> None:
     """Draw winners among the 通過 invoices of a list-only (僅搜集名單) campaign."""
+    from admin_cli.streams import is_stdio, write_bytes
+
     from bot.campaigns.exports import format_date
     from bot.campaigns.winner_draw import DrawRefused, draw_winners
     from flows.campaigns.lottery import new_seed
@@ -245,9 +260,10 @@ def lottery(
 
     drawn = run_as(ctx, work)
     result = drawn.draw
-    typer.echo(f"seed {result.seed} — repeat this draw with --seed {result.seed}")
+    to_stdout = is_stdio(output)  # stdout carries the CSV: everything else goes to stderr
+    typer.echo(f"seed {result.seed} — repeat this draw with --seed {result.seed}", err=to_stdout)
     typer.echo(f"drew {len(result.winners)} of {count} winners among {result.entries} 通過 invoices "
-               f"from {result.users} users" + (" (one win per user)" if one_per_user else ""))
+               f"from {result.users} users" + (" (one win per user)" if one_per_user else ""), err=to_stdout)
     grid = table("#", "上傳 ID", "姓名", "LINE UID", "發票號碼", "開立日期")
     lines = []
     for w in drawn.winners:
@@ -255,10 +271,13 @@ def lottery(
                  format_date(w.invoice_date)]
         add_row(grid, *cells)
         lines.append(cells)
-    print_table(grid)
-    if output is not None:
+    print_table(grid, console(stderr=to_stdout))
+    winners_csv = csv_text([["名次", "上傳 ID", "姓名", "LINE UID", "發票號碼", "開立日期"], *lines])
+    if to_stdout:
+        write_bytes(output, winners_csv.encode("utf-8-sig"))  # with the BOM, as the file: for Excel
+    elif output is not None:
         descriptor = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         os.fchmod(descriptor, 0o600)  # an existing file keeps its mode on open: owner-only
         with open(descriptor, "w", encoding="utf-8-sig", newline="") as out:
-            out.write(csv_text([["名次", "上傳 ID", "姓名", "LINE UID", "發票號碼", "開立日期"], *lines]))
+            out.write(winners_csv)
         typer.echo(f"wrote the winners to {output}")

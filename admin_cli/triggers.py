@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from admin_cli.context import CliError, acting_user, acting_user_name, in_transaction
+from admin_cli.context import CliError, acting_user, acting_user_name, fail, in_transaction
 from admin_cli.output import add_row, print_table, table
 
 if TYPE_CHECKING:
@@ -126,15 +126,17 @@ def link(campaign_id: int = typer.Argument(..., metavar="CAMPAIGN"), keyword: st
 def qr(
     campaign_id: int = typer.Argument(..., metavar="CAMPAIGN"),
     keyword: str = typer.Argument(...),
-    output: Path = typer.Option(..., "-o", "--output", help="PNG file to write."),
+    output: Path = typer.Option(..., "-o", "--output", help="PNG file to write (- for stdout)."),
     scale: int = typer.Option(8, "--scale", min=1, max=40, help="Pixels per module."),
 ) -> None:
     """Write the keyword QR code (the keyword link as a PNG)."""
     from bot.campaigns.triggers import qr_png
 
+    from admin_cli.streams import is_stdio, write_bytes
+
     url = _link(campaign_id, keyword)
     try:
-        output.write_bytes(qr_png(url, scale))
+        write_bytes(output, qr_png(url, scale))
     except OSError as exc:
-        raise CliError(f"--output: cannot write {output} ({exc.strerror or exc})") from None
-    typer.echo(f"wrote {output} for {url}")
+        raise fail(f"--output: cannot write {output} ({exc.strerror or exc})") from None
+    typer.echo(f"wrote {'the PNG to stdout' if is_stdio(output) else output} for {url}", err=is_stdio(output))
