@@ -194,7 +194,8 @@ def export_file(
             link = await export_photo_linker(session, config, campaign_id, moment)
             total = await count_rows(session, campaign_id, kind)
             columns = (TextColumn(f"{kind.label}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-            with Progress(*columns, console=console(stderr=True), transient=True) as progress:
+            shown_on = console(stderr=True)  # no bar where stderr is not a terminal (a pipe, heroku run)
+            with Progress(*columns, console=shown_on, transient=True, disable=not shown_on.is_terminal) as progress:
                 task = progress.add_task("export", total=total)
                 rows = await export(session, campaign_id, kind, fmt, out, actor=actor,
                                     progress=lambda done: progress.update(task, completed=done), photo_link=link)

@@ -29,12 +29,9 @@ def read_image(path: Path) -> tuple[bytes, str, int, int]:
     800–2500 px wide, at least 250 px high, width/height ≥ 1.45."""
     from PIL import Image, UnidentifiedImageError
 
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise CliError(f"--image: cannot read {path} ({exc.strerror or exc})") from None
-    if len(data) > IMAGE_MAX_BYTES:
-        raise CliError(f"--image: {len(data)} bytes; LINE allows at most {IMAGE_MAX_BYTES}")
+    from admin_cli.streams import read_limited
+
+    data = read_limited(path, IMAGE_MAX_BYTES, f"--image {path}")  # LINE allows at most 1 MB
     try:
         with Image.open(io.BytesIO(data)) as image:
             kind, (width, height) = image.format, image.size

@@ -78,7 +78,7 @@ def test_exports_to_stdout_are_the_files_bytes_only(team, database_url, tmp_path
     add_uploads(database_url, campaign_id, [("U01", "AB12345678", "passed"), ("U02", "AB12345679", "pending")])
     xlsx = admin_cli("reports", "export", str(campaign_id), "participants", "--format", "xlsx", "-o", "-")
     assert xlsx.returncode == 0, xlsx.stderr.decode()
-    assert xlsx.stdout[:2] == b"PK" and b"wrote 2 rows" in xlsx.stderr
+    assert xlsx.stdout[:2] == b"PK" and xlsx.stderr == "wrote 2 rows of 參加名單 to stdout\n".encode()
     sheet = openpyxl.load_workbook(io.BytesIO(xlsx.stdout), read_only=True).active
     rows = list(sheet.iter_rows(values_only=True))
     assert rows[0][:3] == ("姓名", "LINE UID", "電話") and len(rows) == 3
