@@ -12,10 +12,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 _SCRIPT = """
 import contextlib, io, json, sys
-import typer, typer.main
-from admin_cli.app import app
+import typer
+from admin_cli.app import command
 
-root = typer.main.get_command(app)
+root = command()
 paths = []
 
 def walk(command, path):

@@ -7,14 +7,16 @@ import sys
 from tests.cli.help_pages import ROOT, cli_env, every_help_page
 
 #: Heavy libraries (line-bot-sdk, SQLAlchemy, Pillow, zxing, aiohttp, Jinja2, argon2, Alembic …)
-#: and our own service package's storage: none may load to print help or complete a word.
+#: pydantic (Typer's coercion of the groups' options) and our own service package's storage: none
+#: may load to print help or complete a word.
 HEAVY = ("linebot", "sqlalchemy", "PIL", "zxingcpp", "aiohttp", "jinja2", "argon2", "alembic", "numpy",
-         "openpyxl", "boto3", "botocore", "cryptography", "redis", "asyncpg", "aiosqlite", "segno", "yaml",
+         "openpyxl", "boto3", "botocore", "cryptography", "redis", "asyncpg", "aiosqlite", "segno", "yaml", "pydantic",
          "asyncio", "bot.storage", "bot.line", "bot.chat", "bot.campaigns.store", "bot.config")
 
 
-def _heavy_in(modules: list[str]) -> list[str]:
-    return sorted(m for m in modules if any(m == h or m.startswith(h + ".") for h in HEAVY))
+def _heavy_in(modules: list[str], allowed: tuple[str, ...] = ()) -> list[str]:
+    heavy = [h for h in HEAVY if h not in allowed]
+    return sorted(m for m in modules if any(m == h or m.startswith(h + ".") for h in heavy))
 
 
 def _imported(stderr: str) -> list[str]:
@@ -54,4 +56,5 @@ def test_completion_imports_no_heavy_module():
     assert _heavy_in(_imported(commands.stderr)) == []
     options = _complete("admin-cli reports export 1 participants --")
     assert {"--format", "--output"} <= set(options.stdout.split())
-    assert _heavy_in(_imported(options.stderr)) == []
+    # the command's own typed arguments (1, participants) are coerced by Typer, through pydantic
+    assert _heavy_in(_imported(options.stderr), allowed=("pydantic",)) == []
