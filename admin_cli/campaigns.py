@@ -87,7 +87,7 @@ def _create(ctx: typer.Context, data: dict[str, Any]) -> CampaignView:
 def _interactive(ctx: typer.Context) -> CampaignView:
     """Ask for the settings (after checking that the acting user may create campaigns) and create
     the draft; if the questions or the creation stop, save the answers as a campaign file."""
-    from admin_cli.campaign_prompts import CampaignQuestions, save_answers
+    from admin_cli.campaign_prompts import CampaignQuestions
     from flows.campaigns.dates import today_in_taipei
     from flows.campaigns.roles import Permission, require
 
@@ -104,14 +104,22 @@ def _interactive(ctx: typer.Context) -> CampaignView:
     try:
         return _create(ctx, questions.run())
     except (KeyboardInterrupt, typer.Abort, typer.Exit) as stopped:
-        why = "refused" if isinstance(stopped, typer.Exit) else "stopped"
-        if not questions.answers:
-            typer.echo(f"{why}: nothing answered, nothing saved", err=True)
-            raise typer.Exit(1) from None
-        saved = save_answers(questions.answers, Path.cwd(), why)
-        typer.echo(f"{why}: your answers are saved in {saved}; complete it (docs/campaign-file.md) and "
-                   f"run: admin-cli campaigns create -f {saved.name}", err=True)
+        _keep_answers(questions.answers, "refused" if isinstance(stopped, typer.Exit) else "stopped")
         raise typer.Exit(1) from None
+    except Exception:
+        _keep_answers(questions.answers, "failed")  # then the error itself, as it is
+        raise
+
+
+def _keep_answers(answers: dict[str, Any], why: str) -> None:
+    from admin_cli.campaign_prompts import save_answers
+
+    if not answers:
+        typer.echo(f"{why}: nothing answered, nothing saved", err=True)
+        return
+    saved = save_answers(answers, Path.cwd(), why)
+    typer.echo(f"{why}: your answers are saved in {saved}; complete it (docs/campaign-file.md) and "
+               f"run: admin-cli campaigns create -f {saved.name}", err=True)
 
 
 @campaigns_app.command("create")
