@@ -7,9 +7,10 @@
 Sets up a scratch SQLite database (the README walkthrough's first steps: a user, a channel, one
 campaign from docs/examples with a few uploads), runs every case once to warm the bytecode
 caches (as an installed program has them), then runs the cases round-robin `--rounds` times and
-prints the median and 90th-percentile wall time, the median peak RSS, the ratio of the median to
-the typer+rich baseline's median, and the issue's budget (0.3 s for help and completion, 0.8 s
-for the read commands).
+prints the median and 90th-percentile wall time, the median CPU time (user + system: on a busy
+machine closer to what a quiet one shows as wall time), the median peak RSS, the ratio of the
+median to the typer+rich baseline's median, and the issue's budget (0.3 s for help and
+completion, 0.8 s for the read commands), judged on the median wall time.
 """
 from __future__ import annotations
 
@@ -38,11 +39,13 @@ class Case:
     budget: float | None = None
     env: dict[str, str] = field(default_factory=dict)
     times: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
     peaks_kib: list[int] = field(default_factory=list)
 
 
-def run_once(argv: list[str], env: dict[str, str]) -> tuple[float, int]:
-    """Wall seconds and peak RSS (KiB) of one process, output discarded; a failure stops the bench."""
+def run_once(argv: list[str], env: dict[str, str]) -> tuple[float, float, int]:
+    """Wall seconds, CPU seconds (user + system) and peak RSS (KiB) of one process, output
+    discarded; a failure stops the bench."""
     started = time.perf_counter()
     process = subprocess.Popen(argv, env=env, cwd=env["BENCH_CWD"], stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE)
@@ -52,7 +55,13 @@ def run_once(argv: list[str], env: dict[str, str]) -> tuple[float, int]:
     if process.returncode != 0:
         raise SystemExit(f"{' '.join(argv)} exited {process.returncode}: {process.stderr.read().decode()[-800:]}")
     process.stderr.close()
-    return elapsed, usage.ru_maxrss
+    return elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss
+
+
+def record(case: Case, elapsed: float, cpu: float, peak_kib: int) -> None:
+    case.times.append(elapsed)
+    case.cpu.append(cpu)
+    case.peaks_kib.append(peak_kib)
 
 
 def free_port() -> int:
@@ -61,9 +70,9 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def service_once(env: dict[str, str]) -> tuple[float, int]:
+def service_once(env: dict[str, str]) -> tuple[float, float, int]:
     """`python -m bot` in sandbox mode on a free port: seconds from spawn to the first 200 from
-    /healthz, and the process's peak RSS (KiB) when it is stopped right after."""
+    /healthz, and the process's CPU seconds and peak RSS (KiB) when it is stopped right after."""
     port = free_port()
     started = time.perf_counter()
     process = subprocess.Popen([sys.executable, "-m", "bot"], env={**env, "PORT": str(port)}, cwd=env["BENCH_CWD"],
@@ -80,7 +89,7 @@ def service_once(env: dict[str, str]) -> tuple[float, int]:
     _, _, usage = os.wait4(process.pid, 0)
     if healthy is None:
         raise SystemExit("python -m bot: /healthz did not answer 200 within 60 s")
-    return healthy, usage.ru_maxrss
+    return healthy, usage.ru_utime + usage.ru_stime, usage.ru_maxrss
 
 
 def prepare(folder: Path) -> dict[str, str]:
@@ -127,22 +136,21 @@ def main() -> None:
         service_once(env)
         for _ in range(rounds):
             for case in cases:
-                elapsed, peak = run_once(case.argv, {**env, **case.env})
-                case.times.append(elapsed)
-                case.peaks_kib.append(peak)
-            elapsed, peak = service_once(env)
-            service.times.append(elapsed)
-            service.peaks_kib.append(peak)
+                record(case, *run_once(case.argv, {**env, **case.env}))
+            record(service, *service_once(env))
     baseline = statistics.median(cases[0].times)
-    print(f"{rounds} rounds, Python {sys.version.split()[0]}, {os.cpu_count()} CPUs; wall time of whole processes")
-    print(f"{'case':<46} {'median':>8} {'p90':>8} {'peak RSS':>9} {'× base':>7}  budget")
+    print(f"{rounds} rounds, Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average "
+          f"{os.getloadavg()[0]:.1f}; wall time of whole processes (CPU: user + system, median)")
+    print(f"{'case':<46} {'median':>8} {'p90':>8} {'CPU':>7} {'peak RSS':>9} {'× base':>7}  budget")
     for case in [*cases, service]:
         ordered = sorted(case.times)
         median = statistics.median(ordered)
         p90 = ordered[min(len(ordered) - 1, round(0.9 * (len(ordered) - 1)))]
         peak = statistics.median(case.peaks_kib) / 1024
+        cpu = statistics.median(case.cpu)
         verdict = "" if case.budget is None else f"< {case.budget:.1f} s {'ok' if median < case.budget else 'OVER'}"
-        print(f"{case.name:<46} {median:>7.3f}s {p90:>7.3f}s {peak:>6.0f} MiB {median / baseline:>6.1f}×  {verdict}")
+        print(f"{case.name:<46} {median:>7.3f}s {p90:>7.3f}s {cpu:>6.3f}s {peak:>6.0f} MiB {median / baseline:>6.1f}×  "
+              f"{verdict}")
 
 
 if __name__ == "__main__":
