@@ -3,15 +3,19 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from typing import TYPE_CHECKING
 
 import typer
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from admin_cli.context import CliError, acting_user, acting_user_name, in_transaction
-from admin_cli.output import add_row, print_table, table
-from bot.storage import audit
+from admin_cli.output import add_row, json_text, print_table, table
 from flows.campaigns.dates import TAIPEI
 from flows.campaigns.roles import Role
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from bot.storage import audit
 
 AUDIT_ROLES = frozenset({Role.ADMIN, Role.SUPERVISOR})
 
@@ -39,13 +43,17 @@ def audit_command(
     ctx: typer.Context,
     actor: str | None = typer.Option(None, "--actor", help="Admin user name (or `system`)."),
     action: str | None = typer.Option(None, "--action", help="Action or its prefix (campaign, privacy.purge)."),
-    target: str | None = typer.Option(None, "--target", help="Target or its prefix (campaign:5, user:P…)."),
+    target: str | None = typer.Option(None, "--target", help="Target or its prefix, e.g. campaign:5 or user:."),
     since: str | None = typer.Option(None, "--since", help="From (ISO 8601; Taipei time without offset)."),
     until: str | None = typer.Option(None, "--until", help="Before (ISO 8601; Taipei time without offset)."),
-    limit: int = typer.Option(100, "--limit", min=1, max=audit.SEARCH_LIMIT_MAX),
+    limit: int = typer.Option(100, "--limit", min=1, help="At most this many entries (up to 10000)."),
     as_json: bool = typer.Option(False, "--json", help="One JSON object per entry, newest first."),
 ) -> None:
     """Search the audit log of admin actions, newest first (管理員 and 主管)."""
+    from bot.storage import audit
+
+    if limit > audit.SEARCH_LIMIT_MAX:
+        raise typer.BadParameter(f"{limit} is more than {audit.SEARCH_LIMIT_MAX}", param_hint="--limit")
     start, end = parse_moment(since, "--since"), parse_moment(until, "--until")
 
     async def work(session: AsyncSession) -> list[audit.AuditRow]:
@@ -58,7 +66,7 @@ def audit_command(
     rows = in_transaction(work)
     if as_json:
         for row in rows:
-            typer.echo(json.dumps(row.to_dict(), ensure_ascii=False, default=str))
+            typer.echo(json_text(row.to_dict(), default=str))
         return
     grid = table("時間", "操作者", "動作", "對象", "變更前", "變更後", "內容")
     for row in rows:

@@ -3,24 +3,20 @@ refusal (unknown campaign or user, missing rights, a status that forbids the act
 settings or files) into one `error: …` line with a non-zero exit."""
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import typer
 
-from admin_cli.context import CliError, acting_user_name, fail, load_config
-from bot.campaigns.coupons import CouponImportError
-from bot.campaigns.store import Actor, CampaignNotFound, CampaignStore, UnknownActor, actor_named
-from bot.storage.database import Database
-from flows.campaigns.errors import CampaignSettingsError
-from flows.campaigns.lifecycle import ActionRefused
-from flows.campaigns.lottery import LotteryError
-from flows.campaigns.roles import PermissionDenied
+from admin_cli.context import CliError, acting_user_name, fail, with_database
+
+if TYPE_CHECKING:
+    from bot.campaigns.store import Actor, CampaignStore
+    from bot.storage.database import Database
 
 T = TypeVar("T")
-Work = Callable[[CampaignStore, Actor], Awaitable[T]]
+Work = Callable[["CampaignStore", "Actor"], Awaitable[T]]
 
 
 def now() -> dt.datetime:
@@ -30,6 +26,13 @@ def now() -> dt.datetime:
 
 def refusal_line(exc: BaseException) -> str | None:
     """The one-line message of an expected refusal; None for anything else (a bug)."""
+    from bot.campaigns.coupons import CouponImportError
+    from bot.campaigns.store import CampaignNotFound, UnknownActor
+    from flows.campaigns.errors import CampaignSettingsError
+    from flows.campaigns.lifecycle import ActionRefused
+    from flows.campaigns.lottery import LotteryError
+    from flows.campaigns.roles import PermissionDenied
+
     if isinstance(exc, CampaignNotFound):
         return f"CAMPAIGN: no campaign with ID {exc.campaign_id}"
     if isinstance(exc, UnknownActor):
@@ -44,19 +47,16 @@ def refusal_line(exc: BaseException) -> str | None:
 def run_as(ctx: typer.Context, work: Work[T]) -> T:
     """Run `work(store, actor)` for the user named by --as; refusals exit 1 with one line.
     Each store call is its own transaction, so a refused command changes nothing."""
-    name = acting_user_name(ctx)
-    config = load_config()
+    from bot.campaigns.store import CampaignStore, actor_named
 
-    async def run() -> T:
-        db = Database(config.database_url)
-        try:
-            actor = await actor_named(db, name)
-            return await work(CampaignStore(db), actor)
-        finally:
-            await db.close()
+    name = acting_user_name(ctx)
+
+    async def run(db: Database) -> T:
+        actor = await actor_named(db, name)
+        return await work(CampaignStore(db), actor)
 
     try:
-        return asyncio.run(run())
+        return with_database(run)
     except Exception as exc:  # noqa: BLE001 - expected refusals become one line, others re-raise
         line = refusal_line(exc)
         if line is None:

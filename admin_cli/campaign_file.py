@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from admin_cli.context import CliError
+from admin_cli.streams import is_stdio, read_limited
 from bot.storage.models import Channel
 from flows.campaigns.settings import CampaignSettings
 
@@ -50,18 +51,14 @@ def parse_text(text: str, name: str = "file") -> dict[str, Any]:
 
 
 def read_file(path: Path) -> dict[str, Any]:
-    """A campaign file's mapping; unreadable, too large or non-UTF-8 files are refused."""
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise CliError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    if len(raw) > FILE_MAX_BYTES:
-        raise CliError(f"{path}: larger than {FILE_MAX_BYTES} bytes")
+    """A campaign file's mapping (`-`: from stdin); unreadable, too large or non-UTF-8 files are refused."""
+    name = "standard input" if is_stdio(path) else str(path)
+    raw = read_limited(path, FILE_MAX_BYTES, name)
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise CliError(f"{path}: not UTF-8 text (byte {exc.start})") from None
-    return parse_text(text, str(path))
+        raise CliError(f"{name}: not UTF-8 text (byte {exc.start})") from None
+    return parse_text(text, name)
 
 
 async def resolve_channel(session: AsyncSession, data: dict[str, Any]) -> dict[str, Any]:

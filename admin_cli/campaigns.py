@@ -4,20 +4,20 @@ campaign's status and the user's role allow; each change is one audited transact
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from admin_cli.campaign_access import checked, now, run_as
-from admin_cli.campaign_file import parse_text, read_file, resolve_channel, to_file_text
 from admin_cli.context import CliError
-from admin_cli.editor import edit_text
 from admin_cli.output import JSON_OPTION, add_row, print_json, print_table, table
-from bot.campaigns.store import Actor, CampaignStore, CampaignView
 from flows.campaigns.describe import coupon_text, editable_text, scope_text, tier_lines, when
 from flows.campaigns.lifecycle import CampaignStatus, check_edit
 
-campaigns_app = typer.Typer(help="Invoice campaigns: create, list, show, edit, publish …", no_args_is_help=True)
+if TYPE_CHECKING:
+    from bot.campaigns.store import Actor, CampaignStore, CampaignView
+
+campaigns_app = typer.Typer(help="Invoice campaigns: create, list, show, edit, publish, pause, copy, delete.", no_args_is_help=True)
 
 STATUS_HELP = "one of: " + ", ".join(f"{s.value} ({s.label})" for s in CampaignStatus)
 
@@ -69,105 +69,74 @@ def view_json(view: CampaignView) -> dict[str, Any]:
 
 
 async def _settings_from(store: CampaignStore, data: dict[str, Any]) -> dict[str, Any]:
+    from admin_cli.campaign_file import resolve_channel
+
     async with store.db.session() as session:
         return await resolve_channel(session, data)
 
 
 # --- create ---------------------------------------------------------------------------------------
 
-def _ask(text: str, default: str | None = None) -> str:
-    return typer.prompt(text, default=default, show_default=default is not None).strip()
+def _create(ctx: typer.Context, data: dict[str, Any]) -> CampaignView:
+    async def work(store: CampaignStore, actor: Actor) -> CampaignView:
+        return await store.create(actor, await _settings_from(store, data), now())
+
+    return run_as(ctx, work)
 
 
-def _choice(text: str, options: tuple[str, ...], default: str) -> str:
-    while True:
-        answer = _ask(f"{text} [{'/'.join(options)}]", default)
-        if answer in options:
-            return answer
-        typer.echo(f"  please answer one of: {', '.join(options)}", err=True)
+def _interactive(ctx: typer.Context) -> CampaignView:
+    """Ask for the settings (after checking that the acting user may create campaigns) and create
+    the draft; if the questions or the creation stop, save the answers as a campaign file."""
+    from admin_cli.campaign_prompts import CampaignQuestions
+    from flows.campaigns.dates import today_in_taipei
+    from flows.campaigns.roles import Permission, require
+
+    async def ready(store: CampaignStore, actor: Actor) -> list[str]:
+        from sqlalchemy import select
+
+        from bot.storage.models import Channel
+
+        require(actor.name, actor.role, Permission.EDIT)  # refused before any question
+        async with store.db.session() as session:
+            return list(await session.scalars(select(Channel.name).order_by(Channel.id)))
+
+    questions = CampaignQuestions(run_as(ctx, ready), today_in_taipei(now()))
+    try:
+        return _create(ctx, questions.run())
+    except (KeyboardInterrupt, typer.Abort, typer.Exit) as stopped:
+        _keep_answers(questions.answers, "refused" if isinstance(stopped, typer.Exit) else "stopped")
+        raise typer.Exit(1) from None
+    except Exception:
+        _keep_answers(questions.answers, "failed")  # then the error itself, as it is
+        raise
 
 
-def _integer(text: str, default: str | None = None, allow_blank: bool = False) -> int | None:
-    while True:
-        answer = _ask(text, default)
-        if allow_blank and answer in ("", "-"):
-            return None
-        if answer.isdigit() and int(answer) >= 1:
-            return int(answer)
-        typer.echo("  please give a whole number ≥ 1" + (" (or - for none)" if allow_blank else ""), err=True)
+def _keep_answers(answers: dict[str, Any], why: str) -> None:
+    from admin_cli.campaign_prompts import save_answers
 
-
-def _reward(bot_name: str | None = None) -> dict[str, Any]:
-    bot = bot_name or _ask("機器人名稱 (bot name)")
-    module = _ask("機器人模組名稱 (module name)")
-    kind = _choice("優惠券來源 coupon source", ("code_pool", "shared_link"), "code_pool")
-    coupon: dict[str, Any] = {"kind": kind}
-    if kind == "shared_link":
-        coupon["url"] = _ask("共用連結 coupon URL")
-    return {"bot_name": bot, "module_name": module, "coupon": coupon}
-
-
-def interactive_settings() -> dict[str, Any]:
-    """Ask for a campaign's settings step by step (the same fields as a campaign file)."""
-    data: dict[str, Any] = {
-        "name": _ask("活動名稱 name"),
-        "channel": _ask("渠道 LINE channel name"),
-        "start_at": _ask("活動開始 start (YYYY-MM-DDTHH:MM, Taipei time)"),
-        "end_at": _ask("活動結束 end (YYYY-MM-DDTHH:MM, Taipei time)"),
-        "rules_url": _ask("活動規則網址 rules URL"),
-    }
-    image = _ask("活動圖片網址 image URL (888×888; - for none)", "-")
-    data["image_url"] = None if image == "-" else image
-    cap = _integer("每人參與上限 per-person cap (- for unlimited)", "-", allow_blank=True)
-    sellers = _ask("公司行號 sellers, comma-separated (- for unlimited)", "-")
-    conditions: dict[str, Any] = {
-        "per_person_cap": cap,
-        "issue_dates": {"start": _ask("發票開立日期起 issue dates from (YYYY-MM-DD)"),
-                        "end": _ask("發票開立日期迄 issue dates to (YYYY-MM-DD)")},
-        "sellers": None if sellers == "-" else [s.strip() for s in sellers.split(",")],
-        "reward_timing": _choice("送獎時機 reward timing", ("immediate", "list_only"), "immediate"),
-    }
-    scope_kind = _choice("消費認列範圍 scope", ("whole_invoice", "items"), "whole_invoice")
-    measure = _choice("門檻 measure", ("amount", "count"), "amount")
-    threshold = _integer("門檻 threshold (NT$ or items)")
-    if scope_kind == "whole_invoice":
-        conditions["scope"] = {"kind": "whole_invoice", "measure": measure, "threshold": threshold}
-    else:
-        keywords = [k.strip() for k in _ask("品名關鍵字 keywords, comma-separated").split(",")]
-        match = _choice("關鍵字比對 keyword match", ("any", "all"), "any")
-        conditions["scope"] = {"kind": "items", "combinator": "and", "blocks": [
-            {"keywords": keywords, "match": match, "measure": measure, "threshold": threshold}]}
-    immediate = conditions["reward_timing"] == "immediate"
-    if immediate:
-        conditions["reward"] = _reward()
-    tiers: list[dict[str, Any]] = []
-    if measure == "amount":
-        raw = _ask("更高級距 higher tier amounts, comma-separated (- for none)", "-")
-        if raw != "-":
-            for amount in (a.strip() for a in raw.split(",")):
-                if not amount.isdigit():
-                    raise CliError(f"higher tier amounts: {amount!r} is not a whole number")
-                typer.echo(f"第 {len(tiers) + 2} 級距 ≥ {amount} 元")
-                reward = _reward(conditions["reward"]["bot_name"]) if immediate else None
-                tiers.append({"min_amount": int(amount), "reward": reward})
-    conditions["higher_tiers"] = tiers
-    data["conditions"] = conditions
-    return data
+    if not answers:
+        typer.echo(f"{why}: nothing answered, nothing saved", err=True)
+        return
+    saved = save_answers(answers, Path.cwd(), why)
+    typer.echo(f"{why}: your answers are saved in {saved}; complete it (docs/campaign-file.md) and "
+               f"run: admin-cli campaigns create -f {saved.name}", err=True)
 
 
 @campaigns_app.command("create")
 def create(
     ctx: typer.Context,
-    file: Path | None = typer.Option(None, "--file", "-f", help="Campaign file (YAML or JSON); see docs/campaign-file.md."),
+    file: Path | None = typer.Option(None, "--file", "-f", help="Campaign file (YAML or JSON; - reads stdin); "
+                                     "see docs/campaign-file.md."),
 ) -> None:
-    """Create a draft campaign from a campaign file, or interactively without --file."""
-    data = checked(read_file, file) if file is not None else None
+    """Create a draft campaign from a campaign file, or interactively without --file: every answer
+    is checked as it is entered, and if the questions stop (Ctrl-C, a refusal) the answers so
+    far are saved as a campaign file to finish and pass to --file."""
+    if file is None:
+        view = _interactive(ctx)
+    else:
+        from admin_cli.campaign_file import read_file
 
-    async def work(store: CampaignStore, actor: Actor) -> CampaignView:
-        settings = await _settings_from(store, data if data is not None else interactive_settings())
-        return await store.create(actor, settings, now())
-
-    view = run_as(ctx, work)
+        view = _create(ctx, checked(read_file, file))
     typer.echo(f"created campaign {view.id} 「{view.settings.name}」 ({view.status.label}) on channel "
                f"{view.channel_name}")
 
@@ -227,6 +196,8 @@ def show(
 
     view = run_as(ctx, work)
     if as_file:
+        from admin_cli.campaign_file import to_file_text
+
         typer.echo(to_file_text(view.settings, view.channel_name), nl=False)
     elif as_json:
         print_json(view_json(view))
@@ -238,6 +209,8 @@ def show(
 
 def _edited(current: CampaignView, file: Path | None, overrides: dict[str, Any],
             editor_text: str | None) -> dict[str, Any] | None:
+    from admin_cli.campaign_file import parse_text, read_file
+
     if file is not None:
         return read_file(file)
     if editor_text is not None:
@@ -255,7 +228,8 @@ def _edited(current: CampaignView, file: Path | None, overrides: dict[str, Any],
 def edit(
     ctx: typer.Context,
     campaign_id: int = typer.Argument(..., metavar="CAMPAIGN"),
-    file: Path | None = typer.Option(None, "--file", "-f", help="The whole campaign file as edited."),
+    file: Path | None = typer.Option(None, "--file", "-f", help="The whole campaign file as edited (- reads "
+                                     "stdin)."),
     name: str | None = typer.Option(None, "--name", help="活動名稱."),
     start: str | None = typer.Option(None, "--start", help="活動開始 (ISO 8601; Taipei time without offset)."),
     end: str | None = typer.Option(None, "--end", help="活動結束 (ISO 8601; Taipei time without offset)."),
@@ -277,6 +251,9 @@ def edit(
         if current.status is CampaignStatus.ENDED:
             refusals = check_edit(current.status, ["name"])
             raise CliError(refusals[0].message)
+        from admin_cli.campaign_file import to_file_text
+        from admin_cli.editor import edit_text
+
         editor_text = None
         if file is None and not any(v is not None for v in overrides.values()):
             original = to_file_text(current.settings, current.channel_name)
@@ -352,7 +329,17 @@ def delete(
     campaign_id: int = typer.Argument(..., metavar="CAMPAIGN"),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
 ) -> None:
-    """Delete a draft campaign with its test uploads, messages, triggers and coupon pool."""
+    """Delete a draft campaign with its test uploads, messages, triggers and coupon pool. A
+    campaign that is not a draft, or a role that may not delete, is refused before the question."""
+    from flows.campaigns.lifecycle import ListAction, require_list_action
+    from flows.campaigns.roles import permission_for, require
+
+    async def may_delete(store: CampaignStore, actor: Actor) -> None:
+        view = await store.get(campaign_id, now(), actor=actor)
+        require(actor.name, actor.role, permission_for(ListAction.DELETE, view.status))
+        require_list_action(ListAction.DELETE, view.status)
+
+    run_as(ctx, may_delete)
     if not yes:
         typer.confirm(f"Delete campaign {campaign_id} and everything uploaded to it?", abort=True)
 

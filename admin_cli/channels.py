@@ -2,15 +2,17 @@
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 import typer
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from admin_cli.context import CliError, acting_user, acting_user_name, in_transaction
 from admin_cli.output import add_row, print_table, table
-from bot.storage.models import AuditEntry, Channel
-from flows.campaigns.roles import Permission, can
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from bot.storage.models import Channel
 
 channels_app = typer.Typer(help="LINE channels.", no_args_is_help=True)
 
@@ -24,6 +26,8 @@ def _secret(value: str | None, env: str, prompt: str) -> str:
 
 
 async def _editor(session: AsyncSession, ctx: typer.Context) -> int:
+    from flows.campaigns.roles import Permission, can
+
     actor, role = await acting_user(session, acting_user_name(ctx))
     if not can(role, Permission.EDIT):
         raise CliError(f"{actor.name}（{role.label}）may not change channels")
@@ -31,6 +35,10 @@ async def _editor(session: AsyncSession, ctx: typer.Context) -> int:
 
 
 async def _channel(session: AsyncSession, name: str) -> Channel:
+    from sqlalchemy import select
+
+    from bot.storage.models import Channel
+
     channel = await session.scalar(select(Channel).where(Channel.name == name))
     if channel is None:
         raise CliError(f"CHANNEL: no channel named {name!r}")
@@ -48,7 +56,13 @@ def add(
         None, "--login-channel-id", help="LINE Login channel ID of the LIFF app (verifies the pages' ID tokens)."),
 ) -> None:
     """Add a channel; the secret and token come from LINE_CHANNEL_SECRET / LINE_CHANNEL_ACCESS_TOKEN
-    or a hidden prompt, and are never printed."""
+    or a hidden prompt, and are never printed. The acting user's role is checked before anything
+    is asked."""
+    from sqlalchemy import select
+
+    from bot.storage.models import AuditEntry, Channel
+
+    in_transaction(lambda session: _editor(session, ctx))  # refused before any question
     secret = _secret(None, "LINE_CHANNEL_SECRET", "Channel secret")
     token = _secret(None, "LINE_CHANNEL_ACCESS_TOKEN", "Channel access token")
     if len(secret) < 16:
@@ -74,6 +88,9 @@ def add(
 @channels_app.command("list")
 def list_channels() -> None:
     """List channels (credentials are never shown)."""
+    from sqlalchemy import select
+
+    from bot.storage.models import Channel
 
     async def work(session: AsyncSession) -> list[Channel]:
         return list(await session.scalars(select(Channel).order_by(Channel.id)))
@@ -93,6 +110,8 @@ def _shown(key: str, value: object) -> object:
 
 
 def _set(ctx: typer.Context, name: str, action: str, **changes: object) -> None:
+    from bot.storage.models import AuditEntry
+
     async def work(session: AsyncSession) -> str:
         actor_id = await _editor(session, ctx)
         channel = await _channel(session, name)

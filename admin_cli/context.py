@@ -1,18 +1,21 @@
-"""What every command needs: configuration, one database transaction, and the acting user."""
+"""What every command needs: configuration, one database transaction, and the acting user.
+
+The service's modules (configuration, SQLAlchemy, the models) are imported inside the functions
+that use them: `admin-cli --help` and shell completion never load them (issue 29)."""
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import typer
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.config import Config, ConfigError
-from bot.storage.database import Database
-from bot.storage.models import AdminUser
-from flows.campaigns.roles import Role
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from bot.config import Config
+    from bot.storage.database import Database
+    from bot.storage.models import AdminUser
+    from flows.campaigns.roles import Role
 
 T = TypeVar("T")
 
@@ -28,6 +31,8 @@ def fail(message: str, code: int = 1) -> "typer.Exit":
 
 
 def load_config() -> Config:
+    from bot.config import Config, ConfigError
+
     try:
         return Config.from_env(service=False)
     except ConfigError as exc:
@@ -37,22 +42,21 @@ def load_config() -> Config:
 def in_transaction(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
     """Run `work` in one transaction on DATABASE_URL: all of it commits, or none of it."""
 
-    async def run() -> T:
-        db = Database(load_config().database_url)
-        try:
-            async with db.session() as session, session.begin():
-                return await work(session)
-        finally:
-            await db.close()
+    async def run(db: Database) -> T:
+        async with db.session() as session, session.begin():
+            return await work(session)
 
     try:
-        return asyncio.run(run())
+        return with_database(run)
     except CliError as exc:
         raise fail(str(exc)) from None
 
 
 def with_database(work: Callable[[Database], Awaitable[T]]) -> T:
     """Run `work(db)` on DATABASE_URL (each service call its own transaction)."""
+    import asyncio
+
+    from bot.storage.database import Database
 
     async def run() -> T:
         db = Database(load_config().database_url)
@@ -72,6 +76,11 @@ def acting_user_name(ctx: typer.Context) -> str:
 
 
 async def acting_user(session: AsyncSession, name: str) -> tuple[AdminUser, Role]:
+    from sqlalchemy import select
+
+    from bot.storage.models import AdminUser
+    from flows.campaigns.roles import Role
+
     user = await session.scalar(select(AdminUser).where(AdminUser.name == name))
     if user is None:
         raise CliError(f"--as: no admin user named {name!r} (add one with `admin-cli users add`)")

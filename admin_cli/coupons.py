@@ -3,32 +3,24 @@ and bad rows reported by line), show the codes left per tier, and list rewards w
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from admin_cli.campaign_access import checked, now, run_as
-from admin_cli.campaigns import when
-from admin_cli.context import CliError, load_config
+from admin_cli.context import load_config
 from admin_cli.output import add_row, print_table, table
-from bot.campaigns.coupons import ImportReport, PoolCount, WaitingReward, remaining, waiting_rewards
-from bot.campaigns.store import Actor, CampaignStore
-from bot.chat.results import ResultNotifier
-from flows.campaigns.roles import Permission, require
+from admin_cli.streams import read_limited
+from flows.campaigns.describe import when
+
+if TYPE_CHECKING:
+    from bot.campaigns.coupons import ImportReport, PoolCount, WaitingReward
+    from bot.campaigns.store import Actor, CampaignStore
 
 coupons_app = typer.Typer(help="Coupon code pools and rewards waiting for a code.", no_args_is_help=True)
 
 FILE_MAX_BYTES = 50_000_000
 SHOWN_PROBLEMS = 20
-
-
-def _read(path: Path) -> bytes:
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise CliError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    if len(data) > FILE_MAX_BYTES:
-        raise CliError(f"{path}: larger than {FILE_MAX_BYTES} bytes")
-    return data
 
 
 def _print_report(report: ImportReport, given: int) -> None:
@@ -53,11 +45,14 @@ def _print_report(report: ImportReport, given: int) -> None:
 def import_pool(
     ctx: typer.Context,
     campaign_id: int = typer.Argument(..., metavar="CAMPAIGN"),
-    file: Path = typer.Argument(..., metavar="CSV", help="One code per row; optional header (序號/code) and tier (級距) column."),
+    file: Path = typer.Argument(..., metavar="CSV", help="One code per row; optional header (序號/code) and tier (級距) column; - reads "
+                                                    "stdin."),
 ) -> None:
     """Import coupon codes into the campaign's pool (UTF-8 or Big5 CSV) and hand new codes to
     rewards that were waiting for one."""
-    data = checked(_read, file)
+    from bot.chat.results import ResultNotifier
+
+    data = checked(read_limited, file, FILE_MAX_BYTES)
 
     config = load_config()
     notifier = ResultNotifier(sandbox_base_url=config.base_url if config.sandbox else None)
@@ -85,6 +80,8 @@ def _print_pool(campaign_id: int, pool: PoolCount) -> None:
 def remaining_codes(ctx: typer.Context, campaign_id: int = typer.Argument(..., metavar="CAMPAIGN")) -> None:
     """How many codes are left in the pool (per tier) and how many were given."""
 
+    from bot.campaigns.coupons import remaining
+
     async def work(store: CampaignStore, actor: Actor) -> PoolCount:
         await store.get(campaign_id, now(), actor=actor)  # the campaign must exist
         async with store.db.session() as session:
@@ -99,6 +96,9 @@ def waiting(
     campaign_id: int | None = typer.Option(None, "--campaign", help="Only this campaign."),
 ) -> None:
     """Rewards owed to 通過 invoices whose pool ran out, oldest first (import codes to give them)."""
+
+    from bot.campaigns.coupons import waiting_rewards
+    from flows.campaigns.roles import Permission, require
 
     async def work(store: CampaignStore, actor: Actor) -> list[WaitingReward]:
         if campaign_id is not None:

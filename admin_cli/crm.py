@@ -8,24 +8,18 @@ import os
 import secrets
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import typer
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from admin_cli.context import CliError, acting_user, acting_user_name, fail, with_database
-from admin_cli.output import add_row, print_table, table
+from admin_cli.output import add_row, json_text, print_table, table
 from admin_cli.output import console as terminal
-from bot.backme.emails import outbox_counts
-from bot.backme.pages import PAGE_KEY, PageSettingsError, parse_field_mapping, parse_receipt_option_names
-from bot.backme.receipts import validate_template
-from bot.backme.reverse import StatsError, split_stats_url
-from bot.storage.crm_models import Contribution, DonationPage, EmailOutbox
-from bot.storage.database import Database
-from bot.storage.models import AuditEntry
 from flows.backme.statuses import ContributionStatus
-from flows.campaigns.roles import Permission, can
+
+if TYPE_CHECKING:
+    from bot.storage.crm_models import Contribution, DonationPage, EmailOutbox
+    from bot.storage.database import Database
 
 crm_app = typer.Typer(help="Backme → CRM: donation pages, contributions, contacts, receipts, email outbox.",
                      no_args_is_help=True)
@@ -62,6 +56,8 @@ def _status_label(code: str) -> str:
 
 async def as_editor(db: Database, ctx_actor: str, what: str) -> Any:  # noqa: ANN401
     """The acting admin user, who must be allowed to edit; else a CLI error."""
+    from flows.campaigns.roles import Permission, can
+
     async with db.session() as session:
         try:
             actor, role = await acting_user(session, ctx_actor)
@@ -79,17 +75,26 @@ def pages_add(
     name: str = typer.Option(..., help="Page name."),
     financial_type: str = typer.Option(..., help="費用類型."),
     receipt_prefix: str = typer.Option("", help="收據編號前綴."),
-    e_receipt: bool = typer.Option(False, "--e-receipt/--no-e-receipt", help="Email receipts automatically."),
+    e_receipt: bool = typer.Option(False, "--e-receipt", help="Email receipts automatically."),
     confirmation_subject: str = typer.Option("", help="付款成功確認信 subject (Jinja2)."),
     confirmation_template: Optional[Path] = typer.Option(None, help="付款成功確認信 body file (Jinja2)."),
     custom_fields: Optional[Path] = typer.Option(None, help="JSON file: Backme custom field → CRM field."),
     receipt_names: Optional[Path] = typer.Option(None, help="JSON file: receipt option value → display name."),
-    reverse_sync: bool = typer.Option(False, "--reverse-sync/--no-reverse-sync", help="Expose CRM-side totals."),
+    reverse_sync: bool = typer.Option(False, "--reverse-sync", help="Expose CRM-side totals."),
     link_name: Optional[str] = typer.Option(None, help="Backme project name shown on the page."),
     link_url: Optional[str] = typer.Option(None, help="Backme project URL shown on the page."),
 ) -> None:
     """Add a page. The Backme secret is read from $BACKME_SECRET or a hidden prompt; the stats API
-    URL (it carries a token) from $BACKME_STATS_URL."""
+    URL (it carries a token) from $BACKME_STATS_URL. The acting user's role is checked before
+    the secret is asked for."""
+    from sqlalchemy.exc import IntegrityError
+
+    from bot.backme.pages import PAGE_KEY, PageSettingsError, parse_field_mapping, parse_receipt_option_names
+    from bot.backme.receipts import validate_template
+    from bot.backme.reverse import StatsError, split_stats_url
+    from bot.storage.crm_models import DonationPage
+    from bot.storage.models import AuditEntry
+
     if not PAGE_KEY.fullmatch(key):
         raise fail("key: use 1-64 lower-case letters, digits, '-' or '_'")
     if not name.strip():
@@ -122,14 +127,14 @@ def pages_add(
             api_base, project_id, api_token = split_stats_url(stats_url)
         except StatsError as exc:
             raise fail(f"{STATS_URL_ENV}: {exc}") from None
+    actor_name = acting_user_name(ctx)
+    _run(lambda db: as_editor(db, actor_name, "add donation pages"))  # refused before any question
     secret = os.environ.get(SECRET_ENV, "").strip()
     if not secret:
         secret = typer.prompt("Backme secret", hide_input=True).strip()
     if len(secret) < 8:
         raise fail("backme_secret: at least 8 characters")
     reverse_token = secrets.token_urlsafe(24) if reverse_sync else None
-
-    actor_name = acting_user_name(ctx)
 
     async def work(db: Database) -> None:
         actor = await as_editor(db, actor_name, "add donation pages")
@@ -157,6 +162,9 @@ def pages_add(
 @pages_app.command("list")
 def pages_list() -> None:
     """List pages (no secrets)."""
+    from sqlalchemy import select
+
+    from bot.storage.crm_models import DonationPage
 
     async def work(db: Database) -> list[DonationPage]:
         async with db.session() as session:
@@ -179,6 +187,10 @@ def _contribution_json(c: Contribution, page_key: str) -> dict[str, Any]:
 
 async def _search(db: Database, *, processor: Optional[str], page: Optional[str], trade_no: Optional[str],
                   status: Optional[str], limit: int) -> list[tuple[Contribution, str]]:
+    from sqlalchemy import select
+
+    from bot.storage.crm_models import Contribution, DonationPage
+
     stmt = select(Contribution, DonationPage.key).join(DonationPage, DonationPage.id == Contribution.page_id)
     if processor:
         stmt = stmt.where(Contribution.processor == processor)
@@ -196,7 +208,7 @@ async def _search(db: Database, *, processor: Optional[str], page: Optional[str]
 def _print(rows: list[tuple[Contribution, str]], as_json: bool, with_reason: bool) -> None:
     if as_json:
         for c, key in rows:
-            typer.echo(json.dumps(_contribution_json(c, key), ensure_ascii=False))
+            typer.echo(json_text(_contribution_json(c, key)))
         return
     columns = ["page", "processor", "trade no", "amount", "status", "receipt no."] + (["reason"] if with_reason else [])
     grid = table(*columns)
@@ -237,6 +249,10 @@ def contributions_failed(
 @outbox_app.command("status")
 def outbox_status(as_json: bool = typer.Option(False, "--json")) -> None:
     """How many emails are queued, being sent, sent and failed; the latest failures."""
+    from sqlalchemy import select
+
+    from bot.backme.emails import outbox_counts
+    from bot.storage.crm_models import EmailOutbox
 
     async def work(db: Database) -> tuple[dict[str, int], list[EmailOutbox]]:
         async with db.session() as session:
@@ -248,7 +264,7 @@ def outbox_status(as_json: bool = typer.Option(False, "--json")) -> None:
     counts, failed = _run(work)
     states = {s: counts.get(s, 0) for s in ("queued", "sending", "sent", "failed")}
     if as_json:
-        typer.echo(json.dumps(states))
+        typer.echo(json_text(states))
         return
     grid = table("state", "count")
     for state, count in states.items():

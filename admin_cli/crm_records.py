@@ -4,32 +4,22 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import json
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import typer
-from sqlalchemy import select
 
+from admin_cli.campaign_access import checked
 from admin_cli.context import acting_user_name, fail
-from admin_cli.output import add_row, display, print_table, table
+from admin_cli.output import add_row, display, json_text, print_table, table
 from admin_cli.crm import _run, as_editor, console, contributions_app, crm_app, pages_app
-from bot.backme.contact_view import (
-    RELATIONSHIP_TYPES,
-    contact_details,
-    find_contact_id,
-    search_by_relationship,
-    search_contacts,
-)
-from bot.backme.offline import record_offline_donations
-from bot.backme.pages import PageSettingsError, parse_receipt_option_names, receipt_option_display
-from bot.backme.worklists import issue_annual_receipts, paper_worklist, tax_upload_worklist
-from bot.storage.crm_models import DonationPage
-from bot.storage.database import Database
-from bot.storage.models import AuditEntry, utcnow
+from admin_cli.streams import is_stdio, read_limited
 from flows.backme.offline import COLUMNS, OfflineDonationError, parse_offline_donation, parse_offline_rows
 from flows.backme.payload import TAIPEI
-from flows.backme.receipts import CURRENT_RECEIPT_LABELS, OLDER_RECEIPT_LABELS, ReceiptOption
+
+if TYPE_CHECKING:
+    from bot.storage.crm_models import DonationPage
+    from bot.storage.database import Database
 
 contacts_app = typer.Typer(help="CRM contacts (buyers and recipients from Backme, offline donors).",
                            no_args_is_help=True)
@@ -42,17 +32,21 @@ MAX_IMPORT_ROWS = 10000
 
 
 async def _audit(db: Database, actor_id: int, action: str, target: str, detail: dict[str, Any]) -> None:
+    from bot.storage.models import AuditEntry
+
     async with db.session() as session:
         session.add(AuditEntry(actor_id=actor_id, action=action, target=target, detail=detail))
         await session.commit()
 
 
 def _today() -> dt.date:
+    from bot.storage.models import utcnow
+
     return utcnow().astimezone(TAIPEI).date()
 
 
 def _write(text: str, out: Optional[Path]) -> None:
-    if out is None:
+    if out is None or is_stdio(out):
         typer.echo(text, nl=False)
         return
     try:
@@ -74,6 +68,13 @@ def pages_receipt_options(
 ) -> None:
     """Show a page's receipt options (value, Backme's labels, display name); --set / --reset edit
     the display names (the values are fixed)."""
+    from sqlalchemy import select
+
+    from bot.backme.pages import PageSettingsError, parse_receipt_option_names, receipt_option_display
+    from bot.storage.crm_models import DonationPage
+    from bot.storage.models import AuditEntry
+    from flows.backme.receipts import CURRENT_RECEIPT_LABELS, OLDER_RECEIPT_LABELS, ReceiptOption
+
     changes: dict[str, str] = {}
     for item in set_:
         value, sep, name = item.partition("=")
@@ -112,7 +113,7 @@ def pages_receipt_options(
              "display_name": receipt_option_display(page, o.value),
              "custom": o.value in (page.receipt_option_names or {})} for o in ReceiptOption]
     if as_json:
-        typer.echo(json.dumps(rows, ensure_ascii=False))
+        typer.echo(json_text(rows))
         return
     grid = table("value", "Backme label", "older label", "display name", "")
     for r in rows:
@@ -138,6 +139,7 @@ def _errors_out(exc: OfflineDonationError) -> typer.Exit:
 
 def _record(actor_name: str, rows: list, action: str, target: str) -> list:  # noqa: ANN001
     """Record (line, donation) rows as the acting editor, audited; errors end the command."""
+    from bot.backme.offline import record_offline_donations
 
     async def work(db: Database) -> list:
         actor = await as_editor(db, actor_name, "record contributions")
@@ -158,7 +160,7 @@ def contributions_add(
     page: str = typer.Option(..., help="Page key."),
     amount: str = typer.Option(..., help="NT$ amount."),
     date: str = typer.Option(..., help="Date received, YYYY-MM-DD (Taipei)."),
-    processor: str = typer.Option(..., help="Where it was made: 銀行轉帳, 現金, another form … (not 挖貝)."),
+    processor: str = typer.Option(..., help="Where it was made: 銀行轉帳, 現金 or another form (not 挖貝)."),
     name: str = typer.Option(..., help="Donor name."),
     email: str = typer.Option("", help="Donor e-mail."),
     phone: str = typer.Option("", help="Donor phone."),
@@ -188,16 +190,11 @@ def contributions_add(
 @contributions_app.command("import")
 def contributions_import(
     ctx: typer.Context,
-    file: Path = typer.Argument(..., help=f"UTF-8 CSV with a header row: {', '.join(COLUMNS)}."),
+    file: Path = typer.Argument(..., help=f"UTF-8 CSV with a header row: {', '.join(COLUMNS)}; - reads stdin."),
 ) -> None:
     """Import donations made elsewhere from a CSV, all or nothing: every bad field of every row is
     reported with its line number and nothing is stored until the whole file is valid."""
-    try:
-        raw = file.read_bytes()
-    except OSError as exc:
-        raise fail(f"file: cannot read {file}: {exc}") from None
-    if len(raw) > MAX_IMPORT_BYTES:
-        raise fail(f"file: larger than {MAX_IMPORT_BYTES // (1024 * 1024)} MiB")
+    raw = checked(read_limited, file, MAX_IMPORT_BYTES, f"file {file}")
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -223,7 +220,7 @@ def contributions_import(
     except OfflineDonationError as exc:
         raise _errors_out(exc) from None
     recorded = _record(acting_user_name(ctx), [(line, d) for (line, _), d in zip(rows, donations)],
-                       "crm.contribution.import", f"file:{file.name}")
+                       "crm.contribution.import", "file:-" if is_stdio(file) else f"file:{file.name}")
     typer.echo(f"imported {len(recorded)} contribution(s)")
     _print_recorded(recorded)
 
@@ -243,11 +240,13 @@ def receipts_annual(
     year: int = typer.Argument(..., help="The year whose donations the receipts cover."),
     page: Optional[str] = typer.Option(None, help="Only this page."),
     paper_csv: Optional[Path] = typer.Option(None, help="Write the printable 年度寄送紙本收據 list here "
-                                                        "(default: annual-paper-receipts-YEAR.csv)."),
+                                                        "(default: annual-paper-receipts-YEAR.csv; - for stdout)."),
 ) -> None:
     """Issue the annual receipts of YEAR: one e-mail per donor for 年度寄送電子收據 (queued in the
     outbox; a donor already e-mailed for the year is not e-mailed again) and a printable CSV list
     for 年度寄送紙本收據."""
+    from bot.backme.worklists import issue_annual_receipts
+
     _year(year)
     if year >= _today().year:
         raise fail(f"year: {year} has not ended yet; annual receipts are issued after the year ends")
@@ -263,8 +262,10 @@ def receipts_annual(
     result = _run(work)
     target = paper_csv or Path(f"annual-paper-receipts-{year}.csv")
     _write(result.paper_csv, target)
-    typer.echo(f"annual e-receipts queued: {result.emailed} (already issued before: {result.already_emailed})")
-    typer.echo(f"annual paper receipts: {result.paper_count} → {target}")
+    to_stderr = is_stdio(target)  # stdout carries the list
+    typer.echo(f"annual e-receipts queued: {result.emailed} (already issued before: {result.already_emailed})",
+               err=to_stderr)
+    typer.echo(f"annual paper receipts: {result.paper_count} → {'stdout' if to_stderr else target}", err=to_stderr)
     for trade_no in result.no_email:
         typer.echo(f"warning: no e-mail address for the annual e-receipt of {trade_no}", err=True)
 
@@ -276,9 +277,11 @@ def receipts_paper(
     out: Optional[Path] = typer.Option(None, help="CSV file (default: standard output)."),
 ) -> None:
     """Work list: single paper receipts (單次寄送紙本收據) to mail, with the receipt address."""
+    from bot.backme.worklists import paper_worklist
+
     text, count = _run(lambda db: paper_worklist(db, year=_year(year) if year is not None else None, page_key=page))
     _write(text, out)
-    if out is not None:
+    if out is not None and not is_stdio(out):
         typer.echo(f"{count} paper receipt(s) → {out}")
 
 
@@ -289,9 +292,11 @@ def receipts_tax_upload(
     out: Optional[Path] = typer.Option(None, help="CSV file (default: standard output)."),
 ) -> None:
     """Work list: donations of YEAR whose donors asked for upload to the tax bureau (option 2)."""
+    from bot.backme.worklists import tax_upload_worklist
+
     text, count = _run(lambda db: tax_upload_worklist(db, year=_year(year), page_key=page))
     _write(text, out)
-    if out is not None:
+    if out is not None and not is_stdio(out):
         typer.echo(f"{count} donation(s) to upload → {out}")
 
 
@@ -300,7 +305,7 @@ def receipts_tax_upload(
 
 @contacts_app.command("search")
 def contacts_search(
-    text: Optional[str] = typer.Argument(None, help="Part of a name, e-mail, phone or external ID (backer-…)."),
+    text: Optional[str] = typer.Argument(None, help="Part of a name, e-mail, phone or external ID (backer-N)."),
     relationship: Optional[str] = typer.Option(
         None, help="關係類型: only contacts on that side of a relationship (收件者: the recipients of "
                    "contributions, each with its buyer and the contributions)."),
@@ -308,6 +313,8 @@ def contacts_search(
     as_json: bool = typer.Option(False, "--json", help="One JSON object per line."),
 ) -> None:
     """Find contacts by text, by relationship (進階搜尋-關係-關係類型:收件者), or both."""
+    from bot.backme.contact_view import RELATIONSHIP_TYPES, search_by_relationship, search_contacts
+
     if relationship is not None and relationship not in RELATIONSHIP_TYPES:
         raise fail(f"relationship: must be {' or '.join(RELATIONSHIP_TYPES)}")
     if relationship is None and not (text or "").strip():
@@ -322,7 +329,7 @@ def contacts_search(
     found = _run(work)
     if as_json:
         for row in found:
-            typer.echo(json.dumps(row, ensure_ascii=False))
+            typer.echo(json_text(row))
         return
     columns = ["id", "external id", "surname", "given name", "e-mail"]
     if relationship is not None:
@@ -341,10 +348,12 @@ def contacts_search(
 
 @contacts_app.command("show")
 def contacts_show(
-    ref: str = typer.Argument(..., metavar="ID", help="Contact ID or external ID (backer-…)."),
+    ref: str = typer.Argument(..., metavar="ID", help="Contact ID or external ID (backer-N)."),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """One contact: name parts, e-mails, phones, addresses, relations, change log, contributions."""
+    from bot.backme.contact_view import contact_details, find_contact_id
+
 
     async def work(db: Database) -> dict[str, Any] | None:
         async with db.session() as session:
@@ -355,7 +364,7 @@ def contacts_show(
     if details is None:
         raise fail(f"id: no contact {ref!r}")
     if as_json:
-        typer.echo(json.dumps(details, ensure_ascii=False))
+        typer.echo(json_text(details))
         return
     console.print(f"[bold]{display(details['last_name'])}{display(details['first_name'])}[/bold]  #{details['id']}  "
                   f"{display(details['external_id'] or '')}  (surname {display(repr(details['last_name']))}, "

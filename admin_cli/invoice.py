@@ -1,22 +1,19 @@
 """`admin-cli invoice …`: e-invoice tools for operators (decode invoice photos, parse code texts)."""
 from __future__ import annotations
 
-import asyncio
-import json
 import sys
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.text import Text
 
 from admin_cli.context import load_config
-from admin_cli.output import add_row, plain, print_table, table
-from bot.photo_decoding import MIB, PhotoDecoder
-from flows.einvoice.codes import display_number
-from flows.einvoice.model import InvoiceCode
-from flows.einvoice.photo import MAX_FILE_BYTES
+from admin_cli.output import add_row, json_text, plain, print_table, table
+
+if TYPE_CHECKING:
+    from bot.photo_decoding import PhotoDecoder
+    from flows.einvoice.model import InvoiceCode
 
 invoice_app = typer.Typer(
     help="E-invoice tools: read invoice photos and code texts as the bot does.",
@@ -50,6 +47,8 @@ def code_as_json(file: str, code: InvoiceCode) -> dict[str, Any]:
 async def decode_file(path: Path, decoder: PhotoDecoder) -> dict[str, Any]:
     """Decode one image file into the JSON object (or `{"file", "error"}`), within the
     decoder's memory budget as the service does."""
+    from flows.einvoice.photo import MAX_FILE_BYTES
+
     file = str(path)
     try:
         if not path.is_file():
@@ -67,10 +66,17 @@ async def decode_file(path: Path, decoder: PhotoDecoder) -> dict[str, Any]:
 
 @invoice_app.command("decode")
 def decode(
-    images: Annotated[list[Path], typer.Argument(help="Invoice photos (JPEG, PNG, WebP, …)")],
+    images: Annotated[list[Path], typer.Argument(help="Invoice photos (JPEG, PNG, WebP or any image Pillow reads)")],
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per image per line")] = False,
 ) -> None:
     """Read the e-invoice QR codes (or barcode) in each photo. Exit 1 if any image failed."""
+    import asyncio
+
+    from rich.text import Text
+
+    from bot.photo_decoding import MIB, PhotoDecoder
+    from flows.einvoice.codes import display_number
+
     budget = load_config().decode_memory_mb * MIB  # DECODE_MEMORY_MB, as in the service
 
     async def decode_all() -> list[dict[str, Any]]:
@@ -80,7 +86,7 @@ def decode(
     results = asyncio.run(decode_all())
     if as_json:
         for result in results:
-            typer.echo(json.dumps(result, ensure_ascii=False))
+            typer.echo(json_text(result))
     else:
         grid = table("File", "Invoice", "Date", "Random", "Total", "Seller BAN", "Items", "Result",
                      title="E-invoice photos")
@@ -119,6 +125,6 @@ def parse(
     failed = False
     for result in parse_lines(sys.stdin):
         failed = failed or "error" in result
-        typer.echo(json.dumps(result, ensure_ascii=False))
+        typer.echo(json_text(result))
     if failed:
         raise typer.Exit(code=1)

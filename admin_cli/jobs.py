@@ -3,17 +3,18 @@ reasons, putting them back in the queue once the cause is fixed, and the pipelin
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 import typer
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from admin_cli.campaigns import when
 from admin_cli.context import CliError, acting_user, acting_user_name, in_transaction
 from admin_cli.output import JSON_OPTION, add_row, print_json, print_table, table
-from bot.storage.models import AuditEntry, Upload, VerificationJob
-from bot.verification.jobs import FAILED, PipelineStats, list_failed, pipeline_stats, requeue_failed
-from flows.campaigns.roles import Permission, can
+from flows.campaigns.describe import when
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from bot.verification.jobs import PipelineStats
 
 jobs_app = typer.Typer(help="The verification pipeline: failed jobs, requeue, counts.", no_args_is_help=True)
 
@@ -21,6 +22,10 @@ jobs_app = typer.Typer(help="The verification pipeline: failed jobs, requeue, co
 @jobs_app.command("failed")
 def failed(limit: int = typer.Option(100, "--limit", min=1, max=10_000), as_json: bool = JSON_OPTION) -> None:
     """Failed verification jobs, newest first, with the reason."""
+    from sqlalchemy import select
+
+    from bot.storage.models import Upload
+    from bot.verification.jobs import list_failed
 
     async def work(session: AsyncSession) -> list[tuple]:
         jobs = await list_failed(session, limit)
@@ -49,6 +54,12 @@ def requeue(
     job_ids: list[int] = typer.Argument(None, metavar="[JOB]...", help="Job IDs; none: every failed job."),
 ) -> None:
     """Put failed jobs back in the queue, due now (after fixing e.g. the MOF credentials)."""
+    from sqlalchemy import select
+
+    from bot.storage.models import AuditEntry, VerificationJob
+    from bot.verification.jobs import FAILED, requeue_failed
+    from flows.campaigns.roles import Permission, can
+
     wanted = sorted(set(job_ids)) if job_ids else None
 
     async def work(session: AsyncSession) -> int:
@@ -75,11 +86,9 @@ def requeue(
 @jobs_app.command("stats")
 def stats(as_json: bool = JSON_OPTION) -> None:
     """Queued, running and failed jobs, and how long the oldest pending one has waited."""
+    from bot.verification.jobs import pipeline_stats
 
-    async def work(session: AsyncSession) -> PipelineStats:
-        return await pipeline_stats(session)
-
-    numbers = in_transaction(work)
+    numbers: PipelineStats = in_transaction(pipeline_stats)
     age = numbers.oldest_pending_age(dt.datetime.now(dt.timezone.utc))
     if as_json:
         print_json({"queued": numbers.queued, "running": numbers.running, "failed": numbers.failed,

@@ -5,29 +5,25 @@ with sample data as flex JSON, and reset it to the default. Every change is audi
 from __future__ import annotations
 
 import datetime as dt
-import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-from sqlalchemy import delete, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from admin_cli.campaign_access import checked
 from admin_cli.context import CliError, acting_user, acting_user_name, fail, in_transaction, load_config, with_database
-from admin_cli.editor import edit_text
-from admin_cli.output import add_row, console, table
-from bot.campaigns.messages import TemplateRefused, edit_status, preview_messages, preview_variables, save_template
-from bot.campaigns.store import Actor, CampaignNotFound, UnknownActor, actor_named
-from bot.line.templates import render_default_messages
-from bot.storage.database import Database
-from bot.storage.models import AuditEntry, Campaign, MessageTemplate
+from admin_cli.output import add_row, console, json_text, table
 from flows.campaigns.describe import when
-from flows.campaigns.roles import PermissionDenied
 from flows.messages.billing import Billing
 from flows.messages.custom import CustomKind
-from flows.messages.invoice_facts import InvoiceFacts
-from flows.messages.system import SystemKind, system_text
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from bot.campaigns.store import Actor
+    from bot.storage.database import Database
+    from bot.storage.models import Campaign, MessageTemplate
+    from flows.messages.invoice_facts import InvoiceFacts
 
 messages_app = typer.Typer(help="System and custom messages of a campaign.", no_args_is_help=True)
 
@@ -44,6 +40,8 @@ def parse_kind(text: str) -> CustomKind:
 
 
 async def _campaign(session: AsyncSession, campaign_id: int) -> Campaign:
+    from bot.storage.models import Campaign
+
     campaign = await session.get(Campaign, campaign_id)
     if campaign is None:
         raise CliError(f"CAMPAIGN: no campaign with ID {campaign_id}")
@@ -51,24 +49,27 @@ async def _campaign(session: AsyncSession, campaign_id: int) -> Campaign:
 
 
 async def _saved(session: AsyncSession, campaign_id: int, kind: CustomKind) -> MessageTemplate | None:
+    from sqlalchemy import select
+
+    from bot.storage.models import MessageTemplate
+
     return await session.scalar(select(MessageTemplate).where(
         MessageTemplate.campaign_id == campaign_id, MessageTemplate.kind == kind.value))
 
 
 def _read_source(path: Path) -> str:
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise CliError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    if len(raw) > SOURCE_MAX_BYTES:
-        raise CliError(f"{path}: larger than {SOURCE_MAX_BYTES} bytes")
+    from admin_cli.streams import read_limited
+
+    raw = read_limited(path, SOURCE_MAX_BYTES)
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise CliError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+        raise CliError(f"{'standard input' if str(path) == '-' else path}: not UTF-8 text (byte {exc.start})") from None
 
 
 def _example_invoice() -> InvoiceFacts:
+    from flows.messages.invoice_facts import InvoiceFacts
+
     return InvoiceFacts("AB12345678", dt.date(2024, 1, 1), "1234")
 
 
@@ -77,6 +78,10 @@ def _example_invoice() -> InvoiceFacts:
 @messages_app.command("list")
 def list_messages(campaign_id: int = typer.Argument(..., metavar="CAMPAIGN")) -> None:
     """The campaign's system messages (fixed) and custom messages (default or customised)."""
+    from sqlalchemy import select
+
+    from bot.storage.models import MessageTemplate
+    from flows.messages.system import SystemKind, system_text
 
     async def work(session: AsyncSession) -> dict[str, MessageTemplate]:
         await _campaign(session, campaign_id)
@@ -122,17 +127,24 @@ def edit(
     ctx: typer.Context,
     campaign_id: int = typer.Argument(..., metavar="CAMPAIGN"),
     kind_text: str = typer.Argument(..., metavar="KIND", help=KIND_HELP),
-    file: Path | None = typer.Option(None, "--file", "-f", help="Template source (Jinja2 → flex JSON)."),
+    file: Path | None = typer.Option(None, "--file", "-f", help="Template source (Jinja2 → flex JSON; - reads "
+                                     "stdin)."),
     alt_text: str | None = typer.Option(None, "--alt-text", help="Alternative text (Jinja2 source ≤ 400 "
                                         "characters; rendered ≤ 1500 UTF-16 code units)."),
 ) -> None:
     """Save a custom message template (from --file, or edit the current one in $EDITOR).
     The template is validated with sample, hostile and empty values before it is saved, and by
     LINE's validate endpoint when the campaign's channel has an access token."""
+    from bot.campaigns.messages import TemplateRefused, save_template
+    from bot.campaigns.store import CampaignNotFound, UnknownActor, actor_named
+    from flows.campaigns.roles import PermissionDenied
+
     kind = parse_kind(kind_text)
     if file is not None:
         source = checked(_read_source, file)
     else:
+        from admin_cli.editor import edit_text
+
         current, _ = _current(campaign_id, kind)
         edited = checked(edit_text, current, ".json.j2")
         if edited is None:
@@ -160,6 +172,10 @@ async def _editor_of(session: AsyncSession, ctx: typer.Context, campaign_id: int
                      kind: CustomKind) -> tuple[Actor, dt.datetime]:
     """The acting user, if their role may edit and the campaign's status lets its verification
     messages change now; else a CliError naming why."""
+    from bot.campaigns.messages import TemplateRefused, edit_status
+    from bot.campaigns.store import Actor
+    from flows.campaigns.roles import PermissionDenied
+
     user, role = await acting_user(session, acting_user_name(ctx))
     actor = Actor(user.id, user.name, role)
     moment = dt.datetime.now(dt.timezone.utc)
@@ -177,6 +193,10 @@ def reset(
     kind_text: str = typer.Argument(..., metavar="KIND", help=KIND_HELP),
 ) -> None:
     """Go back to the default zh-TW template of a custom message."""
+    from sqlalchemy import delete
+
+    from bot.storage.models import AuditEntry, MessageTemplate
+
     kind = parse_kind(kind_text)
 
     async def work(session: AsyncSession) -> str:
@@ -201,10 +221,14 @@ def reset(
 def preview(
     campaign_id: int = typer.Argument(..., metavar="CAMPAIGN"),
     kind_text: str = typer.Argument(..., metavar="KIND", help=KIND_HELP),
-    file: Path | None = typer.Option(None, "--file", "-f", help="Preview this source instead of the saved one."),
+    file: Path | None = typer.Option(None, "--file", "-f", help="Preview this source instead of the saved one "
+                                     "(- reads stdin)."),
     alt_text: str | None = typer.Option(None, "--alt-text", help="Alternative text to preview with --file."),
 ) -> None:
     """Render the message with sample data and print the LINE messages as JSON."""
+    from bot.campaigns.messages import preview_messages, preview_variables
+    from bot.line.templates import render_default_messages
+
     kind = parse_kind(kind_text)
     source = checked(_read_source, file) if file is not None else None
 
@@ -222,7 +246,7 @@ def preview(
         return messages
 
     messages = in_transaction(work)
-    typer.echo(json.dumps(messages, ensure_ascii=False, indent=2))
+    typer.echo(json_text(messages, indent=2))
     config = load_config()
     if config.sandbox:
         typer.echo(f"sandbox chat: {config.base_url}/sandbox", err=True)

@@ -16,15 +16,22 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from admin_cli import rich_fixes  # noqa: F401 - wraps wide characters without cutting words
 from flows.campaigns.dates import in_taipei
 
 #: The `--json` option every listing/showing command takes (`as_json: bool = JSON_OPTION`).
 JSON_OPTION = typer.Option(False, "--json", help="Print one JSON document instead of a table (full values).")
 
-# C0/C1 control characters, DEL, and the Unicode line/paragraph separators: they move the cursor or
-# break a line inside a table cell, so they are shown as escapes instead.
-_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-_NEWLINE = re.compile("\r\n|\r|\n")
+# Line breaks of every kind (CR LF, CR, LF, VT, FF, NEL, U+2028 LINE SEPARATOR, U+2029 PARAGRAPH
+# SEPARATOR) would break a line inside a table cell; other C0 controls, DEL and C1 controls move the
+# cursor or change colours; bidi controls reorder what follows. Tables show them harmlessly: a line
+# break as ⏎, a C0 control or DEL as its Unicode control picture (TAB ␉, ESC ␛, BEL ␇, DEL ␡), a C1
+# or bidi control as U+FFFD �. Only `--json` spells them out as escapes (\u2028).
+_LINE_BREAK = re.compile("\r\n|[\r\n\x0b\x0c\x85\u2028\u2029]")
+_C0_OR_DEL = re.compile("[\x00-\x1f\x7f]")
+_C1_OR_BIDI = re.compile("[\x80-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+#: What JSON leaves raw but a terminal or a JavaScript reader should not get raw.
+_JSON_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 def console(stderr: bool = False) -> Console:
@@ -33,13 +40,14 @@ def console(stderr: bool = False) -> Console:
 
 
 def plain(value: object) -> str:
-    """A value as one line of terminal text: newlines shown as ⏎, tabs as `\\t`, other control
-    characters, U+2028/U+2029 and bidi controls as `\\uXXXX`. None is the empty string."""
+    """A value as one line of terminal text: line breaks (also U+2028/U+2029) shown as ⏎, C0
+    controls and DEL as their control pictures (␉ ␛ ␡), C1 and bidi controls as �; never as
+    escape text. None is the empty string."""
     if value is None:
         return ""
-    text = str(value).replace("\t", "\\t")
-    text = _NEWLINE.sub("⏎", text)
-    return _UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+    text = _LINE_BREAK.sub("⏎", str(value))
+    text = _C0_OR_DEL.sub(lambda m: "␡" if m.group() == "\x7f" else chr(0x2400 + ord(m.group())), text)
+    return _C1_OR_BIDI.sub("\ufffd", text)
 
 
 def display(value: object) -> str:
@@ -102,6 +110,14 @@ def to_json(value: Any) -> Any:  # noqa: ANN401
     return value
 
 
+def json_text(value: Any, indent: int | None = None, default: Any = None) -> str:  # noqa: ANN401
+    """`value` as JSON (UTF-8 text), with DEL, C1 controls, U+2028/U+2029 and bidi controls
+    escaped as \\uXXXX as well (JSON escapes the C0 controls itself): visible, and still the same
+    JSON value."""
+    text = json.dumps(value, ensure_ascii=False, indent=indent, default=default)
+    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
 def print_json(value: Any) -> None:  # noqa: ANN401
     """One JSON document on stdout (UTF-8, indented, keys in the order given)."""
-    typer.echo(json.dumps(to_json(value), ensure_ascii=False, indent=2))
+    typer.echo(json_text(to_json(value), indent=2))

@@ -1,16 +1,15 @@
 """`admin-cli photos …` (operators): move the uploaded photos from one photo store to another."""
 from __future__ import annotations
 
-import asyncio
+from typing import TYPE_CHECKING
 
 import typer
-from sqlalchemy import select
 
-from admin_cli.context import fail, load_config
-from bot.photo_migration import MigrationReport, migrate_photos
-from bot.photo_store import LocalPhotoStore, PhotoStoreError, open_store, parse_store_url
-from bot.storage.database import Database
-from bot.storage.models import Upload
+from admin_cli.context import fail, load_config, with_database
+
+if TYPE_CHECKING:
+    from bot.photo_migration import MigrationReport
+    from bot.storage.database import Database
 
 photos_app = typer.Typer(help="Uploaded invoice photos: move them between stores.", no_args_is_help=True)
 PROGRESS_EVERY = 100
@@ -25,6 +24,9 @@ def migrate(
     """Copy every photo from --from to --to (the source is kept). Safe to interrupt and run again:
     photos already at the destination are skipped. S3 settings (S3_ENDPOINT_URL, AWS_*) come
     from the environment. Stored photo paths stay the same in every store."""
+    from bot.photo_migration import migrate_photos
+    from bot.photo_store import LocalPhotoStore, PhotoStoreError, open_store, parse_store_url
+
     config = load_config()
     for option, url in (("--from", source), ("--to", target)):
         try:
@@ -56,7 +58,7 @@ def migrate(
             store.close()
     for path, reason in report.failed[:20]:
         typer.echo(f"failed: {path}: {reason}", err=True)
-    missing = _referenced(config.database_url) - report.paths if check_database else set()
+    missing = _referenced() - report.paths if check_database else set()
     for path in sorted(missing)[:20]:
         typer.echo(f"missing: {path} is referenced by an upload but not in --from", err=True)
     typer.echo(f"done: {report.total} photos, copied {report.copied}, already there {report.already_there}, "
@@ -65,13 +67,13 @@ def migrate(
         raise typer.Exit(1)
 
 
-def _referenced(database_url: str) -> set[str]:
-    async def run() -> set[str]:
-        db = Database(database_url)
-        try:
-            async with db.session() as session:
-                return set(await session.scalars(select(Upload.photo_path).where(Upload.photo_path.is_not(None))))
-        finally:
-            await db.close()
+def _referenced() -> set[str]:
+    from sqlalchemy import select
 
-    return asyncio.run(run())
+    from bot.storage.models import Upload
+
+    async def run(db: Database) -> set[str]:
+        async with db.session() as session:
+            return set(await session.scalars(select(Upload.photo_path).where(Upload.photo_path.is_not(None))))
+
+    return with_database(run)

@@ -4,26 +4,22 @@ Every change is audited; `--json` prints what went (or, with --dry-run, what wou
 from __future__ import annotations
 
 import datetime as dt
-import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from admin_cli.campaign_access import now, run_as
 from admin_cli.context import CliError, acting_user, acting_user_name, in_transaction, load_config
-from admin_cli.output import add_row, print_table, table
-from bot.backme.emails import EmailSettings, FileBackend
-from bot.campaigns.store import Actor, CampaignStore, CampaignView
-from bot.config import Config
-from bot.photo_store import open_store
-from bot.privacy.forget import forget as forget_user
-from bot.privacy.keys import rotate_link_generation
-from bot.privacy.redis_state import forget_redis_state
-from bot.privacy.purge import purge as run_purge
-from bot.storage import audit
-from bot.storage.models import AdminUser
+from admin_cli.output import add_row, json_text, print_table, table
 from flows.campaigns.roles import Role
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from bot.backme.emails import FileBackend
+    from bot.campaigns.store import Actor, CampaignStore, CampaignView
+    from bot.config import Config
+    from bot.storage.models import AdminUser
 
 privacy_app = typer.Typer(help="Personal data: retention purge, forget-me, photo-link key.", no_args_is_help=True)
 
@@ -47,7 +43,7 @@ async def privacy_officer(session: AsyncSession, ctx: typer.Context) -> AdminUse
 
 def _printed_as_json(data: dict[str, Any], as_json: bool) -> bool:
     if as_json:
-        typer.echo(json.dumps(data, ensure_ascii=False))
+        typer.echo(json_text(data))
     return as_json
 
 
@@ -67,6 +63,9 @@ def purge(
 ) -> None:
     """Purge the personal data of campaigns past their retention period (the service also runs
     this every PRIVACY_PURGE_SECONDS)."""
+    from bot.photo_store import open_store
+    from bot.privacy.purge import purge as run_purge
+
     config = load_config()
 
     async def work(session: AsyncSession) -> dict[str, Any]:
@@ -101,6 +100,10 @@ def forget(
 ) -> None:
     """Remove one LINE user's personal data from every campaign and channel: photos, names,
     phones, carrier codes go; the user ID becomes a pseudonym (statistics still count them)."""
+    from bot.photo_store import open_store
+    from bot.privacy.forget import forget as forget_user
+    from bot.privacy.redis_state import forget_redis_state
+
     config = load_config()
 
     async def work(session: AsyncSession) -> dict[str, Any]:
@@ -126,6 +129,8 @@ def forget(
 
 def _mail_files(config: Config) -> FileBackend | None:
     """The file email backend's directory, when emails are written there."""
+    from bot.backme.emails import EmailSettings, FileBackend
+
     settings = EmailSettings.from_env(data_dir=config.data_dir)
     return FileBackend(settings.directory) if settings.backend == "file" else None
 
@@ -136,6 +141,8 @@ def rotate_links(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Revoke every photo link at once (lists and exports made before stop opening photos)."""
+    from bot.privacy.keys import rotate_link_generation
+    from bot.storage import audit
 
     async def work(session: AsyncSession) -> dict[str, Any]:
         actor = await privacy_officer(session, ctx)

@@ -6,37 +6,22 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from admin_cli.campaign_access import now, run_as
-from admin_cli.campaigns import when
-from admin_cli.charts import print_chart, write_png
 from admin_cli.context import CliError, load_config
-from admin_cli.output import JSON_OPTION, add_row, console, display, plain, print_json, print_links, print_table, table
-from bot.campaigns.exports import ExportFormat, ExportKind, count_rows, export, format_date
-from bot.campaigns.stats import (
-    DAY_STATUSES,
-    CampaignStats,
-    DayCounts,
-    ParticipantPage,
-    ParticipantRow,
-    Share,
-    campaign_stats,
-    participants,
-    uploads_per_day,
-)
-from bot.campaigns.store import Actor, CampaignStore, CampaignView
-from bot.campaigns.winner_draw import DrawRefused, DrawResult, draw_winners
-from bot.photos import export_photo_linker, photo_linker
-from bot.privacy.keys import link_generation
-from bot.storage import audit
-from flows.campaigns.lottery import new_seed
-from flows.campaigns.roles import Permission, require
+from admin_cli.output import JSON_OPTION, add_row, console, display, print_json, print_links, print_table, table
+from bot.campaigns.export_kinds import ExportFormat, ExportKind
+from flows.campaigns.describe import when
 from flows.campaigns.rules import UploadStatus
 from flows.einvoice.note_labels import label as note_label
-from flows.privacy.csv_cells import csv_text
+
+if TYPE_CHECKING:
+    from bot.campaigns.stats import CampaignStats, DayCounts, ParticipantPage, ParticipantRow, Share
+    from bot.campaigns.store import Actor, CampaignStore, CampaignView
+    from bot.campaigns.winner_draw import DrawResult
 
 reports_app = typer.Typer(help="Statistics, participant list, exports and the winner draw.", no_args_is_help=True)
 
@@ -62,6 +47,9 @@ def stats(
 ) -> None:
     """上傳發票數, 參與人數 and 通過 / 無效 / 待驗證 / 資格不符 with their share of 上傳發票數, and
     a chart of the uploads per day (Asia/Taipei) by status."""
+    from admin_cli.charts import print_chart, write_png
+    from bot.campaigns.stats import campaign_stats, uploads_per_day
+
     if png is not None and not png.resolve().parent.is_dir():
         raise typer.BadParameter(f"directory {png.resolve().parent} does not exist", param_hint="--png")
 
@@ -97,6 +85,8 @@ def stats(
 
 
 def _stats_json(view: CampaignView, numbers: CampaignStats, days: list[DayCounts]) -> dict:
+    from bot.campaigns.stats import DAY_STATUSES
+
     def share(part: Share) -> dict:
         return {"count": part.count, "percent": part.percent}
 
@@ -131,6 +121,11 @@ def participant_list(
 ) -> None:
     """The participant list, newest first, one page at a time; photo links and the code reader's
     notes (讀碼註記: what it tolerated) in full below the table."""
+    from bot.campaigns.exports import format_date
+    from bot.campaigns.stats import participants
+    from bot.photos import photo_linker
+    from bot.privacy.keys import link_generation
+
     wanted = parse_status(status) if status is not None else None
     config = load_config()
 
@@ -188,34 +183,53 @@ def export_file(
     campaign_id: int = typer.Argument(..., metavar="CAMPAIGN"),
     kind: ExportKind = typer.Argument(..., help="participants (參加名單, all statuses), items (發票明細) or review (審核名單)."),
     fmt: ExportFormat = typer.Option(ExportFormat.CSV, "--format", help="csv (UTF-8 with BOM, for Excel) or xlsx."),
-    output: Path = typer.Option(..., "-o", "--output", help="File to write (replaced only when complete)."),
+    output: Path = typer.Option(..., "-o", "--output", help="File to write (replaced only when complete); - "
+                                "writes the file's bytes to stdout (messages go to stderr)."),
 ) -> None:
     """Write an export file (owner-only, mode 0600; its photo links work for as long as the
     campaign keeps its photos, until `privacy rotate-links`); a progress bar shows on long
     exports. Audited: who exported what, when."""
-    config = load_config()
+    from admin_cli.streams import is_stdio, stdout_bytes
+
+    to_stdout = is_stdio(output)
     directory = output.resolve().parent
-    if not directory.is_dir():
+    if not to_stdout and not directory.is_dir():
         raise typer.BadParameter(f"directory {directory} does not exist", param_hint="-o")
+
+    async def write(store: CampaignStore, actor: Actor, out: BinaryIO) -> int:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        from bot.campaigns.exports import count_rows, export
+        from bot.photos import export_photo_linker
+        from bot.storage import audit
+
+        config = load_config()
+        async with store.db.session() as session, session.begin():
+            moment = now()
+            link = await export_photo_linker(session, config, campaign_id, moment)
+            total = await count_rows(session, campaign_id, kind)
+            columns = (TextColumn(f"{kind.label}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+            shown_on = console(stderr=True)  # no bar where stderr is not a terminal (a pipe, heroku run)
+            with Progress(*columns, console=shown_on, transient=True, disable=not shown_on.is_terminal) as progress:
+                task = progress.add_task("export", total=total)
+                rows = await export(session, campaign_id, kind, fmt, out, actor=actor,
+                                    progress=lambda done: progress.update(task, completed=done), photo_link=link)
+            audit.record(session, action="campaign.export", target=f"campaign:{campaign_id}",
+                         actor=actor, at=moment, kind=kind.value, format=fmt.value, rows=rows,
+                         file="-" if to_stdout else str(output.resolve()))
+        return rows
 
     async def work(store: CampaignStore, actor: Actor) -> int:
         await store.get(campaign_id, now(), actor=actor)
+        if to_stdout:
+            out = stdout_bytes()
+            rows = await write(store, actor, out)
+            out.flush()
+            return rows
         handle, partial = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".part", dir=directory)
         try:
-            async with store.db.session() as session, session.begin():
-                moment = now()
-                link = await export_photo_linker(session, config, campaign_id, moment)
-                total = await count_rows(session, campaign_id, kind)
-                columns = (TextColumn(f"{kind.label}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-                with Progress(*columns, console=console(stderr=True), transient=True) as progress, \
-                        os.fdopen(handle, "wb") as out:
-                    task = progress.add_task("export", total=total)
-                    rows = await export(session, campaign_id, kind, fmt, out, actor=actor,
-                                        progress=lambda done: progress.update(task, completed=done),
-                                        photo_link=link)
-                audit.record(session, action="campaign.export", target=f"campaign:{campaign_id}",
-                             actor=actor, at=moment, kind=kind.value, format=fmt.value, rows=rows,
-                             file=str(output.resolve()))
+            with os.fdopen(handle, "wb") as out:
+                rows = await write(store, actor, out)
             os.chmod(partial, 0o600)  # personal data: owner-only (mkstemp made it so; kept explicit)
             os.replace(partial, output)
         except BaseException:
@@ -224,7 +238,7 @@ def export_file(
         return rows
 
     rows = run_as(ctx, work)
-    typer.echo(f"wrote {rows} rows of {kind.label} to {output}")
+    typer.echo(f"wrote {rows} rows of {kind.label} to {'stdout' if to_stdout else output}", err=to_stdout)
 
 
 # --- lottery ----------------------------------------------------------------------------------------
@@ -236,9 +250,18 @@ def lottery(
     count: int = typer.Argument(..., min=1, help="How many winners."),
     seed: int | None = typer.Option(None, "--seed", min=0, help="Repeat an earlier draw with its printed seed."),
     one_per_user: bool = typer.Option(False, "--one-per-user", help="At most one win per LINE user."),
-    output: Path | None = typer.Option(None, "-o", "--output", help="Also write the winners to this CSV file."),
+    output: Path | None = typer.Option(None, "-o", "--output", help="Also write the winners to this CSV file (- "
+                                       "for stdout; the table and messages then go to stderr)."),
 ) -> None:
     """Draw winners among the 通過 invoices of a list-only (僅搜集名單) campaign."""
+    from admin_cli.streams import is_stdio, write_bytes
+
+    from bot.campaigns.exports import format_date
+    from bot.campaigns.winner_draw import DrawRefused, draw_winners
+    from flows.campaigns.lottery import new_seed
+    from flows.campaigns.roles import Permission, require
+    from flows.privacy.csv_cells import csv_text
+
     used_seed = new_seed() if seed is None else seed
 
     async def work(store: CampaignStore, actor: Actor) -> DrawResult:
@@ -253,9 +276,10 @@ def lottery(
 
     drawn = run_as(ctx, work)
     result = drawn.draw
-    typer.echo(f"seed {result.seed} — repeat this draw with --seed {result.seed}")
+    to_stdout = is_stdio(output)  # stdout carries the CSV: everything else goes to stderr
+    typer.echo(f"seed {result.seed} — repeat this draw with --seed {result.seed}", err=to_stdout)
     typer.echo(f"drew {len(result.winners)} of {count} winners among {result.entries} 通過 invoices "
-               f"from {result.users} users" + (" (one win per user)" if one_per_user else ""))
+               f"from {result.users} users" + (" (one win per user)" if one_per_user else ""), err=to_stdout)
     grid = table("#", "上傳 ID", "姓名", "LINE UID", "發票號碼", "開立日期")
     lines = []
     for w in drawn.winners:
@@ -263,10 +287,13 @@ def lottery(
                  format_date(w.invoice_date)]
         add_row(grid, *cells)
         lines.append(cells)
-    print_table(grid)
-    if output is not None:
+    print_table(grid, console(stderr=to_stdout))
+    winners_csv = csv_text([["名次", "上傳 ID", "姓名", "LINE UID", "發票號碼", "開立日期"], *lines])
+    if to_stdout:
+        write_bytes(output, winners_csv.encode("utf-8-sig"))  # with the BOM, as the file: for Excel
+    elif output is not None:
         descriptor = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         os.fchmod(descriptor, 0o600)  # an existing file keeps its mode on open: owner-only
         with open(descriptor, "w", encoding="utf-8-sig", newline="") as out:
-            out.write(csv_text([["名次", "上傳 ID", "姓名", "LINE UID", "發票號碼", "開立日期"], *lines]))
+            out.write(winners_csv)
         typer.echo(f"wrote the winners to {output}")

@@ -6,27 +6,16 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import aiohttp
 import typer
-from linebot.v3.messaging import (
-    ApiException,
-    AsyncApiClient,
-    AsyncMessagingApi,
-    AsyncMessagingApiBlob,
-    Configuration,
-)
-from linebot.v3.messaging.models import PostbackAction, RichMenuArea, RichMenuBounds, RichMenuRequest, RichMenuSize
-from PIL import Image, UnidentifiedImageError
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from admin_cli.campaign_access import checked
 from admin_cli.context import CliError, acting_user, acting_user_name, in_transaction, load_config
-from bot.storage.models import AuditEntry, Campaign, Channel, Trigger
-from flows.campaigns.roles import Permission, can
-from flows.conversation.triggers import Trigger as DomainTrigger
-from flows.conversation.triggers import TriggerKind
+
+if TYPE_CHECKING:
+    from linebot.v3.messaging import ApiException, AsyncMessagingApi
+    from sqlalchemy.ext.asyncio import AsyncSession
 
 richmenu_app = typer.Typer(help="Rich menus that open a campaign's invoice card.", no_args_is_help=True)
 
@@ -34,15 +23,15 @@ IMAGE_MAX_BYTES = 1024 * 1024
 WIDTH_MIN, WIDTH_MAX, HEIGHT_MIN = 800, 2500, 250  # LINE's documented rich-menu image limits
 _FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png"}
 
+
 def read_image(path: Path) -> tuple[bytes, str, int, int]:
     """The image's bytes, content type and size; LINE takes a JPEG or PNG of at most 1 MB,
     800–2500 px wide, at least 250 px high, width/height ≥ 1.45."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise CliError(f"--image: cannot read {path} ({exc.strerror or exc})") from None
-    if len(data) > IMAGE_MAX_BYTES:
-        raise CliError(f"--image: {len(data)} bytes; LINE allows at most {IMAGE_MAX_BYTES}")
+    from PIL import Image, UnidentifiedImageError
+
+    from admin_cli.streams import read_limited
+
+    data = read_limited(path, IMAGE_MAX_BYTES, f"--image {path}")  # LINE allows at most 1 MB
     try:
         with Image.open(io.BytesIO(data)) as image:
             kind, (width, height) = image.format, image.size
@@ -67,6 +56,9 @@ class _RolledBack(Exception):
 
 async def _delete_quietly(api: AsyncMessagingApi, rich_menu_id: str) -> bool:
     """Delete a half-set-up rich menu (`DELETE /v2/bot/richmenu/{id}`); False if that failed too."""
+    import aiohttp
+    from linebot.v3.messaging import ApiException
+
     try:
         await api.delete_rich_menu(rich_menu_id)
     except (ApiException, aiohttp.ClientError):
@@ -91,6 +83,28 @@ def create(
     all_users: bool = typer.Option(False, "--all-users", help="Make it the default menu of every user."),
 ) -> None:
     """Create the rich menu, upload its image, link it, and add the campaign's postback trigger."""
+    import aiohttp
+    from linebot.v3.messaging import (
+        ApiException,
+        AsyncApiClient,
+        AsyncMessagingApi,
+        AsyncMessagingApiBlob,
+        Configuration,
+    )
+    from linebot.v3.messaging.models import (
+        PostbackAction,
+        RichMenuArea,
+        RichMenuBounds,
+        RichMenuRequest,
+        RichMenuSize,
+    )
+    from sqlalchemy import select
+
+    from bot.storage.models import AuditEntry, Campaign, Channel, Trigger
+    from flows.campaigns.roles import Permission, can
+    from flows.conversation.triggers import Trigger as DomainTrigger
+    from flows.conversation.triggers import TriggerKind
+
     if bool(users) == all_users:
         raise typer.BadParameter("give --all-users or at least one --user")
     data, content_type, width, height = checked(read_image, image)

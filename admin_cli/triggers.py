@@ -3,33 +3,27 @@ contains), rich-menu postbacks, bot modules — plus the keyword link and its QR
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from admin_cli.context import CliError, acting_user, acting_user_name, in_transaction
+from admin_cli.context import CliError, acting_user, acting_user_name, fail, in_transaction
 from admin_cli.output import add_row, print_table, table
-from bot.campaigns.store import Actor
-from bot.campaigns.triggers import (
-    CampaignMissing,
-    NoKeywordLink,
-    TriggerClash,
-    TriggerMissing,
-    TriggerRow,
-    add_trigger,
-    campaign_keyword_link,
-    list_triggers as stored_triggers,
-    qr_png,
-    remove_trigger,
-)
-from flows.campaigns.roles import Permission, PermissionDenied, require
-from flows.conversation.triggers import TriggerKind
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from bot.campaigns.store import Actor
+    from bot.campaigns.triggers import TriggerRow
 
 triggers_app = typer.Typer(help="Card triggers, keyword links and QR codes.", no_args_is_help=True)
 
 
 async def _actor(session: AsyncSession, ctx: typer.Context) -> Actor:
     """The acting admin user, who must be allowed to change triggers."""
+    from bot.campaigns.store import Actor
+    from flows.campaigns.roles import Permission, PermissionDenied, require
+
     user, role = await acting_user(session, acting_user_name(ctx))
     actor = Actor(user.id, user.name, role)
     try:
@@ -50,6 +44,9 @@ def add(
         None, "--module", help="Bot module ID that shows the card (run by a postback `module=<ID>`)."),
 ) -> None:
     """Add one trigger for a campaign's card."""
+    from bot.campaigns.triggers import CampaignMissing, TriggerClash, add_trigger
+    from flows.conversation.triggers import TriggerKind
+
     given = [(k, v) for k, v in (("keyword", keyword), ("postback", postback), ("module", module)) if v is not None]
     if len(given) != 1:
         raise typer.BadParameter("give exactly one of --keyword, --postback, --module")
@@ -78,6 +75,7 @@ def add(
 @triggers_app.command("list")
 def list_triggers(campaign_id: int | None = typer.Option(None, "--campaign", help="Only this campaign.")) -> None:
     """List triggers."""
+    from bot.campaigns.triggers import list_triggers as stored_triggers
 
     async def work(session: AsyncSession) -> list[TriggerRow]:
         return await stored_triggers(session, campaign_id)
@@ -91,6 +89,7 @@ def list_triggers(campaign_id: int | None = typer.Option(None, "--campaign", hel
 @triggers_app.command("remove")
 def remove(ctx: typer.Context, trigger_id: int = typer.Argument(..., metavar="TRIGGER")) -> None:
     """Remove a trigger."""
+    from bot.campaigns.triggers import TriggerMissing, remove_trigger
 
     async def work(session: AsyncSession) -> str:
         actor = await _actor(session, ctx)
@@ -104,6 +103,8 @@ def remove(ctx: typer.Context, trigger_id: int = typer.Argument(..., metavar="TR
 
 
 def _link(campaign_id: int, keyword: str) -> str:
+    from bot.campaigns.triggers import CampaignMissing, NoKeywordLink, campaign_keyword_link
+
     async def work(session: AsyncSession) -> str:
         try:
             return await campaign_keyword_link(session, campaign_id, keyword)
@@ -125,13 +126,17 @@ def link(campaign_id: int = typer.Argument(..., metavar="CAMPAIGN"), keyword: st
 def qr(
     campaign_id: int = typer.Argument(..., metavar="CAMPAIGN"),
     keyword: str = typer.Argument(...),
-    output: Path = typer.Option(..., "-o", "--output", help="PNG file to write."),
+    output: Path = typer.Option(..., "-o", "--output", help="PNG file to write (- for stdout)."),
     scale: int = typer.Option(8, "--scale", min=1, max=40, help="Pixels per module."),
 ) -> None:
     """Write the keyword QR code (the keyword link as a PNG)."""
+    from bot.campaigns.triggers import qr_png
+
+    from admin_cli.streams import is_stdio, write_bytes
+
     url = _link(campaign_id, keyword)
     try:
-        output.write_bytes(qr_png(url, scale))
+        write_bytes(output, qr_png(url, scale))
     except OSError as exc:
-        raise CliError(f"--output: cannot write {output} ({exc.strerror or exc})") from None
-    typer.echo(f"wrote {output} for {url}")
+        raise fail(f"--output: cannot write {output} ({exc.strerror or exc})") from None
+    typer.echo(f"wrote {'the PNG to stdout' if is_stdio(output) else output} for {url}", err=is_stdio(output))

@@ -4,22 +4,20 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import typer
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from admin_cli.context import CliError, acting_user, acting_user_name, fail, in_transaction, load_config, with_database
 from admin_cli.output import add_row, print_table, table
-from bot.accounts.login_links import TTL as LINK_TTL
-from bot.accounts.login_links import create_login_link, link_url
-from bot.accounts.password_change import set_password
-from bot.accounts.passwords import WeakPassword, check_new_password
-from bot.campaigns.store import Actor, UnknownActor, actor_named
-from bot.storage.database import Database
-from bot.storage.models import AdminUser, AuditEntry
 from flows.campaigns.roles import Role
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from bot.campaigns.store import Actor
+    from bot.storage.database import Database
+    from bot.storage.models import AdminUser
 
 T = TypeVar("T")
 
@@ -42,6 +40,9 @@ def add(
 ) -> None:
     """Add a user. The very first user must be a 管理員 and needs no --as; after that only a
     管理員 may add users."""
+    from sqlalchemy import func, select
+
+    from bot.storage.models import AdminUser, AuditEntry
 
     async def work(session: AsyncSession) -> str:
         new_role = _parse_role(role)
@@ -71,6 +72,9 @@ def add(
 @users_app.command("list")
 def list_users() -> None:
     """List users with their roles."""
+    from sqlalchemy import select
+
+    from bot.storage.models import AdminUser
 
     async def work(session: AsyncSession) -> list[AdminUser]:
         return list(await session.scalars(select(AdminUser).order_by(AdminUser.id)))
@@ -85,6 +89,8 @@ def list_users() -> None:
 def _optional_actor(ctx: typer.Context, name: str) -> Actor | None:
     """The --as user when given (a 管理員, or the account itself); None: an operator at the
     server's shell, bootstrapping the first administrator."""
+    from bot.campaigns.store import actor_named
+
     acting = (ctx.find_root().obj or {}).get("actor")
     if not acting:
         return None
@@ -100,6 +106,9 @@ def _optional_actor(ctx: typer.Context, name: str) -> Actor | None:
 
 def _with_database(work: Callable[[Database], Awaitable[T]], unknown: str = "NAME") -> T:
     """`with_database`, with the expected refusals as one line and exit 1."""
+    from bot.accounts.passwords import WeakPassword
+    from bot.campaigns.store import UnknownActor
+
     try:
         return with_database(work)
     except UnknownActor as exc:
@@ -118,6 +127,10 @@ def set_password_command(
     """Set a user's web-console password (at least 10 characters; argon2-hashed). Every
     console session of the user ends. Without --as: an operator bootstrapping the first
     管理員; with --as: a 管理員, or the user themselves."""
+    from bot.accounts.password_change import set_password
+    from bot.accounts.passwords import WeakPassword, check_new_password
+    from bot.campaigns.store import actor_named
+
     actor = _optional_actor(ctx, name)
 
     async def exists(db: Database) -> Actor:
@@ -144,6 +157,9 @@ def set_password_command(
 def login_link(ctx: typer.Context, name: str = typer.Argument(..., help="The user to sign in.")) -> None:
     """Print a one-time console sign-in link for NAME: valid 15 minutes, usable once (send it to
     the user over a private channel). Links start with PUBLIC_BASE_URL."""
+    from bot.accounts.login_links import TTL as LINK_TTL
+    from bot.accounts.login_links import create_login_link, link_url
+
     actor = _optional_actor(ctx, name)
     config = load_config()
 

@@ -146,11 +146,12 @@ def test_edit_in_the_editor(team, database_url, tmp_path):
     assert failing.exit_code == 1 and "nothing saved" in failing.output
 
 
-def test_interactive_create(team, database_url):
+def test_interactive_create(team, database_url, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # where a stopped run would save its answers
     answers = "\n".join([
         "互動建立活動", "品牌官方帳號", "2026-11-01T00:00", "2027-01-31T23:59", "https://example.com/rules",
         "-", "2", "-", "2026-11-01", "2027-01-31", "immediate", "whole_invoice", "amount", "500",
-        "品牌小幫手", "百元券", "code_pool", "1500", "兩百元券", "shared_link", "https://example.com/c",
+        "品牌小幫手", "百元券", "code_pool", "1500", "兩百元券", "shared_link", "https://example.com/c", "-",
     ]) + "\n"
     result = team("--as", "mia", "campaigns", "create", input=answers)
     assert result.exit_code == 0, result.output

@@ -34,6 +34,15 @@ def test_list_shows_system_texts_and_custom_state(team, tmp_path):
     assert team("messages", "list", "77").output.strip() == "error: CAMPAIGN: no campaign with ID 77"
 
 
+def test_list_shows_line_separators_as_line_breaks_not_escapes(team):
+    """重複登錄's seed text holds U+2028 LINE SEPARATOR: the table shows a ⏎, never `\\u2028` or the
+    raw character (which breaks the cell's line in some terminals)."""
+    listing = team("messages", "list", "1", env={"COLUMNS": "250"})
+    assert listing.exit_code == 0
+    assert "\\u2028" not in listing.output and "\u2028" not in listing.output
+    assert "發票資訊如下⏎⏎發票類型：電子發票" in listing.output
+
+
 def test_edit_from_file_preview_and_reset(team, database_url, tmp_path):
     source = tmp_path / "qualified.json.j2"
     source.write_text(GOOD, encoding="utf-8")

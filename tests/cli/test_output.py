@@ -13,7 +13,7 @@ from rich.console import Console
 from sqlalchemy import update
 
 from admin_cli.charts import write_png
-from admin_cli.output import add_row, cell, display, plain, table
+from admin_cli.output import add_row, cell, display, json_text, plain, table
 from bot.campaigns.stats import DayCounts, uploads_per_day
 from bot.storage.models import Customer, Upload
 from tests.cli.seed import EXAMPLES, NOW, _run, add_uploads, setup_team
@@ -24,10 +24,21 @@ HOSTILE = "發票資訊如下\u2028發票類型：電子發票\n第二行\r\n[bo
 def test_display_escapes_line_breaks_controls_and_markup():
     shown = display(HOSTILE)
     assert "\u2028" not in shown and "\n" not in shown and "\x1b" not in shown and "\x07" not in shown
-    assert "\\u2028" in shown and "第二行⏎" in shown and "\\u001b" in shown and "\\u0007" in shown
-    assert "\\t完" in shown and "\\[bold]" in shown
-    assert plain("a\u2029b") == "a\\u2029b" and display(None) == "" and display(12) == "12"
+    assert "\\u" not in shown  # escapes are for --json only (issue 29)
+    assert "發票資訊如下⏎發票類型" in shown and "第二行⏎" in shown and "␛[31m紅␇␉完" in shown
+    assert "\\[bold]" in shown
+    assert plain("a\u2029b\u0085c") == "a⏎b⏎c" and plain("\x7f\x9b\u202eevil") == "␡��evil"
+    assert display(None) == "" and display(12) == "12"
     assert cell(["姓名", "U1\nU2"]) == "姓名\nU1⏎U2"  # lines of a cell are ours; a value's newline is not
+
+
+def test_json_escapes_separators_and_controls_and_stays_the_same_value():
+    value = {"name": HOSTILE + "\u202e\x85\x7f"}
+    text = json_text(value)
+    assert json.loads(text) == value
+    assert "\\u2028" in text and "\\u202e" in text and "\\u0085" in text and "\\u007f" in text
+    assert "\\u001b" in text and "\\u0007" in text and "\\n" in text
+    assert not any(ch in text for ch in "\u2028\u202e\x85\x7f\x1b\x07\n")
 
 
 @pytest.mark.parametrize("width", [80, 60])
@@ -86,12 +97,15 @@ def test_participants_print_whole_links_on_the_real_port_and_json(team, database
     assert all(re.fullmatch(rf"http://127\.0\.0\.1:9123/photos/{campaign_id}/\d\.img\?e=\d+&t=[0-9a-f]{{32}}", url)
                for _, url in links), links
     assert "8080" not in shown.output and "…" not in shown.output
-    assert "\u2028" not in shown.output and "王小明\\u" in shown.output  # escaped (and folded at 80 columns)
+    assert "\u2028" not in shown.output and "\\u2028" not in shown.output
+    assert "王小明⏎" in shown.output  # a visible line break (and folded at 80 columns)
     assert _border_widths(shown.output) and max(_border_widths(shown.output)) <= 80
     assert len(_border_widths(shown.output)) == 1  # every table line the same width: no broken border
 
-    page = json.loads(team("--as", "sam", "reports", "participants", str(campaign_id), "--json",
-                           env={"PUBLIC_BASE_URL": "https://bot.example.com"}).output)
+    raw = team("--as", "sam", "reports", "participants", str(campaign_id), "--json",
+               env={"PUBLIC_BASE_URL": "https://bot.example.com"}).output
+    assert "王小明\\u2028" in raw and "\u2028" not in raw  # the escape, only in JSON
+    page = json.loads(raw)
     assert (page["total"], page["pages"], page["per_page"]) == (2, 1, 20)
     first = page["rows"][0]
     assert set(first) == {"upload_id", "name", "line_user_id", "phone", "invoice_number", "invoice_date", "source",
