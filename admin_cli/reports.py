@@ -12,7 +12,7 @@ import typer
 
 from admin_cli.campaign_access import now, run_as
 from admin_cli.context import CliError, load_config
-from admin_cli.output import JSON_OPTION, add_row, console, display, print_json, print_links, print_table, table
+from admin_cli.output import JSON_OPTION, add_row, console, display, plain, print_json, print_links, print_table, table
 from bot.campaigns.export_kinds import ExportFormat, ExportKind
 from flows.campaigns.describe import when
 from flows.campaigns.rules import UploadStatus

@@ -73,7 +73,7 @@ def test_participants_show_the_code_readers_notes(team, database_url):
     assert ("AB-10000002 條碼期別印單月，依日期換算 (period_odd_month): period: the barcode prints 11511"
             in notes)
     assert "\x1b" not in out and "AB-10000000 品名含換行，已合併 (item_name_line_break): items: line breaks in item names " \
-        "joined: \\u001b[2J紅茶" in notes
+        "joined: ␛[2J紅茶" in notes
     assert "AB-10000001" not in notes  # rows without notes are not listed there
     page = json.loads(team("--as", "sam", "reports", "participants", str(campaign_id), "--json").output)
     by_number = {row["invoice_number"]: row["code_notes"] for row in page["rows"]}
