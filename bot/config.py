@@ -11,6 +11,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from bot.photo_store import ADDRESSING_STYLES, PhotoStoreSettings, parse_store_url
+from bot.redis_tls import RedisTls, RedisTlsError, redis_tls_settings
 from bot.secret_strength import MIN_SECRET_BITS, estimated_bits, repeat_period
 from bot.storage.database import DEFAULT_POOL_SIZE
 from bot.storage.pg_options import split_options
@@ -45,6 +46,8 @@ class Config:
 
     database_url: str = field(default=DEFAULT_DATABASE_URL, repr=False)
     redis_url: str | None = field(default=None, repr=False)
+    # rediss:// only: the certificate checks (REDIS_TLS_VERIFY, REDIS_TLS_CA_FILE; bot.redis_tls).
+    redis_tls: RedisTls | None = None
     port: int = 8080
     host: str = "0.0.0.0"
     public_base_url: str | None = None
@@ -106,7 +109,8 @@ class Config:
         return {
             "mode": "sandbox" if self.sandbox else "production",
             "database": _redact_url(self.database_url),
-            "state_store": "redis " + _redact_url(self.redis_url) if self.redis_url else "embedded",
+            "state_store": ("redis " + _redact_url(self.redis_url)
+                            + (f" ({self.redis_tls.describe()})" if self.redis_tls else "")) if self.redis_url else "embedded",
             "port": str(self.port),
             "line_api": self.line_api_base_url,
             "mof_api": self.mof_api_base_url,
@@ -164,9 +168,16 @@ class Config:
         if service and secret is None and sandbox is not True:
             _refuse_sandbox_in_production(get, sandbox, database_url, public_base_url)
 
+        redis_url = _redis_url(get("REDIS_URL"))
+        try:
+            redis_tls = redis_tls_settings(redis_url, get("REDIS_TLS_VERIFY"), get("REDIS_TLS_CA_FILE"))
+        except RedisTlsError as exc:
+            raise ConfigError(exc.variable, exc.reason) from None
+
         return cls(
             database_url=database_url,
-            redis_url=_redis_url(get("REDIS_URL")),
+            redis_url=redis_url,
+            redis_tls=redis_tls,
             port=_port(get("PORT")),
             host=get("HOST") or "0.0.0.0",
             public_base_url=public_base_url,
