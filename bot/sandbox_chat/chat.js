@@ -438,6 +438,8 @@
   function openLiff(url, title) {
     const target = new URL(url.pathname + url.search, location.origin); // the sandbox serves /liff/ itself
     target.searchParams.set("sandbox_user", currentUser().id);
+    const { channel } = channelField(); // the page's 發票資訊 text goes to the channel the card came from
+    if (channel) target.searchParams.set("sandbox_channel", String(channel));
     liffTitle.textContent = title || "LIFF";
     liffFrame.src = target.pathname + target.search;
     liff.hidden = false;

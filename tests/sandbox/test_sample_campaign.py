@@ -99,3 +99,34 @@ async def test_without_a_window_the_picked_campaign_decides(start_sandbox, datab
     # a campaign of another channel is not this channel's: the demo threshold applies
     status, sample = await sandbox.post("/sandbox/api/sample-photo", {"user": new_user(), "campaign": campaign})
     assert status == 200 and sample["campaign_id"] != campaign
+
+
+async def _id_token(sandbox, user: str) -> str:
+    status, body = await sandbox.post("/sandbox/line/_sim/id_tokens", {"userId": user})
+    assert status == 200, body
+    return body["idToken"]
+
+
+async def test_every_channels_card_opens_the_local_liff_pages_and_they_know_its_campaign(start_sandbox, database_url):
+    """The walkthrough's channel has a LIFF ID but no LINE Login channel: in sandbox mode its
+    card opens the local pages (not https://liff.line.me/…) and the pages' API takes the
+    campaign's channel, instead of 活動不存在."""
+    channel, campaign = await walkthrough_campaign(database_url)
+    sandbox = await start_sandbox()
+    user = new_user()
+    status, body = await sandbox.post("/sandbox/api/say", {"user": user, "text": KEYWORD, "channel": channel})
+    assert status == 200, body
+    [card] = await sandbox.wait_messages(user, 1)
+    buttons = {b["action"]["label"]: b["action"].get("uri") for b in card["messages"][0]["contents"]["footer"]["contents"]}
+    base = f"http://127.0.0.1:{sandbox.config.port}"
+    assert buttons["手動上傳"] == f"{base}/liff/manual?campaign={campaign}"
+    assert buttons["電子載具"] == f"{base}/liff/carrier?campaign={campaign}"
+
+    async with sandbox.client.get(f"/liff/manual?campaign={campaign}") as resp:
+        page = await resp.text()
+    assert 'data-liff-id="sandbox"' in page and "/liff/sdk/shim.js" in page
+    headers = {"Authorization": f"Bearer {await _id_token(sandbox, user)}"}
+    async with sandbox.client.post("/liff/api/campaign", json={"liff_id": "sandbox", "campaign": campaign},
+                                   headers=headers) as resp:
+        answer = await resp.json()
+    assert resp.status == 200 and answer["state"] == "ok" and answer["name"] == "冬季發票登錄抽好禮", answer
