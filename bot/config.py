@@ -94,6 +94,9 @@ class Config:
     # Why more than one process of this deployment is expected (None: no sign of it); with
     # PostgreSQL and no REDIS_URL start-up warns, since the embedded store's locks are per process.
     several_processes: str | None = None
+    # What says this is a production deployment (a PostgreSQL DATABASE_URL, DYNO, an https
+    # PUBLIC_BASE_URL): admin-cli without LINE credentials there is not a sandbox (no local links).
+    production_signs: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.sandbox is None:
@@ -215,6 +218,7 @@ class Config:
             database_pool_size=_positive("DATABASE_POOL_SIZE", get("DATABASE_POOL_SIZE"), DEFAULT_POOL_SIZE),
             photo_store=_photo_store(get),
             several_processes=_several_processes(get),
+            production_signs=tuple(_production_signs(get, database_url, public_base_url)),
         )
 
 
