@@ -30,7 +30,8 @@ Control API (JSON unless said):
 
 Message validation: `POST /v2/bot/message/validate/{reply,push,multicast,narrowcast,broadcast}`
 checks the `messages` as a send would (altText ≤ 1500 UTF-16 code units, flex containers: bubble
-≤ 30 KB, carousel ≤ 12 bubbles and ≤ 50 KB, known component types, https image/icon/video URLs)
+≤ 30 KB, carousel ≤ 12 bubbles and ≤ 50 KB, known component types, https image/icon/video URLs,
+actions as flows.messages.line_limits checks them: URI schemes and length, label, text and data)
 → 200 `{}` or 400 with `details`; each call is recorded in `api_calls`.
 
 Rich menus (LINE's shapes): `POST /v2/bot/richmenu` (validated: 800–2500 px wide, ≥ 250 px high,
@@ -59,6 +60,8 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
+
+from flows.messages.line_limits import flex_action_problems
 
 SIM_CHANNEL_SECRET = "sim-channel-secret"
 SIM_ACCESS_TOKEN = "sim-access-token"
@@ -496,6 +499,7 @@ def _flex_problems(container: dict[str, Any], where: str) -> list[dict[str, str]
             walk(value, f"{path}.{key}", child_in_block if isinstance(value, (dict, list)) else in_block)
 
     walk(container, where, False)
+    problems.extend({"message": reason, "property": path} for path, reason in flex_action_problems(container, where))
     return problems
 
 
