@@ -11,7 +11,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from bot.photo_store import ADDRESSING_STYLES, PhotoStoreSettings, parse_store_url
-from bot.redis_tls import RedisTls, RedisTlsError, redis_tls_settings
+from bot.redis_tls import HEROKU_REDIS_HOST, VERIFY_VALUES, RedisTls
 from bot.secret_strength import MIN_SECRET_BITS, estimated_bits, repeat_period
 from bot.storage.database import DEFAULT_POOL_SIZE
 from bot.storage.pg_options import split_options
@@ -172,10 +172,7 @@ class Config:
             _refuse_sandbox_in_production(get, sandbox, database_url, public_base_url)
 
         redis_url = _redis_url(get("REDIS_URL"))
-        try:
-            redis_tls = redis_tls_settings(redis_url, get("REDIS_TLS_VERIFY"), get("REDIS_TLS_CA_FILE"))
-        except RedisTlsError as exc:
-            raise ConfigError(exc.variable, exc.reason) from None
+        redis_tls = _redis_tls(redis_url, get("REDIS_TLS_VERIFY"), get("REDIS_TLS_CA_FILE"))
 
         return cls(
             database_url=database_url,
@@ -329,6 +326,31 @@ def _redis_url(value: str | None) -> str | None:
     if parts.scheme != "unix" and not parts.hostname:
         raise ConfigError("REDIS_URL", "names no host")
     return value
+
+
+def _redis_tls(url: str | None, verify: str | None, ca_file: str | None) -> RedisTls | None:
+    """The TLS settings for REDIS_URL (None unless it is `rediss://`). Default: verified, except on
+    a Heroku Redis host, where Heroku's documentation says to connect without verification."""
+    scheme = urlsplit(url).scheme if url else None
+    if scheme != "rediss":
+        for name, value in (("REDIS_TLS_VERIFY", verify), ("REDIS_TLS_CA_FILE", ca_file)):
+            if value is not None:
+                raise ConfigError(name, "set, but REDIS_URL is not a rediss:// (TLS) URL")
+        return None
+    if verify is not None and verify.lower() not in VERIFY_VALUES:
+        raise ConfigError("REDIS_TLS_VERIFY", f"must be one of {', '.join(VERIFY_VALUES)}, got {verify!r}")
+    if ca_file is not None:
+        if verify is not None and verify.lower() == "none":
+            raise ConfigError("REDIS_TLS_CA_FILE", "given with REDIS_TLS_VERIFY=none; drop one of them")
+        if not Path(ca_file).is_file():
+            raise ConfigError("REDIS_TLS_CA_FILE", f"no such file: {ca_file}")
+        return RedisTls(verify=True, ca_file=ca_file)
+    if verify is not None:
+        return RedisTls(verify=verify.lower() == "required")
+    host = (urlsplit(url).hostname or "").lower()
+    if HEROKU_REDIS_HOST.match(host):
+        return RedisTls(verify=False, why="Heroku Redis host: self-signed certificate, as Heroku documents")
+    return RedisTls(verify=True)
 
 
 def _port(value: str | None) -> int:

@@ -37,20 +37,21 @@ def action_problems(action: Any) -> list[tuple[str, str]]:
                                     or len(desktop) > MAX_URI_LENGTH):
             problems.append(("altUri.desktop", f"must be an http(s) or line URI of at most {MAX_URI_LENGTH} characters"))
     elif kind == "message":
-        text = action.get("text")
-        if not isinstance(text, str) or not text:
-            problems.append(("text", "required"))
-        elif len(text) > MAX_ACTION_TEXT:
-            problems.append(("text", f"at most {MAX_ACTION_TEXT} characters ({len(text)})"))
+        problems.extend(_required_text(action, "text"))
     elif kind == "postback":
-        data = action.get("data")
-        if not isinstance(data, str) or not data:
-            problems.append(("data", "required"))
-        elif len(data) > MAX_ACTION_TEXT:
-            problems.append(("data", f"at most {MAX_ACTION_TEXT} characters ({len(data)})"))
+        problems.extend(_required_text(action, "data"))
         if _too_long(action.get("displayText"), MAX_ACTION_TEXT):
             problems.append(("displayText", f"at most {MAX_ACTION_TEXT} characters"))
     return problems
+
+
+def _required_text(action: dict[str, Any], key: str) -> list[tuple[str, str]]:
+    value = action.get(key)
+    if not isinstance(value, str) or not value:
+        return [(key, "required")]
+    if len(value) > MAX_ACTION_TEXT:
+        return [(key, f"at most {MAX_ACTION_TEXT} characters ({len(value)})")]
+    return []
 
 
 def flex_action_problems(node: Any, where: str) -> list[tuple[str, str]]:

@@ -23,6 +23,20 @@ def _env(**extra):
     return env
 
 
+def _wait_healthy(port: int, proc: subprocess.Popen) -> None:
+    deadline = time.time() + 30
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
+                assert response.status == 200
+                return
+        except OSError:
+            assert proc.poll() is None, "the service ended"
+            if time.time() > deadline:
+                raise
+            time.sleep(0.2)
+
+
 def test_starts_in_sandbox_mode_says_where_and_answers_healthz(tmp_path):
     port = _free_port()
     proc = subprocess.Popen(
@@ -37,16 +51,7 @@ def test_starts_in_sandbox_mode_says_where_and_answers_healthz(tmp_path):
         banner = proc.stdout.readline()
         assert f"http://127.0.0.1:{port}/sandbox" in banner
         assert banner.rstrip().endswith("sandbox routes answer loopback clients only")
-        deadline = time.time() + 20
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
-                    assert response.status == 200
-                    break
-            except OSError:
-                if time.time() > deadline:
-                    raise
-                time.sleep(0.2)
+        _wait_healthy(port, proc)
     finally:
         proc.terminate()
         proc.wait(10)
@@ -124,20 +129,6 @@ def test_sandbox_1_starts_the_sandbox_on_postgresql_and_says_who_it_answers(tmp_
         proc.wait(10)
     assert f"http://127.0.0.1:{port}/sandbox" in banner, proc.stderr.read()
     assert banner.rstrip().endswith("sandbox routes answer every client (SANDBOX_PUBLIC=1)")
-
-
-def _wait_healthy(port: int, proc: subprocess.Popen) -> None:
-    deadline = time.time() + 30
-    while True:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
-                assert response.status == 200
-                return
-        except OSError:
-            assert proc.poll() is None, "the first service ended"
-            if time.time() > deadline:
-                raise
-            time.sleep(0.2)
 
 
 def test_a_second_service_on_a_busy_port_fails_in_one_line_naming_port(tmp_path):
