@@ -55,7 +55,8 @@ def import_pool(
     data = checked(read_limited, file, FILE_MAX_BYTES)
 
     config = load_config()
-    notifier = ResultNotifier(sandbox_base_url=config.base_url if config.sandbox else None)
+    # Local LIFF links only for a local sandbox: in sandbox mode they replace every channel's LIFF app.
+    notifier = ResultNotifier(sandbox_base_url=config.base_url if config.sandbox and not config.production_signs else None)
 
     async def work(store: CampaignStore, actor: Actor) -> tuple[ImportReport, int]:
         # Rewards that get a code now have their coupon message queued in the same transaction;

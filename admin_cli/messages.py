@@ -80,6 +80,7 @@ def list_messages(campaign_id: int = typer.Argument(..., metavar="CAMPAIGN")) ->
     """The campaign's system messages (fixed) and custom messages (default or customised)."""
     from sqlalchemy import select
 
+    from bot.campaigns.messages import UNCHECKED_LABEL
     from bot.storage.models import MessageTemplate
     from flows.messages.system import SystemKind, system_text
 
@@ -97,12 +98,16 @@ def list_messages(campaign_id: int = typer.Argument(..., metavar="CAMPAIGN")) ->
     custom = table("kind", "自訂訊息", "內容", "按鈕", "計費", "更新時間", title="自訂訊息")
     for kind in CustomKind:
         row = saved.get(kind.value)
-        add_row(custom, kind.value, kind.label, "自訂" if row else "預設",
+        add_row(custom, kind.value, kind.label,
+                (f"自訂（{UNCHECKED_LABEL}）" if row.awaiting_line_check else "自訂") if row else "預設",
                 "拍照上傳、手動上傳、電子載具" if kind.has_upload_buttons else "–",
                 _BILLING_LABELS[kind.billing], when(row.updated_at) if row else "")
     out = console()
     out.print(system)
     out.print(custom)
+    if any(row.awaiting_line_check for row in saved.values()):
+        out.print(f"{UNCHECKED_LABEL}: saved while LINE could not be reached; "
+                  f"`admin-cli messages check {campaign_id}` asks LINE now")
 
 
 # --- edit -------------------------------------------------------------------------------------------
@@ -135,7 +140,7 @@ def edit(
     """Save a custom message template (from --file, or edit the current one in $EDITOR).
     The template is validated with sample, hostile and empty values before it is saved, and by
     LINE's validate endpoint when the campaign's channel has an access token."""
-    from bot.campaigns.messages import TemplateRefused, save_template
+    from bot.campaigns.messages import CHECKED_OFFLINE, UNCHECKED_LABEL, TemplateRefused, save_template
     from bot.campaigns.store import CampaignNotFound, UnknownActor, actor_named
     from flows.campaigns.roles import PermissionDenied
 
@@ -157,15 +162,63 @@ def edit(
     async def work(db: Database) -> str:
         try:
             actor = await actor_named(db, acting_user_name(ctx))
-            await save_template(db, config, actor, campaign_id, kind, source, alt_text,
-                                dt.datetime.now(dt.timezone.utc), keep_alt_text=True)
+            checked_by = await save_template(db, config, actor, campaign_id, kind, source, alt_text,
+                                             dt.datetime.now(dt.timezone.utc), keep_alt_text=True)
         except TemplateRefused as exc:
             raise fail(_errors_line(exc.errors) if exc.field == "template" else exc.errors[0]) from None
         except (PermissionDenied, CampaignNotFound, UnknownActor) as exc:
             raise fail(str(exc)) from None
-        return f"saved the {kind.label} of campaign {campaign_id}"
+        if checked_by == CHECKED_OFFLINE:
+            return (f"saved the {kind.label} of campaign {campaign_id}, {UNCHECKED_LABEL} (not yet checked by LINE: "
+                    f"LINE could not be reached; checked against LINE's limits here); "
+                    f"`admin-cli messages check {campaign_id}` completes the check")
+        return f"saved the {kind.label} of campaign {campaign_id} ({_checked_by(checked_by)})"
 
     typer.echo(with_database(work))
+
+
+def _checked_by(outcome: str) -> str:
+    """How a saved template was checked, in words (bot.campaigns.messages' CHECKED_* values)."""
+    from bot.campaigns.messages import CHECKED_BY_LINE, CHECKED_BY_SIMULATOR, CHECKED_LOCALLY
+
+    return {CHECKED_BY_LINE: "checked by LINE", CHECKED_BY_SIMULATOR: "checked by the LINE simulator (sandbox)",
+            CHECKED_LOCALLY: "checked against LINE's limits here; the channel has no access token to ask LINE"}[outcome]
+
+
+@messages_app.command("check")
+def check(
+    ctx: typer.Context,
+    campaign_id: int | None = typer.Argument(None, metavar="[CAMPAIGN]", help="Only this campaign's messages."),
+) -> None:
+    """Ask LINE about the custom messages saved while it could not be reached (marked
+    尚未經 LINE 驗證): a message LINE accepts loses its mark. Exits 1 while any stays marked."""
+    from bot.campaigns.messages import CHECKED_OFFLINE, UNCHECKED_LABEL, TemplateCheck, check_templates
+    from bot.campaigns.store import CampaignNotFound, UnknownActor, actor_named
+    from flows.campaigns.roles import PermissionDenied
+
+    config = load_config()
+
+    async def work(db: Database) -> list[TemplateCheck]:
+        try:
+            actor = await actor_named(db, acting_user_name(ctx))
+            return await check_templates(db, config, actor, dt.datetime.now(dt.timezone.utc), campaign_id=campaign_id)
+        except (PermissionDenied, CampaignNotFound, UnknownActor) as exc:
+            raise fail(str(exc)) from None
+
+    results = with_database(work)
+    if not results:
+        typer.echo("no message is waiting for LINE's check")
+        return
+    for result in results:
+        what = f"campaign {result.campaign_id} {result.kind.value} ({result.kind.label})"
+        if result.outcome == "refused":
+            typer.echo(f"{what}: {UNCHECKED_LABEL}: {result.reason}")
+        elif result.outcome == CHECKED_OFFLINE:
+            typer.echo(f"{what}: {UNCHECKED_LABEL}: LINE still cannot be reached")
+        else:
+            typer.echo(f"{what}: {_checked_by(result.outcome)}")
+    if any(r.outcome in ("refused", CHECKED_OFFLINE) for r in results):
+        raise typer.Exit(1)
 
 
 async def _editor_of(session: AsyncSession, ctx: typer.Context, campaign_id: int,

@@ -115,7 +115,7 @@ def forget(
             raise CliError(str(exc)) from None
         if config.redis_url:  # the conversation state kept in Redis instead of state_entries
             report.erased.state_entries += await forget_redis_state(config.redis_url, config.state_prefix,
-                                                                    line_user_id.strip(), dry_run)
+                                                                    line_user_id.strip(), dry_run, config.redis_tls)
         return report.to_dict()
 
     data = in_transaction(work)

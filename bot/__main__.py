@@ -15,6 +15,7 @@ from aiohttp import web
 from bot import log as logsetup
 from bot.app import create_app
 from bot.config import Config, ConfigError
+from bot.listening import listening_socket
 from bot.sandbox import sandbox_config
 
 
@@ -45,6 +46,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         config = Config.from_env()
+        sock = None if worker else listening_socket(config)  # a busy PORT stops here, before anything starts
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
@@ -69,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(f"Serving the LINE webhook at {config.base_url}/callback  ·  health: {where}/healthz", flush=True)
 
-    web.run_app(create_app(config), host=config.host, port=config.port, print=announce, access_log=None,
+    web.run_app(create_app(config), sock=sock, print=announce, access_log=None,
                 shutdown_timeout=SHUTDOWN_TIMEOUT_S)
     return 0
 

@@ -61,7 +61,7 @@ async def state_ctx(app: web.Application) -> AsyncIterator[None]:
         from bot.state.sql import SqlStorage
 
         keys = KeyBuilder(prefix=config.state_prefix)
-        cache = RedisStorage.from_url(config.redis_url, keys)
+        cache = RedisStorage.from_url(config.redis_url, keys, config.redis_tls)
         recovered = app[METRICS].state_recovered
         storage = DurableStorage(SqlStorage(app[DATABASE], keys), cache, on_recovered=recovered.inc)
         isolation = RedisEventIsolation(cache.redis, keys)

@@ -11,6 +11,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from bot.photo_store import ADDRESSING_STYLES, PhotoStoreSettings, parse_store_url
+from bot.redis_tls import HEROKU_REDIS_HOST, VERIFY_VALUES, RedisTls
 from bot.secret_strength import MIN_SECRET_BITS, estimated_bits, repeat_period
 from bot.storage.database import DEFAULT_POOL_SIZE
 from bot.storage.pg_options import split_options
@@ -45,6 +46,8 @@ class Config:
 
     database_url: str = field(default=DEFAULT_DATABASE_URL, repr=False)
     redis_url: str | None = field(default=None, repr=False)
+    # rediss:// only: the certificate checks (REDIS_TLS_VERIFY, REDIS_TLS_CA_FILE; bot.redis_tls).
+    redis_tls: RedisTls | None = None
     port: int = 8080
     host: str = "0.0.0.0"
     public_base_url: str | None = None
@@ -91,6 +94,9 @@ class Config:
     # Why more than one process of this deployment is expected (None: no sign of it); with
     # PostgreSQL and no REDIS_URL start-up warns, since the embedded store's locks are per process.
     several_processes: str | None = None
+    # What says this is a production deployment (a PostgreSQL DATABASE_URL, DYNO, an https
+    # PUBLIC_BASE_URL): admin-cli without LINE credentials there is not a sandbox (no local links).
+    production_signs: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.sandbox is None:
@@ -106,7 +112,8 @@ class Config:
         return {
             "mode": "sandbox" if self.sandbox else "production",
             "database": _redact_url(self.database_url),
-            "state_store": "redis " + _redact_url(self.redis_url) if self.redis_url else "embedded",
+            "state_store": ("redis " + _redact_url(self.redis_url)
+                            + (f" ({self.redis_tls.describe()})" if self.redis_tls else "")) if self.redis_url else "embedded",
             "port": str(self.port),
             "line_api": self.line_api_base_url,
             "mof_api": self.mof_api_base_url,
@@ -164,9 +171,13 @@ class Config:
         if service and secret is None and sandbox is not True:
             _refuse_sandbox_in_production(get, sandbox, database_url, public_base_url)
 
+        redis_url = _redis_url(get("REDIS_URL"))
+        redis_tls = _redis_tls(redis_url, get("REDIS_TLS_VERIFY"), get("REDIS_TLS_CA_FILE"))
+
         return cls(
             database_url=database_url,
-            redis_url=_redis_url(get("REDIS_URL")),
+            redis_url=redis_url,
+            redis_tls=redis_tls,
             port=_port(get("PORT")),
             host=get("HOST") or "0.0.0.0",
             public_base_url=public_base_url,
@@ -204,6 +215,7 @@ class Config:
             database_pool_size=_positive("DATABASE_POOL_SIZE", get("DATABASE_POOL_SIZE"), DEFAULT_POOL_SIZE),
             photo_store=_photo_store(get),
             several_processes=_several_processes(get),
+            production_signs=tuple(_production_signs(get, database_url, public_base_url)),
         )
 
 
@@ -314,6 +326,31 @@ def _redis_url(value: str | None) -> str | None:
     if parts.scheme != "unix" and not parts.hostname:
         raise ConfigError("REDIS_URL", "names no host")
     return value
+
+
+def _redis_tls(url: str | None, verify: str | None, ca_file: str | None) -> RedisTls | None:
+    """The TLS settings for REDIS_URL (None unless it is `rediss://`). Default: verified, except on
+    a Heroku Redis host, where Heroku's documentation says to connect without verification."""
+    scheme = urlsplit(url).scheme if url else None
+    if scheme != "rediss":
+        for name, value in (("REDIS_TLS_VERIFY", verify), ("REDIS_TLS_CA_FILE", ca_file)):
+            if value is not None:
+                raise ConfigError(name, "set, but REDIS_URL is not a rediss:// (TLS) URL")
+        return None
+    if verify is not None and verify.lower() not in VERIFY_VALUES:
+        raise ConfigError("REDIS_TLS_VERIFY", f"must be one of {', '.join(VERIFY_VALUES)}, got {verify!r}")
+    if ca_file is not None:
+        if verify is not None and verify.lower() == "none":
+            raise ConfigError("REDIS_TLS_CA_FILE", "given with REDIS_TLS_VERIFY=none; drop one of them")
+        if not Path(ca_file).is_file():
+            raise ConfigError("REDIS_TLS_CA_FILE", f"no such file: {ca_file}")
+        return RedisTls(verify=True, ca_file=ca_file)
+    if verify is not None:
+        return RedisTls(verify=verify.lower() == "required")
+    host = (urlsplit(url).hostname or "").lower()
+    if HEROKU_REDIS_HOST.match(host):
+        return RedisTls(verify=False, why="Heroku Redis host: self-signed certificate, as Heroku documents")
+    return RedisTls(verify=True)
 
 
 def _port(value: str | None) -> int:

@@ -42,6 +42,12 @@ def sandbox_config(config: Config) -> Config:
     )
 
 
+def uses_mounted_line_simulator(config: Config) -> bool:
+    """Whether this (sandbox_config'd) configuration talks to the LINE simulator mounted on the
+    service at PORT, which knows the simulator's own access token (not every channel's)."""
+    return config.line_api_base_url == f"http://127.0.0.1:{config.port}{LINE_PREFIX}"
+
+
 def mount_simulators(app: web.Application, config: Config) -> None:
     """The LINE and MOF simulators as sub-applications of the service; their state (Python
     API) is kept at `LINE_SIM` and `MOF_SIM` for the chat page's API."""

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from bot.appkeys import CONFIG, DATABASE
 from bot.campaigns.phones import give_phone, phone_given
 from bot.chat import answers, liff_answers, liff_notices
+from bot.chat.channels import DEFAULT_CHANNEL
 from bot.chat.intake import customer_for, register
 from bot.chat.speakers import speaker_for
 from bot.client_address import client_address
@@ -34,12 +35,12 @@ from liff_pages import carriers, forms
 from liff_pages.bodies import CAMPAIGN_ID, LIFF_ID, BodyError, parse_body
 from liff_pages.keys import LIFF_MOF, LIMITS, SEALER, TOKENS
 from liff_pages.limits import RATE_LIMITED_TEXT
+from liff_pages.shim import SANDBOX_LIFF_ID
 from liff_pages.tokens import VerifyPaused
 
 log = logging.getLogger(__name__)
 
 MAX_BODY = 4 * 1024  # the forms are a few short fields
-SANDBOX_LIFF_ID = "sandbox"
 API = "/liff/api"
 UNAUTHORIZED_TEXT = "登入驗證失敗，請關閉頁面後從 LINE 重新開啟"
 UNAVAILABLE_TEXT = "系統忙碌中，請稍後再試"
@@ -99,11 +100,15 @@ def _bearer(request: web.Request) -> str:
     return token.strip()
 
 
-async def _channel_of(request: web.Request, liff_id: Any) -> Channel | None:
+async def _channel_of(request: web.Request, liff_id: Any, campaign: Campaign | None) -> Channel | None:
+    """The channel whose LIFF app the page runs in. In sandbox mode the shim's app (`sandbox`)
+    stands for every channel: the campaign's channel (the default channel without a campaign)."""
     sandbox = request.app[CONFIG].sandbox
     async with request.app[DATABASE].session() as session:
         if sandbox and liff_id == SANDBOX_LIFF_ID:
-            return await session.scalar(select(Channel).where(Channel.name == "default"))
+            if campaign is not None:
+                return await session.get(Channel, campaign.channel_id)
+            return await session.scalar(select(Channel).where(Channel.name == DEFAULT_CHANNEL))
         if not isinstance(liff_id, str) or not LIFF_ID.fullmatch(liff_id):
             return None
         return await session.scalar(select(Channel).where(Channel.liff_id == liff_id).order_by(Channel.id))
@@ -132,13 +137,20 @@ def _before_verify(request: web.Request, token: str) -> None:
         raise Refused(429, "rate", RATE_LIMITED_TEXT, retry_after=round(limiter.retry_after(address), 1))
 
 
+def _login_channel(request: web.Request, channel: Channel) -> str | None:
+    """The LINE Login channel the ID tokens are verified for: the channel's own; in sandbox mode,
+    where every token comes from the LINE simulator, the sandbox's when the channel has none."""
+    config = request.app[CONFIG]
+    return channel.login_channel_id or (config.line_login_channel_id if config.sandbox else None)
+
+
 async def _verify(request: web.Request, channel: Channel, token: str) -> IdTokenClaims:
     async def ask_line(id_token: str, client_id: str) -> IdTokenClaims:
         line = await request.app[MESSAGING_POOL](channel.id)
         return await line.verify_id_token(id_token, client_id)
 
     try:
-        return await request.app[TOKENS].verify(token, channel.login_channel_id or "", ask_line)
+        return await request.app[TOKENS].verify(token, _login_channel(request, channel) or "", ask_line)
     except InvalidIdToken:
         raise Refused(401, "id_token", UNAUTHORIZED_TEXT) from None
     except VerifyPaused as paused:
@@ -177,9 +189,9 @@ async def caller(request: web.Request, *, limit: str, notify: bool = False) -> t
     body = await _body(request)
     token = _bearer(request)
     _before_verify(request, token)
-    channel = await _channel_of(request, body.get("liff_id"))
     campaign = await _campaign(request, body.get("campaign"))
-    if channel is None or not channel.login_channel_id:
+    channel = await _channel_of(request, body.get("liff_id"), campaign)
+    if channel is None or not _login_channel(request, channel):
         raise Refused(404, "gone", NOT_EXIST_TEXT)  # no LIFF app we know of: nothing to verify for
     claims = await _verify(request, channel, token)
     limiter = request.app[LIMITS][limit]

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from bot.appkeys import CONFIG, DATABASE
 from bot.storage.models import Campaign, Channel
 from liff_pages.bodies import CAMPAIGN_ID, LIFF_ID
-from liff_pages.shim import SHIM_PATH, setup_shim
+from liff_pages.shim import SANDBOX_LIFF_ID, SHIM_PATH, setup_shim
 
 STATIC = Path(__file__).parent / "static"
 LINE_SDK = "https://static.line-scdn.net/liff/edge/2/sdk.js"
@@ -26,17 +26,19 @@ CSP = ("default-src 'self'; script-src 'self' https://static.line-scdn.net; "
 
 async def _liff_id(request: web.Request) -> str:
     """The LIFF app: `liffId` in the query (endpoint URL `…/liff/?liffId=…`), else the LIFF ID
-    of the campaign's channel; `sandbox` in sandbox mode when the channel has none."""
+    of the campaign's channel; in sandbox mode `sandbox` (the shim's app, for every channel)."""
     given = request.query.get("liffId", "")
     if LIFF_ID.fullmatch(given):
         return given
+    if request.app[CONFIG].sandbox:
+        return SANDBOX_LIFF_ID
     campaign = request.query.get("campaign", "")
     found = None
     if CAMPAIGN_ID.fullmatch(campaign):
         async with request.app[DATABASE].session() as session:
             found = await session.scalar(select(Channel.liff_id).join(Campaign, Campaign.channel_id == Channel.id)
                                          .where(Campaign.id == int(campaign)))
-    return found or ("sandbox" if request.app[CONFIG].sandbox else "")
+    return found or ""
 
 
 def _page(name: str):  # noqa: ANN202 - an aiohttp handler

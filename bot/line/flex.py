@@ -41,12 +41,13 @@ def sandbox_liff_url_builder(base_url: str) -> LiffUrlBuilder:
 
 
 def liff_urls_for(*, liff_id: str | None, sandbox_base_url: str | None) -> LiffUrlBuilder:
-    """The channel's LIFF URLs, or the sandbox pages when there is no LIFF ID and a sandbox
-    base URL is given. Raises ValueError (活動不存在 case) when neither is available."""
-    if liff_id:
-        return liff_url_builder(liff_id)
+    """The sandbox pages when a sandbox base URL is given (sandbox mode: every channel's buttons
+    open the local pages through the shim, whatever LIFF ID it has), else the channel's LIFF URLs.
+    Raises ValueError (活動不存在 case) when neither is available."""
     if sandbox_base_url:
         return sandbox_liff_url_builder(sandbox_base_url)
+    if liff_id:
+        return liff_url_builder(liff_id)
     raise ValueError("liff_id: the channel has no LIFF ID")
 
 

@@ -25,6 +25,7 @@ from linebot.v3.messaging import FlexContainer
 from markupsafe import Markup
 
 from flows.messages.custom import CustomKind
+from flows.messages.line_limits import flex_action_problems
 from flows.messages.model import MAX_ALT_TEXT_LENGTH, cut_utf16, utf16_units
 
 BUBBLE_MAX_BYTES = 30 * 1024
@@ -100,8 +101,10 @@ def _syntax_and_names(kind: CustomKind, source: str, what: str) -> list[str]:
     return []
 
 
-def container_errors(container: Any) -> list[str]:
-    """Why a parsed JSON value is not a flex container LINE would accept ([] if it is)."""
+def container_errors(container: Any, *, actions: bool = True) -> list[str]:
+    """Why a parsed JSON value is not a flex container LINE would accept ([] if it is).
+    `actions`: also LINE's limits on its actions (URI schemes and lengths, texts; checked with
+    the preview values only, since a URI variable holds a URI, not the hostile round's text)."""
     if not isinstance(container, dict) or container.get("type") not in ("bubble", "carousel"):
         return ["flex: the top level must be an object with \"type\": \"bubble\" or \"carousel\""]
     size = len(json.dumps(container, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
@@ -115,6 +118,8 @@ def container_errors(container: Any) -> list[str]:
         if size > CAROUSEL_MAX_BYTES:
             errors.append(f"flex: a carousel's JSON is {size} bytes; LINE allows at most {CAROUSEL_MAX_BYTES}")
     errors.extend(image_url_errors(container))
+    if actions:
+        errors.extend(f"{path}: {reason}" for path, reason in flex_action_problems(container, "flex"))
     bubbles = [container] if container["type"] == "bubble" else container.get("contents") or []
     for i, bubble in enumerate(bubbles if isinstance(bubbles, list) else []):
         for block in ("header", "body", "footer"):
@@ -186,7 +191,7 @@ def validate_template(kind: CustomKind | str, source: str, *, alt_text: str | No
             container = json.loads(output)
         except json.JSONDecodeError as exc:
             return [f"template: output with {label} is not JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"]
-        problems = container_errors(container)
+        problems = container_errors(container, actions=label == "preview values")
         if problems:
             return [f"{p} (with {label})" for p in problems]
         if alt_text is not None:
@@ -211,7 +216,7 @@ def render_flex(kind: CustomKind | str, source: str, variables: Mapping[str, Any
         container = _render_json(source, _complete(custom, variables))
     except (TemplateError, json.JSONDecodeError) as exc:
         raise TemplateRenderError(f"template: {type(exc).__name__}") from None
-    problems = container_errors(container)
+    problems = container_errors(container, actions=False)  # the save-time check covered them
     if problems:
         raise TemplateRenderError(problems[0])
     return container

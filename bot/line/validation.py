@@ -5,11 +5,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from bot.config import Config
-from bot.line.messaging import InvalidMessages, LineApiError, LineMessaging, OutgoingMessage
+from bot.line.messaging import InvalidMessages, LineApiError, LineMessaging, OutgoingMessage, Transient
 
 
 class LineCheckUnavailable(Exception):
-    """LINE could not be asked (network, token, 5xx): the save is refused, nothing is stored."""
+    """LINE could not check the message (a token LINE refuses, another permanent error)."""
+
+
+class LineUnreachable(LineCheckUnavailable):
+    """No answer from LINE (no route, DNS, refused connection, timeout) or one that says to try
+    later (429, 5xx): a template may be saved after the local checks and checked later."""
 
 
 def channel_token(config: Config, channel_token: str | None, is_default_channel: bool) -> str | None:
@@ -30,6 +35,8 @@ async def line_refusals(token: str, config: Config, messages: Sequence[OutgoingM
             await line.validate_messages(messages, kind="push")
         except InvalidMessages as exc:
             return exc.details or [str(exc)]
+        except Transient as exc:
+            raise LineUnreachable(f"LINE could not be reached ({exc})") from None
         except LineApiError as exc:
             raise LineCheckUnavailable(f"LINE could not check the message ({exc})") from None
     return []

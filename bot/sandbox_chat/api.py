@@ -6,9 +6,11 @@ webhook event built by the LINE simulator and delivered, signed, to the service'
   POST /sandbox/api/say           {"user", "text", "name"?, "channel"?}
   POST /sandbox/api/postback      {"user", "data", "display_text"?, "name"?, "channel"?}
   POST /sandbox/api/photo         multipart: user, name?, channel?, file (an image, at most 10 MB)
-  POST /sandbox/api/sample-photo  {"user", "kind"?, "name"?, "channel"?} → the invoice it made
-                                  (kind: eligible | low | business | pending | never | unreadable;
-                                  the older {"pending": true} still means pending)
+  POST /sandbox/api/sample-photo  {"user", "kind"?, "name"?, "channel"?, "campaign"?} → the invoice
+                                  it made (kind: eligible | low | business | pending | never |
+                                  unreadable; the older {"pending": true} still means pending), for
+                                  the conditions of the campaign whose photo window the user has
+                                  open on that channel, else of `campaign` (the page's pick)
   POST /sandbox/api/resend-sample {"user", "name"?, "channel"?} → the last sample photo anyone
                                   sent, sent again (the duplicate paths)
 
@@ -35,9 +37,10 @@ from aiohttp import BodyPartReader, web
 from bot.appkeys import CONFIG
 from bot.log import pseudonym
 from bot.sandbox_chat import inputs
-from bot.sandbox_chat.directory import channel_id, setup_directory, signing_secret
+from bot.sandbox_chat.directory import channel_id, row_id, setup_directory, signing_secret
 from bot.sandbox_chat.inputs import InputError
 from bot.sandbox_chat.keys import LINE_SIM, MOF_SIM
+from bot.sandbox_chat.sample_target import sample_conditions
 from bot.sandbox_chat.samples import SampleInvoice, SampleKind, make_sample
 from bot.sandbox_chat.transcript import Transcript
 from bot.simulators.mof import apply_seed
@@ -242,11 +245,14 @@ async def handle_sample_photo(request: web.Request) -> web.Response:
         user = inputs.user_id(body.get("user"))
         kind = _sample_kind(body)
         name = inputs.display_name(body.get("name"))
-        secret = await signing_secret(request.app, channel_id(body.get("channel")))
+        channel = channel_id(body.get("channel"))
+        picked = row_id(body.get("campaign"), "campaign")
+        secret = await signing_secret(request.app, channel)
     except InputError as exc:
         return bad_request(exc)
     _use_name(request.app, user, name)
-    sample = await asyncio.to_thread(make_sample, utcnow(), kind)
+    campaign = await sample_conditions(request.app, user, channel, picked)
+    sample = await asyncio.to_thread(make_sample, utcnow(), kind, campaign=campaign)
     seed = sample.mof_seed()
     if seed is not None:
         apply_seed(request.app[MOF_SIM], seed)

@@ -246,9 +246,11 @@
 
   async function sendSample(kind) {
     say("產生範例發票中…");
-    const result = await postJson("/sample-photo", { kind });
+    const { campaign } = picked();
+    const result = await postJson("/sample-photo", campaign ? { kind, campaign: campaign.id } : { kind });
     if (!result) return;
-    const what = `已送出範例發票 ${invoiceLabel(result)}（NT$ ${result.total_amount}）`;
+    const what = `已送出範例發票 ${invoiceLabel(result)}（NT$ ${result.total_amount}）` +
+      (result.why_not ? `，不符合此活動的條件：${result.why_not}` : "");
     if (kind === "pending") say(`${what}；財政部模擬器 ${timeOf(result.available_at)} 才有資料，之後的重試會推播結果（00:00–08:00 暫停）。`);
     else if (kind === "never") say(`${what}；財政部模擬器查不到它：用「+1 天」「+3 天」看重試結束、無效。`);
     else say(what + "。");
@@ -436,6 +438,8 @@
   function openLiff(url, title) {
     const target = new URL(url.pathname + url.search, location.origin); // the sandbox serves /liff/ itself
     target.searchParams.set("sandbox_user", currentUser().id);
+    const { channel } = channelField(); // the page's 發票資訊 text goes to the channel the card came from
+    if (channel) target.searchParams.set("sandbox_channel", String(channel));
     liffTitle.textContent = title || "LIFF";
     liffFrame.src = target.pathname + target.search;
     liff.hidden = false;
@@ -482,7 +486,7 @@
   const renderBotMessage = (message) => LineFlex.message(message, FLEX_ACTIONS);
 
   const SAMPLE_NOTES = {
-    low: "未達門檻", business: "統編發票", pending: "財政部尚未上傳", never: "財政部查無", unreadable: "模糊照片",
+    low: "不符合資格", business: "統編發票", pending: "財政部尚未上傳", never: "財政部查無", unreadable: "模糊照片",
   };
 
   function renderUserEntry(entry) {

@@ -23,13 +23,18 @@ from flows.campaigns.lifecycle import status_of
 CAMPAIGNS_PATH = "/sandbox/api/campaigns"
 
 
-def channel_id(value: Any) -> int | None:
-    """The optional `channel` field: a channel's row id, or absent for the default channel."""
+def row_id(value: Any, field: str) -> int | None:
+    """An optional `field` naming a row by its id (a positive whole number), or None when absent."""
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 2**53:
-        raise InputError("channel", "expected a channel id (a positive whole number)")
+        raise InputError(field, f"expected a {field} id (a positive whole number)")
     return value
+
+
+def channel_id(value: Any) -> int | None:
+    """The optional `channel` field: a channel's row id, or absent for the default channel."""
+    return row_id(value, "channel")
 
 
 def _reachable(channel: Channel) -> bool:

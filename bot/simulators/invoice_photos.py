@@ -344,14 +344,16 @@ def render_photo(
     encoding: ItemEncoding = ItemEncoding.UTF8,
     base64_whole: bool = False,
     form: str = "spec",
+    seller_name: str | None = None,
 ) -> bytes:
-    """A JPEG phone photo of the receipt for `code` (printed in `form`), degraded as described,
-    deterministic."""
+    """A JPEG phone photo of the receipt for `code` (printed in `form`, headed by `seller_name`,
+    else a seller drawn from the seed), degraded as described, deterministic."""
     rng = np.random.default_rng(seed)
     prng = random.Random(seed)
     d = degradation
+    drawn = prng.choice(SELLERS)  # drawn even when given, so the rest of the photo stays the same
     receipt = render_receipt(
-        code, encoding=encoding, seller_name=prng.choice(SELLERS), base64_whole=base64_whole, form=form
+        code, encoding=encoding, seller_name=seller_name or drawn, base64_whole=base64_whole, form=form
     )
     if d.contrast < 1.0:
         ink = int(255 * (1 - d.contrast) * 0.85)

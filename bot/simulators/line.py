@@ -21,7 +21,8 @@ Control API (JSON unless said):
                              ("claims" replace the issued ones, e.g. a foreign "iss" or a long "sub")
   POST /_sim/block           {"userId"}  (pushes to the user fail like LINE's undeliverable push)
   POST /_sim/unblock         {"userId"}
-  POST /_sim/faults          {"push": [429, 500, ...], "reply": [...], "verify": [...], "retryAfter"?}
+  POST /_sim/faults          {"push": [429, 500, ...], "reply": [...], "verify": [...], "validate": [...],
+                              "retryAfter"?}
                              (next calls answer these; a 429 says Retry-After: retryAfter, default 1)
   POST /_sim/deliver         {"url", "events": [{"type": "text"|"image"|"postback"|"follow"|"unfollow",
                               "userId", "text"?, "data"?, "contentBase64"?}], "secret"?}
@@ -30,7 +31,8 @@ Control API (JSON unless said):
 
 Message validation: `POST /v2/bot/message/validate/{reply,push,multicast,narrowcast,broadcast}`
 checks the `messages` as a send would (altText ≤ 1500 UTF-16 code units, flex containers: bubble
-≤ 30 KB, carousel ≤ 12 bubbles and ≤ 50 KB, known component types, https image/icon/video URLs)
+≤ 30 KB, carousel ≤ 12 bubbles and ≤ 50 KB, known component types, https image/icon/video URLs,
+actions as flows.messages.line_limits checks them: URI schemes and length, label, text and data)
 → 200 `{}` or 400 with `details`; each call is recorded in `api_calls`.
 
 Rich menus (LINE's shapes): `POST /v2/bot/richmenu` (validated: 800–2500 px wide, ≥ 250 px high,
@@ -59,6 +61,8 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
+
+from flows.messages.line_limits import flex_action_problems
 
 SIM_CHANNEL_SECRET = "sim-channel-secret"
 SIM_ACCESS_TOKEN = "sim-access-token"
@@ -124,7 +128,7 @@ class LineSimulator:
     profiles: dict[str, dict[str, str]] = field(default_factory=dict)
     id_tokens: dict[str, _IdToken] = field(default_factory=dict)
     blocked: set[str] = field(default_factory=set)
-    faults: dict[str, list[int]] = field(default_factory=lambda: {"push": [], "reply": [], "verify": []})
+    faults: dict[str, list[int]] = field(default_factory=lambda: {"push": [], "reply": [], "verify": [], "validate": []})
     retry_after_s: int = 1  # the Retry-After of an injected 429
     issuer: str = ID_TOKEN_ISSUER  # the "iss" of the ID tokens it issues
     verify_checks: bool = True  # False: verify answers 200 with any issued token's claims
@@ -147,7 +151,7 @@ class LineSimulator:
             mapping.clear()
         self.default_rich_menu = None
         self.blocked.clear()
-        self.faults = {"push": [], "reply": [], "verify": []}
+        self.faults = {"push": [], "reply": [], "verify": [], "validate": []}
         self.retry_after_s = 1
 
     def issue_reply_token(self, user_id: str) -> str:
@@ -197,10 +201,10 @@ class LineSimulator:
         self.blocked.discard(user_id)
 
     def inject_faults(self, endpoint: str, statuses: Iterable[int], *, retry_after: int | None = None) -> None:
-        """The next calls of `endpoint` ("push", "reply" or "verify") answer these statuses, in
-        order; `retry_after` sets the Retry-After seconds of every injected 429."""
+        """The next calls of `endpoint` ("push", "reply", "verify" or "validate") answer these
+        statuses, in order; `retry_after` sets the Retry-After seconds of every injected 429."""
         if endpoint not in self.faults:
-            raise ValueError(f"endpoint: expected push, reply or verify, got {endpoint!r}")
+            raise ValueError(f"endpoint: expected push, reply, verify or validate, got {endpoint!r}")
         if retry_after is not None:
             if not isinstance(retry_after, int) or isinstance(retry_after, bool) or not 0 <= retry_after <= 86400:
                 raise ValueError("retryAfter: expected whole seconds 0..86400")
@@ -496,6 +500,7 @@ def _flex_problems(container: dict[str, Any], where: str) -> list[dict[str, str]
             walk(value, f"{path}.{key}", child_in_block if isinstance(value, (dict, list)) else in_block)
 
     walk(container, where, False)
+    problems.extend({"message": reason, "property": path} for path, reason in flex_action_problems(container, where))
     return problems
 
 
@@ -511,6 +516,8 @@ async def _validate(request: web.Request) -> web.Response:
     body = await _json_body(request)
     if not isinstance(body, dict):
         return _error(400, "The request body could not be parsed as JSON")
+    if sim.faults["validate"]:
+        return _error(sim.faults["validate"].pop(0), "Injected fault")
     details = _validate_messages(body.get("messages"))
     _call(sim, f"message.validate.{kind}", ok=not details, details=copy.deepcopy(details))
     if details:

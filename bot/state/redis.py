@@ -9,6 +9,7 @@ from typing import Any, Mapping
 
 from redis.asyncio import Redis
 
+from bot.redis_tls import RedisTls, open_redis
 from bot.state.base import BaseEventIsolation, BaseStorage, KeyBuilder, StorageKey, Ttl, ttl_seconds
 
 
@@ -56,9 +57,10 @@ class RedisStorage(BaseStorage):
         self._fill_absent = redis.register_script(_FILL_ABSENT)  # EVALSHA, loaded on first use
 
     @classmethod
-    def from_url(cls, url: str, key_builder: KeyBuilder | None = None) -> "RedisStorage":
+    def from_url(cls, url: str, key_builder: KeyBuilder | None = None, tls: RedisTls | None = None) -> "RedisStorage":
+        """`tls`: the certificate checks of a `rediss://` URL (bot.redis_tls; Config.redis_tls)."""
         return cls(
-            Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5, health_check_interval=30),
+            open_redis(url, tls, socket_connect_timeout=2, socket_timeout=5, health_check_interval=30),
             key_builder,
         )
 

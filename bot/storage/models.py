@@ -21,6 +21,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -207,6 +208,9 @@ class MessageTemplate(Base):
     kind: Mapped[str] = mapped_column(String(30))
     source: Mapped[str] = mapped_column(Text)  # the flex container (Jinja2 → JSON)
     alt_text: Mapped[str | None] = mapped_column(String(400))  # Jinja2; None: the kind's default
+    # Saved while LINE could not be reached: checked locally against LINE's limits only, until the
+    # next save or `admin-cli messages check` asks LINE's validate endpoint (bot.campaigns.messages).
+    awaiting_line_check: Mapped[bool] = mapped_column(default=False, server_default=false())
     updated_by: Mapped[int | None] = mapped_column(ForeignKey("admin_users.id"))
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

@@ -15,7 +15,10 @@ from multidict import MultiDictProxy
 from bot.appkeys import CONFIG, DATABASE
 from bot.campaigns.messages import (
     CHECKED_TEXTS,
+    UNCHECKED_LABEL,
+    TemplateCheck,
     TemplateRefused,
+    check_templates,
     preview_messages,
     preview_values,
     save_template,
@@ -51,12 +54,32 @@ async def _campaign(request: web.Request) -> CampaignView:
 
 @page("GET", r"/campaigns/{id:\d{1,18}}/messages", name="campaign_messages", access=Access.VIEW)
 async def messages(request: web.Request) -> web.StreamResponse:
-    view = await _campaign(request)
+    return await _list(request, await _campaign(request))
+
+
+async def _list(request: web.Request, view: CampaignView, *, status: int = 200,
+                checks: list[TemplateCheck] | None = None) -> web.Response:
     db = request.config_dict[DATABASE]
     custom = [(kind, await saved_template(db, view.id, kind)) for kind in CustomKind]
     system = [(kind.label, system_text(kind, SAMPLE_INVOICE), UPLOAD_BUTTONS if kind.has_upload_buttons else ())
               for kind in SystemKind]
-    return render(request, "messages/list.html", campaign=view, system=system, custom=custom)
+    return render(request, "messages/list.html", status=status, campaign=view, system=system, custom=custom,
+                  unchecked=UNCHECKED_LABEL, checks=[(c.kind.label, _check_text(c)) for c in checks or ()])
+
+
+def _check_text(check: TemplateCheck) -> str:
+    if check.outcome == "refused":
+        return f"LINE 不接受：{check.reason}"
+    return CHECKED_TEXTS[check.outcome]
+
+
+@page("POST", r"/campaigns/{id:\d{1,18}}/messages/check", name="campaign_messages_check", access=Access.EDIT)
+async def check_messages(request: web.Request) -> web.StreamResponse:
+    """向 LINE 驗證: the campaign's messages saved while LINE could not be reached, asked again."""
+    view = await _campaign(request)
+    checks = await check_templates(request.config_dict[DATABASE], request.config_dict[CONFIG],
+                                   request[USER].actor, utcnow(), campaign_id=view.id)
+    return await _list(request, view, checks=checks)
 
 
 # --- one custom message ------------------------------------------------------------------------

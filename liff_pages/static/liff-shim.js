@@ -4,6 +4,7 @@
   "use strict";
   var params = new URLSearchParams(location.search);
   var user = params.get("sandbox_user") || "{{demo_user}}";
+  var channel = /^[1-9][0-9]{0,15}$/.test(params.get("sandbox_channel") || "") ? Number(params.get("sandbox_channel")) : null;
   var framed = window.parent !== window;
   var token = null;
   var claims = {};
@@ -43,7 +44,7 @@
         return chain.then(function () {
           return fetch("/sandbox/api/say", {
             method: "POST", credentials: "omit", headers: { "Content-Type": "application/json" },
-            body: JSON.stringify({ user: user, text: message.text })
+            body: JSON.stringify(channel ? { user: user, text: message.text, channel: channel } : { user: user, text: message.text })
           }).then(function (res) { if (!res.ok) throw { code: "500", message: "say: HTTP " + res.status }; });
         });
       }, Promise.resolve());

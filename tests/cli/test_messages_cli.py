@@ -151,3 +151,94 @@ def test_a_template_only_line_refuses_is_not_saved(team, database_url, line_sim,
     again = team("--as", "mia", "messages", "edit", "1", "qualified", "-f", str(source))
     assert again.exit_code == 1 and "LINE could not check" in again.output and "401" in again.output
     assert not fetch(database_url, MessageTemplate)
+
+
+def _closed_port() -> str:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{s.getsockname()[1]}"  # closed again when the test uses it
+
+
+def test_offline_save_is_marked_and_messages_check_completes_it(team, database_url, line_sim, tmp_path):
+    """Issue 29: with no route to LINE the template is checked against LINE's limits here, saved and
+    marked 尚未經 LINE 驗證 (list shows it); `messages check` asks LINE (the simulator) once it can
+    be reached and clears the mark."""
+    sim, _ = line_sim
+    offline = {"LINE_API_BASE_URL": _closed_port()}
+    source = tmp_path / "qualified.json.j2"
+    source.write_text(GOOD, encoding="utf-8")
+    saved = team("--as", "mia", "messages", "edit", "1", "qualified", "-f", str(source), env=offline)
+    assert saved.exit_code == 0, saved.output
+    assert "尚未經 LINE 驗證" in saved.output and "messages check 1" in saved.output
+    [row] = fetch(database_url, MessageTemplate)
+    assert row.source == GOOD and row.awaiting_line_check is True
+    assert "尚未經 LINE 驗證" in team("messages", "list", "1", env={"COLUMNS": "250"}).output
+
+    still = team("--as", "mia", "messages", "check", "1", env=offline)
+    assert still.exit_code == 1 and "LINE still cannot be reached" in still.output
+    assert fetch(database_url, MessageTemplate)[0].awaiting_line_check is True
+    assert team("--as", "sam", "messages", "check", "1").exit_code == 1  # 銷售人員 may not
+
+    checked = team("--as", "mia", "messages", "check", "1")
+    assert checked.exit_code == 0, checked.output
+    assert "campaign 1 qualified" in checked.output and "checked by LINE" in checked.output
+    [call] = [c for c in sim.api_calls if c["endpoint"] == "message.validate.push"]
+    assert call["ok"] is True
+    assert fetch(database_url, MessageTemplate)[0].awaiting_line_check is False
+    assert fetch(database_url, AuditEntry, AuditEntry.action == "campaign.message.line_check")
+    assert "尚未經 LINE 驗證" not in team("messages", "list", "1", env={"COLUMNS": "250"}).output
+    assert team("--as", "mia", "messages", "check").output.strip() == "no message is waiting for LINE's check"
+
+
+def test_the_next_save_completes_the_check(team, database_url, tmp_path):
+    source = tmp_path / "qualified.json.j2"
+    source.write_text(GOOD, encoding="utf-8")
+    offline = team("--as", "mia", "messages", "edit", "1", "qualified", "-f", str(source),
+                   env={"LINE_API_BASE_URL": _closed_port()})
+    assert offline.exit_code == 0 and fetch(database_url, MessageTemplate)[0].awaiting_line_check is True
+    online = team("--as", "mia", "messages", "edit", "1", "qualified", "-f", str(source))
+    assert online.exit_code == 0 and "checked by LINE" in online.output
+    assert fetch(database_url, MessageTemplate)[0].awaiting_line_check is False
+
+
+BAD_ACTIONS = [
+    ('{"type": "uri", "label": "看看", "uri": "javascript:alert(1)"}', "action.uri", "must start with"),
+    ('{"type": "uri", "label": "看看", "uri": "https://example.com/' + "a" * 1000 + '"}', "action.uri", "at most 1000"),
+    ('{"type": "uri", "label": "' + "長" * 21 + '", "uri": "https://example.com/"}', "action.label", "at most 20"),
+    ('{"type": "message", "label": "說", "text": "' + "字" * 301 + '"}', "action.text", "at most 300"),
+    ('{"type": "postback", "label": "按", "data": "' + "d" * 301 + '"}', "action.data", "at most 300"),
+]
+
+
+@pytest.mark.parametrize("action, field, reason", BAD_ACTIONS)
+def test_offline_a_template_breaking_lines_limits_is_refused_naming_the_field(team, database_url, line_sim,
+                                                                              tmp_path, action, field, reason):
+    """Offline too, what LINE would refuse is refused here, naming the field; the LINE simulator's
+    validate endpoint refuses the same message with the same property."""
+    import urllib.error
+    import urllib.request
+
+    bad = tmp_path / "bad.j2"
+    bubble = ('{"type": "bubble", "body": {"type": "box", "layout": "vertical", "contents": '
+              '[{"type": "text", "text": "{{ campaign_name }}"}]}, "footer": {"type": "box", "layout": "vertical", '
+              '"contents": [{"type": "button", "action": ' + action + '}]}}')
+    bad.write_text(bubble, encoding="utf-8")
+    refused = team("--as", "mia", "messages", "edit", "1", "qualified", "-f", str(bad),
+                   env={"LINE_API_BASE_URL": _closed_port()})
+    assert refused.exit_code == 1, refused.output
+    assert f"flex.footer.contents[0].{field}: " in refused.output and reason in refused.output
+    assert not fetch(database_url, MessageTemplate)
+
+    sim, base = line_sim
+    message = {"type": "flex", "altText": "x", "contents": json.loads(bubble.replace("{{ campaign_name }}", "冬季"))}
+    request = urllib.request.Request(f"{base}/v2/bot/message/validate/push", method="POST",
+                                     data=json.dumps({"messages": [message]}).encode(),
+                                     headers={"Content-Type": "application/json", "Authorization": f"Bearer {sorted(sim.access_tokens)[0]}"})
+    with pytest.raises(urllib.error.HTTPError) as answer:
+        urllib.request.urlopen(request, timeout=10)
+    assert answer.value.code == 400
+    details = json.loads(answer.value.read())["details"]
+    assert any(d["property"] == f"messages[0].contents.footer.contents[0].{field}" and reason in d["message"]
+               for d in details), details

@@ -1,14 +1,18 @@
 """The README's marketer walkthrough, run verbatim: its first fenced block is read from README.md
-and run by bash, command after command, in a fresh "clone" (a temp directory with the repository's
-`.venv` and `docs/examples`) with a fresh SQLite database and no admin-cli on PATH until the block
-activates the venv. So the README and this test cannot drift apart."""
+and run by bash, command after command, in a fresh "clone" (a temp directory with `docs/examples` and
+a `.venv` made by the test from the running interpreter's environment, this checkout's code first, so
+it runs from any venv, tox or IDE) with a fresh SQLite database and no admin-cli on PATH until the
+block activates the venv. So the README and this test cannot drift apart."""
 import csv
 import datetime as dt
 import json
 import os
 import re
 import shutil
+import site
 import subprocess
+import sysconfig
+import venv
 import zipfile
 from pathlib import Path
 
@@ -47,12 +51,31 @@ def expected_exit(command: str) -> int:
     return int(said.group(1)) if said else 0
 
 
+def running_environment_venv(target: Path) -> Path:
+    """What step 1 of the README leaves (`.venv` with this checkout installed and `admin-cli` in
+    `bin/`), built from the interpreter running the tests instead of a network install: a venv of
+    the same base Python whose site-packages reads this checkout first, then the running
+    environment's site-packages (its own `.pth` files included)."""
+    venv.EnvBuilder(with_pip=False, symlinks=os.name != "nt").create(target)
+    python = target / "bin" / "python"
+    purelib = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+    running = [p for p in dict.fromkeys([*site.getsitepackages(), sysconfig.get_path("purelib")]) if Path(p).is_dir()]
+    Path(purelib, "00_checkout.pth").write_text(f"{ROOT}\n", encoding="utf-8")
+    Path(purelib, "zz_running_environment.pth").write_text(
+        "".join(f"import site; site.addsitedir({p!r})\n" for p in running), encoding="utf-8")
+    script = target / "bin" / "admin-cli"
+    script.write_text(f"#!{python}\nimport sys\nfrom admin_cli.app import main\nsys.exit(main())\n", encoding="utf-8")
+    script.chmod(0o755)
+    return python
+
+
 def fresh_clone(where: Path) -> Path:
-    """What `git clone` + step 1 of the README leave: the repository's venv and example files.
-    When today is past the examples' window (they are dated), the copies are moved to cover it."""
+    """What `git clone` + step 1 of the README leave: a venv with this checkout and the example
+    files. When today is past the examples' window (they are dated), the copies are moved to cover it."""
     clone = where / "clone"
     (clone / "docs").mkdir(parents=True)
-    (clone / ".venv").symlink_to(ROOT / ".venv", target_is_directory=True)
+    running_environment_venv(clone / ".venv")
     shutil.copytree(ROOT / "docs" / "examples", clone / "docs" / "examples")
     today = dt.date.today()
     for file in (clone / "docs" / "examples").glob("*.yaml"):
@@ -86,6 +109,9 @@ def test_readme_walkthrough_runs_as_written(tmp_path):
     assert steps[0].startswith(". .venv/bin/activate"), "the walkthrough must put admin-cli on PATH first"
     assert any("docs/examples/" in s for s in steps)
     clone = fresh_clone(tmp_path)
+    imported = subprocess.run([clone / ".venv" / "bin" / "python", "-c", "import admin_cli, bot; print(admin_cli.__file__)"],
+                              capture_output=True, text=True, env={"PATH": "/usr/bin:/bin"})
+    assert imported.returncode == 0 and Path(imported.stdout.strip()).is_relative_to(ROOT), imported
 
     results = run_walkthrough(clone, steps)
     for command, code, output in results:

@@ -203,3 +203,29 @@ def test_the_docs_list_the_variables_the_code_defines():
         for variable in kind.variables:
             defined.setdefault(variable.name, (variable.description, []))[1].append(kind.label.removesuffix("訊息"))
     assert documented == [(name, description, kinds) for name, (description, kinds) in defined.items()]
+
+
+async def test_offline_save_is_marked_and_the_list_asks_line_again(console_app, console_client):
+    """Issue 29: when LINE cannot check now (here its validate endpoint answers 503) the console
+    saves after the local checks and says so; the list marks the message 尚未經 LINE 驗證 with a
+    向 LINE 驗證 button (editors only), which completes the check and clears the mark."""
+    sim = console_app.stack.sim
+    sim.inject_faults("validate", [503])
+    marketer = await console_client(Role.MARKETER)
+    saved = await marketer.post(_path(console_app.campaign_id), _form("離線也能存"))
+    assert saved.status == 303 and saved.headers["Location"].endswith("?saved=offline"), await saved.text()
+    shown = await (await marketer.get(saved.headers["Location"])).text()
+    assert "無法連線到 LINE" in shown and "尚未經 LINE 驗證" in shown
+    assert (await _saved(console_app)).awaiting_line_check is True
+
+    messages_page = f"/console/campaigns/{console_app.campaign_id}/messages"
+    listing = await (await marketer.get(messages_page)).text()
+    assert 'class="unchecked">尚未經 LINE 驗證' in listing and 'id="check-messages"' in listing
+    viewer = await console_client(Role.SALES_AGENT)
+    assert 'id="check-messages"' not in await (await viewer.get(messages_page)).text()
+    assert (await viewer.post(f"{messages_page}/check", {})).status == 403
+    checked = await marketer.post(f"{messages_page}/check", {})
+    assert checked.status == 200
+    page = await checked.text()
+    assert "符合資格訊息：已通過 LINE 的訊息驗證" in page and 'class="unchecked"' not in page
+    assert (await _saved(console_app)).awaiting_line_check is False

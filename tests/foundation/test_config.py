@@ -150,3 +150,14 @@ def test_decode_memory_budget_defaults_and_bounds():
         with pytest.raises(ConfigError) as error:
             Config.from_env({"DECODE_MEMORY_MB": bad})
         assert error.value.variable == "DECODE_MEMORY_MB"
+
+
+def test_admin_cli_config_names_the_production_signs_it_sees():
+    """Issue 29: admin-cli without LINE credentials on a production database is 'sandbox' by its
+    credentials, but knows it is production, so it never writes local LIFF links there."""
+    from bot.config import Config
+
+    laptop = Config.from_env({"DATABASE_URL": "postgresql+asyncpg://app@db.example.com/prod"}, service=False)
+    assert laptop.sandbox and laptop.production_signs == ("DATABASE_URL is PostgreSQL",)
+    local = Config.from_env({"DATABASE_URL": "sqlite+aiosqlite:///./walkthrough.db"}, service=False)
+    assert local.sandbox and local.production_signs == ()

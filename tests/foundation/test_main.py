@@ -23,6 +23,20 @@ def _env(**extra):
     return env
 
 
+def _wait_healthy(port: int, proc: subprocess.Popen) -> None:
+    deadline = time.time() + 30
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
+                assert response.status == 200
+                return
+        except OSError:
+            assert proc.poll() is None, "the service ended"
+            if time.time() > deadline:
+                raise
+            time.sleep(0.2)
+
+
 def test_starts_in_sandbox_mode_says_where_and_answers_healthz(tmp_path):
     port = _free_port()
     proc = subprocess.Popen(
@@ -37,16 +51,7 @@ def test_starts_in_sandbox_mode_says_where_and_answers_healthz(tmp_path):
         banner = proc.stdout.readline()
         assert f"http://127.0.0.1:{port}/sandbox" in banner
         assert banner.rstrip().endswith("sandbox routes answer loopback clients only")
-        deadline = time.time() + 20
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
-                    assert response.status == 200
-                    break
-            except OSError:
-                if time.time() > deadline:
-                    raise
-                time.sleep(0.2)
+        _wait_healthy(port, proc)
     finally:
         proc.terminate()
         proc.wait(10)
@@ -124,3 +129,24 @@ def test_sandbox_1_starts_the_sandbox_on_postgresql_and_says_who_it_answers(tmp_
         proc.wait(10)
     assert f"http://127.0.0.1:{port}/sandbox" in banner, proc.stderr.read()
     assert banner.rstrip().endswith("sandbox routes answer every client (SANDBOX_PUBLIC=1)")
+
+
+def test_a_second_service_on_a_busy_port_fails_in_one_line_naming_port(tmp_path):
+    """Issue 29: the walkthrough's second `python -m bot` while the first runs: one line naming
+    PORT, no traceback, a non-zero exit, and nothing of the second service started."""
+    port = _free_port()
+    env = _env(PORT=str(port), DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/app.db")
+    first = subprocess.Popen([sys.executable, "-m", "bot"], env=env, cwd=tmp_path,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait_healthy(port, first)
+        second = subprocess.run([sys.executable, "-m", "bot"], env=env, cwd=tmp_path,
+                                capture_output=True, text=True, timeout=60)
+    finally:
+        first.terminate()
+        first.wait(10)
+    assert second.returncode != 0
+    assert second.stdout == ""
+    [line] = second.stderr.strip().splitlines()
+    assert line.startswith("configuration error: PORT:") and str(port) in line, line
+    assert "Traceback" not in second.stderr and "Errno" not in line

@@ -159,3 +159,30 @@ async def test_processes_starting_together_make_the_default_channel_once(databas
     finally:
         for db in processes:
             await db.close()
+
+
+async def test_revision_0018_adds_and_removes_the_line_check_mark(database):
+    """Issue 29: message_templates.awaiting_line_check, down to 0014 and up again on both databases."""
+    from alembic import command
+    from sqlalchemy import inspect
+
+    def columns(connection) -> set[str]:  # noqa: ANN001
+        return {c["name"] for c in inspect(connection).get_columns("message_templates")}
+
+    def downgrade(connection, revision: str) -> None:  # noqa: ANN001
+        cfg = migrate.alembic_config()
+        cfg.attributes["connection"] = connection
+        command.downgrade(cfg, revision)
+
+    async with database.engine.connect() as conn:
+        assert "awaiting_line_check" in await conn.run_sync(columns)
+    try:
+        async with database.engine.connect() as conn:
+            await conn.run_sync(downgrade, "0014")
+            await conn.commit()
+            assert "awaiting_line_check" not in await conn.run_sync(columns)
+    finally:
+        await migrate.upgrade(database)
+    assert await migrate.current_revision(database) == migrate.head_revision()
+    async with database.engine.connect() as conn:
+        assert "awaiting_line_check" in await conn.run_sync(columns)

@@ -6,6 +6,7 @@ the not-eligible and over-cap samples), the LIFF panel, and the clock control cl
 photo window. Screenshots go to $TEST_ARTIFACTS_DIR (default <pytest tmp>/artifacts)."""
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import subprocess
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from tests.browsers import CHROMEDRIVER, chromium, free_port
 
@@ -68,9 +70,9 @@ class Service:
         with urllib.request.urlopen(request, timeout=10) as resp:
             return json.loads(resp.read())
 
-    def admin_cli(self, *args: str, stdin: str = "") -> subprocess.CompletedProcess:
+    def admin_cli(self, *args: str, stdin: str = "", env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
         """`admin-cli` on this service's database."""
-        return subprocess.run([sys.executable, "-m", "admin_cli", *args], cwd=self.workdir, env=self.env,
+        return subprocess.run([sys.executable, "-m", "admin_cli", *args], cwd=self.workdir, env={**self.env, **(env or {})},
                               input=stdin, capture_output=True, text=True, timeout=60)
 
     def stop(self) -> None:
@@ -349,3 +351,108 @@ def test_two_windows_keep_two_users_at_desktop_size(browser, service, artifacts)
     assert second.user() == user_b
     browser.close()
     browser.switch_to.window(first_window)
+
+
+def _walkthrough_campaign(service: Service) -> tuple[int, int]:
+    """What the README walkthrough makes with admin-cli: the channel 品牌官方帳號 (a LIFF ID, no
+    LINE Login channel) and its campaign (minimum NT$ 500, dates moved to cover today) with the
+    keyword 登錄發票, published: (channel id, campaign id)."""
+    def ok(*args: str, env: dict[str, str] | None = None) -> str:
+        done = service.admin_cli(*args, env=env)
+        assert done.returncode == 0, (args, done.stdout, done.stderr)
+        return done.stdout
+
+    ok("--as", "sandbox", "channels", "add", "品牌官方帳號", "--basic-id", "@brand123", "--liff-id", "1234567890-AbCdEfGh",
+       env={"LINE_CHANNEL_SECRET": "0123456789abcdef0123456789abcdef", "LINE_CHANNEL_ACCESS_TOKEN": "t" * 40})
+    data = yaml.safe_load((ROOT / "docs/examples/whole-invoice-amount-tiers.yaml").read_text(encoding="utf-8"))
+    today = dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).date()
+    data.update(start_at=f"{today - dt.timedelta(days=1)}T00:00", end_at=f"{today + dt.timedelta(days=60)}T23:59")
+    data["conditions"]["issue_dates"] = {"start": str(today - dt.timedelta(days=20)), "end": str(today + dt.timedelta(days=60))}
+    file = service.workdir / "walkthrough.yaml"
+    file.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    created = ok("--as", "sandbox", "campaigns", "create", "-f", str(file))
+    campaign = int(created.split("created campaign ", 1)[1].split()[0].strip(",.:;"))
+    ok("--as", "sandbox", "triggers", "add", str(campaign), "--keyword", "登錄發票")
+    ok("--as", "sandbox", "campaigns", "publish", str(campaign))
+    [channel] = [c["id"] for c in service.get("/sandbox/api/campaigns")["channels"] if c["name"] == "品牌官方帳號"]
+    return channel, campaign
+
+
+def _in_liff_panel(page: Page, label: str, campaign: int, channel: int) -> None:
+    """Tap the card's `label` button; the panel opens the local page through the shim."""
+    page.js("Array.from(document.querySelectorAll('#chat button[data-liff]')).filter(b => b.textContent === arguments[0]).pop().click()",
+            label)
+    src = _wait("the panel", lambda: page.js(
+        "const l = document.getElementById('liff'); return l.hidden ? '' : document.getElementById('liff-frame').getAttribute('src')"))
+    assert src.startswith(f"/liff/{'manual' if label == '手動上傳' else 'carrier'}?campaign={campaign}&"), src
+    assert f"sandbox_channel={channel}" in src and f"sandbox_user={page.user()}" in src
+    page.driver.switch_to.frame(page.driver.find_element("id", "liff-frame"))
+    _wait("the form", lambda: page.js("const f = document.getElementById('entry'); return f && !f.hidden"))
+    assert page.text("#campaign-name") == "冬季發票登錄抽好禮"
+    assert page.js("return document.documentElement.scrollWidth <= window.innerWidth")
+
+
+def _type(page: Page, element_id: str, text: str) -> None:
+    field = page.driver.find_element("id", element_id)
+    field.clear()
+    field.send_keys(text)
+
+
+def _submit(page: Page, shot: str) -> None:
+    """Submit the form in the panel: the page sends its text as the user and closes the panel."""
+    assert page.js("return document.documentElement.scrollWidth <= window.innerWidth")
+    page.driver.save_screenshot(str(page.artifacts / f"{page.prefix}-{shot}.png"))
+    page.driver.find_element("id", "submit").click()
+    page.driver.switch_to.default_content()
+    _wait("the panel closed after sending", lambda: page.js("return document.getElementById('liff').hidden"))
+
+
+def test_manual_and_carrier_entry_on_the_walkthrough_channels_campaign(browser, service, artifacts):
+    """Issue 29: on a channel other than the demo one (a LIFF ID but no LINE Login channel, as the
+    README walkthrough makes it), the card's 手動上傳 and 電子載具 open the local pages through the
+    shim at 375 px, the entries are stored for that campaign and the bot answers on that channel."""
+    channel, campaign = _walkthrough_campaign(service)
+    page = _phone(browser, service, artifacts)
+    page.prefix = "phone-walkthrough-channel"
+    page.js("const s = document.getElementById('campaign-select'); s.value = arguments[0];"
+            "s.dispatchEvent(new Event('change'))", f"{channel}:{campaign}")
+    page.click("#user-add")
+    before = page.bot_rows()
+    page.click("[data-action=keyword]")
+    page.wait_bot(before, "冬季發票登錄抽好禮", "the walkthrough campaign's card")
+    page.check("card")
+
+    day = (dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).date() - dt.timedelta(days=1)).isoformat()
+    number = f"WK{uuid.uuid4().int % 10**8:08d}"
+    service.post("/sandbox/mof/_sim/invoices", {"invoices": [{
+        "invNum": number, "invDate": day, "randomNumber": "4321", "sellerBan": "53212539", "sellerName": "示範書店",
+        "amount": "680", "items": [{"description": "禮盒", "quantity": "1", "unitPrice": "680"}]}]})
+    _in_liff_panel(page, "手動上傳", campaign, channel)
+    _type(page, "invoice_number", f"{number[:2]}-{number[2:]}")
+    page.driver.find_element("id", "date").send_keys(day[5:7] + day[8:10] + day[:4])
+    _type(page, "random_code", "4321")
+    _type(page, "total_amount", "680")
+    before = page.bot_rows()
+    _submit(page, "manual-filled")
+    said = [e.get("text") or "" for e in service.get(f"/sandbox/api/said?user={page.user()}")["entries"]]
+    assert any(f"發票號碼：{number[:2]}-{number[2:]}" in text for text in said), said
+    page.wait_bot(before, QUALIFIED, "the manual entry's answer")
+    page.check("manual-answer")
+
+    numbers = [f"WC{uuid.uuid4().int % 10**8:08d}" for _ in range(2)]
+    service.post("/sandbox/mof/_sim/invoices", {"carriers": [{"cardNo": "/WALK.12", "verifyCode": "Walk-9", "invoices": [
+        {"invNum": n, "invDate": day, "randomNumber": "1111", "sellerBan": "53212539", "sellerName": "示範超市",
+         "amount": "990", "items": [{"description": "年菜", "quantity": "1", "unitPrice": "990"}]} for n in numbers]}]})
+    _in_liff_panel(page, "電子載具", campaign, channel)
+    _type(page, "carrier_barcode", "/WALK.12")
+    _type(page, "verification_code", "Walk-9")
+    _submit(page, "carrier-filled")
+    _wait("the carrier's answer", lambda: all(f"{n[:2]}-{n[2:]}" in page.js("return document.getElementById('chat').textContent")
+                                              for n in numbers))
+    page.check("carrier-answer")
+
+    messages = [m for m in service.get("/sandbox/line/_sim/messages") if m["to"] == page.user()]
+    assert all(m["kind"] == "reply" for m in messages), messages
+    stats = service.admin_cli("--as", "sandbox", "reports", "stats", str(campaign), "--json")
+    assert stats.returncode == 0, stats.stderr
+    assert json.loads(stats.stdout)["uploads"] == 3, stats.stdout

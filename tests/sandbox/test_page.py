@@ -21,7 +21,7 @@ async def test_the_page_is_served_with_its_script_and_style(start_sandbox):
     assert '<script src="/sandbox/static/chat.js"' in page
     assert 'href="/sandbox/static/chat.css"' in page
     assert f'data-keyword="{DEMO_KEYWORD}"' in page
-    for label in ("登錄發票", "上傳範例發票照片", "上傳照片…", "範例發票（財政部尚未上傳）", "未達門檻發票",
+    for label in ("登錄發票", "上傳範例發票照片", "上傳照片…", "範例發票（財政部尚未上傳）", "不符合資格發票",
                   "統編發票", "財政部查無", "模糊照片", "重送上一張", "+31 分", "到 08:01"):
         assert f">{label}</button>" in page
     assert "<details" in page and "Sandbox mode" in page
