@@ -162,7 +162,7 @@ async def test_processes_starting_together_make_the_default_channel_once(databas
 
 
 async def test_revision_0018_adds_and_removes_the_line_check_mark(database):
-    """Issue 29: message_templates.awaiting_line_check, down to 0014 and up again on both databases."""
+    """Issue 29: message_templates.awaiting_line_check, down to 0017 and up again on both databases."""
     from alembic import command
     from sqlalchemy import inspect
 
@@ -178,7 +178,7 @@ async def test_revision_0018_adds_and_removes_the_line_check_mark(database):
         assert "awaiting_line_check" in await conn.run_sync(columns)
     try:
         async with database.engine.connect() as conn:
-            await conn.run_sync(downgrade, "0014")
+            await conn.run_sync(downgrade, "0017")
             await conn.commit()
             assert "awaiting_line_check" not in await conn.run_sync(columns)
     finally:
