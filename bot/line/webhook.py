@@ -26,7 +26,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import asyncpg
 import orjson
@@ -48,7 +48,8 @@ log = logging.getLogger(__name__)
 MAX_WEBHOOK_BODY = 512 * 1024  # LINE sends small JSON documents; images are fetched later
 ENV_CHANNEL_KEY = "env"
 PG_PARALLEL_FLUSHES = 4  # event-ID batches committed at once on PostgreSQL (SQLite: 1 writer)
-CHANNELS_TTL_S = 5.0  # channel rows re-read at most this often (a new channel waits ≤ 5 s)
+CHANNELS_TTL_S = 5.0  # channel rows re-read at least this often
+CHANNELS_REFRESH_S = 1.0  # a signature no cached channel matches reloads them, at most this often
 SIGNATURE_LOG_INTERVAL_S = 60.0  # refused signatures: one log line at most this often
 
 
@@ -64,7 +65,13 @@ class LineChannel:
 
 
 EventHandler = Callable[[Any, LineChannel], Awaitable[None]]
-ChannelSource = Callable[[], Awaitable[Sequence[LineChannel]]]
+
+
+class ChannelSource(Protocol):
+    """The channels the webhook accepts; `refresh=True` asks for a fresher list than the cache
+    (a source without a cache may ignore it)."""
+
+    def __call__(self, refresh: bool = False) -> Awaitable[Sequence[LineChannel]]: ...
 
 
 def signature_matches(secret: str, body: bytes, signature: str) -> bool:
@@ -390,6 +397,12 @@ def create_callback_handler(
             log.error("webhook channels unavailable", extra={"fields": {"error": type(exc).__name__}})
             return web.json_response({"error": "database: unavailable, retry later"}, status=503)
         channel = find_channel(known, body, signature)
+        if channel is None:  # a channel added since the cache was filled? reload (rate-bounded) once
+            try:
+                channel = find_channel(await channels(refresh=True), body, signature)
+            except Exception as exc:
+                log.error("webhook channels unavailable", extra={"fields": {"error": type(exc).__name__}})
+                return web.json_response({"error": "database: unavailable, retry later"}, status=503)
         if channel is None:  # anyone can send these: counted, and logged at a bounded rate
             if on_bad_signature is not None:
                 on_bad_signature("invalid")
@@ -423,16 +436,20 @@ def create_callback_handler(
 def env_and_db_channels(app: web.Application) -> ChannelSource:
     """Channels from the environment (single-channel mode; in sandbox mode the simulator's
     credentials, set by bot.sandbox.sandbox_config) plus every Channel row with a secret. The rows are
-    re-read at most every `CHANNELS_TTL_S` seconds, not on every request."""
+    re-read every `CHANNELS_TTL_S` seconds, not on every request; `refresh=True` (a signature no
+    cached channel matched) re-reads them if the list is older than `CHANNELS_REFRESH_S`, so a
+    channel added a moment ago is accepted at once and a flood of bad signatures costs at most
+    one read per `CHANNELS_REFRESH_S`."""
     cached: list[Sequence[LineChannel]] = []
     loaded_at = [0.0]
     lock = asyncio.Lock()
 
-    async def cached_load() -> Sequence[LineChannel]:
-        if cached and time.monotonic() - loaded_at[0] < CHANNELS_TTL_S:
+    async def cached_load(refresh: bool = False) -> Sequence[LineChannel]:
+        max_age = CHANNELS_REFRESH_S if refresh else CHANNELS_TTL_S
+        if cached and time.monotonic() - loaded_at[0] < max_age:
             return cached[0]
         async with lock:  # one reload for a burst of requests
-            if not cached or time.monotonic() - loaded_at[0] >= CHANNELS_TTL_S:
+            if not cached or time.monotonic() - loaded_at[0] >= max_age:
                 found = await load()
                 cached[:] = [found]
                 loaded_at[0] = time.monotonic()

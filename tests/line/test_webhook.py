@@ -54,7 +54,7 @@ async def start_bot(aiohttp_server: Any, database: Database, handle: Callable[..
     app[EVENT_ISOLATION] = SimpleEventIsolation()
     prepare(app)
 
-    async def channels() -> list[LineChannel]:
+    async def channels(refresh: bool = False) -> list[LineChannel]:
         return known
 
     setup_line_webhook(app, handle, channels, handle_batch=handle_batch)
@@ -291,7 +291,7 @@ async def test_database_down_is_503_so_line_redelivers(aiohttp_server, tmp_path)
     app[DATABASE] = Database(f"sqlite+aiosqlite:///{tmp_path}/empty.db")  # no tables: every INSERT fails
     app[EVENT_ISOLATION] = SimpleEventIsolation()
 
-    async def channels() -> list[LineChannel]:
+    async def channels(refresh: bool = False) -> list[LineChannel]:
         return CHANNELS
 
     setup_line_webhook(app, Recorder(), channels)
@@ -521,3 +521,45 @@ async def test_the_claim_walks_the_queued_index_however_stale_the_statistics(pos
         assert "Hash" not in plan and "Sort" not in plan and "Bitmap" not in plan, plan
     finally:
         await database.close()
+
+
+async def test_a_channel_added_a_moment_ago_is_accepted_at_once(aiohttp_server, database) -> None:
+    """The channel rows are cached for CHANNELS_TTL_S, but a signature no cached channel matches
+    reloads them once (at most every CHANNELS_REFRESH_S): a channel added with admin-cli a
+    second ago receives its first webhook, as the README walkthrough does in the sandbox."""
+    from bot.line.webhook import CHANNELS_REFRESH_S, env_and_db_channels
+    from bot.storage.models import Channel
+
+    app = web.Application()
+    app[CONFIG] = Config(database_url=database.url.render_as_string(hide_password=False), handle_events=False)
+    app[DATABASE] = database
+    app[EVENT_ISOLATION] = SimpleEventIsolation()
+    source = env_and_db_channels(app)
+    setup_line_webhook(app, Recorder(), source)
+    server = await aiohttp_server(app)
+    sim = LineSimulator()
+    url = str(server.make_url("/callback"))
+    secret = "fedcba9876543210fedcba9876543210"
+    assert await source() == []  # cached: no channel yet
+    async with database.session() as session, session.begin():
+        session.add(Channel(name="剛加入的頻道", channel_secret=secret, access_token="t" * 40))
+    await asyncio.sleep(CHANNELS_REFRESH_S)  # well within CHANNELS_TTL_S: the cache alone would refuse
+    assert await sim.deliver(url, [sim.text_event(new_user_id(), "hi")], secret=secret) == 200
+    assert await stored_events(database) == 1
+    # A flood of bad signatures reloads at most once per CHANNELS_REFRESH_S, not per request.
+    loads = 0
+    real_execute = database.session
+
+    def counting_session(*args: Any, **kwargs: Any):  # noqa: ANN202 - the Database's own session
+        nonlocal loads
+        loads += 1
+        return real_execute(*args, **kwargs)
+
+    database.session = counting_session  # type: ignore[method-assign]
+    try:
+        await asyncio.sleep(CHANNELS_REFRESH_S)
+        for _ in range(20):
+            assert await sim.deliver(url, [sim.text_event(new_user_id(), "x")], secret="0" * 32) == 400
+    finally:
+        del database.session
+    assert loads == 1
