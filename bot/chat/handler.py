@@ -39,7 +39,6 @@ from bot.chat.facts import (
     known_customer,
     known_customers,
 )
-from bot.review.photos import photo_hash
 from bot.chat.intake import customer_for, register
 from bot.chat.results import PHOTO_ANSWER_KIND
 from bot.chat.speakers import speaker_for
@@ -51,6 +50,7 @@ from bot.line.webhook import LineChannel
 from bot.log import pseudonym
 from bot.photo_decoding import MIB, PhotoDecoder
 from bot.photo_store import PHOTOS, PhotoStoreError
+from bot.review.photos import photo_hash
 from bot.state.base import Change, StorageKey
 from bot.storage.database import dialect_insert
 from bot.storage.models import Campaign, Channel, Customer, Trigger, utcnow

@@ -13,6 +13,7 @@ from aiohttp import web
 
 from bot import log as logsetup
 from bot.appkeys import CONFIG, DATABASE, PHOTO_STORE
+from bot.periodic import run_every
 from bot.privacy.app_keys import LOG_PSEUDONYMS, key_for
 from bot.privacy.files import FileDeleter
 from bot.privacy.purge import PurgeReport, prune_inbox, purge
@@ -41,19 +42,14 @@ async def purge_once(db: Database, files: FileDeleter, inbox_retention: dt.timed
 
 async def purge_loop(db: Database, files: FileDeleter, stop: asyncio.Event, interval: float,
                      inbox_retention: dt.timedelta) -> None:
-    while not stop.is_set():
-        try:
-            report = await purge_once(db, files, inbox_retention)
-            if report.campaigns or report.erased.customers or report.inbox_events:
-                log.info("retention purge", extra={"fields": {
-                    "campaigns": len(report.campaigns), **report.erased.counts(),
-                    "inbox_events": report.inbox_events}})
-        except Exception as exc:
-            log.error("retention purge failed", extra={"fields": {"error": type(exc).__name__}})
-        try:
-            await asyncio.wait_for(stop.wait(), timeout=interval)
-        except asyncio.TimeoutError:
-            pass
+    async def step() -> None:
+        report = await purge_once(db, files, inbox_retention)
+        if report.campaigns or report.erased.customers or report.inbox_events:
+            log.info("retention purge", extra={"fields": {
+                "campaigns": len(report.campaigns), **report.erased.counts(),
+                "inbox_events": report.inbox_events}})
+
+    await run_every(stop, interval, step, "retention purge failed")
 
 
 async def privacy_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -13,6 +13,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.campaigns.settle import coupon_values
+from bot.periodic import run_every
 from bot.storage.database import Database
 from bot.storage.models import Campaign, Reward, ReviewDecision, Upload, utcnow
 from flows.campaigns.settings import CampaignSettings, ReviewSettings
@@ -103,17 +104,12 @@ async def release_due(db: Database, now: dt.datetime, *, sandbox_base_url: str |
 
 
 async def release_loop(db: Database, stop: asyncio.Event, interval: float, sandbox_base_url: str | None) -> None:
-    while not stop.is_set():
-        try:
-            count = await release_due(db, utcnow(), sandbox_base_url=sandbox_base_url)
-            if count:
-                log.info("held rewards released", extra={"fields": {"released": count}})
-        except Exception as exc:  # database down: try again on the next round
-            log.error("releasing held rewards failed", extra={"fields": {"error": type(exc).__name__}})
-        try:
-            await asyncio.wait_for(stop.wait(), timeout=interval)
-        except asyncio.TimeoutError:
-            pass
+    async def step() -> None:
+        count = await release_due(db, utcnow(), sandbox_base_url=sandbox_base_url)
+        if count:
+            log.info("held rewards released", extra={"fields": {"released": count}})
+
+    await run_every(stop, interval, step, "releasing held rewards failed")
 
 
 async def review_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -88,21 +88,20 @@ async def compute(session: AsyncSession, upload: Upload, invoice: VerifiedInvoic
 
 async def same_photo(session: AsyncSession, upload: Upload, max_distance: int) -> list[dict[str, Any]]:
     """Other users' uploads in the campaign whose photo hash is at most `max_distance` bits
-    away, closest first. PostgreSQL compares every hash of the campaign in the index-only scan
-    (bit_count of the XOR); SQLite reads the campaign's hashes and compares them here."""
+    away, closest first: every hash of the campaign is compared inside the database, over the
+    index on (campaign_id, photo_hash) — bit_count of the XOR on PostgreSQL, the hamming64
+    function bot.storage.database gives SQLite."""
     others = and_(Upload.campaign_id == upload.campaign_id, Upload.photo_hash.is_not(None),
                   Upload.customer_id != upload.customer_id, Upload.id != upload.id)
     mine = from_signed(upload.photo_hash)
     if session.bind.dialect.name == "postgresql":
         xor = Upload.photo_hash.op("#")(literal(to_signed(mine), BigInteger))
         bits = func.bit_count(cast(xor, BIT(64)))
-        rows = (await session.execute(
-            select(Upload.id, Upload.customer_id, Upload.photo_hash).where(others, bits <= max_distance)
-            .limit(MATCHES_KEPT * 5))).all()
-    else:
-        rows = [r for r in (await session.execute(select(Upload.id, Upload.customer_id, Upload.photo_hash)
-                                                  .where(others))).all()
-                if distance(mine, from_signed(r[2])) <= max_distance]
+    else:  # bot.storage.database registers hamming64 on every SQLite connection
+        bits = func.hamming64(Upload.photo_hash, literal(to_signed(mine), BigInteger))
+    rows = (await session.execute(
+        select(Upload.id, Upload.customer_id, Upload.photo_hash).where(others, bits <= max_distance)
+        .limit(MATCHES_KEPT * 5))).all()
     matches = sorted(({"upload_id": r[0], "customer_id": r[1], "distance": distance(mine, from_signed(r[2]))}
                       for r in rows), key=lambda m: (m["distance"], m["upload_id"]))
     return matches[:MATCHES_KEPT]

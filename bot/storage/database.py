@@ -79,3 +79,12 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA busy_timeout=30000")
     cur.close()
+    # hamming64(a, b): the bits two signed 64-bit integers differ in — the review's photo-hash
+    # comparison inside SQLite (PostgreSQL has bit_count); bot/review/signals.py.
+    dbapi_conn.create_function("hamming64", 2, _hamming64, deterministic=True)
+
+
+def _hamming64(a: int | None, b: int | None) -> int | None:
+    if a is None or b is None:
+        return None
+    return ((a ^ b) & 0xFFFF_FFFF_FFFF_FFFF).bit_count()

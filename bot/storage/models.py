@@ -285,7 +285,7 @@ class Upload(Base):
               sqlite_where=text("review_state IS NOT NULL"), postgresql_where=text("review_state IS NOT NULL")),
         Index("ix_uploads_hold_due", "hold_until",
               sqlite_where=text("review_state = 'held'"), postgresql_where=text("review_state = 'held'")),
-        Index("ix_uploads_campaign_photo_hash", "campaign_id", "photo_hash",
+        Index("ix_uploads_campaign_photo_hash", "campaign_id", "photo_hash", "customer_id", "id",
               sqlite_where=text("photo_hash IS NOT NULL"), postgresql_where=text("photo_hash IS NOT NULL")),
         Index("ix_uploads_campaign_carrier", "campaign_id", "carrier_hash",
               sqlite_where=text("carrier_hash IS NOT NULL"), postgresql_where=text("carrier_hash IS NOT NULL")),

@@ -6,6 +6,8 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any
 
+from flows.review.states import parse_choice
+
 
 class SignalKind(str, Enum):
     SAME_PHOTO = "same_photo"  # a perceptually identical photo registered by another user
@@ -29,11 +31,7 @@ _LABELS = {
 
 
 def parse_kind(text: str) -> SignalKind:
-    for kind in SignalKind:
-        if text in (kind.value, kind.label):
-            return kind
-    choices = ", ".join(f"{k.value} ({k.label})" for k in SignalKind)
-    raise ValueError(f"signal: unknown signal {text!r}; one of: {choices}")
+    return parse_choice(SignalKind, text, "signal")
 
 
 def mask_carrier(barcode: str) -> str:

@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 from enum import Enum
+from typing import TypeVar
+
+E = TypeVar("E", bound=Enum)
 
 
 class ReviewState(str, Enum):
@@ -49,10 +52,15 @@ class DecisionKind(str, Enum):
         return {"approve": "核准", "reject": "退件", "correct": "更正", "release": "期滿放行"}[self.value]
 
 
+def parse_choice(kind: type[E], text: str, field: str) -> E:
+    """A member of a labelled enum from its value or its zh-TW label; ValueError naming `field`
+    and the choices."""
+    for member in kind:
+        if text in (member.value, member.label):  # type: ignore[attr-defined]
+            return member
+    choices = ", ".join(f"{m.value} ({m.label})" for m in kind)  # type: ignore[attr-defined]
+    raise ValueError(f"{field}: unknown value {text!r}; one of: {choices}")
+
+
 def parse_state(text: str) -> ReviewState:
-    """A state from its value (`flagged`) or label (`待審核`); ValueError naming the choices."""
-    for state in ReviewState:
-        if text in (state.value, state.label):
-            return state
-    choices = ", ".join(f"{s.value} ({s.label})" for s in ReviewState)
-    raise ValueError(f"state: unknown review state {text!r}; one of: {choices}")
+    return parse_choice(ReviewState, text, "state")

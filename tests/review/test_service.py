@@ -7,7 +7,7 @@ import asyncio
 import datetime as dt
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
 from bot.review import hold, service
 from bot.review.service import AlreadyDecided, ReviewRefused
@@ -16,7 +16,7 @@ from flows.campaigns.roles import PermissionDenied
 from flows.campaigns.rules import UploadStatus
 from flows.review.signals import SignalKind
 from flows.review.states import DecisionKind, ReviewState
-from tests.campaign_store.data import DURING, taipei
+from tests.campaign_store.data import DURING
 
 LATER = DURING + dt.timedelta(days=8)
 BURSTY = {"burst_uploads": 1, "burst_minutes": 10}  # a second upload within 10 minutes is flagged

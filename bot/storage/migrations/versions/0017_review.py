@@ -30,6 +30,12 @@ def _upload_columns() -> tuple[sa.Column, ...]:
     )
 
 
+def _ref(owner: str, column: str, table: str, *, cascade: bool = False, nullable: bool = False) -> sa.Column:
+    """`owner.column` referring to `table.id`, its constraint named as the models' convention does."""
+    key = sa.ForeignKey(f"{table}.id", ondelete="CASCADE" if cascade else None, name=f"fk_{owner}_{column}_{table}")
+    return sa.Column(column, BigId, key, nullable=nullable)
+
+
 def _partial(condition: str) -> dict[str, sa.TextClause]:
     return {"sqlite_where": sa.text(condition), "postgresql_where": sa.text(condition)}
 
@@ -38,7 +44,8 @@ UPLOAD_INDEXES = (
     ("ix_uploads_review", ["review_state", "review_since", "id"], "review_state IS NOT NULL"),
     ("ix_uploads_campaign_review", ["campaign_id", "review_state", "review_since", "id"], "review_state IS NOT NULL"),
     ("ix_uploads_hold_due", ["hold_until"], "review_state = 'held'"),
-    ("ix_uploads_campaign_photo_hash", ["campaign_id", "photo_hash"], "photo_hash IS NOT NULL"),
+    # (customer_id, id too: the comparison is an index-only scan)
+    ("ix_uploads_campaign_photo_hash", ["campaign_id", "photo_hash", "customer_id", "id"], "photo_hash IS NOT NULL"),
     ("ix_uploads_campaign_carrier", ["campaign_id", "carrier_hash"], "carrier_hash IS NOT NULL"),
 )
 
@@ -51,10 +58,8 @@ def upgrade() -> None:
     op.create_table(
         "upload_signals",
         sa.Column("id", BigId, primary_key=True),
-        sa.Column("upload_id", BigId, sa.ForeignKey("uploads.id", ondelete="CASCADE",
-                                                    name="fk_upload_signals_upload_id_uploads"), nullable=False),
-        sa.Column("campaign_id", BigId, sa.ForeignKey("campaigns.id", ondelete="CASCADE",
-                                                      name="fk_upload_signals_campaign_id_campaigns"), nullable=False),
+        _ref("upload_signals", "upload_id", "uploads", cascade=True),
+        _ref("upload_signals", "campaign_id", "campaigns", cascade=True),
         sa.Column("kind", sa.String(20), nullable=False),
         sa.Column("evidence", sa.JSON(), nullable=False),
         sa.Column("created_at", UTC, nullable=False),
@@ -66,32 +71,25 @@ def upgrade() -> None:
     op.create_table(
         "review_decisions",
         sa.Column("id", BigId, primary_key=True),
-        sa.Column("upload_id", BigId, sa.ForeignKey("uploads.id", ondelete="CASCADE",
-                                                    name="fk_review_decisions_upload_id_uploads"), nullable=False),
-        sa.Column("campaign_id", BigId, sa.ForeignKey("campaigns.id", ondelete="CASCADE",
-                                                      name="fk_review_decisions_campaign_id_campaigns"), nullable=False),
-        sa.Column("actor_id", BigId, sa.ForeignKey("admin_users.id", name="fk_review_decisions_actor_id_admin_users"),
-                  nullable=True),
+        _ref("review_decisions", "upload_id", "uploads", cascade=True),
+        _ref("review_decisions", "campaign_id", "campaigns", cascade=True),
+        _ref("review_decisions", "actor_id", "admin_users", nullable=True),
         sa.Column("kind", sa.String(10), nullable=False),
         sa.Column("reason", sa.String(100), nullable=True),
         sa.Column("note", sa.Text(), nullable=True),
         sa.Column("detail", sa.JSON(), nullable=False),
         sa.Column("created_at", UTC, nullable=False),
         sa.Column("undone_at", UTC, nullable=True),
-        sa.Column("undone_by", BigId, sa.ForeignKey("admin_users.id", name="fk_review_decisions_undone_by_admin_users"),
-                  nullable=True),
+        _ref("review_decisions", "undone_by", "admin_users", nullable=True),
         sa.PrimaryKeyConstraint("id", name="pk_review_decisions"),
     )
     op.create_index("ix_review_decisions_upload", "review_decisions", ["upload_id", "id"])
     op.create_table(
         "review_appeals",
         sa.Column("id", BigId, primary_key=True),
-        sa.Column("upload_id", BigId, sa.ForeignKey("uploads.id", ondelete="CASCADE",
-                                                    name="fk_review_appeals_upload_id_uploads"), nullable=False),
-        sa.Column("campaign_id", BigId, sa.ForeignKey("campaigns.id", ondelete="CASCADE",
-                                                      name="fk_review_appeals_campaign_id_campaigns"), nullable=False),
-        sa.Column("customer_id", BigId, sa.ForeignKey("customers.id", name="fk_review_appeals_customer_id_customers"),
-                  nullable=False),
+        _ref("review_appeals", "upload_id", "uploads", cascade=True),
+        _ref("review_appeals", "campaign_id", "campaigns", cascade=True),
+        _ref("review_appeals", "customer_id", "customers"),
         sa.Column("note", sa.Text(), nullable=True),
         sa.Column("created_at", UTC, nullable=False),
         sa.Column("decided_at", UTC, nullable=True),
