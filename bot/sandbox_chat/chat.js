@@ -246,7 +246,9 @@
 
   async function sendSample(kind) {
     say("產生範例發票中…");
-    const result = await postJson("/sample-photo", { kind });
+    // 相似照片: another invoice photographed like the last sample (the 相同照片 signal, issue 30)
+    const body = kind === "lookalike" ? { kind: "eligible", like_last: true } : { kind };
+    const result = await postJson("/sample-photo", body);
     if (!result) return;
     const what = `已送出範例發票 ${invoiceLabel(result)}（NT$ ${result.total_amount}）`;
     if (kind === "pending") say(`${what}；財政部模擬器 ${timeOf(result.available_at)} 才有資料，之後的重試會推播結果（00:00–08:00 暫停）。`);
