@@ -30,7 +30,7 @@ def test_list_shows_system_texts_and_custom_state(team, tmp_path):
     assert listing.exit_code == 0
     assert "很抱歉，您參與活動的次數已達上限，無法再進行參加，謝謝您的參與！" in listing.output
     assert "很抱歉，此活動已不存在" in listing.output and "AB-12345678" in listing.output
-    assert listing.output.count("預設") == 5
+    assert listing.output.count("預設") == 6  # the six custom messages (審核中 since issue 30)
     assert team("messages", "list", "77").output.strip() == "error: CAMPAIGN: no campaign with ID 77"
 
 
