@@ -28,6 +28,7 @@ import aiohttp
 from sqlalchemy import text
 
 from bench.console import SETTINGS, admin_server, filled_then_measured, timed
+from bench.console import line as console_line
 from bot.review import service
 from bot.campaigns.store import Actor
 from bot.storage.database import Database
@@ -91,10 +92,7 @@ async def fill(db: Database, flagged: int, others: int) -> None:
 
 
 def line(label: str, times: list[float], baseline: float) -> str:
-    median = statistics.median(times)
-    p95 = sorted(times)[max(0, int(len(times) * 0.95) - 1)]
-    verdict = "ok" if p95 < TARGET_MS else "OVER"
-    return f"{label:<52} median {median:7.1f} ms  p95 {p95:7.1f} ms  ×{median / baseline:6.1f} SELECT 1  {verdict}"
+    return console_line(label, times, baseline, TARGET_MS, width=52)
 
 
 async def measure(url: str, repeat: int, data_dir: Path) -> None:

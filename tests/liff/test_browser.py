@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from tests.browsers import CHROMEDRIVER, chromium, free_port
+from tests.sandbox.conftest import appeal_uri
 
 pytestmark = pytest.mark.skipif(not Path(CHROMEDRIVER).exists() and os.environ.get("CI") != "true",
                                 reason="chromium-driver is not installed (.ci/run installs it)")
@@ -332,18 +333,6 @@ def test_the_endpoint_page_routes_and_an_ended_campaign_shows_its_text(service: 
     _shot(browser, artifacts, "ended-campaign")
 
 
-def _appeal_uri(node: Any) -> str | None:
-    """The 回報問題 button's URI in a LINE message, if it has one."""
-    if isinstance(node, dict):
-        action = node.get("action")
-        if isinstance(action, dict) and action.get("label") == "回報問題":
-            return action.get("uri")
-        return next((u for v in node.values() if (u := _appeal_uri(v))), None)
-    if isinstance(node, list):
-        return next((u for v in node if (u := _appeal_uri(v))), None)
-    return None
-
-
 def test_the_appeal_form_from_the_not_qualified_answer(service: Service, browser: Any, artifacts: Path) -> None:
     """A sample below the threshold is 不符合資格 with a 回報問題 button; its form (375 px) refuses
     an empty note beside the field, sends a note, shows the done state; the upload is in review."""
@@ -353,7 +342,7 @@ def test_the_appeal_form_from_the_not_qualified_answer(service: Service, browser
     service.post("/sandbox/api/say", {"user": user, "text": "登錄發票"})
     sample = service.post("/sandbox/api/sample-photo", {"user": user, "kind": "low"})
     uri = service.wait("the 回報問題 button", lambda: next(
-        (u for m in _line_messages(service, user) if (u := _appeal_uri(m))), None))
+        (u for m in _line_messages(service, user) if (u := appeal_uri(m))), None))
     parts = urlsplit(uri)
     assert parts.path == "/liff/appeal"
     upload = parse_qs(parts.query)["upload"][0]

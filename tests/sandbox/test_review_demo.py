@@ -20,7 +20,7 @@ from bot.storage.database import Database
 from bot.storage.models import Campaign, Upload
 from flows.campaigns.dates import TAIPEI
 from tests.console.conftest import login_csrf
-from tests.sandbox.conftest import Sandbox, new_user, texts_of
+from tests.sandbox.conftest import Sandbox, appeal_uri, new_user, texts_of
 
 
 async def _said(sb: Sandbox, user: str, count: int) -> str:
@@ -52,17 +52,6 @@ async def _liff(sb: Sandbox, path: str, user: str, body: dict[str, Any]) -> tupl
     for text in answer.get("texts", []) if resp.status == 200 else []:
         assert (await sb.post("/sandbox/api/say", {"user": user, "text": text}))[0] == 200
     return resp.status, answer
-
-
-def _appeal_uri(node: Any) -> str | None:
-    if isinstance(node, dict):
-        action = node.get("action")
-        if isinstance(action, dict) and action.get("label") == "回報問題":
-            return action.get("uri")
-        return next((u for v in node.values() if (u := _appeal_uri(v))), None)
-    if isinstance(node, list):
-        return next((u for v in node if (u := _appeal_uri(v))), None)
-    return None
 
 
 async def _decide(sb: Sandbox, upload_id: int, action: str, data: dict[str, str] | None = None) -> Any:
@@ -135,7 +124,7 @@ async def test_the_review_demo_end_to_end(start_sandbox, database_url):
         await sb.post("/sandbox/api/say", {"user": carol, "text": REVIEW_KEYWORD})
         await sb.post("/sandbox/api/sample-photo", {"user": carol, "kind": "low"})
         answers = await sb.wait_messages(carol, 2)
-        uri = next(u for m in answers if (u := _appeal_uri(m["messages"])))
+        uri = next(u for m in answers if (u := appeal_uri(m["messages"])))
         upload = parse_qs(urlsplit(uri).query)["upload"][0]
         status, answer = await _liff(sb, "appeal", carol, {"campaign": str(cid), "upload": upload,
                                                            "note": "金額是 180 元，不是 18 元"})
