@@ -202,7 +202,7 @@ async def _decide(request: web.Request, kind: str, fields: tuple[str, ...], call
                                   values=values, form=kind)
     if kind == "correct" or kind == "undo":
         go_to = upload_id  # still (or again) in review: stay on it
-    return _after_decision(request, query, kind, upload_id, go_to)
+    raise _after_decision(request, query, kind, upload_id, go_to)
 
 
 def _sandbox_base(request: web.Request) -> str | None:
