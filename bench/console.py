@@ -96,11 +96,11 @@ async def timed(call: Callable[[], Awaitable[object]], repeat: int) -> list[floa
     return times
 
 
-def line(label: str, times: list[float], baseline: float) -> str:
+def line(label: str, times: list[float], baseline: float, target_ms: float = TARGET_MS, width: int = 44) -> str:
     median = statistics.median(times)
     p95 = sorted(times)[max(0, int(len(times) * 0.95) - 1)]
-    verdict = "ok" if p95 < TARGET_MS else "OVER"
-    return f"{label:<44} median {median:7.1f} ms  p95 {p95:7.1f} ms  ×{median / baseline:6.1f} SELECT 1  {verdict}"
+    verdict = "ok" if p95 < target_ms else "OVER"
+    return f"{label:<{width}} median {median:7.1f} ms  p95 {p95:7.1f} ms  ×{median / baseline:6.1f} SELECT 1  {verdict}"
 
 
 async def time_page(client: aiohttp.ClientSession, server: TestServer, path: str, repeat: int) -> list[float]:

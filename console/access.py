@@ -14,9 +14,11 @@ class Access(Enum):
     EDIT = "edit"  # create, save, publish, pause, copy, uploads of images and coupons
     DELETE = "delete"  # delete a draft
     ADMIN = "admin"  # 管理員 only: the audit log
+    REVIEW = "review"  # decide in the review queue: the three editing roles and 客服經理 (issue 30)
 
 
-_PERMISSION = {Access.VIEW: Permission.VIEW, Access.EDIT: Permission.EDIT, Access.DELETE: Permission.DELETE}
+_PERMISSION = {Access.VIEW: Permission.VIEW, Access.EDIT: Permission.EDIT, Access.DELETE: Permission.DELETE,
+               Access.REVIEW: Permission.REVIEW}
 
 
 def allowed(role: Role | None, access: Access) -> bool:

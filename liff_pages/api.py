@@ -182,10 +182,10 @@ def _sandbox_base(request: web.Request) -> str | None:
     return config.base_url if config.sandbox else None
 
 
-async def caller(request: web.Request, *, limit: str, notify: bool = False) -> tuple[Caller, Customer]:
-    """Size, token, rate, campaign availability: everything an endpoint checks first. With
-    `notify` (the page's first call, when it opens), 活動尚未開始 / 活動不存在 also go to the chat
-    (`bot.chat.liff_notices`), and the refusal names the texts the page sends as the user."""
+async def verified(request: web.Request, *, limit: str) -> tuple[Channel, Campaign | None, IdTokenClaims,
+                                                                   dict[str, Any]]:
+    """Size, token (verified with LINE) and the user's rate: the channel of the LIFF app, the
+    body's campaign (None: no such campaign), the token's claims and the body."""
     body = await _body(request)
     token = _bearer(request)
     _before_verify(request, token)
@@ -197,6 +197,14 @@ async def caller(request: web.Request, *, limit: str, notify: bool = False) -> t
     limiter = request.app[LIMITS][limit]
     if not limiter.allow(f"{channel.id}:{claims.sub}"):
         raise Refused(429, "rate", RATE_LIMITED_TEXT, retry_after=round(limiter.retry_after(f"{channel.id}:{claims.sub}"), 1))
+    return channel, campaign, claims, body
+
+
+async def caller(request: web.Request, *, limit: str, notify: bool = False) -> tuple[Caller, Customer]:
+    """Size, token, rate, campaign availability: everything an endpoint checks first. With
+    `notify` (the page's first call, when it opens), 活動尚未開始 / 活動不存在 also go to the chat
+    (`bot.chat.liff_notices`), and the refusal names the texts the page sends as the user."""
+    channel, campaign, claims, body = await verified(request, limit=limit)
     if campaign is None:
         raw = str(body.get("campaign"))
         await _notice(request, channel, claims, raw if CAMPAIGN_ID.fullmatch(raw) else "?", SystemKind.NOT_EXIST,
@@ -244,7 +252,7 @@ def _window(call: Caller) -> IssueDateWindow:
     return CampaignSettings.from_dict(call.campaign.settings).conditions.issue_dates
 
 
-def _guarded(handler):  # noqa: ANN001,ANN202 - an aiohttp handler wrapper
+def guarded(handler):  # noqa: ANN001,ANN202 - an aiohttp handler wrapper
     async def wrapped(request: web.Request) -> web.Response:
         try:
             return await handler(request)
@@ -256,7 +264,7 @@ def _guarded(handler):  # noqa: ANN001,ANN202 - an aiohttp handler wrapper
 
 # --- endpoints -----------------------------------------------------------------------------
 
-@_guarded
+@guarded
 async def handle_campaign(request: web.Request) -> web.Response:
     """What the page shows before the form: the campaign's name and rules link, or why not."""
     call, customer = await caller(request, limit="read", notify=True)
@@ -273,7 +281,7 @@ async def handle_campaign(request: web.Request) -> web.Response:
     return web.json_response(body, headers=NO_STORE)
 
 
-@_guarded
+@guarded
 async def handle_validate(request: web.Request) -> web.Response:
     """The one set of rules, for the page to show errors beside the fields as they are typed."""
     call, _customer = await caller(request, limit="read")
@@ -287,7 +295,7 @@ async def handle_validate(request: web.Request) -> web.Response:
     return web.json_response({"errors": errors}, headers=NO_STORE)
 
 
-@_guarded
+@guarded
 async def handle_manual(request: web.Request) -> web.Response:
     call, customer = await caller(request, limit="submit")
     code, phone, errors = forms.check_manual(_fields(call.body), today=today_in_taipei(utcnow()),
@@ -323,7 +331,7 @@ async def handle_manual(request: web.Request) -> web.Response:
     return web.json_response({"state": "accepted", "status": upload.status, "texts": texts}, headers=NO_STORE)
 
 
-@_guarded
+@guarded
 async def handle_carrier(request: web.Request) -> web.Response:
     call, customer = await caller(request, limit="submit")
     card, phone, errors = forms.check_carrier(_fields(call.body))
@@ -390,6 +398,9 @@ async def _verify_now(app: web.Application, upload_id: int) -> None:
 
 
 def setup_api(app: web.Application) -> None:
+    from liff_pages.appeal import setup_appeal
+
+    setup_appeal(app)
     app.router.add_post(f"{API}/campaign", handle_campaign)
     app.router.add_post(f"{API}/validate", handle_validate)
     app.router.add_post(f"{API}/manual", handle_manual)

@@ -1,5 +1,5 @@
-"""The LIFF pages as served: the endpoint page (/liff/, routes to manual or carrier), the two
-forms, their script and style; the LIFF SDK is LINE's CDN v2, or the sandbox shim."""
+"""The LIFF pages as served: the endpoint page (/liff/, routes to manual, carrier or appeal), the
+forms (the appeal form: issue 30), their script and style; the LIFF SDK is LINE's CDN v2, or the sandbox shim."""
 from __future__ import annotations
 
 import html
@@ -15,7 +15,7 @@ from liff_pages.shim import SANDBOX_LIFF_ID, SHIM_PATH, setup_shim
 
 STATIC = Path(__file__).parent / "static"
 LINE_SDK = "https://static.line-scdn.net/liff/edge/2/sdk.js"
-PAGES = {"": "index.html", "manual": "manual.html", "carrier": "carrier.html"}
+PAGES = {"": "index.html", "manual": "manual.html", "carrier": "carrier.html", "appeal": "appeal.html"}
 ASSETS = {"liff.js": "application/javascript", "liff.css": "text/css"}
 # Blocks both forms share: the optional phone with its consent (issue 28, item 6).
 PARTIALS = {"{{phone}}": "phone.html"}

@@ -6,11 +6,13 @@ webhook event built by the LINE simulator and delivered, signed, to the service'
   POST /sandbox/api/say           {"user", "text", "name"?, "channel"?}
   POST /sandbox/api/postback      {"user", "data", "display_text"?, "name"?, "channel"?}
   POST /sandbox/api/photo         multipart: user, name?, channel?, file (an image, at most 10 MB)
-  POST /sandbox/api/sample-photo  {"user", "kind"?, "name"?, "channel"?, "campaign"?} → the invoice
-                                  it made (kind: eligible | low | business | pending | never |
-                                  unreadable; the older {"pending": true} still means pending), for
-                                  the conditions of the campaign whose photo window the user has
-                                  open on that channel, else of `campaign` (the page's pick)
+  POST /sandbox/api/sample-photo  {"user", "kind"?, "like_last"?, "name"?, "channel"?, "campaign"?} →
+                                  the invoice it made (kind: eligible | low | business | pending |
+                                  never | unreadable; the older {"pending": true} still means
+                                  pending), for the conditions of the campaign whose photo window
+                                  the user has open on that channel, else of `campaign` (the page's
+                                  pick); like_last: another invoice photographed like the last
+                                  sample — a look-alike photo for the 相同照片 signal
   POST /sandbox/api/resend-sample {"user", "name"?, "channel"?} → the last sample photo anyone
                                   sent, sent again (the duplicate paths)
 
@@ -244,6 +246,9 @@ async def handle_sample_photo(request: web.Request) -> web.Response:
         body = await json_body(request)
         user = inputs.user_id(body.get("user"))
         kind = _sample_kind(body)
+        like_last = inputs.flag(body.get("like_last"), "like_last")
+        if like_last and not request.app[LAST_SAMPLE]:
+            raise InputError("like_last", "no sample photo was sent yet: send one first")
         name = inputs.display_name(body.get("name"))
         channel = channel_id(body.get("channel"))
         picked = row_id(body.get("campaign"), "campaign")
@@ -252,7 +257,8 @@ async def handle_sample_photo(request: web.Request) -> web.Response:
         return bad_request(exc)
     _use_name(request.app, user, name)
     campaign = await sample_conditions(request.app, user, channel, picked)
-    sample = await asyncio.to_thread(make_sample, utcnow(), kind, campaign=campaign)
+    framing = request.app[LAST_SAMPLE][0].photo_seed if like_last else None
+    sample = await asyncio.to_thread(make_sample, utcnow(), kind, campaign=campaign, photo_seed=framing)
     seed = sample.mof_seed()
     if seed is not None:
         apply_seed(request.app[MOF_SIM], seed)

@@ -247,7 +247,10 @@
   async function sendSample(kind) {
     say("產生範例發票中…");
     const { campaign } = picked();
-    const result = await postJson("/sample-photo", campaign ? { kind, campaign: campaign.id } : { kind });
+    // 相似照片: another invoice photographed like the last sample (the 相同照片 signal, issue 30)
+    const body = kind === "lookalike" ? { kind: "eligible", like_last: true } : { kind };
+    if (campaign) body.campaign = campaign.id;
+    const result = await postJson("/sample-photo", body);
     if (!result) return;
     const what = `已送出範例發票 ${invoiceLabel(result)}（NT$ ${result.total_amount}）` +
       (result.why_not ? `，不符合此活動的條件：${result.why_not}` : "");

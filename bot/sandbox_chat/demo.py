@@ -1,7 +1,8 @@
 """The sandbox's demo campaigns: on first start in sandbox mode, an admin user `sandbox` and, on
 the default channel, a running campaign (NT$ 100 threshold, at most 3 invoices a person, a pool
 of demo coupon codes) with its card triggers, plus a not-yet-started and an ended campaign with
-their own keywords — so every system and custom message can be seen from the chat."""
+their own keywords — so every system and custom message can be seen from the chat — and a
+campaign that holds rewards for review (issue 30: 審核中, the signals, the console's 審核佇列)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -37,6 +38,9 @@ UPCOMING_STARTS_IN = dt.timedelta(days=7)
 ENDED_NAME = "示範活動：上月活動（已結束）"
 ENDED_KEYWORD = "上月活動登錄"
 ENDED_AGO = dt.timedelta(days=3)
+REVIEW_NAME = "示範活動：審核制（獎項保留 7 天）"
+REVIEW_KEYWORD = "審核示範"
+REVIEW = {"hold_enabled": True, "hold_days": 7}  # the signals' thresholds: the defaults
 COUPON_PREFIX = "DEMO-"
 RUNNING_FOR = dt.timedelta(days=30)
 ISSUE_DAYS_BACK = 60
@@ -118,6 +122,8 @@ async def _seed(db: Database, rules_url: str, now: dt.datetime) -> DemoCampaign:
     await _campaign(store, db, actor, channel_id,
                     demo_settings(channel_id, rules_url, then, name=ENDED_NAME, start=then, end=now - ENDED_AGO),
                     then, ((TriggerKind.KEYWORD_EXACT, ENDED_KEYWORD),))
+    review = demo_settings(channel_id, rules_url, now, name=REVIEW_NAME)
+    await _campaign(store, db, actor, channel_id, {**review, "review": REVIEW}, now, ((TriggerKind.KEYWORD_EXACT, REVIEW_KEYWORD),))
     return DemoCampaign(main_id, created=True)
 
 

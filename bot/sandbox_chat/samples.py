@@ -50,6 +50,7 @@ class SampleInvoice:
     available_at: dt.datetime | None  # None: at MOF already (or never, for NEVER)
     campaign_id: int | None = None  # the campaign whose conditions it was made for
     why_not: str | None = None  # LOW made for a campaign: the condition it misses (the rules' reason)
+    photo_seed: int = 0  # the photo's framing (and printed seller): the same seed, a look-alike photo
 
     def summary(self) -> dict[str, Any]:
         """What the page shows about the sample (no secrets in an invoice)."""
@@ -102,10 +103,11 @@ def _with_items(code: InvoiceCode, items: tuple[Item, ...]) -> InvoiceCode:
 
 
 def make_sample(now: dt.datetime, kind: SampleKind = SampleKind.ELIGIBLE, *, seed: int | None = None,
-                campaign: tuple[int, Conditions] | None = None) -> SampleInvoice:
+                campaign: tuple[int, Conditions] | None = None, photo_seed: int | None = None) -> SampleInvoice:
     """A random invoice of `kind` issued yesterday (Asia/Taipei) and its photo, made for
-    `campaign`'s conditions (id, conditions) when given. CPU-bound (~0.2 s): call it in a thread
-    from async code."""
+    `campaign`'s conditions (id, conditions) when given (`photo_seed`: the framing of an earlier
+    sample's photo, so the two photos are perceptually the same — the 相同照片 signal of issue 30).
+    CPU-bound (~0.2 s): call it in a thread from async code."""
     seed = secrets.randbelow(2**31) if seed is None else seed
     rng = random.Random(seed)
     day = now.astimezone(TAIPEI).date() - dt.timedelta(days=1)
@@ -127,10 +129,10 @@ def make_sample(now: dt.datetime, kind: SampleKind = SampleKind.ELIGIBLE, *, see
     elif code.total_amount < ELIGIBLE_FROM:
         first = code.items[0]
         code = _with_items(code, (replace(first, unit_price=first.unit_price + ELIGIBLE_FROM), *code.items[1:]))
-    photo_seed = rng.randrange(2**31)
+    photo_seed = rng.randrange(2**31) if photo_seed is None else photo_seed
     seller_name = seller_name or random.Random(photo_seed).choice(SELLERS)  # the name render_photo prints
     degradation = UNREADABLE if kind is SampleKind.UNREADABLE else Degradation()
     photo = render_photo(code, degradation, seed=photo_seed, size=PHOTO_SIZE, seller_name=seller_name)
     available_at = now + PENDING_DELAY if kind is SampleKind.PENDING else None
     return SampleInvoice(kind, code, seller_name, photo, available_at,
-                         campaign[0] if campaign else None, why_not)
+                         campaign[0] if campaign else None, why_not, photo_seed)

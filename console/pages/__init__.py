@@ -9,4 +9,5 @@ from console.pages import (  # noqa: F401
     campaigns,
     home,
     messages,
+    review,
 )

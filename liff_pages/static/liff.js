@@ -1,6 +1,7 @@
 /* The LIFF pages: the endpoint page routes; the manual and carrier forms validate through
    /liff/api/validate (the server's rules are the only rules), submit with the LIFF ID token,
-   send the returned text as the user and close. No cookies, no storage. */
+   send the returned text as the user and close. The appeal form (回報問題) shows the upload,
+   counts the note's characters and sends it. No cookies, no storage. */
 (function () {
   "use strict";
   var body = document.body;
@@ -8,6 +9,8 @@
   var query = new URLSearchParams(location.search);
   var liffId = query.get("liffId") || body.getAttribute("data-liff-id") || "";
   var campaign = query.get("campaign") || "";
+  var upload = query.get("upload") || "";
+  var appeal = page === "appeal";
   var notice = document.getElementById("notice");
   var form = document.getElementById("entry");
   var touched = {};
@@ -27,7 +30,7 @@
     } else if (query.get("page")) {
       target = new URL("/liff/" + query.get("page") + "?campaign=" + encodeURIComponent(campaign), location.origin);
     }
-    if (!target || !/^\/liff\/(manual|carrier)$/.test(target.pathname)) {
+    if (!target || !/^\/liff\/(manual|carrier|appeal)$/.test(target.pathname)) {
       say("很抱歉，此活動已不存在", "problem");
       return;
     }
@@ -111,7 +114,9 @@
     var button = document.getElementById("submit");
     button.disabled = true;
     say("處理中…", "");
-    api(page, { fields: fields() }).then(function (result) {
+    var sent = appeal ? api("appeal", { upload: upload, note: document.getElementById("note").value })
+      : api(page, { fields: fields() });
+    sent.then(function (result) {
       busy = false;
       button.disabled = false;
       if (result.status === 422) {
@@ -125,6 +130,15 @@
       showErrors({}, true);
       var texts = result.data.texts || [];
       form.hidden = true;
+      if (appeal) {
+        body.setAttribute("data-state", "done");
+        var done = document.getElementById("close");
+        done.hidden = false;
+        done.addEventListener("click", close);
+        say("已收到您的回報，審核人員會盡快處理，結果會傳送到聊天室。", "done");
+        done.focus();
+        return;
+      }
       if (page === "carrier") {
         var counts = result.data.counts || {};
         ["found", "new", "waiting", "duplicates", "not_eligible", "cap_reached"].forEach(function (k) {
@@ -146,7 +160,33 @@
     });
   }
 
+  function readyAppeal(info) {
+    document.getElementById("campaign-name").textContent = info.name || "";
+    document.getElementById("upload-number").textContent = info.invoice_number || "";
+    document.getElementById("upload-result").textContent = info.result || "";
+    document.getElementById("upload").hidden = false;
+    var why = document.getElementById("upload-reason");
+    if (info.reason) { why.textContent = "原因：" + info.reason; why.hidden = false; }
+    if (info.appealed) {
+      body.setAttribute("data-state", "done");
+      say("這筆發票已經回報過問題，請等候審核結果。", "done");
+      return;
+    }
+    var note = document.getElementById("note");
+    var max = Number(info.note_max) || 500;
+    note.maxLength = max;
+    document.getElementById("note-max").textContent = String(max);
+    note.addEventListener("input", function () {
+      document.getElementById("note-count").textContent = String(note.value.length);
+    });
+    say("", "");
+    form.hidden = false;
+    form.addEventListener("submit", submit);
+    note.focus();
+  }
+
   function ready(info) {
+    if (appeal) { readyAppeal(info); return; }
     document.getElementById("campaign-name").textContent = info.name || "";
     var rules = document.getElementById("rules-link");
     if (rules && /^https?:\/\//.test(info.rules_url || "")) rules.href = info.rules_url;
@@ -178,7 +218,7 @@
   }
 
   function load() {
-    api("campaign").then(function (result) {
+    (appeal ? api("appeal/upload", { upload: upload }) : api("campaign")).then(function (result) {
       if (result.status === 200) { ready(result.data); return; }
       refused(result);
       finish((result.data && result.data.texts) || []);  // 活動尚未開始 / 活動不存在 in the chat too

@@ -6,25 +6,39 @@ from __future__ import annotations
 import re
 
 import pytest
+from sqlalchemy import select
 from yarl import URL
 
 import console.pages  # noqa: F401 - declares every route
 from console.access import Access, allowed
+from bot.storage.models import Campaign
 from console.routes import ROUTES, ConsoleRoute
 from flows.campaigns.roles import Role
+from tests.campaign_store.data import add_customer, add_upload
 from tests.console.conftest import login_csrf
 
 PRINCIPALS: list[Role | None] = [None, *Role]
 PLACEHOLDER = re.compile(r"\{(\w+)(?::(?:[^{}]|\{[^{}]*\})*)?\}")  # {id} or {id:\d{1,18}}
 
 
-def concrete(route: ConsoleRoute, campaign_id: int) -> str:
+def concrete(route: ConsoleRoute, campaign_id: int, upload_id: int = 0) -> str:
     """The route's path under /console with an existing campaign's id in every parameter (a token
-    parameter gets a well-formed token nobody issued)."""
+    parameter gets a well-formed token nobody issued; an `upload` parameter an existing upload)."""
     def fill(match: re.Match[str]) -> str:
-        return "A" * 43 if "token" in match.group(1) else str(campaign_id)
+        if "token" in match.group(1):
+            return "A" * 43
+        return str(upload_id if match.group(1) == "upload" else campaign_id)
 
     return "/console" + PLACEHOLDER.sub(fill, route.path)
+
+
+@pytest.fixture
+async def upload_id(console_app) -> int:
+    """An upload of the campaign (the review pages' `{upload}`)."""
+    async with console_app.db.session() as s:
+        channel = await s.scalar(select(Campaign.channel_id).where(Campaign.id == console_app.campaign_id))
+    customer = await add_customer(console_app.db, channel, "U" + "d" * 32, "Dora")
+    return await add_upload(console_app.db, console_app.campaign_id, customer, "MX00000001")
 
 
 def assert_headers(response) -> None:
@@ -50,14 +64,14 @@ def test_every_route_names_its_access():
 
 
 @pytest.mark.parametrize("route", [r for r in ROUTES if r.method == "GET"], ids=lambda r: r.name)
-async def test_get_matrix(route, console_app, console_client):
+async def test_get_matrix(route, console_app, console_client, upload_id):
     for role in PRINCIPALS:
         if role is None:
             http = await console_app.client()
-            response = await http.get(concrete(route, console_app.campaign_id), allow_redirects=False)
+            response = await http.get(concrete(route, console_app.campaign_id, upload_id), allow_redirects=False)
         else:
             client = await console_client(role)
-            response = await client.get(concrete(route, console_app.campaign_id))
+            response = await client.get(concrete(route, console_app.campaign_id, upload_id))
         assert_headers(response)
         denial = expected_denial(route, role)
         where = f"{route.name} as {role.label if role else 'nobody'}: {response.status}"
@@ -65,7 +79,7 @@ async def test_get_matrix(route, console_app, console_client):
             assert response.status == 303, where
             location = URL(response.headers["Location"])
             assert location.path == "/console/login", where
-            assert location.query["next"] == concrete(route, console_app.campaign_id), where
+            assert location.query["next"] == concrete(route, console_app.campaign_id, upload_id), where
         elif denial is not None:
             assert response.status == denial, where
             assert "沒有權限" in await response.text()
@@ -77,11 +91,11 @@ async def test_get_matrix(route, console_app, console_client):
 
 
 @pytest.mark.parametrize("route", [r for r in ROUTES if r.method == "POST"], ids=lambda r: r.name)
-async def test_post_matrix(route, console_app, console_client):
+async def test_post_matrix(route, console_app, console_client, upload_id):
     """Denied principals first (a permitted POST may change what later requests find: a 404 or a
     validation answer is fine, a refusal is not)."""
     for role in sorted(PRINCIPALS, key=lambda r: expected_denial(route, r) is None):
-        path = concrete(route, console_app.campaign_id)
+        path = concrete(route, console_app.campaign_id, upload_id)
         if role is None:
             http = await console_app.client()
             data = {}

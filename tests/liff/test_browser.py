@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from tests.browsers import CHROMEDRIVER, chromium, free_port
+from tests.sandbox.conftest import appeal_uri
 
 pytestmark = pytest.mark.skipif(not Path(CHROMEDRIVER).exists() and os.environ.get("CI") != "true",
                                 reason="chromium-driver is not installed (.ci/run installs it)")
@@ -112,7 +113,7 @@ def _new_user() -> str:
     return "U" + uuid.uuid4().hex
 
 
-def _in_panel(driver: Any, service: Service, page: str, user: str) -> None:
+def _in_panel(driver: Any, service: Service, page: str, user: str, extra: str = "") -> None:
     """What the sandbox chat does: the page in an in-page iframe panel, `sandbox_user` appended."""
     driver.get(f"{service.base}/healthz")
     driver.execute_script(
@@ -123,7 +124,7 @@ def _in_panel(driver: Any, service: Service, page: str, user: str) -> None:
         "var f = document.createElement('iframe'); f.id = 'panel'; f.src = arguments[0];"
         "f.style = 'display:block;border:0;width:100%;height:100vh';"
         "document.body.appendChild(f);",
-        f"/liff/{page}?campaign=1&sandbox_user={user}")
+        f"/liff/{page}?campaign=1{extra}&sandbox_user={user}")
     driver.switch_to.frame(driver.find_element("id", "panel"))
 
 
@@ -381,3 +382,44 @@ def test_the_endpoint_page_routes_and_an_ended_campaign_shows_its_text(service: 
     assert not browser.find_element("id", "entry").is_displayed()
     _no_horizontal_scroll(browser)
     _shot(browser, artifacts, "ended-campaign")
+
+
+def test_the_appeal_form_from_the_not_qualified_answer(service: Service, browser: Any, artifacts: Path) -> None:
+    """A sample below the threshold is 不符合資格 with a 回報問題 button; its form (375 px) refuses
+    an empty note beside the field, sends a note, shows the done state; the upload is in review."""
+    from urllib.parse import parse_qs, urlsplit
+
+    user = _new_user()
+    service.post("/sandbox/api/say", {"user": user, "text": "登錄發票"})
+    sample = service.post("/sandbox/api/sample-photo", {"user": user, "kind": "low"})
+    uri = service.wait("the 回報問題 button", lambda: next(
+        (u for m in _line_messages(service, user) if (u := appeal_uri(m))), None))
+    parts = urlsplit(uri)
+    assert parts.path == "/liff/appeal"
+    upload = parse_qs(parts.query)["upload"][0]
+    assert service.rows("select invoice_number, status from uploads where id = ?", int(upload)) == [
+        (sample["invoice_number"], "not_qualified")]
+    _in_panel(browser, service, "appeal", user, f"&upload={upload}")
+    _wait_visible(browser, "entry")
+    number = sample["invoice_number"]
+    assert browser.find_element("id", "upload-number").text == f"{number[:2]}-{number[2:]}"
+    assert browser.find_element("id", "upload-result").text == "資格不符"
+    _no_horizontal_scroll(browser)
+    _shot(browser, artifacts, "appeal-form")
+    browser.find_element("id", "submit").click()
+    _wait_text(browser, "note-error", "請簡單說明遇到的問題")
+    assert browser.find_element("id", "note").get_attribute("aria-invalid") == "true"
+    browser.find_element("id", "note").send_keys("發票金額應該是 180 元，照片裡的 8 看起來像 0")
+    assert browser.find_element("id", "note-count").text == "27"
+    browser.find_element("id", "submit").click()
+    _wait_text(browser, "notice", "已收到您的回報")
+    assert _wait_attr(browser, "data-state") == "done" and not browser.find_element("id", "close").get_attribute("hidden")
+    _no_horizontal_scroll(browser)
+    _shot(browser, artifacts, "appeal-done")
+    assert service.rows("select review_state from uploads where id = ?", int(upload)) == [("appealed",)]
+    assert service.rows("select note from review_appeals where upload_id = ?", int(upload)) == [
+        ("發票金額應該是 180 元，照片裡的 8 看起來像 0",)]
+    # Opened again: already appealed, no form
+    _in_panel(browser, service, "appeal", user, f"&upload={upload}")
+    _wait_text(browser, "notice", "已經回報過問題")
+    assert not browser.find_element("id", "entry").is_displayed()

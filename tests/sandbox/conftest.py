@@ -38,6 +38,18 @@ def texts_of(node: Any) -> list[str]:
     return found
 
 
+def appeal_uri(node: Any) -> str | None:
+    """The 回報問題 button's URI in a LINE message (or a list of them), if it has one."""
+    if isinstance(node, dict):
+        action = node.get("action")
+        if isinstance(action, dict) and action.get("label") == "回報問題":
+            return action.get("uri")
+        return next((u for v in node.values() if (u := appeal_uri(v))), None)
+    if isinstance(node, list):
+        return next((u for v in node if (u := appeal_uri(v))), None)
+    return None
+
+
 def photo_form(user: str | None, data: bytes | None, *, filename: str = "photo.jpg",
                name: str | None = None, extra: dict[str, str] | None = None) -> aiohttp.FormData:
     """The multipart form the page's 上傳照片… sends."""

@@ -13,6 +13,8 @@ from bot.sandbox_chat.demo import (
     DEMO_THRESHOLD,
     ENDED_KEYWORD,
     ENDED_NAME,
+    REVIEW_KEYWORD,
+    REVIEW_NAME,
     UPCOMING_KEYWORD,
     UPCOMING_NAME,
     demo_coupon_file,
@@ -44,17 +46,20 @@ async def _snapshot(database_url: str) -> dict:
 async def test_demo_campaign_is_seeded_once_and_survives_restarts(start_sandbox, database_url):
     first = await start_sandbox()
     seen = await _snapshot(database_url)
-    campaign, upcoming, ended = seen["campaigns"]
-    assert [c.name for c in seen["campaigns"]] == [DEMO_NAME, UPCOMING_NAME, ENDED_NAME]
+    campaign, upcoming, ended, review = seen["campaigns"]
+    assert [c.name for c in seen["campaigns"]] == [DEMO_NAME, UPCOMING_NAME, ENDED_NAME, REVIEW_NAME]
     assert {c.channel_id for c in seen["campaigns"]} == {seen["channel"]}
     assert seen["admins"] == [(DEMO_ADMIN, Role.ADMIN.value)]
-    assert seen["codes"] == sorted([f"DEMO-{n:04d}" for n in range(1, 51)] * 3)
+    assert seen["codes"] == sorted([f"DEMO-{n:04d}" for n in range(1, 51)] * 4)
     assert seen["triggers"] == sorted([("keyword_exact", DEMO_KEYWORD, campaign.id),
                                        ("postback", DEMO_POSTBACK, campaign.id),
                                        ("keyword_exact", UPCOMING_KEYWORD, upcoming.id),
-                                       ("keyword_exact", ENDED_KEYWORD, ended.id)])
+                                       ("keyword_exact", ENDED_KEYWORD, ended.id),
+                                       ("keyword_exact", REVIEW_KEYWORD, review.id)])
     assert [v.status for v in seen["views"]] == [
-        CampaignStatus.RUNNING, CampaignStatus.SCHEDULED, CampaignStatus.ENDED]
+        CampaignStatus.RUNNING, CampaignStatus.SCHEDULED, CampaignStatus.ENDED, CampaignStatus.RUNNING]
+    # only the review demo holds rewards: the main demo keeps the seed's behaviour
+    assert seen["views"][3].settings.review.hold_enabled and not seen["views"][0].settings.review.hold_enabled
     view = seen["view"]
     assert view.settings.conditions.per_person_cap == DEMO_CAP
     assert view.settings.conditions.scope.threshold == DEMO_THRESHOLD
@@ -96,3 +101,4 @@ def test_the_coupon_file_lists_fifty_codes():
     lines = demo_coupon_file().splitlines()
     assert len(lines) == 50 and lines[0] == "DEMO-0001" and lines[-1] == "DEMO-0050"
     assert len(set(lines)) == 50
+
