@@ -238,7 +238,7 @@ async def send_due(db: Database, backend: EmailBackend, settings: EmailSettings,
         try:
             await backend.send(message, key)
         except Exception as exc:  # any transport failure: retry later
-            await _failed(db, row_id, token, exc, settings)
+            await _failed(db, row_id, token, exc, settings, now)
             continue
         async with db.session() as session:
             await session.execute(
@@ -253,7 +253,10 @@ async def send_due(db: Database, backend: EmailBackend, settings: EmailSettings,
     return sent
 
 
-async def _failed(db: Database, row_id: int, token: str, exc: Exception, settings: EmailSettings) -> None:
+async def _failed(db: Database, row_id: int, token: str, exc: Exception, settings: EmailSettings,
+                  now: dt.datetime) -> None:
+    """Schedule the retry from the pass's clock (`now`), as the claim was: the backoff is then
+    the same whatever time the pass spent before this row."""
     async with db.session() as session:
         row = await session.get(EmailOutbox, row_id)
         if row is None or row.claim_token != token:
@@ -265,7 +268,7 @@ async def _failed(db: Database, row_id: int, token: str, exc: Exception, setting
             row.state = "failed"
         else:
             row.state = "queued"
-            row.not_before = utcnow() + backoff(row.attempts, settings)
+            row.not_before = now + backoff(row.attempts, settings)
         await session.commit()
     log.warning("email send failed", extra={"fields": {"outbox_id": row_id, "attempts": row.attempts,
                                                         "error": type(exc).__name__}})
