@@ -375,13 +375,18 @@ def test_the_endpoint_page_routes_and_an_ended_campaign_shows_its_text(service: 
     _wait_visible(browser, "entry")
     assert browser.current_url.startswith(f"{service.base}/liff/carrier?campaign=1"), browser.current_url
     with sqlite3.connect(service.db_path, timeout=10) as conn:
+        [dates] = conn.execute("select start_at, end_at from campaigns where id = 1").fetchall()
         conn.execute("update campaigns set start_at = '2019-12-01 00:00:00.000000', "
                      "end_at = '2020-01-01 00:00:00.000000' where id = 1")
-    browser.get(f"{service.base}/liff/manual?campaign=1&sandbox_user={user}")
-    _wait_text(browser, "notice", "活動已結束")
-    assert not browser.find_element("id", "entry").is_displayed()
-    _no_horizontal_scroll(browser)
-    _shot(browser, artifacts, "ended-campaign")
+    try:
+        browser.get(f"{service.base}/liff/manual?campaign=1&sandbox_user={user}")
+        _wait_text(browser, "notice", "活動已結束")
+        assert not browser.find_element("id", "entry").is_displayed()
+        _no_horizontal_scroll(browser)
+        _shot(browser, artifacts, "ended-campaign")
+    finally:  # the later tests use the running demo campaign
+        with sqlite3.connect(service.db_path, timeout=10) as conn:
+            conn.execute("update campaigns set start_at = ?, end_at = ? where id = 1", dates)
 
 
 def test_the_appeal_form_from_the_not_qualified_answer(service: Service, browser: Any, artifacts: Path) -> None:
