@@ -11,7 +11,17 @@ import time_machine
 
 from bot.storage.models import AuditEntry, CouponCode, OutgoingMessage, Reward, VerificationJob
 from flows.einvoice.codes import parse_barcode
-from tests.cli.seed import EXAMPLES, NOW, _run, add_job, add_uploads, add_waiting_reward, fetch, set_code_notes, setup_team
+from tests.cli.seed import (
+    EXAMPLES,
+    NOW,
+    _run,
+    add_job,
+    add_uploads,
+    add_waiting_reward,
+    fetch,
+    set_code_notes,
+    setup_team,
+)
 
 STATUSES = ["passed", "passed", "passed", "invalid", "pending", "not_qualified", "duplicate", "unreadable"]
 
