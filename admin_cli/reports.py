@@ -79,7 +79,8 @@ def stats(
     add_row(grid, "無法辨識（不計入）", numbers.unreadable, "")
     if numbers.held or numbers.awaiting_review:
         add_row(grid, "通過・獎項保留中", numbers.held, "")
-        add_row(grid, "通過・待審核", numbers.awaiting_review, "")
+        add_row(grid, "待審核（含回報問題）", numbers.awaiting_review, "")
+        add_row(grid, "其中回報問題", numbers.appeals_waiting, "")
     print_table(grid, out)
     print_chart(days, out)
 
@@ -103,6 +104,7 @@ def _stats_json(view: CampaignView, numbers: CampaignStats, days: list[DayCounts
         "unreadable": numbers.unreadable,
         "held": numbers.held,
         "awaiting_review": numbers.awaiting_review,
+        "appeals_waiting": numbers.appeals_waiting,
         "per_day": [{"day": d.day, "total": d.total, **{s.value: d.count(s) for s in DAY_STATUSES}} for d in days],
     }
 

@@ -14,6 +14,7 @@ from flows.campaigns.errors import FieldError
 from flows.campaigns.settings import (
     CampaignSettings,
     ItemsScope,
+    ReviewSettings,
     Reward,
     SharedLink,
     WholeInvoiceScope,
@@ -25,6 +26,12 @@ _STEP1 = ("name", "start_at", "end_at", "rules_url", "channel_id")
 _STEP2 = ("cap_mode", "per_person_cap", "issue_start", "issue_end", "sellers_mode", "sellers",
           "reward_timing", "scope_kind", "whole_measure", "whole_threshold", "combinator")
 _REWARD = ("bot_name", "module_name", "coupon_kind", "coupon_url")
+#: 審核's whole-number settings; with `hold_enabled` (on / off) and `reject_reasons` (one per line)
+#: they are the form's `review-<name>` fields.
+REVIEW_NUMBERS = ("hold_days", "photo_distance_max", "carrier_users_max", "carriers_per_user_max",
+                  "burst_uploads", "burst_minutes", "appeals_per_user")
+_REVIEW = tuple(f"review-{name}" for name in ("hold_enabled", *REVIEW_NUMBERS, "reject_reasons"))
+REVIEW_OFFERED = "review-hold_enabled"  # posted whenever the page offered the section
 
 
 def _reward_values(reward: Reward | None) -> dict[str, str]:
@@ -44,13 +51,20 @@ def blank_tier() -> dict[str, str]:
     return {"min_amount": "", **_reward_values(None)}
 
 
+def _review_values(review: ReviewSettings) -> dict[str, str]:
+    return {"review-hold_enabled": "on" if review.hold_enabled else "off",
+            **{f"review-{name}": str(getattr(review, name)) for name in REVIEW_NUMBERS},
+            "review-reject_reasons": "\n".join(review.reject_reasons)}
+
+
 def blank_values() -> Values:
     """A new campaign's form."""
     return {"name": "", "start_at": "", "end_at": "", "rules_url": "", "channel_id": "",
             "cap_mode": "unlimited", "per_person_cap": "", "issue_start": "", "issue_end": "",
             "sellers_mode": "any", "sellers": "", "reward_timing": "immediate",
             "scope_kind": "whole_invoice", "whole_measure": "amount", "whole_threshold": "",
-            "combinator": "and", "blocks": [blank_block()], "reward": _reward_values(None), "tiers": []}
+            "combinator": "and", "blocks": [blank_block()], "reward": _reward_values(None), "tiers": [],
+            **_review_values(ReviewSettings())}
 
 
 def _local(moment: Any) -> str:
@@ -70,6 +84,7 @@ def values_from_settings(settings: CampaignSettings) -> Values:
         sellers_mode="any" if c.sellers is None else "listed", sellers="\n".join(c.sellers or ()),
         reward_timing=c.reward_timing.value, reward=_reward_values(c.reward),
         tiers=[{"min_amount": str(t.min_amount), **_reward_values(t.reward)} for t in c.higher_tiers],
+        **_review_values(settings.review),
     )
     if isinstance(c.scope, WholeInvoiceScope):
         values.update(scope_kind="whole_invoice", whole_measure=c.scope.measure.value,
@@ -90,7 +105,7 @@ def values_from_form(form: MultiMapping[str], fallback: Values) -> Values:
     """The form as posted; a field the page did not offer (read-only in this status) keeps its
     `fallback` value. Blank added rows are dropped and the rows renumbered."""
     values = dict(fallback)
-    for key in (*_STEP1, *_STEP2):
+    for key in (*_STEP1, *_STEP2, *_REVIEW):
         if key in form:
             values[key] = str(form[key])
     if "scope_kind" in form:  # step 2 was offered: its rows come from the form
@@ -127,10 +142,19 @@ def _reward(values: dict[str, str]) -> dict[str, Any]:
             "coupon": coupon}
 
 
-def settings_dict(values: Values, base: CampaignSettings | None, *, with_conditions: bool = True) -> dict[str, Any]:
+def _review(values: Values) -> dict[str, Any]:
+    hold = values["review-hold_enabled"]
+    return {"hold_enabled": {"on": True, "off": False}.get(hold, hold),
+            **{name: _number(values[f"review-{name}"]) for name in REVIEW_NUMBERS},
+            "reject_reasons": [line.strip() for line in values["review-reject_reasons"].splitlines() if line.strip()]}
+
+
+def settings_dict(values: Values, base: CampaignSettings | None, *, with_conditions: bool = True,
+                  with_review: bool = True) -> dict[str, Any]:
     """The campaign-file settings dict the form stands for (what `campaigns create --file` reads),
-    keeping from `base` what the form does not hold: the image, the retention period, step 2 when
-    the page did not offer it, and a time's seconds when the minute shown was left unchanged."""
+    keeping from `base` what the form does not hold: the image, the retention period, step 2 or
+    審核 when the page did not offer them, and a time's seconds when the minute shown was left
+    unchanged."""
     immediate = values["reward_timing"] != "list_only"
     if values["scope_kind"] == "items":
         scope: dict[str, Any] = {"kind": "items", "combinator": values["combinator"], "blocks": [
@@ -157,15 +181,17 @@ def settings_dict(values: Values, base: CampaignSettings | None, *, with_conditi
             "higher_tiers": [{"min_amount": _number(t["min_amount"]),
                               "reward": _reward(t) if immediate else None} for t in values["tiers"]],
         },
+        "review": _review(values),
     }
     if base is not None:
         data["retention_days"] = base.retention_days
-        data["review"] = base.review.to_dict()  # the review settings are not on this form
         for key in ("start_at", "end_at"):
             if values[key] == _local(getattr(base, key)):
                 data[key] = in_taipei(getattr(base, key)).isoformat()
         if not with_conditions:
             data["conditions"] = base.conditions.to_dict()
+        if not with_review:
+            data["review"] = base.review.to_dict()
     return data
 
 
@@ -191,6 +217,7 @@ _FIELDS: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(p), f) for 
     (r"^conditions\.reward\.coupon\.(url|kind)", r"reward-coupon_\1"),
     (r"^conditions\.reward\.(bot_name|module_name)", r"reward-\1"),
     (r"^conditions\.reward", "reward-bot_name"),
+    (r"^review\.(\w+)", r"review-\1"),
 ))
 FORM = "form"  # errors with no field of their own (an action refused, a read-only field changed)
 

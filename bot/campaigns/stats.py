@@ -47,10 +47,12 @@ class CampaignStats:
     not_qualified: Share  # 資格不符
     duplicates: int  # 重複登錄 (not in 上傳發票數)
     unreadable: int  # 無法辨識 (not in 上傳發票數)
-    # Issue 30 (inside 通過): rewards held for review — 保留中 (released when the hold ends) and
-    # waiting for a person (待審核 / 申訴待審).
+    # Issue 30. 保留中: passes whose reward is held until the hold ends (inside 通過).
     held: int = 0
+    # Uploads waiting for a person's decision, whatever their result: passes flagged by a signal
+    # (待審核) and the users' appeals (申訴待審: mostly 資格不符 / 無效 / 無法辨識, so not inside 通過).
     awaiting_review: int = 0
+    appeals_waiting: int = 0  # of `awaiting_review`, the appeals (申訴待審)
 
 
 def stats_query(campaign_id: int):  # noqa: ANN201 - a SQLAlchemy Select
@@ -67,19 +69,19 @@ def stats_query(campaign_id: int):  # noqa: ANN201 - a SQLAlchemy Select
     return (select(count_of(statuses.PASSED), count_of(statuses.INVALID), count_of(statuses.PENDING),
                    count_of(statuses.NOT_QUALIFIED), count_of(statuses.DUPLICATE),
                    count_of(statuses.UNREADABLE), participants, in_review("held"),
-                   in_review("flagged", "appealed"))
+                   in_review("flagged", "appealed"), in_review("appealed"))
             .where(Upload.campaign_id == campaign_id))
 
 
 async def campaign_stats(session: AsyncSession, campaign_id: int) -> CampaignStats:
-    passed, invalid, pending, not_qualified, duplicates, unreadable, participants, held, awaiting = (
+    passed, invalid, pending, not_qualified, duplicates, unreadable, participants, held, awaiting, appeals = (
         await session.execute(stats_query(campaign_id))).one()
     total = passed + invalid + pending + not_qualified
     return CampaignStats(
         uploads=total, participants=participants or 0,
         passed=Share.of(passed, total), invalid=Share.of(invalid, total),
         pending=Share.of(pending, total), not_qualified=Share.of(not_qualified, total),
-        duplicates=duplicates, unreadable=unreadable, held=held, awaiting_review=awaiting)
+        duplicates=duplicates, unreadable=unreadable, held=held, awaiting_review=awaiting, appeals_waiting=appeals)
 
 
 #: The statuses counted in 上傳發票數, in the order the per-day chart stacks them.

@@ -15,6 +15,8 @@ from bot.storage.models import utcnow
 from console.access import Access
 from console.campaign_form import (
     FORM,
+    REVIEW_NUMBERS,
+    REVIEW_OFFERED,
     Values,
     blank_block,
     blank_tier,
@@ -28,7 +30,7 @@ from console.routes import page
 from console.sessions import USER
 from console.templating import render
 from flows.campaigns.dates import earliest_issue_date_start, issue_date_months_back, today_in_taipei
-from flows.campaigns.describe import coupon_text, scope_text, tier_lines, when
+from flows.campaigns.describe import coupon_text, review_lines, scope_text, tier_lines, when
 from flows.campaigns.errors import CampaignSettingsError, FieldError
 from flows.campaigns.lifecycle import (
     LIST_ACTIONS,
@@ -40,11 +42,22 @@ from flows.campaigns.lifecycle import (
 )
 from flows.campaigns.roles import PermissionDenied, can
 from flows.campaigns.settings import CampaignSettings
+from flows.campaigns.validate import REVIEW_LIMITS
 from flows.messages.custom import CustomKind
 from flows.messages.invoice_facts import InvoiceFacts
 from flows.messages.system import SystemKind, system_text
 
 PAGE_SIZE = 20
+#: What each of 審核's numbers does, under its label (flows.campaigns.validate.REVIEW_LIMITS).
+REVIEW_HINTS = {
+    "hold_days": "開啟保留時，沒有防弊訊號的通過發票於幾天後自動送獎",
+    "photo_distance_max": "相同照片：與其他使用者的照片雜湊相差不超過此位元數即標記",
+    "carrier_users_max": "共用載具：同一手機條碼被超過此人數的 LINE 使用者匯入即標記",
+    "carriers_per_user_max": "多個載具：一位 LINE 使用者匯入超過此數量的載具即標記",
+    "burst_uploads": "短時間大量上傳：下一欄的分鐘數內上傳超過此張數即標記",
+    "burst_minutes": "短時間大量上傳的計算時間",
+    "appeals_per_user": "每位 LINE 使用者在本活動可回報問題的次數；0 表示不提供「回報問題」按鈕",
+}
 SAMPLE_INVOICE = InvoiceFacts("AB12345678", dt.date(2024, 1, 1), "1234")  # fills the 2 texts that show one
 
 
@@ -85,15 +98,14 @@ def _editor(request: web.Request, values: Values, view: CampaignView | None, *, 
     state = view.status if view is not None else CampaignStatus.DRAFT
     may_edit = can(role, SettingsAction.SAVE)
     editable = {field: may_edit and is_editable(state, field) for field in
-                ("name", "start_at", "rules_url", "image_url", "channel_id", "conditions")}
+                ("name", "start_at", "rules_url", "image_url", "channel_id", "conditions", "review")}
     actions = [a for a in (view.settings_actions if view is not None else (SettingsAction.CANCEL, SettingsAction.SAVE,
                                                                              SettingsAction.PUBLISH))
                if can(role, a, state)]
     today = today_in_taipei(now)
     shown: dict[str, list[str]] = {}
     for field, messages in (errors or {}).items():  # an error of a field not offered goes on top
-        group = {"end_at": "start_at"}.get(field, field if field in editable else "conditions")
-        shown.setdefault(field if field == FORM or editable[group] else FORM, []).extend(messages)
+        shown.setdefault(field if field == FORM or editable[_group(field, editable)] else FORM, []).extend(messages)
     settings = view.settings if view is not None else None
     return render(
         request, "campaigns/editor.html", status=status, v=values, view=view, state=state,
@@ -103,7 +115,17 @@ def _editor(request: web.Request, values: Values, view: CampaignView | None, *, 
         system_messages=[(k.label, system_text(k, SAMPLE_INVOICE)) for k in SystemKind],
         custom_messages=[(k.value, k.label) for k in CustomKind], pool=pool, pool_tiers=_pool_tiers(pool),
         summary=_summary(settings) if settings is not None else None,
+        review_fields=[(name, *REVIEW_LIMITS[name]) for name in REVIEW_NUMBERS], review_hints=REVIEW_HINTS,
         blank_block=blank_block(), blank_tier=blank_tier(), SettingsAction=SettingsAction)
+
+
+def _group(field: str, editable: dict[str, bool]) -> str:
+    """The editor's group (a key of `editable`) a form field belongs to."""
+    if field == "end_at":
+        return "start_at"
+    if field.startswith("review-"):
+        return "review"
+    return field if field in editable else "conditions"
 
 
 def _pool_tiers(pool: PoolCount | None) -> list[tuple[str, int]]:
@@ -124,7 +146,8 @@ def _summary(settings: CampaignSettings) -> dict[str, Any]:
             "sellers": "不限制" if c.sellers is None else "、".join(c.sellers),
             "timing": c.reward_timing.label,
             "issue_dates": f"{c.issue_dates.start.isoformat()} ～ {c.issue_dates.end.isoformat()}",
-            "start_at": when(settings.start_at), "end_at": when(settings.end_at)}
+            "start_at": when(settings.start_at), "end_at": when(settings.end_at),
+            "review": review_lines(settings.review)}
 
 
 @page("GET", "/campaigns/new", name="campaign_new", access=Access.EDIT)
@@ -183,7 +206,8 @@ async def save_campaign(request: web.Request) -> web.StreamResponse:
     view = await _existing(store, _campaign_id(request))
     form = await request.post()
     values = values_from_form(form, values_from_settings(view.settings))
-    edited = settings_dict(values, view.settings, with_conditions="scope_kind" in form)
+    edited = settings_dict(values, view.settings, with_conditions="scope_kind" in form,
+                           with_review=REVIEW_OFFERED in form)
     channels = await store.channels()
     action = str(form.get("action", ""))
     pool = await store.coupon_pool(view.id)

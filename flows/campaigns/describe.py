@@ -6,7 +6,15 @@ import datetime as dt
 
 from flows.campaigns.dates import in_taipei
 from flows.campaigns.lifecycle import FIELD_LABELS, PUBLISHED_EDITABLE, CampaignStatus
-from flows.campaigns.settings import CodePool, Conditions, ItemsScope, Reward, SharedLink, WholeInvoiceScope
+from flows.campaigns.settings import (
+    CodePool,
+    Conditions,
+    ItemsScope,
+    ReviewSettings,
+    Reward,
+    SharedLink,
+    WholeInvoiceScope,
+)
 
 
 def when(moment: dt.datetime) -> str:
@@ -46,6 +54,22 @@ def tier_lines(conditions: Conditions) -> list[str]:
         reward = conditions.reward_for_tier(index)
         lines.append(f"第 {index} 級 ≥ {amount} 元：{coupon_text(reward) if reward else '（不送獎）'}")
     return lines
+
+
+def review_lines(review: ReviewSettings) -> list[tuple[str, str]]:
+    """審核 as (label, text) rows: the hold, each signal's threshold, the reject reasons, appeals."""
+    hold = (f"保留 {review.hold_days} 天（期滿或審核核准後送獎）" if review.hold_enabled
+            else "不保留（通過後立即送獎）")
+    appeals = f"每人每活動 {review.appeals_per_user} 次" if review.appeals_per_user else "不開放回報問題"
+    return [
+        ("審核保留", hold),
+        ("相同照片", f"照片雜湊差異不超過 {review.photo_distance_max} 位元即標記"),
+        ("共用載具", f"同一載具超過 {review.carrier_users_max} 位 LINE 使用者時標記"),
+        ("多個載具", f"同一使用者超過 {review.carriers_per_user_max} 個載具時標記"),
+        ("短時間大量上傳", f"{review.burst_minutes} 分鐘內超過 {review.burst_uploads} 張時標記"),
+        ("退件原因", "、".join(review.reject_reasons)),
+        ("回報問題", appeals),
+    ]
 
 
 def editable_text(status: CampaignStatus) -> str:

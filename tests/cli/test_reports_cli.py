@@ -11,7 +11,17 @@ import time_machine
 
 from bot.storage.models import AuditEntry, CouponCode, OutgoingMessage, Reward, VerificationJob
 from flows.einvoice.codes import parse_barcode
-from tests.cli.seed import EXAMPLES, NOW, add_job, add_uploads, add_waiting_reward, fetch, set_code_notes, setup_team
+from tests.cli.seed import (
+    EXAMPLES,
+    NOW,
+    _run,
+    add_job,
+    add_uploads,
+    add_waiting_reward,
+    fetch,
+    set_code_notes,
+    setup_team,
+)
 
 STATUSES = ["passed", "passed", "passed", "invalid", "pending", "not_qualified", "duplicate", "unreadable"]
 
@@ -46,6 +56,29 @@ def test_stats_table(team, database_url):
     assert re.search(r"重複登錄（不計入）\s*│\s*1", out) and re.search(r"無法辨識（不計入）\s*│\s*1", out)
     missing = team("--as", "sam", "reports", "stats", "404")
     assert missing.exit_code == 1 and "no campaign with ID 404" in missing.output
+
+
+def test_stats_count_uploads_waiting_for_a_person_appeals_included(team, database_url):
+    """待審核 counts every upload waiting for a person: passes flagged by a signal and appeals of
+    any result (an appealed 資格不符 or 無法辨識 is not a pass); the appeals are also shown apart."""
+    campaign_id, ids = _seeded(team, database_url)  # passed ×3, invalid, pending, not_qualified, …, unreadable
+
+    async def review(s):  # noqa: ANN001, ANN202
+        from sqlalchemy import update
+
+        from bot.storage.models import Upload
+
+        for upload_id, state in zip((ids[0], ids[1], ids[5], ids[7]), ("held", "flagged", "appealed", "appealed")):
+            await s.execute(update(Upload).where(Upload.id == upload_id).values(review_state=state, review_since=NOW))
+
+    _run(database_url, review)
+    out = team("--as", "sam", "reports", "stats", str(campaign_id)).output
+    assert re.search(r"通過・獎項保留中\s*│\s*1\s", out), out
+    assert re.search(r"待審核（含回報問題）\s*│\s*3\s", out) and re.search(r"其中回報問題\s*│\s*2\s", out)
+    assert "通過・待審核" not in out
+    numbers = json.loads(team("--as", "sam", "reports", "stats", str(campaign_id), "--json").output)
+    assert (numbers["held"], numbers["awaiting_review"], numbers["appeals_waiting"]) == (1, 3, 2)
+    assert numbers["passed"]["count"] == 3
 
 
 def test_participants_paged_and_filtered(team, database_url):

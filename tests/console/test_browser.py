@@ -1,7 +1,8 @@
 """The campaign editor in Debian's chromium against `python -m bot` in sandbox mode: signed in by
-the session cookie, a marketer creates a campaign, makes one mistake (kept form, error beside the
-field), fixes it and publishes; then the sandbox chat triggers it and uploads a sample photo, and
-the list shows the upload. At 1280 and 768 px nothing scrolls sideways. Screenshots go to
+the session cookie, a marketer creates a campaign, turns on the 審核 hold at 375 px, makes two
+mistakes (kept form, errors beside the fields), fixes them and publishes; then the sandbox chat
+triggers it and uploads a sample photo (answered 審核中), and the list shows the upload. At 1280
+and 768 px (and 375 px for 審核) nothing scrolls sideways. Screenshots go to
 $TEST_ARTIFACTS_DIR (default <pytest tmp>/artifacts)."""
 from __future__ import annotations
 
@@ -130,6 +131,20 @@ def test_create_fix_publish_upload_and_count(service, artifacts):
         assert page.js("return document.querySelectorAll('#tiers [data-row=tier]').length") == 1
         assert page.js("return document.getElementById('add-block').disabled")
         page.widths("rows-added")
+        # 審核 on a phone: the hold on, a second mistake (0 days), and nothing wider than 375 px.
+        page.driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+            "width": 375, "height": 812, "deviceScaleFactor": 1, "mobile": True})
+        page.js("document.getElementById('review').scrollIntoView()")
+        assert page.js("return document.getElementById('review-hold_enabled-off').checked")
+        page.find("#review-hold_enabled-on").click()
+        page.find("#review-hold_days").clear()
+        page.find("#review-hold_days").send_keys("0")
+        page.find("#review-reject_reasons").send_keys("\n非本活動發票")
+        page.shot("review-375")
+        assert page.js("return document.documentElement.scrollWidth") <= 375, "the editor at 375 px"
+        assert page.js("return document.getElementById('review').getBoundingClientRect().right") <= 375
+        page.driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+            "width": 1280, "height": 900, "deviceScaleFactor": 1, "mobile": False})
         page.find("button[value=save]").click()
 
         _wait("the form back with the error", lambda: page.js(
@@ -138,15 +153,24 @@ def test_create_fix_publish_upload_and_count(service, artifacts):
         assert page.js("return document.getElementById('name').value") == NAME
         assert page.js("return document.getElementById('reward-coupon_url').value") == "https://brand.example.com/coupon"
         assert page.js("return document.getElementById('rules_url').getAttribute('aria-invalid')") == "true"
+        assert "審核保留天數需為 1 到 90 的整數" in page.js(
+            "return document.getElementById('review-hold_days-error').textContent")
+        assert page.js("return document.getElementById('review-hold_enabled-on').checked")
+        assert page.js("return document.getElementById('review-reject_reasons').value").endswith("其他\n非本活動發票")
         page.widths("mistake")
 
         field = page.find("#rules_url")
         field.clear()
         field.send_keys("https://brand.example.com/rules")
+        page.find("#review-hold_days").clear()
+        page.find("#review-hold_days").send_keys("14")
         page.find("button[value=publish]").click()
         _wait("the published campaign", lambda: "已發布" in page.js("return document.body.textContent"))
         assert "進行中" in page.js("return document.querySelector('h1').textContent")
         page.widths("published")
+        # Still editable while running, as saved.
+        assert page.js("return document.getElementById('review-hold_days').value") == "14"
+        assert page.js("return document.getElementById('review-hold_enabled-on').checked")
         campaign_id = int(driver.current_url.split("/console/campaigns/")[1].split("?")[0])
 
         # A trigger for its card (triggers are the console's part 2; the CLI adds one today).
@@ -164,10 +188,10 @@ def test_create_fix_publish_upload_and_count(service, artifacts):
         page.find("[data-action=keyword]").click()
         _wait("the campaign's card", lambda: NAME in page.js("return document.getElementById('chat').textContent"))
         page.find("[data-sample=eligible]").click()
+        # The hold set in the console: the passing invoice is answered with 審核中, not the coupon.
         _wait("the answer to the photo", lambda: page.js(
             "return document.querySelectorAll('#chat .row.user img').length") >= 1
-            and "發票資訊驗證中" in page.js("return document.getElementById('chat').textContent")
-            or "恭喜" in page.js("return document.getElementById('chat').textContent"), timeout=40)
+            and "目前正在審核中" in page.js("return document.getElementById('chat').textContent"), timeout=40)
         page.shot("sandbox-uploaded")
 
         driver.get(service.base + "/console/campaigns?q=" + NAME)

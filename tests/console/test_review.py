@@ -237,6 +237,7 @@ async def test_the_held_state_in_the_statistics_and_the_review_export(console_ap
     html = await (await agent.get(f"/console/campaigns/{data.campaign_id}/info")).text()
     # held: each user's first pass; waiting for a person: three flagged passes and carol's appeal
     assert re.search(r'data-figure="held">2<', html) and re.search(r'data-figure="awaiting_review">4<', html)
+    assert re.search(r'其中 <span data-figure="appeals_waiting">1</span> 張為使用者回報問題', html)
     assert 'data-export="review-csv"' in html
     download = await agent.get(f"/console/campaigns/{data.campaign_id}/export?kind=review&format=csv")
     text = (await download.read()).decode("utf-8-sig")
