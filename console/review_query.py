@@ -4,13 +4,15 @@ wrong value is named beside its field and not applied. Links keep the filters.""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
-from flows.review.signals import SignalKind
-from flows.review.states import NEEDS_PERSON, ReviewState
+from flows.review.signals import SignalKind, parse_kind
+from flows.review.states import NEEDS_PERSON, ReviewState, parse_state
+
+T = TypeVar("T")
 
 KEYS = ("campaign", "signal", "age", "state")
 #: 等待時間 choices: in review for longer than …
@@ -65,7 +67,7 @@ def read_review_query(values: Mapping[str, Any]) -> ReviewQuery:
         else:
             query.errors["campaign"] = "請選擇活動"
     if text["signal"]:
-        query.signal = next((k for k in SignalKind if k.value == text["signal"]), None)
+        query.signal = _member(parse_kind, text["signal"])
         if query.signal is None:
             query.errors["signal"] = "沒有這種訊號"
     if text["age"]:
@@ -74,7 +76,7 @@ def read_review_query(values: Mapping[str, Any]) -> ReviewQuery:
         else:
             query.errors["age"] = "請選擇等待時間"
     if text["state"]:
-        query.state = next((s for s in ReviewState if s.value == text["state"]), None)
+        query.state = _member(parse_state, text["state"])
         if query.state is None:
             query.errors["state"] = "沒有這種審核狀態"
     if text["cursor"]:
@@ -87,3 +89,11 @@ def read_review_query(values: Mapping[str, Any]) -> ReviewQuery:
         if value:
             query.params[key] = str(value)
     return query
+
+
+def _member(parse: Callable[[str], T], text: str) -> T | None:
+    """A filter's enum member from the query string (its value or label), None when unknown."""
+    try:
+        return parse(text)
+    except ValueError:
+        return None
