@@ -15,6 +15,9 @@ webhook event built by the LINE simulator and delivered, signed, to the service'
                                   sample — a look-alike photo for the 相同照片 signal
   POST /sandbox/api/resend-sample {"user", "name"?, "channel"?} → the last sample photo anyone
                                   sent, sent again (the duplicate paths)
+  POST /sandbox/api/carrier-invoice {…} → one more invoice, issued today, on the demo carrier
+                                  (/DEMO+01): what the next import registers as new (the review's
+                                  共用載具 signal by hand)
 
 `name` (optional, ≤ 20 characters) becomes the user's LINE profile display name; `channel`
 (optional, a channel id from GET /sandbox/api/campaigns) is the LINE account talked to.
@@ -45,7 +48,7 @@ from bot.sandbox_chat.keys import LINE_SIM, MOF_SIM
 from bot.sandbox_chat.sample_target import sample_conditions
 from bot.sandbox_chat.samples import SampleInvoice, SampleKind, make_sample
 from bot.sandbox_chat.transcript import Transcript
-from bot.simulators.mof import apply_seed
+from bot.simulators.mof import DEMO_CARRIER, add_demo_carrier_invoice, apply_seed
 from bot.storage.models import utcnow
 
 log = logging.getLogger(__name__)
@@ -280,6 +283,16 @@ async def handle_resend_sample(request: web.Request) -> web.Response:
     return await _send_sample(request, user, request.app[LAST_SAMPLE][0], secret, again=True)
 
 
+async def handle_carrier_invoice(request: web.Request) -> web.Response:
+    try:
+        await json_body(request)  # a JSON object; the page's usual user/channel fields are not needed
+    except InputError as exc:
+        return bad_request(exc)
+    inv = add_demo_carrier_invoice(request.app[MOF_SIM], utcnow())
+    return web.json_response({"card_no": DEMO_CARRIER[0], "invoice_number": inv.inv_num,
+                              "date": inv.inv_date.isoformat(), "total_amount": int(inv.amount)})
+
+
 async def handle_said(request: web.Request) -> web.Response:
     try:
         user = inputs.user_id(request.query.get("user"))
@@ -344,6 +357,7 @@ def setup_api(app: web.Application) -> None:
     app.router.add_post(f"{API_PREFIX}/photo", handle_photo)
     app.router.add_post(f"{API_PREFIX}/sample-photo", handle_sample_photo)
     app.router.add_post(f"{API_PREFIX}/resend-sample", handle_resend_sample)
+    app.router.add_post(f"{API_PREFIX}/carrier-invoice", handle_carrier_invoice)
     app.router.add_get(f"{API_PREFIX}/richmenu", handle_rich_menu)
     app.router.add_get(API_PREFIX + r"/richmenu/{menu_id:richmenu-[0-9a-f]{32}}/image", handle_rich_menu_image)
     app.router.add_get(f"{API_PREFIX}/said", handle_said)

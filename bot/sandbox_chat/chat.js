@@ -244,6 +244,13 @@
     return result.invoice_number.slice(0, 2) + "-" + result.invoice_number.slice(2);
   }
 
+  async function addCarrierInvoice() {
+    const result = await postJson("/carrier-invoice", {});
+    if (!result) return;
+    say(`示範載具 ${result.card_no} 新增發票 ${invoiceLabel(result)}（NT$ ${result.total_amount}）：` +
+        "在卡片的「電子載具」匯入就會登錄它。");
+  }
+
   async function sendSample(kind) {
     say("產生範例發票中…");
     const { campaign } = picked();
@@ -292,6 +299,7 @@
     if (button.dataset.sample) sendSample(button.dataset.sample);
     else if (button.dataset.action === "keyword") sendCardTrigger();
     else if (button.dataset.action === "resend") resendSample();
+    else if (button.dataset.action === "carrier-invoice") addCarrierInvoice();
     else if (button.dataset.action === "file") fileInput.click();
     else if (button.dataset.clock) moveClock({ advance_minutes: Number(button.dataset.clock) });
     else if (button.dataset.clockUntil) moveClock({ until: button.dataset.clockUntil });

@@ -25,6 +25,7 @@ import hashlib
 import hmac
 import json
 import logging
+import random
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -656,6 +657,27 @@ def demo_carrier_seed(now: dt.datetime) -> dict[str, Any]:
         "invoices": [invoice(1, 3, 120, "拿鐵咖啡"), invoice(2, 1, 85, "鮮奶吐司"),
                      invoice(3, 0, 260, "午餐便當組", later=True)],
     }]}
+
+
+def add_demo_carrier_invoice(state: SimState, now: dt.datetime, rng: random.Random | None = None) -> SimInvoice:
+    """One more invoice on the demo carrier (issued today, Taipei; detailed at once): the shopper's
+    next purchase, which the carrier's next import registers as new (the sandbox's 載具新增發票)."""
+    carrier = state.carriers.get(DEMO_CARRIER[0])
+    if carrier is None:
+        carrier = state.carriers[DEMO_CARRIER[0]] = SimCarrier(*DEMO_CARRIER)
+    pick = rng or random.Random()
+    number = f"DN{pick.randrange(10**8):08d}"
+    while number in state.invoices:
+        number = f"DN{pick.randrange(10**8):08d}"
+    amount = pick.choice((180, 260, 320, 450, 680))
+    inv = parse_invoice({"invNum": number, "invDate": now.astimezone(TAIPEI).date().isoformat(),
+                         "randomNumber": f"{pick.randrange(10**4):04d}", "sellerBan": "53212539",
+                         "sellerName": "示範便利商店", "amount": str(amount),
+                         "items": [{"description": "禮盒", "quantity": "1", "unitPrice": str(amount)}]},
+                        "demo carrier invoice")
+    state.invoices[number] = inv
+    carrier.invoice_numbers.append(number)
+    return inv
 
 
 def create_mof_simulator(

@@ -164,3 +164,24 @@ async def test_the_users_own_photo_is_delivered_and_answered(start_sandbox, data
     assert statuses == ["passed", "unreadable"]
     async with sandbox.client.get(entry["photo_url"]) as resp:
         assert resp.status == 200 and resp.content_type == "image/png"
+
+
+async def test_a_new_invoice_on_the_demo_carrier_is_registered_by_the_next_import(start_sandbox):
+    """載具新增發票 (the review's 共用載具 signal by hand): the demo carrier gets one more invoice,
+    issued today; the next import through the carrier page registers it as new."""
+    from bot.sandbox_chat.keys import MOF_SIM
+    from bot.simulators.mof import DEMO_CARRIER
+
+    sandbox = await start_sandbox()
+    state = sandbox.server.app[MOF_SIM]
+    before = list(state.carriers[DEMO_CARRIER[0]].invoice_numbers)
+    status, added = await sandbox.post("/sandbox/api/carrier-invoice", {"user": new_user()})
+    assert status == 200, added
+    assert added["card_no"] == DEMO_CARRIER[0] and added["invoice_number"] not in before
+    assert state.carriers[DEMO_CARRIER[0]].invoice_numbers == [*before, added["invoice_number"]]
+    assert added["date"] == dt.datetime.now(TAIPEI).date().isoformat() and added["total_amount"] >= 100
+    status, second = await sandbox.post("/sandbox/api/carrier-invoice", {})
+    assert status == 200 and second["invoice_number"] != added["invoice_number"]
+    async with sandbox.client.post("/sandbox/api/carrier-invoice", data="[1]",
+                                   headers={"Content-Type": "application/json"}) as resp:
+        assert resp.status == 400 and "body" in (await resp.json())["error"]
