@@ -2,6 +2,7 @@
 the CSRF field and the navigation."""
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,20 @@ TEMPLATES = Path(__file__).parent / "templates"
 ENV = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
                          undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
 ENV.filters["note_label"] = note_label
+
+
+def plain_number(value: Any) -> str:
+    """A quantity or price as people write it: 1.0000 → 1, 78.5000 → 78.5 (MOF sends 4 places)."""
+    if value is None or value == "":
+        return ""
+    try:
+        number = Decimal(str(value))
+    except ArithmeticError:
+        return str(value)
+    return f"{number.normalize():f}" if number else "0"
+
+
+ENV.filters["plain_number"] = plain_number
 
 
 def render(request: web.Request, template: str, *, status: int = 200, **context: Any) -> web.Response:

@@ -94,6 +94,7 @@ async def test_one_upload_photo_record_evidence_appeal(console_app, console_clie
     assert response.status == 200
     assert "此使用者在 10 分鐘內上傳了 2 張發票（上限 1 張）" in html  # the evidence in words
     assert "RV00000002" in html and "全通路股份有限公司" in html and "82910724" in html and "全通路紅茶" in html
+    assert "<td>3</td><td>1000</td><td>3000</td>" in html  # as people write them, not 3.0000
     photo = re.search(r'<img id="photo" src="([^"]+)"', html).group(1).replace("&amp;", "&")
     got = await agent.get(photo)
     assert got.status == 200 and got.headers["Content-Type"] == "image/jpeg"
