@@ -66,6 +66,8 @@ def _sandbox(config: Any) -> str | None:
 
 
 def _age(delta: dt.timedelta) -> str:
+    """How long an upload has waited; never negative (a sandbox's clock may run ahead of ours)."""
+    delta = max(delta, dt.timedelta(0))
     hours = int(delta.total_seconds() // 3600)
     return f"{hours // 24}d{hours % 24}h" if hours >= 24 else f"{hours}h{int(delta.total_seconds() // 60) % 60}m"
 
@@ -198,8 +200,7 @@ def bulk(ctx: typer.Context, decision: str = typer.Argument(..., help="approve o
          upload_ids: list[int] = typer.Argument(..., metavar="UPLOAD..."),
          reason: str | None = typer.Option(None, "--reason"), note: str | None = typer.Option(None, "--note"),
          yes: int = typer.Option(0, "--yes", count=True, help="Give twice to confirm without the prompt.")) -> None:
-    """Approve or reject many uploads: shows how many users it touches, then needs `--yes --yes`
-    or that number typed."""
+    """Approve or reject many: shows how many users it touches, then needs --yes --yes or that number typed."""
     from bot.review import service
     from flows.review.states import DecisionKind
 
