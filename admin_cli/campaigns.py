@@ -11,7 +11,7 @@ import typer
 from admin_cli.campaign_access import checked, now, run_as
 from admin_cli.context import CliError
 from admin_cli.output import JSON_OPTION, add_row, print_json, print_table, table
-from flows.campaigns.describe import coupon_text, editable_text, scope_text, tier_lines, when
+from flows.campaigns.describe import coupon_text, editable_text, review_lines, scope_text, tier_lines, when
 from flows.campaigns.lifecycle import CampaignStatus, check_edit
 
 if TYPE_CHECKING:
@@ -43,6 +43,7 @@ def print_view(view: CampaignView) -> None:
         ("消費認列範圍", scope_text(c)),
         ("獎項", coupon_text(c.reward) if c.reward_timing.value == "immediate" else "（僅搜集名單）"),
         ("級距", tier_lines(c) or "（無）"),
+        *((f"審核：{label}", text) for label, text in review_lines(s.review)),
         ("可編輯欄位", editable_text(view.status)),
         ("可執行動作", "、".join(a.label for a in view.settings_actions) + "；列表："
          + "、".join(a.label for a in view.list_actions)),

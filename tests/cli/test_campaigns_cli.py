@@ -35,6 +35,9 @@ def test_every_example_file_creates_a_draft(team, database_url, example):
     assert len(row.settings["conditions"]["higher_tiers"]) == len(source["conditions"].get("higher_tiers") or [])
     shown = team("--as", "sam", "campaigns", "show", str(campaign_id))
     assert shown.exit_code == 0 and "草稿" in shown.output and source["name"] in shown.output
+    review = source.get("review") or {}
+    hold = f"保留 {review['hold_days']} 天" if review.get("hold_enabled") else "不保留（通過後立即送獎）"
+    assert "審核：審核保留" in shown.output and hold in shown.output  # the review settings too
 
 
 def test_bad_files_say_where_and_why(team, tmp_path):
