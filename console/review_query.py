@@ -58,32 +58,30 @@ class ReviewQuery:
         return path + self.query_string(**changes)
 
 
+def _campaign_id(text: str) -> int | None:
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else None
+
+
+# Each filter: (query-string key, ReviewQuery attribute, reader → value or None, error beside the field)
+_FIELDS: tuple[tuple[str, str, Callable[[str], Any], str], ...] = (
+    ("campaign", "campaign_id", _campaign_id, "請選擇活動"),
+    ("signal", "signal", lambda text: _member(parse_kind, text), "沒有這種訊號"),
+    ("age", "age", lambda text: text if text in AGES else None, "請選擇等待時間"),
+    ("state", "state", lambda text: _member(parse_state, text), "沒有這種審核狀態"),
+    ("cursor", "cursor", lambda text: text if len(text) <= CURSOR_MAX else None, "分頁位置無效，請回到第一頁"),
+)
+
+
 def read_review_query(values: Mapping[str, Any]) -> ReviewQuery:
     query = ReviewQuery()
     text = {key: str(values.get(key, "") or "").strip() for key in (*KEYS, "cursor")}
-    if text["campaign"]:
-        if text["campaign"].isascii() and text["campaign"].isdigit() and len(text["campaign"]) <= 18:
-            query.campaign_id = int(text["campaign"])
-        else:
-            query.errors["campaign"] = "請選擇活動"
-    if text["signal"]:
-        query.signal = _member(parse_kind, text["signal"])
-        if query.signal is None:
-            query.errors["signal"] = "沒有這種訊號"
-    if text["age"]:
-        if text["age"] in AGES:
-            query.age = text["age"]
-        else:
-            query.errors["age"] = "請選擇等待時間"
-    if text["state"]:
-        query.state = _member(parse_state, text["state"])
-        if query.state is None:
-            query.errors["state"] = "沒有這種審核狀態"
-    if text["cursor"]:
-        if len(text["cursor"]) <= CURSOR_MAX:
-            query.cursor = text["cursor"]
-        else:
-            query.errors["cursor"] = "分頁位置無效，請回到第一頁"
+    for key, attribute, read, error in _FIELDS:
+        if text[key]:
+            value = read(text[key])
+            if value is None:
+                query.errors[key] = error
+            else:
+                setattr(query, attribute, value)
     for key, value in (("campaign", query.campaign_id), ("signal", query.signal and query.signal.value),
                        ("age", query.age), ("state", query.state and query.state.value)):
         if value:
