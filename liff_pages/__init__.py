@@ -17,11 +17,12 @@ REQUERY_INTERVAL_S = 5.0
 
 
 async def _liff_ctx(app: web.Application) -> AsyncIterator[None]:
-    import asyncio
+    from functools import partial
 
     from bot.appkeys import CONFIG, DATABASE
     from bot.chat.results import ResultNotifier
     from bot.mof import MofClient
+    from bot.periodic import background
     from bot.storage.models import utcnow
     from liff_pages.carriers import CarrierRequeries, seal_plain_barcodes
     from liff_pages.keys import LIFF_MOF, SEALER
@@ -40,14 +41,10 @@ async def _liff_ctx(app: web.Application) -> AsyncIterator[None]:
             await notifier.notify(session, upload_id, now)
 
     requeries = CarrierRequeries(db, mof, app[SEALER], notify, clock=utcnow)
-    stop = asyncio.Event()
-    task = asyncio.create_task(requeries.run(stop, REQUERY_INTERVAL_S)) if config.run_worker else None
     try:
-        yield
+        async with background(partial(requeries.run, interval=REQUERY_INTERVAL_S) if config.run_worker else None):
+            yield
     finally:
-        stop.set()
-        if task is not None:
-            await task
         await mof.close()
 
 

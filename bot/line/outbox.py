@@ -38,6 +38,7 @@ from bot.line.messaging import (
     to_sdk_message,
 )
 from bot.log import pseudonym
+from bot.periodic import background
 from bot.storage.database import Database, dialect_insert
 from bot.storage.models import Channel, Customer, OutgoingMessage, utcnow
 from bot import leases
@@ -602,13 +603,9 @@ async def outbox_ctx(app: web.Application) -> AsyncIterator[None]:
     sender = OutboxSender(app[DATABASE], pool, backlog=backlog, sent_counter=sent, **lease)
     app[MESSAGING_POOL] = pool
     app[OUTBOX_SENDER] = sender
-    stop = asyncio.Event()
     sending = config.run_worker or config.handle_events
-    task = asyncio.create_task(sender.run(stop)) if sending else None
     try:
-        yield
+        async with background(sender.run if sending else None):
+            yield
     finally:
-        stop.set()
-        if task is not None:
-            await task
         await pool.close()

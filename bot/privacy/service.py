@@ -13,7 +13,7 @@ from aiohttp import web
 
 from bot import log as logsetup
 from bot.appkeys import CONFIG, DATABASE, PHOTO_STORE
-from bot.periodic import run_every
+from bot.periodic import background, run_every
 from bot.privacy.app_keys import LOG_PSEUDONYMS, key_for
 from bot.privacy.files import FileDeleter
 from bot.privacy.purge import PurgeReport, prune_inbox, purge
@@ -56,14 +56,10 @@ async def privacy_ctx(app: web.Application) -> AsyncIterator[None]:
     """Cleanup context (after database_ctx)."""
     config = app[CONFIG]
     logsetup.use_pseudonym_key(key_for(config, LOG_PSEUDONYMS))
-    stop = asyncio.Event()
-    task = None
-    if config.run_worker:
-        task = asyncio.create_task(purge_loop(app[DATABASE], app[PHOTO_STORE], stop, config.privacy_purge_seconds,
-                                              dt.timedelta(days=config.inbox_retention_days)))
-    try:
+
+    async def run(stop: asyncio.Event) -> None:
+        await purge_loop(app[DATABASE], app[PHOTO_STORE], stop, config.privacy_purge_seconds,
+                         dt.timedelta(days=config.inbox_retention_days))
+
+    async with background(run if config.run_worker else None):
         yield
-    finally:
-        stop.set()
-        if task is not None:
-            await task

@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.campaigns.settle import coupon_values
-from bot.periodic import run_every
+from bot.periodic import background, run_every
 from bot.storage.database import Database
 from bot.storage.models import Campaign, Reward, ReviewDecision, Upload, utcnow
 from flows.campaigns.settings import CampaignSettings, ReviewSettings
@@ -117,14 +117,10 @@ async def review_ctx(app: web.Application) -> AsyncIterator[None]:
     from bot.appkeys import CONFIG, DATABASE
 
     config = app[CONFIG]
-    stop = asyncio.Event()
-    task = None
-    if config.run_worker:
-        sandbox = config.base_url if config.sandbox else None
-        task = asyncio.create_task(release_loop(app[DATABASE], stop, RELEASE_INTERVAL_S, sandbox))
-    try:
+    sandbox = config.base_url if config.sandbox else None
+
+    async def run(stop: asyncio.Event) -> None:
+        await release_loop(app[DATABASE], stop, RELEASE_INTERVAL_S, sandbox)
+
+    async with background(run if config.run_worker else None):
         yield
-    finally:
-        stop.set()
-        if task is not None:
-            await task
