@@ -267,7 +267,7 @@ async def expire(session: AsyncSession, upload_id: int, now: dt.datetime) -> Set
     deadline = verification_deadline(upload.uploaded_at)
     if now < deadline:
         raise NotExpiredYet(f"now: upload {upload_id} may be verified until {deadline.isoformat()}")
-    return await give_up(session, upload_id, EXPIRED_REASON, now)
+    return await _invalid(session, upload_id, EXPIRED_REASON, now)
 
 
 async def give_up(session: AsyncSession, upload_id: int, reason: str, now: dt.datetime) -> Settlement:
@@ -278,6 +278,11 @@ async def give_up(session: AsyncSession, upload_id: int, reason: str, now: dt.da
     upload = await _lock_upload(session, upload_id)
     if upload.status != statuses.PENDING:
         return await stored_settlement(session, upload_id)
+    return await _invalid(session, upload_id, reason, now)
+
+
+async def _invalid(session: AsyncSession, upload_id: int, reason: str, now: dt.datetime) -> Settlement:
+    """Mark a pending upload, already locked and checked by the caller, 無效 with `reason`."""
     await session.execute(update(Upload).where(Upload.id == upload_id).values(
         status=statuses.INVALID, reason=reason, verified_at=now))
     return await stored_settlement(session, upload_id, changed=True)
