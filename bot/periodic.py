@@ -11,14 +11,15 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 log = logging.getLogger(__name__)
 
 
-async def run_every(stop: asyncio.Event, interval: float, step: Callable[[], Awaitable[None]], failure: str) -> None:
+async def run_every(stop: asyncio.Event, interval: float, step: Callable[[], Awaitable[None]], failure: str,
+                    *, level: int = logging.ERROR) -> None:
     """Until `stop` is set: `await step()`, then sleep `interval` seconds (woken early by `stop`).
-    An exception from the step is logged as `failure` and the loop goes on."""
+    An exception from the step is logged as `failure` at `level` and the loop goes on."""
     while not stop.is_set():
         try:
             await step()
         except Exception as exc:  # database down: try again on the next round
-            log.error(failure, extra={"fields": {"error": type(exc).__name__}})
+            log.log(level, failure, extra={"fields": {"error": type(exc).__name__}})
         try:
             await asyncio.wait_for(stop.wait(), timeout=interval)
         except asyncio.TimeoutError:

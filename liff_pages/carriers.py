@@ -9,7 +9,6 @@ The barcode is kept sealed and found by its keyed hash (liff_pages.sealing), nev
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable
@@ -20,6 +19,7 @@ from sqlalchemy import or_, select, update
 from bot.campaigns.settle import ENDED_UNVERIFIED_REASON, expire, give_up, note_verification_attempt, settle
 from bot.chat.intake import register
 from bot.mof import MofClient
+from bot.periodic import run_every
 from bot.storage.database import Database
 from bot.storage.models import Campaign, CarrierQuery, Channel, Customer, Upload, VerificationJob
 from bot.verification import jobs
@@ -322,13 +322,11 @@ class CarrierRequeries:
                 updated_at=now))
 
     async def run(self, stop: asyncio.Event, interval: float) -> None:
-        while not stop.is_set():
-            try:
-                await self.run_due()
-            except Exception as exc:  # database or MOF down: keep the loop, try again later
-                log.warning("carrier re-queries failed", extra={"fields": {"error": type(exc).__name__}})
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=interval)
+        async def step() -> None:
+            await self.run_due()
+
+        # database or MOF down: logged, and tried again on the next round
+        await run_every(stop, interval, step, "carrier re-queries failed", level=logging.WARNING)
 
 
 async def seal_plain_barcodes(db: Database, sealer: CodeSealer) -> int:
