@@ -18,6 +18,7 @@ from bot.campaigns import statuses
 from bot.chat.intake import customer_for
 from bot.log import pseudonym
 from bot.review.appeals import NOTE_MAX, AppealRefused, submit_appeal
+from bot.review.service import shown_number
 from bot.storage.models import Campaign, Customer, ReviewAppeal, Upload, utcnow
 from flows.messages.system import NOT_EXIST_TEXT
 from liff_pages.api import API, NO_STORE, Refused, guarded, log, verified
@@ -45,11 +46,6 @@ async def _mine(request: web.Request, *, limit: str) -> tuple[Campaign, Customer
     return campaign, customer, upload, body
 
 
-def _number(upload: Upload) -> str:
-    number = upload.invoice_number or ""
-    return f"{number[:2]}-{number[2:]}" if len(number) == 10 else (number or "（無法辨識）")
-
-
 @guarded
 async def handle_appeal_upload(request: web.Request) -> web.Response:
     """What the page shows above the form: the campaign, the invoice and its result."""
@@ -57,7 +53,7 @@ async def handle_appeal_upload(request: web.Request) -> web.Response:
     async with request.app[DATABASE].session() as session:
         appealed = await session.scalar(select(ReviewAppeal.id).where(ReviewAppeal.upload_id == upload.id))
     return web.json_response({
-        "state": "ok", "name": campaign.name, "rules_url": campaign.rules_url, "invoice_number": _number(upload),
+        "state": "ok", "name": campaign.name, "rules_url": campaign.rules_url, "invoice_number": shown_number(upload),
         "result": statuses.to_domain(upload.status).label, "reason": upload.reason or "",
         "appealed": appealed is not None, "note_max": NOTE_MAX}, headers=NO_STORE)
 

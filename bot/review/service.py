@@ -38,6 +38,7 @@ from bot.storage.models import (
 from flows.campaigns.roles import Permission, require
 from flows.campaigns.rules import UploadStatus
 from flows.campaigns.settings import CampaignSettings
+from flows.einvoice.codes import display_number
 from flows.einvoice.model import InvoiceSource, Item, VerifiedInvoice
 from flows.review.messages import appeal_kept_text, rejected_text
 from flows.review.signals import SignalKind, describe
@@ -381,9 +382,10 @@ async def _take(session: AsyncSession, upload_id: int, new_state: ReviewState | 
     return upload
 
 
-def _display(upload: Upload) -> str:
+def shown_number(upload: Upload) -> str:
+    """The upload's invoice number as the shopper sees it (`AB-12345678`); （無法辨識） without one."""
     number = upload.invoice_number or ""
-    return f"{number[:2]}-{number[2:]}" if len(number) == 10 else (number or "（無法辨識）")
+    return display_number(number) if len(number) == 10 else (number or "（無法辨識）")
 
 
 async def _record(session: AsyncSession, upload: Upload, kind: DecisionKind, actor: Actor, now: dt.datetime,
@@ -465,7 +467,7 @@ async def reject(session: AsyncSession, upload_id: int, reason: str, free_text: 
     await session.refresh(upload)
     after = await _state_of(session, upload)
     row = await _record(session, upload, DecisionKind.REJECT, actor, now, before, after, reason=reason, note=note)
-    text = (rejected_text if was_passed else appeal_kept_text)(_display(upload), reason, note)
+    text = (rejected_text if was_passed else appeal_kept_text)(shown_number(upload), reason, note)
     message = await tell_text(session, upload_id, text, now, f"decision:{row.id}")
     return DecisionResult(row.id, upload_id, DecisionKind.REJECT, ReviewState.REJECTED,
                           statuses.to_domain(upload.status), message)
